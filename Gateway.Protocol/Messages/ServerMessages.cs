@@ -1,0 +1,209 @@
+using System.Text.Json;
+using Gateway.Protocol.Json;
+
+namespace Gateway.Protocol.Messages;
+
+/// <summary>A message from the gateway to a client (spec section 3). It writes itself as one JSON object.</summary>
+public interface IServerMessage
+{
+    /// <summary>Writes the message as one JSON object.</summary>
+    void WriteTo(Utf8JsonWriter writer);
+}
+
+/// <summary>The latest event of one name in a session's state.</summary>
+/// <param name="Event">The event name.</param>
+/// <param name="Seq">Its seq.</param>
+/// <param name="Timestamp">When the gateway accepted it.</param>
+/// <param name="Data">Its data, compact JSON.</param>
+public readonly record struct StateEntry(string Event, long Seq, DateTimeOffset Timestamp, ReadOnlyMemory<byte> Data)
+{
+    /// <summary>Writes <c>{name: {seq, ts, data}, ...}</c> for <paramref name="entries"/>.</summary>
+    public static void WriteState(Utf8JsonWriter writer, IEnumerable<StateEntry> entries)
+    {
+        writer.WriteStartObject(ProtocolText.State);
+        foreach (StateEntry entry in entries)
+        {
+            writer.WriteStartObject(entry.Event);
+            writer.WriteNumber(ProtocolText.Seq, entry.Seq);
+            Timestamps.Write(writer, ProtocolText.Ts, entry.Timestamp);
+            writer.WritePropertyName(ProtocolText.Data);
+            writer.WriteRawValue(entry.Data.Span, skipInputValidation: true);
+            writer.WriteEndObject();
+        }
+
+        writer.WriteEndObject();
+    }
+}
+
+/// <summary><c>welcome</c>: the first message after the upgrade.</summary>
+public readonly record struct WelcomeMessage(string Session, string Connection, long Seq, long HeartbeatIntervalMs, long HeartbeatTimeoutMs, bool Complete) : IServerMessage
+{
+    /// <summary>The protocol version this library speaks.</summary>
+    public const int ProtocolVersion = 1;
+
+    /// <inheritdoc />
+    public void WriteTo(Utf8JsonWriter writer)
+    {
+        writer.WriteStartObject();
+        writer.WriteString(ProtocolText.Type, ProtocolText.TypeWelcome);
+        writer.WriteString(ProtocolText.Session, Session);
+        writer.WriteString(ProtocolText.Connection, Connection);
+        writer.WriteNumber(ProtocolText.Seq, Seq);
+        writer.WriteStartObject(ProtocolText.Heartbeat);
+        writer.WriteNumber(ProtocolText.Interval, HeartbeatIntervalMs);
+        writer.WriteNumber(ProtocolText.Timeout, HeartbeatTimeoutMs);
+        writer.WriteEndObject();
+        writer.WriteNumber(ProtocolText.Protocol, ProtocolVersion);
+        writer.WriteBoolean(ProtocolText.Complete, Complete);
+        writer.WriteEndObject();
+    }
+}
+
+/// <summary><c>event</c>: one event of the session.</summary>
+public readonly record struct EventMessage(string Session, string Event, long Seq, DateTimeOffset Timestamp, ReadOnlyMemory<byte> Data) : IServerMessage
+{
+    /// <inheritdoc />
+    public void WriteTo(Utf8JsonWriter writer)
+    {
+        writer.WriteStartObject();
+        writer.WriteString(ProtocolText.Type, ProtocolText.TypeEvent);
+        writer.WriteString(ProtocolText.Session, Session);
+        writer.WriteString(ProtocolText.Event, Event);
+        writer.WriteNumber(ProtocolText.Seq, Seq);
+        Timestamps.Write(writer, ProtocolText.Ts, Timestamp);
+        writer.WritePropertyName(ProtocolText.Data);
+        writer.WriteRawValue(Data.Span, skipInputValidation: true);
+        writer.WriteEndObject();
+    }
+}
+
+/// <summary><c>pong</c>: the reply to <c>ping</c>.</summary>
+public readonly record struct PongMessage(JsonScalar? Id, JsonScalar? Ts, long ServerTs) : IServerMessage
+{
+    /// <inheritdoc />
+    public void WriteTo(Utf8JsonWriter writer)
+    {
+        writer.WriteStartObject();
+        writer.WriteString(ProtocolText.Type, ProtocolText.TypePong);
+        WriteScalar(writer, ProtocolText.Id, Id);
+        WriteScalar(writer, ProtocolText.Ts, Ts);
+        writer.WriteNumber(ProtocolText.ServerTs, ServerTs);
+        writer.WriteEndObject();
+    }
+
+    internal static void WriteScalar(Utf8JsonWriter writer, JsonEncodedText name, JsonScalar? value)
+    {
+        if (value is { } scalar)
+        {
+            writer.WritePropertyName(name);
+            scalar.WriteTo(writer);
+        }
+    }
+}
+
+/// <summary><c>subscribed</c>: the reply to <c>subscribe</c> and <c>unsubscribe</c>, with the whole filter.</summary>
+/// <param name="Id">The request's id.</param>
+/// <param name="Events">The filter now; <c>["*"]</c> means every event.</param>
+public readonly record struct SubscribedMessage(JsonScalar? Id, IReadOnlyCollection<string> Events) : IServerMessage
+{
+    /// <inheritdoc />
+    public void WriteTo(Utf8JsonWriter writer)
+    {
+        writer.WriteStartObject();
+        writer.WriteString(ProtocolText.Type, ProtocolText.TypeSubscribed);
+        PongMessage.WriteScalar(writer, ProtocolText.Id, Id);
+        writer.WriteStartArray(ProtocolText.Events);
+        foreach (string name in Events)
+        {
+            writer.WriteStringValue(name);
+        }
+
+        writer.WriteEndArray();
+        writer.WriteEndObject();
+    }
+}
+
+/// <summary><c>status</c>: the reply to <c>status</c>.</summary>
+public readonly record struct StatusReply(JsonScalar? Id, string Session, long Seq, int Clients, bool Complete, IReadOnlyCollection<StateEntry> State) : IServerMessage
+{
+    /// <inheritdoc />
+    public void WriteTo(Utf8JsonWriter writer)
+    {
+        writer.WriteStartObject();
+        writer.WriteString(ProtocolText.Type, ProtocolText.TypeStatus);
+        PongMessage.WriteScalar(writer, ProtocolText.Id, Id);
+        writer.WriteString(ProtocolText.Session, Session);
+        writer.WriteNumber(ProtocolText.Seq, Seq);
+        writer.WriteNumber(ProtocolText.Clients, Clients);
+        writer.WriteBoolean(ProtocolText.Complete, Complete);
+        StateEntry.WriteState(writer, State);
+        writer.WriteEndObject();
+    }
+}
+
+/// <summary><c>resumed</c>: sent after a replay.</summary>
+/// <param name="Id">The <c>resume</c> request's id (none after a <c>since=</c> replay).</param>
+/// <param name="Since">The seq the replay started after.</param>
+/// <param name="Replayed">How many events were replayed.</param>
+/// <param name="Complete">False when history no longer held every event after <paramref name="Since"/>.</param>
+public readonly record struct ResumedMessage(JsonScalar? Id, long Since, int Replayed, bool Complete) : IServerMessage
+{
+    /// <inheritdoc />
+    public void WriteTo(Utf8JsonWriter writer)
+    {
+        writer.WriteStartObject();
+        writer.WriteString(ProtocolText.Type, ProtocolText.TypeResumed);
+        PongMessage.WriteScalar(writer, ProtocolText.Id, Id);
+        writer.WriteNumber(ProtocolText.Since, Since);
+        writer.WriteNumber(ProtocolText.Replayed, Replayed);
+        writer.WriteBoolean(ProtocolText.Complete, Complete);
+        writer.WriteEndObject();
+    }
+}
+
+/// <summary><c>ack</c>: the reply to a client <c>publish</c>.</summary>
+public readonly record struct AckMessage(JsonScalar? Id, long Seq) : IServerMessage
+{
+    /// <inheritdoc />
+    public void WriteTo(Utf8JsonWriter writer)
+    {
+        writer.WriteStartObject();
+        writer.WriteString(ProtocolText.Type, ProtocolText.TypeAck);
+        PongMessage.WriteScalar(writer, ProtocolText.Id, Id);
+        writer.WriteNumber(ProtocolText.Seq, Seq);
+        writer.WriteEndObject();
+    }
+}
+
+/// <summary><c>error</c>: bad input or a refused operation. The connection stays open.</summary>
+public readonly record struct ErrorMessage(JsonScalar? Id, ErrorCode Code, string Message) : IServerMessage
+{
+    /// <summary>The error message for a decoding error.</summary>
+    public static ErrorMessage From(ProtocolError error) => new(error.Id, error.Code, error.Message);
+
+    /// <inheritdoc />
+    public void WriteTo(Utf8JsonWriter writer)
+    {
+        writer.WriteStartObject();
+        writer.WriteString(ProtocolText.Type, ProtocolText.TypeError);
+        PongMessage.WriteScalar(writer, ProtocolText.Id, Id);
+        writer.WriteString(ProtocolText.Code, Code.ToWireName());
+        writer.WriteString(ProtocolText.Message, Message);
+        writer.WriteEndObject();
+    }
+}
+
+/// <summary><c>rpc_result</c>: the backend's answer to an <c>rpc</c>.</summary>
+public readonly record struct RpcResultMessage(JsonScalar? Id, ReadOnlyMemory<byte> Data) : IServerMessage
+{
+    /// <inheritdoc />
+    public void WriteTo(Utf8JsonWriter writer)
+    {
+        writer.WriteStartObject();
+        writer.WriteString(ProtocolText.Type, ProtocolText.TypeRpcResult);
+        PongMessage.WriteScalar(writer, ProtocolText.Id, Id);
+        writer.WritePropertyName(ProtocolText.Data);
+        writer.WriteRawValue(Data.Span, skipInputValidation: true);
+        writer.WriteEndObject();
+    }
+}

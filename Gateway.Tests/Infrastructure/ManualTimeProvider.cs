@@ -1,0 +1,119 @@
+namespace Gateway.Tests.Infrastructure;
+
+/// <summary>
+/// A clock that moves only when a test advances it. Timers created from it (the gateway's
+/// scanners, delays) fire during <see cref="Advance"/>, in due order.
+/// </summary>
+public sealed class ManualTimeProvider : TimeProvider
+{
+    private readonly Lock _gate = new();
+    private readonly List<ManualTimer> _timers = [];
+    private DateTimeOffset _now = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+    private long _elapsedTicks;
+
+    public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+
+    public override DateTimeOffset GetUtcNow()
+    {
+        lock (_gate)
+        {
+            return _now;
+        }
+    }
+
+    public override long GetTimestamp()
+    {
+        lock (_gate)
+        {
+            return _elapsedTicks;
+        }
+    }
+
+    public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+    {
+        var timer = new ManualTimer(this, callback, state);
+        timer.Change(dueTime, period);
+        return timer;
+    }
+
+    /// <summary>Moves the clock forward, firing every timer that falls due on the way.</summary>
+    public void Advance(TimeSpan by)
+    {
+        long target;
+        lock (_gate)
+        {
+            target = _elapsedTicks + by.Ticks;
+        }
+
+        while (true)
+        {
+            ManualTimer? due;
+            lock (_gate)
+            {
+                due = _timers.Where(t => t.DueAt <= target).MinBy(t => t.DueAt);
+                long moveTo = due?.DueAt ?? target;
+                if (moveTo > _elapsedTicks)
+                {
+                    _now += TimeSpan.FromTicks(moveTo - _elapsedTicks);
+                    _elapsedTicks = moveTo;
+                }
+
+                if (due is null)
+                {
+                    return;
+                }
+
+                if (due.Period > 0)
+                {
+                    due.DueAt += due.Period;
+                }
+                else
+                {
+                    _timers.Remove(due);
+                }
+            }
+
+            due.Fire();
+        }
+    }
+
+    private sealed class ManualTimer(ManualTimeProvider owner, TimerCallback callback, object? state) : ITimer
+    {
+        public long DueAt { get; set; }
+
+        public long Period { get; private set; }
+
+        public bool Change(TimeSpan dueTime, TimeSpan period)
+        {
+            lock (owner._gate)
+            {
+                owner._timers.Remove(this);
+                if (dueTime == Timeout.InfiniteTimeSpan)
+                {
+                    return true;
+                }
+
+                DueAt = owner._elapsedTicks + dueTime.Ticks;
+                Period = period == Timeout.InfiniteTimeSpan ? 0 : period.Ticks;
+                owner._timers.Add(this);
+                return true;
+            }
+        }
+
+        public void Fire() => callback(state);
+
+        public void Dispose()
+        {
+            lock (owner._gate)
+            {
+                owner._timers.Remove(this);
+            }
+        }
+
+        public ValueTask DisposeAsync()
+        {
+            Dispose();
+            return ValueTask.CompletedTask;
+        }
+    }
+}

@@ -1,0 +1,154 @@
+using System.Buffers;
+using System.Net.Sockets;
+using System.Text;
+using Gateway.Protocol.Framing;
+
+namespace Gateway.Tests.Infrastructure;
+
+/// <summary>One frame as the server sent it.</summary>
+public readonly record struct ServerFrame(WebSocketReadStatus Kind, string Text, int CloseCode, string CloseReason);
+
+/// <summary>
+/// A WebSocket client over a plain TCP socket, for what <see cref="System.Net.WebSockets.ClientWebSocket"/>
+/// will not do: stay silent, send binary, invalid UTF-8, unmasked or otherwise broken frames.
+/// </summary>
+public sealed class RawWebSocket : IAsyncDisposable
+{
+    private readonly TcpClient _tcp;
+    private readonly NetworkStream _stream;
+    private readonly WebSocketMessageReader _reader = new(16 * 1024 * 1024, expectMasked: false);
+    private byte[] _pending = [];
+
+    private RawWebSocket(TcpClient tcp, string responseHead)
+    {
+        _tcp = tcp;
+        _stream = tcp.GetStream();
+        ResponseHead = responseHead;
+    }
+
+    /// <summary>The status line and headers of the server's answer to the upgrade.</summary>
+    public string ResponseHead { get; }
+
+    public static CancellationToken Deadline => TestContext.CurrentContext.CancellationToken;
+
+    /// <summary>Opens a TCP connection and performs the upgrade; fails the test unless the server answers 101.</summary>
+    public static async Task<RawWebSocket> ConnectAsync(Uri wsUri, string? extraHeaders = null)
+    {
+        var tcp = new TcpClient();
+        await tcp.ConnectAsync(wsUri.Host, wsUri.Port, Deadline);
+        string request =
+            $"GET {wsUri.PathAndQuery} HTTP/1.1\r\nHost: {wsUri.Authority}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+            $"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{extraHeaders}\r\n";
+        NetworkStream stream = tcp.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(request), Deadline);
+
+        // Read the response head byte by byte so that no frame byte after it is swallowed.
+        var head = new StringBuilder();
+        var one = new byte[1];
+        while (!head.ToString().EndsWith("\r\n\r\n", StringComparison.Ordinal))
+        {
+            int read = await stream.ReadAsync(one, Deadline);
+            Assert.That(read, Is.EqualTo(1), "the server closed during the handshake: " + head);
+            head.Append((char)one[0]);
+        }
+
+        Assert.That(head.ToString(), Does.StartWith("HTTP/1.1 101"), head.ToString());
+        return new RawWebSocket(tcp, head.ToString());
+    }
+
+    public Task SendRawAsync(byte[] bytes) => _stream.WriteAsync(bytes, Deadline).AsTask();
+
+    public Task SendFrameAsync(WebSocketOpcode opcode, byte[] payload, bool fin = true) =>
+        SendRawAsync(WebSocketFrameWriter.CreateMaskedFrame(opcode, payload, 0x5A3C_9E17u, fin));
+
+    public Task SendTextAsync(string text) => SendFrameAsync(WebSocketOpcode.Text, Encoding.UTF8.GetBytes(text));
+
+    /// <summary>The next frame from the server: a text message, a ping, a pong or a close. Null when the server dropped the connection.</summary>
+    public async Task<ServerFrame?> ReceiveAsync()
+    {
+        var buffer = new byte[8192];
+        while (true)
+        {
+            var sequence = new ReadOnlySequence<byte>(_pending);
+            WebSocketReadStatus status = _reader.TryRead(ref sequence);
+            _pending = sequence.ToArray();
+            switch (status)
+            {
+                case WebSocketReadStatus.Text:
+                    return new ServerFrame(status, Encoding.UTF8.GetString(_reader.Payload), 0, string.Empty);
+                case WebSocketReadStatus.Ping or WebSocketReadStatus.Pong:
+                    return new ServerFrame(status, Encoding.UTF8.GetString(_reader.Payload), 0, string.Empty);
+                case WebSocketReadStatus.Close:
+                    return new ServerFrame(status, string.Empty, _reader.CloseCode, _reader.CloseReason);
+                case WebSocketReadStatus.NeedMore:
+                    break;
+                default:
+                    Assert.Fail($"the server sent a frame the client cannot read: {status} {_reader.Problem}");
+                    break;
+            }
+
+            int read;
+            try
+            {
+                read = await _stream.ReadAsync(buffer, Deadline);
+            }
+            catch (IOException)
+            {
+                return null;
+            }
+
+            if (read == 0)
+            {
+                return null;
+            }
+
+            _pending = [.. _pending, .. buffer.AsSpan(0, read)];
+        }
+    }
+
+    /// <summary>Reads frames, answering nothing, until the close frame; returns it and the text messages before it.</summary>
+    public async Task<(ServerFrame? Close, List<string> Before)> ReceiveCloseAsync()
+    {
+        var before = new List<string>();
+        while (await ReceiveAsync() is { } frame)
+        {
+            if (frame.Kind == WebSocketReadStatus.Close)
+            {
+                return (frame, before);
+            }
+
+            if (frame.Kind == WebSocketReadStatus.Text)
+            {
+                before.Add(frame.Text);
+            }
+        }
+
+        return (null, before);
+    }
+
+    /// <summary>True when the server has closed the TCP connection (a read returns end of stream).</summary>
+    public async Task<bool> ServerClosedAsync()
+    {
+        var buffer = new byte[1024];
+        try
+        {
+            while (true)
+            {
+                if (await _stream.ReadAsync(buffer, Deadline) == 0)
+                {
+                    return true;
+                }
+            }
+        }
+        catch (IOException)
+        {
+            return true;
+        }
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _tcp.Dispose();
+        return ValueTask.CompletedTask;
+    }
+}

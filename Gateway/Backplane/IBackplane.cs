@@ -1,0 +1,34 @@
+using Gateway.Protocol.Messages;
+using Gateway.Sessions;
+
+namespace Gateway.Backplane;
+
+/// <summary>
+/// The one seam behind which sessions live: seq assignment, history, state and fan-out to the
+/// session's members. Connection and HTTP code talk only to this, so that the in-memory
+/// implementation can be replaced by one shared between nodes without touching them.
+/// </summary>
+internal interface IBackplane
+{
+    /// <summary>How many sessions this node holds (for the sessions gauge).</summary>
+    int SessionCount { get; }
+
+    /// <summary>
+    /// Gives each event the next seq of <paramref name="session"/> (consecutive within the call),
+    /// stores it in history and state, and hands it to every member. Returns once the events are
+    /// in history. Creates the session when it does not exist.
+    /// </summary>
+    ValueTask<PublishResult> PublishAsync(string session, IReadOnlyList<PublishRequest> events, CancellationToken cancellationToken);
+
+    /// <summary>Adds a member to <paramref name="session"/>, creating the session when it does not exist.</summary>
+    ValueTask<SessionMembership> JoinAsync(string session, ISessionMember member, CancellationToken cancellationToken);
+
+    /// <summary>Where <paramref name="session"/> stands, or null when it does not exist.</summary>
+    ValueTask<SessionSnapshot?> GetSessionAsync(string session, CancellationToken cancellationToken);
+
+    /// <summary>Every session, ordered by name.</summary>
+    ValueTask<IReadOnlyList<SessionSummary>> ListSessionsAsync(CancellationToken cancellationToken);
+
+    /// <summary>Forgets <paramref name="session"/> and closes its members with 1001. False when it did not exist.</summary>
+    ValueTask<bool> DeleteSessionAsync(string session, CancellationToken cancellationToken);
+}

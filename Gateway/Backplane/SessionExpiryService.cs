@@ -1,0 +1,25 @@
+using Gateway.Configuration;
+using Microsoft.Extensions.Options;
+
+namespace Gateway.Backplane;
+
+/// <summary>Sweeps the memory backplane for sessions idle past their timeout.</summary>
+internal sealed class SessionExpiryService(MemoryBackplane backplane, IOptions<SessionsOptions> options, TimeProvider time) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        // A tenth of the timeout keeps a session at most 10% past it, between 1 s and 1 min.
+        TimeSpan period = TimeSpan.FromTicks(Math.Clamp(options.Value.IdleTimeout.Ticks / 10, TimeSpan.TicksPerSecond, TimeSpan.TicksPerMinute));
+        using var timer = new PeriodicTimer(period, time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken))
+            {
+                backplane.ExpireIdleSessions();
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+}

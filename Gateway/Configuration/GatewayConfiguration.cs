@@ -1,0 +1,84 @@
+using Microsoft.Extensions.Options;
+
+namespace Gateway.Configuration;
+
+/// <summary>A setting that stops start-up; the message names the key and what it accepts.</summary>
+internal sealed class GatewayConfigurationException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>Binds and validates the <c>Gateway</c> section.</summary>
+internal static class GatewayConfiguration
+{
+    /// <summary>The top-level configuration section of every gateway setting.</summary>
+    public const string Root = "Gateway";
+
+    /// <summary>The URL the gateway listens on when none is configured.</summary>
+    public const string DefaultUrl = "http://127.0.0.1:8080";
+
+    /// <summary>The sections under <see cref="Root"/>; any other key there is a typo and stops start-up.</summary>
+    private static readonly string[] KnownSections = ["History", "Sessions", "Limits", "Heartbeat", "Shutdown", "Security"];
+
+    public static IServiceCollection AddGatewayOptions(this IServiceCollection services)
+    {
+        services.AddSingleton<GatewayOptionsValidator>();
+        Add<HistoryOptions>(services, HistoryOptions.Section);
+        Add<SessionsOptions>(services, SessionsOptions.Section);
+        Add<LimitsOptions>(services, LimitsOptions.Section);
+        Add<HeartbeatOptions>(services, HeartbeatOptions.Section);
+        Add<ShutdownOptions>(services, ShutdownOptions.Section);
+        services.AddOptions<SecurityOptions>().BindConfiguration(SecurityOptions.Section, ErrorOnUnknown).ValidateOnStart();
+        return services;
+    }
+
+    /// <summary>
+    /// Resolves every options class once, so that a value that does not parse or does not pass
+    /// validation stops start-up with one message listing every problem.
+    /// </summary>
+    public static void Validate(IServiceProvider services, IConfiguration configuration)
+    {
+        var problems = new List<string>();
+        foreach (IConfigurationSection section in configuration.GetSection(Root).GetChildren())
+        {
+            if (!KnownSections.Contains(section.Key, StringComparer.OrdinalIgnoreCase))
+            {
+                problems.Add($"{section.Path} is not a setting; the sections under {Root} are {string.Join(", ", KnownSections)}");
+            }
+        }
+
+        Resolve<HistoryOptions>(services, problems);
+        Resolve<SessionsOptions>(services, problems);
+        Resolve<LimitsOptions>(services, problems);
+        Resolve<HeartbeatOptions>(services, problems);
+        Resolve<ShutdownOptions>(services, problems);
+        Resolve<SecurityOptions>(services, problems);
+        if (problems.Count > 0)
+        {
+            throw new GatewayConfigurationException("invalid configuration:\n  " + string.Join("\n  ", problems));
+        }
+    }
+
+    private static void Add<T>(IServiceCollection services, string section) where T : class
+    {
+        services.AddOptions<T>().BindConfiguration(section, ErrorOnUnknown).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<T>>(sp => (IValidateOptions<T>)(object)sp.GetRequiredService<GatewayOptionsValidator>());
+    }
+
+    private static void ErrorOnUnknown(BinderOptions options) => options.ErrorOnUnknownConfiguration = true;
+
+    private static void Resolve<T>(IServiceProvider services, List<string> problems) where T : class
+    {
+        try
+        {
+            _ = services.GetRequiredService<IOptions<T>>().Value;
+        }
+        catch (OptionsValidationException e)
+        {
+            problems.AddRange(e.Failures);
+        }
+        catch (InvalidOperationException e)
+        {
+            // The binder's own message names the key ("Failed to convert configuration value at
+            // 'Gateway:Limits:MaxMessageBytes' to type 'System.Int32'", or an unknown key).
+            problems.Add(e.InnerException is FormatException or OverflowException ? $"{e.Message} ({e.InnerException.Message})" : e.Message);
+        }
+    }
+}

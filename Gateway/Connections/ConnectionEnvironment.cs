@@ -1,0 +1,40 @@
+using Gateway.Backplane;
+using Gateway.Configuration;
+using Gateway.Diagnostics;
+using Microsoft.Extensions.Options;
+
+namespace Gateway.Connections;
+
+/// <summary>What every connection shares: services and settings, resolved once, held by one reference.</summary>
+internal sealed class ConnectionEnvironment(
+    IBackplane backplane,
+    ConnectionRegistry registry,
+    GatewayMetrics metrics,
+    TimeProvider time,
+    ILoggerFactory loggerFactory,
+    IOptions<LimitsOptions> limits,
+    IOptions<HeartbeatOptions> heartbeat,
+    IOptions<SecurityOptions> security)
+{
+    public IBackplane Backplane { get; } = backplane;
+
+    public ConnectionRegistry Registry { get; } = registry;
+
+    public GatewayMetrics Metrics { get; } = metrics;
+
+    public TimeProvider Time { get; } = time;
+
+    public ILogger Logger { get; } = loggerFactory.CreateLogger("Gateway.Connections");
+
+    public int MaxMessageBytes { get; } = limits.Value.MaxMessageBytes;
+
+    public int SendQueueMessages { get; } = limits.Value.SendQueueMessages;
+
+    public TimeSpan CloseTimeout { get; } = limits.Value.CloseTimeout;
+
+    public TimeSpan HeartbeatInterval { get; } = heartbeat.Value.Interval;
+
+    public TimeSpan HeartbeatTimeout { get; } = heartbeat.Value.Timeout;
+
+    public bool AllowClientPublish { get; } = security.Value.AllowClientPublish;
+}

@@ -1,0 +1,226 @@
+using System.IO.Pipelines;
+using Gateway.Protocol.Framing;
+using Gateway.Protocol.Messages;
+using Gateway.Sessions;
+
+namespace Gateway.Connections;
+
+/// <summary>
+/// One client's WebSocket connection to one session, from the upgrade to the end of the close
+/// handshake. Two loops run: the receive loop reads and answers the client's frames; the send
+/// loop is the only writer to the socket and drains the bounded <see cref="OutboundQueue"/> that
+/// everything else (publishers, replies, heartbeat pings) fills without waiting.
+/// </summary>
+internal sealed partial class GatewayConnection : ISessionMember
+{
+    private const int StateOpen = 0;
+    private const int StateClosing = 1;
+    private const int StateClosed = 2;
+
+    private static readonly byte[] PingFrame = WebSocketFrameWriter.CreateFrame(WebSocketOpcode.Ping, []);
+
+    private readonly ConnectionEnvironment _env;
+    private readonly HttpContext _http;
+    private readonly Stream _transport;
+    private readonly PipeReader _input;
+    private readonly OutboundQueue _queue;
+    private readonly WebSocketMessageReader _frames;
+    private readonly long _openedAt;
+
+    private volatile SessionMembership? _membership;
+    private volatile EventFilter _filter;
+    private long _lastInbound;
+    private long _lastPing;
+    private long _closeDeadline;
+    private int _state;
+    private int _closeCode = 1006;
+    private int _aborted;
+    private long _messagesIn;
+    private long _messagesOut;
+
+    public GatewayConnection(ConnectionEnvironment env, HttpContext http, Stream transport, string session, EventFilter filter)
+    {
+        _env = env;
+        _http = http;
+        _transport = transport;
+        Session = session;
+        _filter = filter;
+        Id = ConnectionIds.Next();
+        RemoteAddress = http.Connection.RemoteIpAddress?.ToString() ?? "unknown";
+
+        // Zero-byte reads: an idle connection holds no read buffer until bytes arrive.
+        _input = PipeReader.Create(transport, new StreamPipeReaderOptions(bufferSize: 4096, minimumReadSize: 1024, leaveOpen: true, useZeroByteReads: true));
+        _queue = new OutboundQueue(env.SendQueueMessages);
+        _frames = new WebSocketMessageReader(env.MaxMessageBytes);
+        _openedAt = _lastInbound = _lastPing = env.Time.GetTimestamp();
+    }
+
+    public string Id { get; }
+
+    public string Session { get; }
+
+    public string RemoteAddress { get; }
+
+    public int SessionSlot { get; set; } = -1;
+
+    /// <summary>Runs the connection to its end. Never throws.</summary>
+    public async Task RunAsync()
+    {
+        _env.Registry.Add(this);
+        _env.Metrics.ConnectionOpened();
+        Log.Connected(_env.Logger, Id, Session, RemoteAddress);
+        Task sendLoop = Task.CompletedTask;
+        try
+        {
+            _membership = await _env.Backplane.JoinAsync(Session, this, _http.RequestAborted);
+            sendLoop = SendLoopAsync();
+            await ReceiveLoopAsync();
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            Log.Failed(_env.Logger, Id, Session, e);
+            TryBeginClose(CloseCodes.InternalError, "internal error", discardPending: true);
+        }
+        finally
+        {
+            _membership?.Leave();
+            if (Interlocked.CompareExchange(ref _state, StateClosed, StateOpen) == StateOpen)
+            {
+                // The peer vanished without a close handshake (1006): nothing more can be sent.
+                _queue.Complete(null, discardPending: true);
+                Abort();
+            }
+
+            await sendLoop;
+            _frames.Reset();
+            await _input.CompleteAsync();
+            Volatile.Write(ref _state, StateClosed);
+            _env.Registry.Remove(this);
+            _env.Metrics.ConnectionClosed(_closeCode);
+            Log.Disconnected(_env.Logger, Id, Session, RemoteAddress, _closeCode,
+                (long)_env.Time.GetElapsedTime(_openedAt).TotalMilliseconds, _messagesIn, _messagesOut);
+        }
+    }
+
+    /// <summary>Called under the session's lock when this connection joins: the welcome goes out before any event.</summary>
+    public void OnJoined(long seq)
+    {
+        Send(new WelcomeMessage(Session, Id, seq,
+            (long)_env.HeartbeatInterval.TotalMilliseconds, (long)_env.HeartbeatTimeout.TotalMilliseconds, Complete: false));
+    }
+
+    public EnqueueResult Deliver(SessionEvent sessionEvent)
+    {
+        if (!_filter.Accepts(sessionEvent.Name))
+        {
+            return EnqueueResult.Enqueued;
+        }
+
+        EnqueueResult result = _queue.TryEnqueue(new OutboundFrame(sessionEvent.Frame, sessionEvent));
+        if (result == EnqueueResult.Full)
+        {
+            // Under the session's lock: the session drops us from its members itself.
+            CloseAsSlowConsumer(leaveSession: false);
+        }
+
+        return result;
+    }
+
+    public void OnSessionClosed(ushort code, string reason) => TryBeginClose(code, reason, discardPending: false);
+
+    /// <summary>Shutdown: every client gets 1001 after what is already queued.</summary>
+    public void CloseForShutdown() => TryBeginClose(CloseCodes.GoingAway, "going away", discardPending: false);
+
+    /// <summary>
+    /// The heartbeat scanner's visit: evicts a connection silent past the timeout, pings one due
+    /// for a ping, aborts one whose close handshake ran past its deadline.
+    /// </summary>
+    public void OnHeartbeatTick(long now)
+    {
+        switch (Volatile.Read(ref _state))
+        {
+            case StateOpen:
+                if (_env.Time.GetElapsedTime(Volatile.Read(ref _lastInbound), now) >= _env.HeartbeatTimeout)
+                {
+                    if (TryBeginClose(CloseCodes.HeartbeatTimeout, "heartbeat timeout", discardPending: true))
+                    {
+                        _env.Metrics.ConnectionEvicted("heartbeat_timeout");
+                        Log.Evicted(_env.Logger, Id, Session, "heartbeat_timeout");
+                    }
+                }
+                else if (_env.Time.GetElapsedTime(_lastPing, now) >= _env.HeartbeatInterval)
+                {
+                    _lastPing = now;
+                    Send(PingFrame);
+                }
+
+                break;
+
+            case StateClosing when now >= Volatile.Read(ref _closeDeadline):
+                if (Interlocked.Exchange(ref _aborted, 1) == 0)
+                {
+                    _env.Metrics.ConnectionEvicted("close_timeout");
+                    Log.CloseTimedOut(_env.Logger, Id, Session, _closeCode);
+                }
+
+                Abort();
+                break;
+        }
+    }
+
+    /// <summary>
+    /// Starts the close handshake: the queue ends with a close frame, the connection leaves its
+    /// session, and the scanner aborts the socket if the handshake is not done by the deadline.
+    /// False when a close had already begun.
+    /// </summary>
+    private bool TryBeginClose(ushort code, string reason, bool discardPending, bool leaveSession = true)
+    {
+        if (Interlocked.CompareExchange(ref _state, StateClosing, StateOpen) != StateOpen)
+        {
+            return false;
+        }
+
+        _closeCode = code;
+        Volatile.Write(ref _closeDeadline, _env.Time.GetTimestamp() + (long)(_env.CloseTimeout.TotalSeconds * _env.Time.TimestampFrequency));
+        _queue.Complete(WebSocketFrameWriter.CreateCloseFrame(code, reason), discardPending);
+        if (leaveSession)
+        {
+            _membership?.Leave();
+        }
+
+        return true;
+    }
+
+    private void CloseAsSlowConsumer(bool leaveSession)
+    {
+        if (TryBeginClose(CloseCodes.SlowConsumer, "slow consumer: send queue overflowed", discardPending: true, leaveSession))
+        {
+            _env.Metrics.SendQueueOverflowed();
+            Log.SlowConsumer(_env.Logger, Id, Session, _queue.Limit);
+        }
+    }
+
+    /// <summary>Queues a reply or control frame; a full queue makes this a slow consumer.</summary>
+    private void Send(byte[] frame)
+    {
+        if (_queue.TryEnqueue(new OutboundFrame(frame)) == EnqueueResult.Full)
+        {
+            CloseAsSlowConsumer(leaveSession: true);
+        }
+    }
+
+    private void Send<T>(in T message) where T : IServerMessage => Send(ServerFrames.CreateTextFrame(message));
+
+    /// <summary>Drops the socket without a handshake. Idempotent, any thread.</summary>
+    public void Abort()
+    {
+        try
+        {
+            _http.Abort();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The request already ended.
+        }
+    }
+}

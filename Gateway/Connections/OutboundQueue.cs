@@ -1,0 +1,189 @@
+using System.Threading.Tasks.Sources;
+using Gateway.Sessions;
+
+namespace Gateway.Connections;
+
+/// <summary>One frame waiting to be sent: its bytes, and the event it carries when it is one.</summary>
+internal readonly record struct OutboundFrame(byte[] Bytes, SessionEvent? Event = null);
+
+/// <summary>
+/// A connection's bounded send queue: many producers (publishers, the receive loop, the heartbeat
+/// scanner) enqueue without ever waiting; exactly one consumer, the send loop, drains it.
+/// </summary>
+/// <remarks>
+/// The ring grows on demand and is released when the queue empties after a burst, so that an idle
+/// connection holds no queue memory. Completing the queue hands the send loop a last frame (a close
+/// frame); with <c>discardPending</c> what was still queued is dropped first (slow consumers).
+/// </remarks>
+internal sealed class OutboundQueue(int limit) : IValueTaskSource<bool>
+{
+    private const int RetainedCapacity = 64;
+
+    private readonly Lock _gate = new();
+    private OutboundFrame[] _ring = [];
+    private int _head;
+    private int _count;
+    private bool _completed;
+    private byte[]? _finalFrame;
+    private bool _waiting;
+    private ManualResetValueTaskSourceCore<bool> _signal = new() { RunContinuationsAsynchronously = true };
+
+    public int Limit { get; } = limit;
+
+    public int Count
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _count;
+            }
+        }
+    }
+
+    public EnqueueResult TryEnqueue(in OutboundFrame frame)
+    {
+        lock (_gate)
+        {
+            if (_completed)
+            {
+                return EnqueueResult.Closed;
+            }
+
+            if (_count == Limit)
+            {
+                return EnqueueResult.Full;
+            }
+
+            if (_count == _ring.Length)
+            {
+                Grow();
+            }
+
+            _ring[(_head + _count) % _ring.Length] = frame;
+            _count++;
+            if (!_waiting)
+            {
+                return EnqueueResult.Enqueued;
+            }
+
+            _waiting = false;
+        }
+
+        // Outside the lock: the continuation is queued to the thread pool, never run inline on a publisher.
+        _signal.SetResult(true);
+        return EnqueueResult.Enqueued;
+    }
+
+    /// <summary>
+    /// Ends the queue: nothing more is accepted, and the send loop gets <paramref name="finalFrame"/>
+    /// after what is queued (or instead of it, with <paramref name="discardPending"/>). False when
+    /// the queue was already complete.
+    /// </summary>
+    public bool Complete(byte[]? finalFrame, bool discardPending)
+    {
+        lock (_gate)
+        {
+            if (_completed)
+            {
+                return false;
+            }
+
+            _completed = true;
+            _finalFrame = finalFrame;
+            if (discardPending)
+            {
+                Array.Clear(_ring);
+                _ring = [];
+                _head = _count = 0;
+            }
+
+            if (!_waiting)
+            {
+                return true;
+            }
+
+            _waiting = false;
+        }
+
+        _signal.SetResult(true);
+        return true;
+    }
+
+    /// <summary>Waits until a frame is queued or the queue is complete. Single consumer.</summary>
+    public ValueTask<bool> WaitAsync()
+    {
+        lock (_gate)
+        {
+            if (_count > 0 || _completed)
+            {
+                return ValueTask.FromResult(true);
+            }
+
+            _signal.Reset();
+            _waiting = true;
+            return new ValueTask<bool>(this, _signal.Version);
+        }
+    }
+
+    /// <summary>Moves up to <c>destination.Length</c> queued frames out; returns how many.</summary>
+    public int Dequeue(Span<OutboundFrame> destination)
+    {
+        lock (_gate)
+        {
+            int taken = Math.Min(destination.Length, _count);
+            for (int i = 0; i < taken; i++)
+            {
+                int index = (_head + i) % _ring.Length;
+                destination[i] = _ring[index];
+                _ring[index] = default;
+            }
+
+            _head = taken == _count ? 0 : (_head + taken) % _ring.Length;
+            _count -= taken;
+            if (_count == 0 && _ring.Length > RetainedCapacity)
+            {
+                _ring = [];
+            }
+
+            return taken;
+        }
+    }
+
+    /// <summary>After completion, once drained: the last frame to send, handed out once.</summary>
+    public bool TryTakeFinalFrame(out byte[]? frame, out bool completed)
+    {
+        lock (_gate)
+        {
+            completed = _completed;
+            frame = null;
+            if (!_completed || _count > 0)
+            {
+                return false;
+            }
+
+            frame = _finalFrame;
+            _finalFrame = null;
+            return true;
+        }
+    }
+
+    private void Grow()
+    {
+        var larger = new OutboundFrame[Math.Min(Limit, Math.Max(8, _ring.Length * 2))];
+        for (int i = 0; i < _count; i++)
+        {
+            larger[i] = _ring[(_head + i) % _ring.Length];
+        }
+
+        _ring = larger;
+        _head = 0;
+    }
+
+    bool IValueTaskSource<bool>.GetResult(short token) => _signal.GetResult(token);
+
+    ValueTaskSourceStatus IValueTaskSource<bool>.GetStatus(short token) => _signal.GetStatus(token);
+
+    void IValueTaskSource<bool>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _signal.OnCompleted(continuation, state, token, flags);
+}
