@@ -26,6 +26,8 @@ internal static class GatewayHost
         builder.Configuration.Sources.Clear();
         builder.Configuration
             .AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true, reloadOnChange: false)
+            .AddEnvironmentVariables("ASPNETCORE_")
+            .AddEnvironmentVariables("DOTNET_")
             .AddEnvironmentVariables()
             .AddCommandLine(args);
         if (overrides is not null)

@@ -32,9 +32,17 @@ public sealed class RawWebSocket : IAsyncDisposable
     public static CancellationToken Deadline => TestContext.CurrentContext.CancellationToken;
 
     /// <summary>Opens a TCP connection and performs the upgrade; fails the test unless the server answers 101.</summary>
-    public static async Task<RawWebSocket> ConnectAsync(Uri wsUri, string? extraHeaders = null)
+    /// <param name="wsUri">The gateway's WebSocket address.</param>
+    /// <param name="extraHeaders">Header lines to add, each ending in CRLF.</param>
+    /// <param name="receiveBufferSize">A small value keeps the kernel from buffering much for a client that stops reading.</param>
+    public static async Task<RawWebSocket> ConnectAsync(Uri wsUri, string? extraHeaders = null, int? receiveBufferSize = null)
     {
         var tcp = new TcpClient();
+        if (receiveBufferSize is { } size)
+        {
+            tcp.ReceiveBufferSize = size;
+        }
+
         await tcp.ConnectAsync(wsUri.Host, wsUri.Port, Deadline);
         string request =
             $"GET {wsUri.PathAndQuery} HTTP/1.1\r\nHost: {wsUri.Authority}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +

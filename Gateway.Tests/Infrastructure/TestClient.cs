@@ -81,13 +81,21 @@ public sealed class TestClient : IAsyncDisposable
         }
     }
 
-    /// <summary>Reads until the server's close frame; returns its code and reason, and the messages before it.</summary>
+    /// <summary>
+    /// Reads until the server's close frame and answers it, completing the handshake; returns its
+    /// code and reason, and the messages before it.
+    /// </summary>
     public async Task<(int? Code, string? Reason, List<string> Before)> ReceiveCloseAsync()
     {
         var before = new List<string>();
         while (await ReceiveTextAsync() is { } text)
         {
             before.Add(text);
+        }
+
+        if (Socket.State == WebSocketState.CloseReceived)
+        {
+            await Socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, Deadline);
         }
 
         return ((int?)Socket.CloseStatus, Socket.CloseStatusDescription, before);

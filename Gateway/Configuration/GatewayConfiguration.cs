@@ -14,8 +14,16 @@ internal static class GatewayConfiguration
     /// <summary>The URL the gateway listens on when none is configured.</summary>
     public const string DefaultUrl = "http://127.0.0.1:8080";
 
-    /// <summary>The sections under <see cref="Root"/>; any other key there is a typo and stops start-up.</summary>
-    private static readonly string[] KnownSections = ["History", "Sessions", "Limits", "Heartbeat", "Shutdown", "Security"];
+    /// <summary>The sections under <see cref="Root"/> and their options; any other key is a typo and stops start-up.</summary>
+    private static readonly (string Name, Type Options)[] Sections =
+    [
+        ("History", typeof(HistoryOptions)),
+        ("Sessions", typeof(SessionsOptions)),
+        ("Limits", typeof(LimitsOptions)),
+        ("Heartbeat", typeof(HeartbeatOptions)),
+        ("Shutdown", typeof(ShutdownOptions)),
+        ("Security", typeof(SecurityOptions)),
+    ];
 
     public static IServiceCollection AddGatewayOptions(this IServiceCollection services)
     {
@@ -25,7 +33,7 @@ internal static class GatewayConfiguration
         Add<LimitsOptions>(services, LimitsOptions.Section);
         Add<HeartbeatOptions>(services, HeartbeatOptions.Section);
         Add<ShutdownOptions>(services, ShutdownOptions.Section);
-        services.AddOptions<SecurityOptions>().BindConfiguration(SecurityOptions.Section, ErrorOnUnknown).ValidateOnStart();
+        services.AddOptions<SecurityOptions>().BindConfiguration(SecurityOptions.Section).ValidateOnStart();
         return services;
     }
 
@@ -36,13 +44,7 @@ internal static class GatewayConfiguration
     public static void Validate(IServiceProvider services, IConfiguration configuration)
     {
         var problems = new List<string>();
-        foreach (IConfigurationSection section in configuration.GetSection(Root).GetChildren())
-        {
-            if (!KnownSections.Contains(section.Key, StringComparer.OrdinalIgnoreCase))
-            {
-                problems.Add($"{section.Path} is not a setting; the sections under {Root} are {string.Join(", ", KnownSections)}");
-            }
-        }
+        FindUnknownKeys(configuration, problems);
 
         Resolve<HistoryOptions>(services, problems);
         Resolve<SessionsOptions>(services, problems);
@@ -58,11 +60,32 @@ internal static class GatewayConfiguration
 
     private static void Add<T>(IServiceCollection services, string section) where T : class
     {
-        services.AddOptions<T>().BindConfiguration(section, ErrorOnUnknown).ValidateOnStart();
+        services.AddOptions<T>().BindConfiguration(section).ValidateOnStart();
         services.AddSingleton<IValidateOptions<T>>(sp => (IValidateOptions<T>)(object)sp.GetRequiredService<GatewayOptionsValidator>());
     }
 
-    private static void ErrorOnUnknown(BinderOptions options) => options.ErrorOnUnknownConfiguration = true;
+    /// <summary>A misspelt key would otherwise be ignored silently and its default used instead.</summary>
+    private static void FindUnknownKeys(IConfiguration configuration, List<string> problems)
+    {
+        foreach (IConfigurationSection section in configuration.GetSection(Root).GetChildren())
+        {
+            (string Name, Type Options) known = Array.Find(Sections, s => string.Equals(s.Name, section.Key, StringComparison.OrdinalIgnoreCase));
+            if (known.Options is null)
+            {
+                problems.Add($"{section.Path} is not a setting; the sections under {Root} are {string.Join(", ", Sections.Select(s => s.Name))}");
+                continue;
+            }
+
+            string[] keys = known.Options.GetProperties().Select(p => p.Name).ToArray();
+            foreach (IConfigurationSection key in section.GetChildren())
+            {
+                if (!keys.Contains(key.Key, StringComparer.OrdinalIgnoreCase))
+                {
+                    problems.Add($"{key.Path} is not a setting; {section.Path} has {string.Join(", ", keys)}");
+                }
+            }
+        }
+    }
 
     private static void Resolve<T>(IServiceProvider services, List<string> problems) where T : class
     {
@@ -76,9 +99,9 @@ internal static class GatewayConfiguration
         }
         catch (InvalidOperationException e)
         {
-            // The binder's own message names the key ("Failed to convert configuration value at
-            // 'Gateway:Limits:MaxMessageBytes' to type 'System.Int32'", or an unknown key).
-            problems.Add(e.InnerException is FormatException or OverflowException ? $"{e.Message} ({e.InnerException.Message})" : e.Message);
+            // The binder's own message names the key: "Failed to convert configuration value at
+            // 'Gateway:Limits:MaxMessageBytes' to type 'System.Int32'."
+            problems.Add(e.InnerException is { } inner ? $"{e.Message} {inner.Message}" : e.Message);
         }
     }
 }

@@ -9,6 +9,7 @@ namespace Gateway.Connections;
 internal sealed class ConnectionEnvironment(
     IBackplane backplane,
     ConnectionRegistry registry,
+    GatewayLifecycle lifecycle,
     GatewayMetrics metrics,
     TimeProvider time,
     ILoggerFactory loggerFactory,
@@ -19,6 +20,8 @@ internal sealed class ConnectionEnvironment(
     public IBackplane Backplane { get; } = backplane;
 
     public ConnectionRegistry Registry { get; } = registry;
+
+    public GatewayLifecycle Lifecycle { get; } = lifecycle;
 
     public GatewayMetrics Metrics { get; } = metrics;
 

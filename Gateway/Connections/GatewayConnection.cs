@@ -73,6 +73,12 @@ internal sealed partial class GatewayConnection : ISessionMember
         try
         {
             _membership = await _env.Backplane.JoinAsync(Session, this, _http.RequestAborted);
+            if (_env.Lifecycle.IsDraining)
+            {
+                // Shutdown began while this connection was being set up, after the drain closed the others.
+                CloseForShutdown();
+            }
+
             sendLoop = SendLoopAsync();
             await ReceiveLoopAsync();
         }

@@ -1,0 +1,78 @@
+using Gateway.Configuration;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace Gateway.Tests.Configuration;
+
+/// <summary>Every setting is validated at start-up, and a bad one stops it with a message naming the key.</summary>
+public sealed class ConfigurationTests
+{
+    private static IEnumerable<TestCaseData> BadSettings()
+    {
+        yield return Case("Gateway:History:MaxEvents", "0", "Gateway:History:MaxEvents must be between 1 and 1000000; got 0");
+        yield return Case("Gateway:Limits:MaxMessageBytes", "100", "Gateway:Limits:MaxMessageBytes must be between 128 and 16777216; got 100");
+        yield return Case("Gateway:Limits:MaxPublishBytes", "999999999", "Gateway:Limits:MaxPublishBytes must be between 1024 and 67108864; got 999999999");
+        yield return Case("Gateway:Limits:SendQueueMessages", "-1", "Gateway:Limits:SendQueueMessages must be between 1 and 1000000; got -1");
+        yield return Case("Gateway:Limits:CloseTimeout", "00:00:00", "Gateway:Limits:CloseTimeout must be a duration between 00:00:00.1000000 and 00:05:00");
+        yield return Case("Gateway:Sessions:IdleTimeout", "00:00:00.5", "Gateway:Sessions:IdleTimeout must be a duration between 00:00:01 and 365.00:00:00");
+        yield return Case("Gateway:Shutdown:DrainTimeout", "-00:00:01", "Gateway:Shutdown:DrainTimeout must be a duration between 00:00:00 and 00:10:00");
+        yield return Case("Gateway:Heartbeat:Interval", "00:01:00", "Gateway:Heartbeat:Interval (00:01:00) must be shorter than Gateway:Heartbeat:Timeout (00:00:45)");
+        yield return Case("Gateway:Limits:SendQueueMessages", "many", "'Gateway:Limits:SendQueueMessages'");
+        yield return Case("Gateway:Heartbeat:Timeout", "soon", "'Gateway:Heartbeat:Timeout'");
+        yield return Case("Gateway:Security:AllowClientPublish", "yes please", "'Gateway:Security:AllowClientPublish'");
+        yield return Case("Gateway:Limits:MaxMesageBytes", "1", "Gateway:Limits:MaxMesageBytes is not a setting; Gateway:Limits has MaxMessageBytes, MaxPublishBytes, SendQueueMessages, CloseTimeout");
+        yield return Case("Gateway:Limit:MaxMessageBytes", "1", "Gateway:Limit is not a setting");
+    }
+
+    private static TestCaseData Case(string key, string value, string message) =>
+        new TestCaseData(key, value, message).SetName($"{key}={value}");
+
+    [TestCaseSource(nameof(BadSettings))]
+    public void A_bad_setting_stops_start_up_naming_the_key(string key, string value, string message)
+    {
+        var settings = new Dictionary<string, string?> { [key] = value, ["Urls"] = "http://127.0.0.1:0" };
+        GatewayConfigurationException? error = Assert.Throws<GatewayConfigurationException>(() => GatewayHost.Build([], settings));
+        Assert.That(error!.Message, Does.Contain(message));
+    }
+
+    [Test]
+    public void Every_problem_is_reported_at_once()
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            ["Gateway:History:MaxEvents"] = "0",
+            ["Gateway:Limits:SendQueueMessages"] = "0",
+        };
+        GatewayConfigurationException? error = Assert.Throws<GatewayConfigurationException>(() => GatewayHost.Build([], settings));
+        Assert.That(error!.Message, Does.Contain("MaxEvents").And.Contain("SendQueueMessages"));
+    }
+
+    [Test]
+    public void The_settings_file_holds_every_setting_with_its_default()
+    {
+        IConfiguration file = new ConfigurationBuilder()
+            .AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: false)
+            .Build();
+        var services = new ServiceCollection().AddSingleton(file).AddGatewayOptions().BuildServiceProvider();
+
+        AssertSame(new HistoryOptions(), Bound<HistoryOptions>(services), file, HistoryOptions.Section);
+        AssertSame(new SessionsOptions(), Bound<SessionsOptions>(services), file, SessionsOptions.Section);
+        AssertSame(new LimitsOptions(), Bound<LimitsOptions>(services), file, LimitsOptions.Section);
+        AssertSame(new HeartbeatOptions(), Bound<HeartbeatOptions>(services), file, HeartbeatOptions.Section);
+        AssertSame(new ShutdownOptions(), Bound<ShutdownOptions>(services), file, ShutdownOptions.Section);
+        AssertSame(new SecurityOptions(), Bound<SecurityOptions>(services), file, SecurityOptions.Section);
+        Assert.That(file["Urls"], Is.EqualTo(GatewayConfiguration.DefaultUrl));
+    }
+
+    private static T Bound<T>(IServiceProvider services) where T : class => services.GetRequiredService<IOptions<T>>().Value;
+
+    private static void AssertSame<T>(T defaults, T bound, IConfiguration file, string section)
+    {
+        foreach (System.Reflection.PropertyInfo property in typeof(T).GetProperties())
+        {
+            Assert.That(file.GetSection(section)[property.Name], Is.Not.Null, $"{section}:{property.Name} is missing from appsettings.json");
+            Assert.That(property.GetValue(bound), Is.EqualTo(property.GetValue(defaults)), $"{section}:{property.Name} in appsettings.json differs from the default in code");
+        }
+    }
+}
