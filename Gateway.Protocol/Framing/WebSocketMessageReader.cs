@@ -99,8 +99,9 @@ public sealed class WebSocketMessageReader
 
     /// <summary>
     /// Reads from the start of <paramref name="buffer"/> and slices off what it consumed. Call again
-    /// until it returns <see cref="WebSocketReadStatus.NeedMore"/>; then advance the pipe to
-    /// <c>buffer.Start</c> (consumed) and <c>buffer.End</c> (examined).
+    /// until it returns <see cref="WebSocketReadStatus.NeedMore"/> (or
+    /// <see cref="WebSocketReadStatus.ProtocolError"/>, which it then returns for ever, consuming
+    /// everything); then advance the pipe to <c>buffer.Start</c> (consumed) and <c>buffer.End</c> (examined).
     /// </summary>
     public WebSocketReadStatus TryRead(ref ReadOnlySequence<byte> buffer)
     {
@@ -136,6 +137,9 @@ public sealed class WebSocketMessageReader
                 ReadOnlySequence<byte> chunk = buffer.Slice(0, available);
                 if (!_discarding)
                 {
+                    // The buffer grows with the bytes that have arrived, not with what the header
+                    // promised: a header alone costs nothing.
+                    EnsureCapacity(_messageLength + (int)available);
                     foreach (ReadOnlyMemory<byte> segment in chunk)
                     {
                         _maskOffset = WebSocketMask.Apply(segment.Span, _message.AsSpan(_messageLength), _frameMask, _maskOffset);
@@ -167,6 +171,7 @@ public sealed class WebSocketMessageReader
             }
 
             _deliveredMessage = true;
+            EnsureCapacity(_messageLength);
             var text = new ReadOnlySequence<byte>(_message!, 0, _messageLength);
             if (!Utf8.IsValid(_message.AsSpan(0, _messageLength)))
             {
@@ -244,32 +249,36 @@ public sealed class WebSocketMessageReader
         return Reserve(header.PayloadLength);
     }
 
-    /// <summary>Makes room for <paramref name="more"/> payload bytes, or reports the message as too large.</summary>
+    /// <summary>Reports the message as too large when <paramref name="more"/> payload bytes would take it past the limit.</summary>
     private WebSocketReadStatus? Reserve(ulong more)
     {
-        ulong needed = (ulong)_messageLength + more;
-        if (needed > (ulong)_maxMessageBytes)
+        if ((ulong)_messageLength + more > (ulong)_maxMessageBytes)
         {
             _discarding = true;
             ReturnBuffer();
             return WebSocketReadStatus.TooLarge;
         }
 
-        if (_message is null || (ulong)_message.Length < needed)
-        {
-            // Grow by doubling so that many small fragments do not copy quadratically.
-            int size = (int)Math.Min((ulong)_maxMessageBytes, Math.Max(needed, (ulong)(_message?.Length ?? 0) * 2));
-            byte[] larger = ArrayPool<byte>.Shared.Rent(Math.Max(size, 256));
-            if (_message is not null)
-            {
-                _message.AsSpan(0, _messageLength).CopyTo(larger);
-                ArrayPool<byte>.Shared.Return(_message);
-            }
+        return null;
+    }
 
-            _message = larger;
+    private void EnsureCapacity(int needed)
+    {
+        if (_message is not null && _message.Length >= needed)
+        {
+            return;
         }
 
-        return null;
+        // Grow by doubling so that many small reads do not copy quadratically.
+        int size = Math.Min(_maxMessageBytes, Math.Max(needed, (_message?.Length ?? 0) * 2));
+        byte[] larger = ArrayPool<byte>.Shared.Rent(Math.Max(size, 256));
+        if (_message is not null)
+        {
+            _message.AsSpan(0, _messageLength).CopyTo(larger);
+            ArrayPool<byte>.Shared.Return(_message);
+        }
+
+        _message = larger;
     }
 
     private WebSocketReadStatus? ReadControlFrame(ref ReadOnlySequence<byte> buffer, WebSocketFrameHeader header)
