@@ -1,4 +1,20 @@
-// The load generator and the BenchmarkDotNet suite are not written yet; this project builds so
-// that the solution layout is complete. See docs/benchmarks.md.
-Console.Error.WriteLine("Gateway.Bench has no benchmarks yet; see docs/benchmarks.md.");
-return 1;
+using Gateway.Bench;
+
+return args switch
+{
+    ["history-memory", .. var rest] => HistoryMemory.Run(rest),
+    _ => Usage(),
+};
+
+static int Usage()
+{
+    Console.Error.WriteLine("""
+        usage: Gateway.Bench <command>
+
+          history-memory [--sessions N] [--events N] [--payload BYTES]
+              memory held by full session histories in the memory backplane
+
+        The load generator and the peer comparison are not written yet; see docs/benchmarks.md.
+        """);
+    return 2;
+}

@@ -74,6 +74,7 @@ internal static class GatewayHost
         GatewayConfiguration.Validate(app.Services, app.Configuration);
         app.MapWebSocketEndpoint();
         app.MapSessionEndpoints();
+        app.MapFallbackEndpoints();
         app.MapHealthEndpoints();
         return app;
     }

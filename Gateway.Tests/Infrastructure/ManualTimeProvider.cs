@@ -10,6 +10,7 @@ public sealed class ManualTimeProvider : TimeProvider
     private readonly List<ManualTimer> _timers = [];
     private DateTimeOffset _now = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
     private long _elapsedTicks;
+    private TaskCompletionSource _oneShotScheduled = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public override long TimestampFrequency => TimeSpan.TicksPerSecond;
 
@@ -34,6 +35,18 @@ public sealed class ManualTimeProvider : TimeProvider
         var timer = new ManualTimer(this, callback, state);
         timer.Change(dueTime, period);
         return timer;
+    }
+
+    /// <summary>
+    /// Completes once a one-shot timer (a delay or a timeout, as opposed to the gateway's periodic
+    /// scanners) is scheduled: a test can then move the clock knowing the deadline exists.
+    /// </summary>
+    public Task WhenOneShotTimerScheduledAsync()
+    {
+        lock (_gate)
+        {
+            return _timers.Any(t => t.Period == 0) ? Task.CompletedTask : _oneShotScheduled.Task;
+        }
     }
 
     /// <summary>Moves the clock forward, firing every timer that falls due on the way.</summary>
@@ -96,6 +109,12 @@ public sealed class ManualTimeProvider : TimeProvider
                 DueAt = owner._elapsedTicks + dueTime.Ticks;
                 Period = period == Timeout.InfiniteTimeSpan ? 0 : period.Ticks;
                 owner._timers.Add(this);
+                if (Period == 0)
+                {
+                    owner._oneShotScheduled.TrySetResult();
+                    owner._oneShotScheduled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                }
+
                 return true;
             }
         }

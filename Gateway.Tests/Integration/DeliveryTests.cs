@@ -1,6 +1,5 @@
 using System.Text;
 using System.Text.Json;
-using Gateway.Protocol.Framing;
 using Gateway.Tests.Infrastructure;
 
 namespace Gateway.Tests.Integration;

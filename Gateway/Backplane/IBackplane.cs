@@ -4,9 +4,9 @@ using Gateway.Sessions;
 namespace Gateway.Backplane;
 
 /// <summary>
-/// The one seam behind which sessions live: seq assignment, history, state and fan-out to the
-/// session's members. Connection and HTTP code talk only to this, so that the in-memory
-/// implementation can be replaced by one shared between nodes without touching them.
+/// The one seam behind which sessions live: seq assignment, history, state, idempotency, job
+/// completion and fan-out to the session's members. Connection and HTTP code talk only to this, so
+/// that the in-memory implementation can be replaced by one shared between nodes without touching them.
 /// </summary>
 internal interface IBackplane
 {
@@ -14,14 +14,27 @@ internal interface IBackplane
     int SessionCount { get; }
 
     /// <summary>
-    /// Gives each event the next seq of <paramref name="session"/> (consecutive within the call),
-    /// stores it in history and state, and hands it to every member. Returns once the events are
-    /// in history. Creates the session when it does not exist.
+    /// Gives each new event the next seq of <paramref name="session"/> (consecutive within the
+    /// call), stores it in history and state, and hands it to every member. An event whose id is
+    /// already in history is not published again: it gets its original seq, marked duplicate.
+    /// Returns once the events are in history. Creates the session when it does not exist. A final
+    /// event completes the session: its members are then closed with 1000.
     /// </summary>
     ValueTask<PublishResult> PublishAsync(string session, IReadOnlyList<PublishRequest> events, CancellationToken cancellationToken);
 
-    /// <summary>Adds a member to <paramref name="session"/>, creating the session when it does not exist.</summary>
-    ValueTask<SessionMembership> JoinAsync(string session, ISessionMember member, CancellationToken cancellationToken);
+    /// <summary>
+    /// Adds a member to <paramref name="session"/>, creating the session when it does not exist.
+    /// With <paramref name="since"/>, the member's <see cref="ISessionMember.OnJoined"/> gets the
+    /// held events after it, before any live event.
+    /// </summary>
+    ValueTask<SessionMembership> JoinAsync(string session, ISessionMember member, long? since, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The held events after <paramref name="since"/>, at most <paramref name="limit"/>. When
+    /// there are none yet, waits up to <paramref name="wait"/> for the next publish. Creates the
+    /// session when it does not exist, as a connection would.
+    /// </summary>
+    ValueTask<EventPage> PollAsync(string session, long since, int limit, TimeSpan wait, CancellationToken cancellationToken);
 
     /// <summary>Where <paramref name="session"/> stands, or null when it does not exist.</summary>
     ValueTask<SessionSnapshot?> GetSessionAsync(string session, CancellationToken cancellationToken);

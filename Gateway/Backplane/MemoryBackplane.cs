@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using Gateway.Configuration;
 using Gateway.Diagnostics;
 using Gateway.Protocol.Framing;
+using Gateway.Protocol.Json;
 using Gateway.Protocol.Messages;
 using Gateway.Sessions;
 using Microsoft.Extensions.Options;
@@ -17,11 +18,13 @@ internal sealed partial class MemoryBackplane : IBackplane
     private readonly ILogger<MemoryBackplane> _logger;
     private readonly int _historyCapacity;
     private readonly TimeSpan _idleTimeout;
+    private readonly TimeSpan _completedRetention;
 
     public MemoryBackplane(IOptions<HistoryOptions> history, IOptions<SessionsOptions> sessions, TimeProvider time, GatewayMetrics metrics, ILogger<MemoryBackplane> logger)
     {
         _historyCapacity = history.Value.MaxEvents;
         _idleTimeout = sessions.Value.IdleTimeout;
+        _completedRetention = sessions.Value.CompletedRetention;
         _time = time;
         _metrics = metrics;
         _logger = logger;
@@ -32,34 +35,80 @@ internal sealed partial class MemoryBackplane : IBackplane
 
     public ValueTask<PublishResult> PublishAsync(string session, IReadOnlyList<PublishRequest> events, CancellationToken cancellationToken)
     {
-        var seqs = new long[events.Count];
-        DateTimeOffset now = Protocol.Json.Timestamps.TruncateToMilliseconds(_time.GetUtcNow());
+        DateTimeOffset now = Timestamps.TruncateToMilliseconds(_time.GetUtcNow());
+        var completed = new List<ISessionMember>();
         while (true)
         {
             MemorySession target = GetOrCreate(session);
-            if (target.TryPublish(events, now, _time.GetTimestamp(), seqs))
+            if (target.TryPublish(events, now, _time.GetTimestamp(), completed) is { } result)
             {
-                break;
+                int published = result.Status == PublishStatus.Accepted ? result.Duplicate.Count(d => !d) : 0;
+                _metrics.EventsPublished(published);
+                if (completed.Count > 0)
+                {
+                    // The final event is queued ahead of the close in every member's queue.
+                    foreach (ISessionMember member in completed)
+                    {
+                        member.OnSessionClosed(CloseCodes.Normal, "session complete");
+                    }
+
+                    Log.SessionCompleted(_logger, session, result.Seq, completed.Count);
+                }
+
+                return ValueTask.FromResult(result);
             }
 
             ForgetRemoved(target);
         }
-
-        _metrics.EventsPublished(events.Count);
-        return ValueTask.FromResult(new PublishResult(seqs));
     }
 
-    public ValueTask<SessionMembership> JoinAsync(string session, ISessionMember member, CancellationToken cancellationToken)
+    public ValueTask<SessionMembership> JoinAsync(string session, ISessionMember member, long? since, CancellationToken cancellationToken)
     {
         while (true)
         {
             MemorySession target = GetOrCreate(session);
-            if (target.TryJoin(member, out long seq))
+            if (target.TryJoin(member, since) is not null)
             {
-                return ValueTask.FromResult<SessionMembership>(new Membership(target, member, seq, _time));
+                return ValueTask.FromResult<SessionMembership>(new Membership(target, member, _time));
             }
 
             ForgetRemoved(target);
+        }
+    }
+
+    public async ValueTask<EventPage> PollAsync(string session, long since, int limit, TimeSpan wait, CancellationToken cancellationToken)
+    {
+        long deadline = _time.GetTimestamp();
+        while (true)
+        {
+            MemorySession target = GetOrCreate(session);
+            EventPage? page = target.TryPoll(since, limit, out Task? next, out long seq);
+            if (page is not null)
+            {
+                return page;
+            }
+
+            if (next is null)
+            {
+                ForgetRemoved(target);
+                continue;
+            }
+
+            TimeSpan left = wait - _time.GetElapsedTime(deadline);
+            if (left <= TimeSpan.Zero)
+            {
+                return new EventPage([], seq, Complete: true, More: false, SessionComplete: false);
+            }
+
+            try
+            {
+                await next.WaitAsync(left, _time, cancellationToken);
+            }
+            catch (TimeoutException)
+            {
+                // Loop once more: the answer is "nothing yet", unless an event slipped in at the deadline.
+                wait = TimeSpan.Zero;
+            }
         }
     }
 
@@ -85,24 +134,28 @@ internal sealed partial class MemoryBackplane : IBackplane
             return ValueTask.FromResult(false);
         }
 
-        ISessionMember[] members = removed.Remove();
+        var members = new List<ISessionMember>();
+        removed.Remove(members);
         foreach (ISessionMember member in members)
         {
             member.OnSessionClosed(CloseCodes.GoingAway, "session closed");
         }
 
-        Log.SessionDeleted(_logger, session, members.Length);
+        Log.SessionDeleted(_logger, session, members.Count);
         return ValueTask.FromResult(true);
     }
 
-    /// <summary>Forgets sessions idle past <see cref="SessionsOptions.IdleTimeout"/>; returns how many.</summary>
-    public int ExpireIdleSessions()
+    /// <summary>
+    /// Forgets sessions idle past <see cref="SessionsOptions.IdleTimeout"/>, and complete ones
+    /// past <see cref="SessionsOptions.CompletedRetention"/>; returns how many.
+    /// </summary>
+    public int ExpireSessions()
     {
         long now = _time.GetTimestamp();
         int expired = 0;
         foreach (KeyValuePair<string, MemorySession> entry in _sessions)
         {
-            if (entry.Value.TryExpire(now, _idleTimeout, _time))
+            if (entry.Value.TryExpire(now, _idleTimeout, _completedRetention, _time))
             {
                 _sessions.TryRemove(entry);
                 expired++;
@@ -126,11 +179,15 @@ internal sealed partial class MemoryBackplane : IBackplane
     private MemorySession GetOrCreate(string session) =>
         _sessions.GetOrAdd(session, static (name, self) => new MemorySession(name, self._historyCapacity, self._time.GetTimestamp()), this);
 
-    private sealed class Membership(MemorySession session, ISessionMember member, long seq, TimeProvider time) : SessionMembership
+    private sealed class Membership(MemorySession session, ISessionMember member, TimeProvider time) : SessionMembership
     {
         private int _left;
 
-        public override long JoinedAtSeq => seq;
+        public override ValueTask ReplayAsync(long since, Action<Replay> deliver, CancellationToken cancellationToken)
+        {
+            session.Replay(since, deliver);
+            return ValueTask.CompletedTask;
+        }
 
         public override void Leave()
         {
@@ -146,7 +203,10 @@ internal sealed partial class MemoryBackplane : IBackplane
         [LoggerMessage(EventId = 201, Level = LogLevel.Information, Message = "Session {Session} deleted; {Clients} clients closed with 1001")]
         public static partial void SessionDeleted(ILogger logger, string session, int clients);
 
-        [LoggerMessage(EventId = 202, Level = LogLevel.Debug, Message = "{Count} idle sessions expired")]
+        [LoggerMessage(EventId = 202, Level = LogLevel.Debug, Message = "{Count} idle or completed sessions expired")]
         public static partial void SessionsExpired(ILogger logger, int count);
+
+        [LoggerMessage(EventId = 203, Level = LogLevel.Information, Message = "Session {Session} completed at seq {Seq}; {Clients} clients closed with 1000")]
+        public static partial void SessionCompleted(ILogger logger, string session, long seq, int clients);
     }
 }

@@ -5,61 +5,128 @@ using Gateway.Sessions;
 namespace Gateway.Backplane;
 
 /// <summary>
-/// One session held in memory. A single lock orders everything: seq assignment, history, state
-/// and the hand-over to members happen together, so that every member sees events in seq order
-/// and a joining member gets exactly the events after the seq it joined at.
+/// One session held in memory. A single lock orders everything: seq assignment, history, state,
+/// idempotency keys and the hand-over to members happen together, so that every member sees
+/// events in seq order, and a joining or resuming member gets its replay at an exact seam between
+/// two live events.
 /// </summary>
 internal sealed class MemorySession(string name, int historyCapacity, long createdAt)
 {
     private readonly Lock _gate = new();
     private readonly EventHistory _history = new(historyCapacity);
     private readonly Dictionary<string, SessionEvent> _state = new(StringComparer.Ordinal);
+
+    // Idempotency keys of the events history holds, so that a retried publish finds its seq.
+    private readonly Dictionary<JsonScalar, long> _ids = [];
+
     private ISessionMember?[] _members = [];
     private int _memberCount;
     private long _seq;
     private long _idleSince = createdAt;
+    private long _completedAt;
     private DateTimeOffset? _lastEventAt;
+    private bool _complete;
     private bool _removed;
+
+    // Completed by the next publish (or the session's end) for pollers waiting on new events.
+    private TaskCompletionSource? _nextEvent;
 
     public string Name { get; } = name;
 
-    /// <summary>Publishes under the lock; false when the session was removed meanwhile (the caller retries on a new one).</summary>
-    public bool TryPublish(IReadOnlyList<PublishRequest> requests, DateTimeOffset now, long timestamp, long[] seqs)
+    /// <summary>
+    /// Publishes under the lock. Returns null when the session was removed meanwhile (the caller
+    /// retries on a new one). Members that the final event completes are handed to <paramref name="closed"/>.
+    /// </summary>
+    public PublishResult? TryPublish(IReadOnlyList<PublishRequest> requests, DateTimeOffset now, long timestamp, List<ISessionMember> closed)
     {
+        var seqs = new long[requests.Count];
+        var duplicate = new bool[requests.Count];
+        TaskCompletionSource? wake;
         lock (_gate)
         {
             if (_removed)
             {
-                return false;
+                return null;
+            }
+
+            // Retries of events already in history are answered first; anything new after a final
+            // event is refused whole, before any of it is published.
+            bool anyNew = false;
+            for (int i = 0; i < requests.Count; i++)
+            {
+                if (requests[i].Id is { } id && _ids.TryGetValue(id, out long original))
+                {
+                    seqs[i] = original;
+                    duplicate[i] = true;
+                }
+                else
+                {
+                    anyNew = true;
+                }
+            }
+
+            if (anyNew && _complete)
+            {
+                return new PublishResult(PublishStatus.SessionComplete, seqs, duplicate, _seq);
             }
 
             for (int i = 0; i < requests.Count; i++)
             {
+                if (duplicate[i])
+                {
+                    continue;
+                }
+
                 PublishRequest request = requests[i];
-                long seq = ++_seq;
-                byte[] frame = ServerFrames.CreateTextFrame(new EventMessage(Name, request.Event, seq, now, request.Data));
-                var sessionEvent = new SessionEvent(Name, request.Event, seq, now, request.Data, frame, request.Id, request.Final);
-                _history.Add(sessionEvent);
-                _state[request.Event] = sessionEvent;
-                seqs[i] = seq;
-                FanOut(sessionEvent);
+                if (request.Id is { } id && _ids.TryGetValue(id, out long earlier))
+                {
+                    // The same id twice in one batch: the second is a retry of the first.
+                    seqs[i] = earlier;
+                    duplicate[i] = true;
+                    continue;
+                }
+
+                seqs[i] = Append(request, now);
             }
 
-            _lastEventAt = now;
-            _idleSince = timestamp;
-            return true;
+            if (anyNew)
+            {
+                _lastEventAt = now;
+                _idleSince = timestamp;
+                if (_complete)
+                {
+                    _completedAt = timestamp;
+                    TakeMembers(closed);
+                }
+            }
+
+            wake = _nextEvent;
+            _nextEvent = null;
         }
+
+        wake?.TrySetResult();
+        return new PublishResult(PublishStatus.Accepted, seqs, duplicate, seqs.Length > 0 ? seqs[^1] : 0);
     }
 
-    /// <summary>Adds a member; false when the session was removed meanwhile.</summary>
-    public bool TryJoin(ISessionMember member, out long seq)
+    /// <summary>
+    /// Adds a member, and hands it its replay; null when the session was removed meanwhile. A
+    /// complete session gets no new members: the joiner gets its welcome and replay, then closes.
+    /// </summary>
+    public JoinState? TryJoin(ISessionMember member, long? since)
     {
         lock (_gate)
         {
-            seq = _seq;
             if (_removed)
             {
-                return false;
+                return null;
+            }
+
+            var state = new JoinState(_seq, _complete, since is { } from ? ReplayAfter(from) : null);
+            if (_complete)
+            {
+                member.SessionSlot = -1;
+                member.OnJoined(state);
+                return state;
             }
 
             if (_memberCount == _members.Length)
@@ -69,8 +136,17 @@ internal sealed class MemorySession(string name, int historyCapacity, long creat
 
             member.SessionSlot = _memberCount;
             _members[_memberCount++] = member;
-            member.OnJoined(seq);
-            return true;
+            member.OnJoined(state);
+            return state;
+        }
+    }
+
+    /// <summary>Hands <paramref name="deliver"/> the replay after <paramref name="since"/>, between two live events.</summary>
+    public void Replay(long since, Action<Replay> deliver)
+    {
+        lock (_gate)
+        {
+            deliver(ReplayAfter(since));
         }
     }
 
@@ -95,16 +171,15 @@ internal sealed class MemorySession(string name, int historyCapacity, long creat
     {
         lock (_gate)
         {
-            return new SessionSummary(Name, _seq, _memberCount, _lastEventAt);
+            return new SessionSummary(Name, _seq, _memberCount, _lastEventAt, _complete);
         }
     }
 
     public SessionSnapshot Snapshot()
     {
-        StateEntry[] state;
         lock (_gate)
         {
-            state = new StateEntry[_state.Count];
+            var state = new StateEntry[_state.Count];
             int i = 0;
             foreach (SessionEvent e in _state.Values)
             {
@@ -112,42 +187,107 @@ internal sealed class MemorySession(string name, int historyCapacity, long creat
             }
 
             Array.Sort(state, static (a, b) => a.Seq.CompareTo(b.Seq));
-            return new SessionSnapshot(Name, _seq, _memberCount, _lastEventAt, state);
+            return new SessionSnapshot(Name, _seq, _memberCount, _lastEventAt, _complete, state);
         }
     }
 
-    /// <summary>Marks the session removed when it has had no member and no publish for <paramref name="idleFor"/>.</summary>
-    public bool TryExpire(long now, TimeSpan idleFor, TimeProvider time)
+    /// <summary>
+    /// A page of the events after <paramref name="since"/>; or, when there are none yet and the
+    /// session is not complete, null and a task that completes at the next publish. Null and no
+    /// task: the session was removed meanwhile. <paramref name="seq"/> is the latest seq.
+    /// </summary>
+    public EventPage? TryPoll(long since, int limit, out Task? next, out long seq)
     {
         lock (_gate)
         {
-            if (_removed || _memberCount > 0 || time.GetElapsedTime(_idleSince, now) < idleFor)
+            next = null;
+            seq = _seq;
+            if (_removed)
+            {
+                return null;
+            }
+
+            // A poller ahead of the session (it was deleted and began again) is answered at once.
+            if (since != _seq || _complete)
+            {
+                List<SessionEvent> events = _history.After(since, _seq, limit, out bool complete);
+                bool more = events.Count > 0 && events[^1].Seq < _seq;
+                return new EventPage(events, _seq, complete, more, _complete);
+            }
+
+            _nextEvent ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            next = _nextEvent.Task;
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Marks the session removed when it has had no member and no publish for <paramref name="idleFor"/>,
+    /// or, once complete, when <paramref name="retainCompleted"/> has passed since it completed.
+    /// </summary>
+    public bool TryExpire(long now, TimeSpan idleFor, TimeSpan retainCompleted, TimeProvider time)
+    {
+        TaskCompletionSource? wake;
+        lock (_gate)
+        {
+            bool expired = _complete
+                ? time.GetElapsedTime(_completedAt, now) >= retainCompleted
+                : _memberCount == 0 && time.GetElapsedTime(_idleSince, now) >= idleFor;
+            if (_removed || !expired)
             {
                 return false;
             }
 
             _removed = true;
-            return true;
+            wake = _nextEvent;
+            _nextEvent = null;
         }
+
+        wake?.TrySetResult();
+        return true;
     }
 
-    /// <summary>Marks the session removed and returns its members, who are no longer members.</summary>
-    public ISessionMember[] Remove()
+    /// <summary>Marks the session removed and hands over its members, who are no longer members.</summary>
+    public void Remove(List<ISessionMember> members)
     {
+        TaskCompletionSource? wake;
         lock (_gate)
         {
             _removed = true;
-            var members = new ISessionMember[_memberCount];
-            for (int i = 0; i < _memberCount; i++)
-            {
-                members[i] = _members[i]!;
-                members[i].SessionSlot = -1;
-            }
-
-            _members = [];
-            _memberCount = 0;
-            return members;
+            TakeMembers(members);
+            wake = _nextEvent;
+            _nextEvent = null;
         }
+
+        wake?.TrySetResult();
+    }
+
+    private long Append(PublishRequest request, DateTimeOffset now)
+    {
+        long seq = ++_seq;
+        byte[] frame = ServerFrames.CreateTextFrame(new EventMessage(Name, request.Event, seq, now, request.Data));
+        var sessionEvent = new SessionEvent(Name, request.Event, seq, now, request.Data, frame, request.Id, request.Final);
+        if (_history.Add(sessionEvent) is { Id: { } evictedId } evicted && _ids.TryGetValue(evictedId, out long mapped) && mapped == evicted.Seq)
+        {
+            // The key leaves with its event: idempotency holds within history, as the spec says.
+            _ids.Remove(evictedId);
+        }
+
+        if (request.Id is { } id)
+        {
+            _ids[id] = seq;
+        }
+
+        _state[request.Event] = sessionEvent;
+        _complete |= request.Final;
+        FanOut(sessionEvent);
+        return seq;
+    }
+
+    private Replay ReplayAfter(long since)
+    {
+        List<SessionEvent> events = _history.After(since, _seq, int.MaxValue, out bool complete);
+        return new Replay(since, events, complete);
     }
 
     private void FanOut(SessionEvent sessionEvent)
@@ -161,6 +301,19 @@ internal sealed class MemorySession(string name, int historyCapacity, long creat
                 RemoveAt(i);
             }
         }
+    }
+
+    private void TakeMembers(List<ISessionMember> into)
+    {
+        for (int i = 0; i < _memberCount; i++)
+        {
+            ISessionMember member = _members[i]!;
+            member.SessionSlot = -1;
+            into.Add(member);
+        }
+
+        _members = [];
+        _memberCount = 0;
     }
 
     private void RemoveAt(int slot)

@@ -22,8 +22,14 @@ internal sealed class SessionsOptions
     /// <summary>Spec section 1: a session with no clients and no publishes is forgotten after an hour.</summary>
     public static readonly TimeSpan DefaultIdleTimeout = TimeSpan.FromHours(1);
 
+    /// <summary>Spec section 11: a completed job stays an hour for late joiners.</summary>
+    public static readonly TimeSpan DefaultCompletedRetention = TimeSpan.FromHours(1);
+
     /// <summary>How long a session with no clients and no publishes is kept (at least 1 s).</summary>
     public TimeSpan IdleTimeout { get; set; } = DefaultIdleTimeout;
+
+    /// <summary>How long a session completed by a final event is kept for late joiners (at least 1 s).</summary>
+    public TimeSpan CompletedRetention { get; set; } = DefaultCompletedRetention;
 }
 
 /// <summary>The <c>Gateway:Limits</c> section: sizes and queues that bound what one client can cost.</summary>

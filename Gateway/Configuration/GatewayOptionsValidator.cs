@@ -25,6 +25,7 @@ internal sealed class GatewayOptionsValidator :
     {
         var errors = new List<string>();
         Range(errors, SessionsOptions.Section, nameof(options.IdleTimeout), options.IdleTimeout, TimeSpan.FromSeconds(1), TimeSpan.FromDays(365));
+        Range(errors, SessionsOptions.Section, nameof(options.CompletedRetention), options.CompletedRetention, TimeSpan.FromSeconds(1), TimeSpan.FromDays(365));
         return Result(errors);
     }
 

@@ -2,19 +2,19 @@ using System.Collections.Concurrent;
 
 namespace Gateway.Connections;
 
-/// <summary>Every open connection of this node, for the heartbeat scan and for shutdown.</summary>
+/// <summary>Every open connection (WebSocket or SSE) of this node, for the heartbeat scan and for shutdown.</summary>
 internal sealed class ConnectionRegistry
 {
-    private readonly ConcurrentDictionary<string, GatewayConnection> _connections = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, IClientConnection> _connections = new(StringComparer.Ordinal);
     private TaskCompletionSource? _empty;
 
     public int Count => _connections.Count;
 
-    public IEnumerable<GatewayConnection> Connections => _connections.Values;
+    public IEnumerable<IClientConnection> Connections => _connections.Values;
 
-    public void Add(GatewayConnection connection) => _connections[connection.Id] = connection;
+    public void Add(IClientConnection connection) => _connections[connection.Id] = connection;
 
-    public void Remove(GatewayConnection connection)
+    public void Remove(IClientConnection connection)
     {
         _connections.TryRemove(connection.Id, out _);
         if (_connections.IsEmpty)

@@ -57,7 +57,7 @@ internal sealed partial class GatewayConnection
                 break;
 
             case ResumeMessage resume:
-                SendError(resume.Id, ErrorCode.Unavailable, "resume is not available on this gateway yet; reconnect with ?since=<seq> instead");
+                await _membership!.ReplayAsync(resume.Since, replay => SendReplay(replay, resume.Id), _http.RequestAborted);
                 break;
 
             case AuthMessage:
@@ -73,7 +73,7 @@ internal sealed partial class GatewayConnection
     private async ValueTask SendStatusAsync(StatusRequest request)
     {
         SessionSnapshot? snapshot = await _env.Backplane.GetSessionAsync(Session, _http.RequestAborted);
-        Send(new StatusReply(request.Id, Session, snapshot?.Seq ?? 0, snapshot?.Clients ?? 0, Complete: false, snapshot?.State ?? []));
+        Send(new StatusReply(request.Id, Session, snapshot?.Seq ?? 0, snapshot?.Clients ?? 0, snapshot?.Complete ?? false, snapshot?.State ?? []));
     }
 
     private async ValueTask PublishAsync(PublishMessage publish)
@@ -86,6 +86,12 @@ internal sealed partial class GatewayConnection
 
         PublishResult result = await _env.Backplane.PublishAsync(
             Session, [new PublishRequest(publish.Event, publish.Data, Final: publish.Final)], _http.RequestAborted);
+        if (result.Status == PublishStatus.SessionComplete)
+        {
+            SendError(publish.Id, ErrorCode.Forbidden, "the session is complete: a final event ended it, and it takes no more events");
+            return;
+        }
+
         Send(new AckMessage(publish.Id, result.Seqs[0]));
     }
 

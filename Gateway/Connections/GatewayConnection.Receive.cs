@@ -20,7 +20,7 @@ internal sealed partial class GatewayConnection
             {
                 result = await _input.ReadAsync();
             }
-            catch (Exception e) when (IsTransportFailure(e))
+            catch (Exception e) when (SendLoop.IsTransportFailure(e))
             {
                 return;
             }
@@ -105,10 +105,4 @@ internal sealed partial class GatewayConnection
         }
     }
 
-    /// <summary>
-    /// Failures that mean the socket is gone, not bugs: Kestrel's connection reset is an
-    /// <see cref="IOException"/>, its abort an <see cref="OperationCanceledException"/>.
-    /// </summary>
-    private static bool IsTransportFailure(Exception e) =>
-        e is IOException or OperationCanceledException or ObjectDisposedException;
 }

@@ -11,7 +11,7 @@ namespace Gateway.Connections;
 /// loop is the only writer to the socket and drains the bounded <see cref="OutboundQueue"/> that
 /// everything else (publishers, replies, heartbeat pings) fills without waiting.
 /// </summary>
-internal sealed partial class GatewayConnection : ISessionMember
+internal sealed partial class GatewayConnection : ISessionMember, IClientConnection
 {
     private const int StateOpen = 0;
     private const int StateClosing = 1;
@@ -36,15 +36,16 @@ internal sealed partial class GatewayConnection : ISessionMember
     private int _closeCode = 1006;
     private int _aborted;
     private long _messagesIn;
-    private long _messagesOut;
+    private readonly long? _since;
 
-    public GatewayConnection(ConnectionEnvironment env, HttpContext http, Stream transport, string session, EventFilter filter)
+    public GatewayConnection(ConnectionEnvironment env, HttpContext http, Stream transport, string session, EventFilter filter, long? since)
     {
         _env = env;
         _http = http;
         _transport = transport;
         Session = session;
         _filter = filter;
+        _since = since;
         Id = ConnectionIds.Next();
         RemoteAddress = http.Connection.RemoteIpAddress?.ToString() ?? "unknown";
 
@@ -72,14 +73,14 @@ internal sealed partial class GatewayConnection : ISessionMember
         Task sendLoop = Task.CompletedTask;
         try
         {
-            _membership = await _env.Backplane.JoinAsync(Session, this, _http.RequestAborted);
+            _membership = await _env.Backplane.JoinAsync(Session, this, _since, _http.RequestAborted);
             if (_env.Lifecycle.IsDraining)
             {
                 // Shutdown began while this connection was being set up, after the drain closed the others.
                 CloseForShutdown();
             }
 
-            sendLoop = SendLoopAsync();
+            sendLoop = SendAsync();
             await ReceiveLoopAsync();
         }
         catch (Exception e) when (e is not OutOfMemoryException)
@@ -104,15 +105,28 @@ internal sealed partial class GatewayConnection : ISessionMember
             _env.Registry.Remove(this);
             _env.Metrics.ConnectionClosed(_closeCode);
             Log.Disconnected(_env.Logger, Id, Session, RemoteAddress, _closeCode,
-                (long)_env.Time.GetElapsedTime(_openedAt).TotalMilliseconds, _messagesIn, _messagesOut);
+                (long)_env.Time.GetElapsedTime(_openedAt).TotalMilliseconds, _messagesIn, _queue.Dequeued);
         }
     }
 
-    /// <summary>Called under the session's lock when this connection joins: the welcome goes out before any event.</summary>
-    public void OnJoined(long seq)
+    /// <summary>
+    /// Called under the session's lock when this connection joins: the welcome, then the replay it
+    /// asked for with <c>since=</c>, go out before any live event. A complete session is closed
+    /// with 1000 right after.
+    /// </summary>
+    public void OnJoined(JoinState state)
     {
-        Send(new WelcomeMessage(Session, Id, seq,
-            (long)_env.HeartbeatInterval.TotalMilliseconds, (long)_env.HeartbeatTimeout.TotalMilliseconds, Complete: false));
+        Send(new WelcomeMessage(Session, Id, state.Seq,
+            (long)_env.HeartbeatInterval.TotalMilliseconds, (long)_env.HeartbeatTimeout.TotalMilliseconds, state.SessionComplete));
+        if (state.Replay is { } replay)
+        {
+            SendReplay(replay, id: null);
+        }
+
+        if (state.SessionComplete)
+        {
+            TryBeginClose(CloseCodes.Normal, "session complete", discardPending: false);
+        }
     }
 
     public EnqueueResult Deliver(SessionEvent sessionEvent)
@@ -133,6 +147,33 @@ internal sealed partial class GatewayConnection : ISessionMember
     }
 
     public void OnSessionClosed(ushort code, string reason) => TryBeginClose(code, reason, discardPending: false);
+
+    /// <summary>
+    /// Queues a replay and its <c>resumed</c>. Replayed frames do not count against the queue's
+    /// limit (history bounds them); the filter applies as it does to live events.
+    /// </summary>
+    private void SendReplay(Replay replay, JsonScalar? id)
+    {
+        int replayed = 0;
+        foreach (SessionEvent e in replay.Events)
+        {
+            if (_filter.Accepts(e.Name) && _queue.TryEnqueue(new OutboundFrame(e.Frame, e, Replayed: true)) == EnqueueResult.Enqueued)
+            {
+                replayed++;
+            }
+        }
+
+        Send(new ResumedMessage(id, replay.Since, replayed, replay.Complete));
+    }
+
+    private async Task SendAsync()
+    {
+        if (!await SendLoop.RunAsync(_queue, _transport, _env.Metrics))
+        {
+            // The socket is gone; make sure the receive loop learns it too.
+            Abort();
+        }
+    }
 
     /// <summary>Shutdown: every client gets 1001 after what is already queued.</summary>
     public void CloseForShutdown() => TryBeginClose(CloseCodes.GoingAway, "going away", discardPending: false);

@@ -35,7 +35,7 @@ internal sealed class HeartbeatScanner(ConnectionRegistry registry, IOptions<Hea
     public void Scan()
     {
         long now = time.GetTimestamp();
-        foreach (GatewayConnection connection in registry.Connections)
+        foreach (IClientConnection connection in registry.Connections)
         {
             connection.OnHeartbeatTick(now);
         }

@@ -3,8 +3,12 @@ using Gateway.Sessions;
 
 namespace Gateway.Connections;
 
-/// <summary>One frame waiting to be sent: its bytes, and the event it carries when it is one.</summary>
-internal readonly record struct OutboundFrame(byte[] Bytes, SessionEvent? Event = null);
+/// <summary>
+/// One frame waiting to be sent: its bytes, and the event it carries when it is one.
+/// <see cref="Replayed"/> frames were asked for by the client (a replay) and do not count against
+/// the queue's limit: history bounds them, and they are shared, not copied.
+/// </summary>
+internal readonly record struct OutboundFrame(byte[] Bytes, SessionEvent? Event = null, bool Replayed = false);
 
 /// <summary>
 /// A connection's bounded send queue: many producers (publishers, the receive loop, the heartbeat
@@ -14,6 +18,8 @@ internal readonly record struct OutboundFrame(byte[] Bytes, SessionEvent? Event 
 /// The ring grows on demand and is released when the queue empties after a burst, so that an idle
 /// connection holds no queue memory. Completing the queue hands the send loop a last frame (a close
 /// frame); with <c>discardPending</c> what was still queued is dropped first (slow consumers).
+/// The limit counts live frames only: a replay of a thousand held events must not, by itself,
+/// make a client a slow consumer.
 /// </remarks>
 internal sealed class OutboundQueue(int limit) : IValueTaskSource<bool>
 {
@@ -23,6 +29,8 @@ internal sealed class OutboundQueue(int limit) : IValueTaskSource<bool>
     private OutboundFrame[] _ring = [];
     private int _head;
     private int _count;
+    private int _replayed;
+    private long _dequeued;
     private bool _completed;
     private byte[]? _finalFrame;
     private bool _waiting;
@@ -41,6 +49,9 @@ internal sealed class OutboundQueue(int limit) : IValueTaskSource<bool>
         }
     }
 
+    /// <summary>How many frames the send loop has taken out so far.</summary>
+    public long Dequeued => Interlocked.Read(ref _dequeued);
+
     public EnqueueResult TryEnqueue(in OutboundFrame frame)
     {
         lock (_gate)
@@ -50,7 +61,7 @@ internal sealed class OutboundQueue(int limit) : IValueTaskSource<bool>
                 return EnqueueResult.Closed;
             }
 
-            if (_count == Limit)
+            if (!frame.Replayed && _count - _replayed >= Limit)
             {
                 return EnqueueResult.Full;
             }
@@ -62,6 +73,7 @@ internal sealed class OutboundQueue(int limit) : IValueTaskSource<bool>
 
             _ring[(_head + _count) % _ring.Length] = frame;
             _count++;
+            _replayed += frame.Replayed ? 1 : 0;
             if (!_waiting)
             {
                 return EnqueueResult.Enqueued;
@@ -95,7 +107,7 @@ internal sealed class OutboundQueue(int limit) : IValueTaskSource<bool>
             {
                 Array.Clear(_ring);
                 _ring = [];
-                _head = _count = 0;
+                _head = _count = _replayed = 0;
             }
 
             if (!_waiting)
@@ -136,11 +148,13 @@ internal sealed class OutboundQueue(int limit) : IValueTaskSource<bool>
             {
                 int index = (_head + i) % _ring.Length;
                 destination[i] = _ring[index];
+                _replayed -= _ring[index].Replayed ? 1 : 0;
                 _ring[index] = default;
             }
 
             _head = taken == _count ? 0 : (_head + taken) % _ring.Length;
             _count -= taken;
+            _dequeued += taken;
             if (_count == 0 && _ring.Length > RetainedCapacity)
             {
                 _ring = [];
@@ -150,12 +164,11 @@ internal sealed class OutboundQueue(int limit) : IValueTaskSource<bool>
         }
     }
 
-    /// <summary>After completion, once drained: the last frame to send, handed out once.</summary>
-    public bool TryTakeFinalFrame(out byte[]? frame, out bool completed)
+    /// <summary>After completion, once drained: the last frame to send (or null), handed out once.</summary>
+    public bool TryTakeFinalFrame(out byte[]? frame)
     {
         lock (_gate)
         {
-            completed = _completed;
             frame = null;
             if (!_completed || _count > 0)
             {
@@ -170,7 +183,7 @@ internal sealed class OutboundQueue(int limit) : IValueTaskSource<bool>
 
     private void Grow()
     {
-        var larger = new OutboundFrame[Math.Min(Limit, Math.Max(8, _ring.Length * 2))];
+        var larger = new OutboundFrame[Math.Max(8, _ring.Length * 2)];
         for (int i = 0; i < _count; i++)
         {
             larger[i] = _ring[(_head + i) % _ring.Length];

@@ -30,7 +30,7 @@ internal sealed partial class ShutdownDrain(
         lifecycle.BeginDrain();
         int open = registry.Count;
         Log.Draining(logger, open, options.Value.DrainTimeout);
-        foreach (GatewayConnection connection in registry.Connections)
+        foreach (IClientConnection connection in registry.Connections)
         {
             connection.CloseForShutdown();
         }
@@ -43,7 +43,7 @@ internal sealed partial class ShutdownDrain(
         catch (Exception e) when (e is TimeoutException or OperationCanceledException)
         {
             int left = registry.Count;
-            foreach (GatewayConnection connection in registry.Connections)
+            foreach (IClientConnection connection in registry.Connections)
             {
                 connection.Abort();
             }

@@ -3,14 +3,17 @@ using System.Text.Json.Serialization;
 
 namespace Gateway.Http;
 
-/// <summary><c>202</c> for a single publish.</summary>
-internal sealed record PublishAccepted(long Seq);
+/// <summary><c>202</c> for a single publish; <see cref="Duplicate"/> when its id was already in history.</summary>
+internal sealed record PublishAccepted(long Seq, bool Duplicate);
 
-/// <summary><c>202</c> for a batch publish: one seq per event, in order.</summary>
-internal sealed record BatchPublishAccepted(long[] Seqs);
+/// <summary>
+/// <c>202</c> for a batch publish: one seq per event, in order, and the indexes of the events whose
+/// id was already in history (answered with their original seq, not published again).
+/// </summary>
+internal sealed record BatchPublishAccepted(long[] Seqs, int[] Duplicates);
 
 /// <summary>A row of <c>GET /api/sessions</c>.</summary>
-internal sealed record SessionListItem(string Session, long Seq, int Clients, string? LastEventAt);
+internal sealed record SessionListItem(string Session, long Seq, int Clients, string? LastEventAt, bool Complete);
 
 /// <summary>An RFC 9457 problem: what was wrong, in <see cref="Detail"/>.</summary>
 internal sealed record Problem(string Type, string Title, int Status, string Detail);

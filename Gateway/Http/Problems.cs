@@ -12,6 +12,7 @@ internal static class Problems
     {
         StatusCodes.Status400BadRequest => "Bad Request",
         StatusCodes.Status404NotFound => "Not Found",
+        StatusCodes.Status409Conflict => "Conflict",
         StatusCodes.Status413PayloadTooLarge => "Content Too Large",
         StatusCodes.Status503ServiceUnavailable => "Service Unavailable",
         _ => "Error",

@@ -72,10 +72,28 @@ internal static class SessionEndpoints
             body.AdvanceTo(read.Buffer.End);
         }
 
+        for (int i = 0; i < events.Count - 1; i++)
+        {
+            if (events[i].Final)
+            {
+                return Problems.Result(StatusCodes.Status400BadRequest, $"events[{i}]: only the last event of a batch may be final; a final event ends the session");
+            }
+        }
+
         PublishResult result = await backplane.PublishAsync(session, events, http.RequestAborted);
-        return isBatch
-            ? Results.Json(new BatchPublishAccepted(result.Seqs), GatewayJsonContext.Relaxed.BatchPublishAccepted, statusCode: StatusCodes.Status202Accepted)
-            : Results.Json(new PublishAccepted(result.Seqs[0]), GatewayJsonContext.Relaxed.PublishAccepted, statusCode: StatusCodes.Status202Accepted);
+        if (result.Status == PublishStatus.SessionComplete)
+        {
+            return Problems.Result(StatusCodes.Status409Conflict,
+                $"session '{session}' is complete: a final event ended it at seq {result.Seq}, and it takes no more events; publish to a new session, or DELETE this one first");
+        }
+
+        if (!isBatch)
+        {
+            return Results.Json(new PublishAccepted(result.Seqs[0], result.Duplicate[0]), GatewayJsonContext.Relaxed.PublishAccepted, statusCode: StatusCodes.Status202Accepted);
+        }
+
+        int[] duplicates = Enumerable.Range(0, result.Duplicate.Length).Where(i => result.Duplicate[i]).ToArray();
+        return Results.Json(new BatchPublishAccepted(result.Seqs, duplicates), GatewayJsonContext.Relaxed.BatchPublishAccepted, statusCode: StatusCodes.Status202Accepted);
     }
 
     private static async Task<IResult> ListAsync(IBackplane backplane, CancellationToken cancellationToken)
@@ -85,7 +103,7 @@ internal static class SessionEndpoints
         for (int i = 0; i < items.Length; i++)
         {
             SessionSummary s = sessions[i];
-            items[i] = new SessionListItem(s.Session, s.Seq, s.Clients, s.LastEventAt is { } at ? Timestamps.ToRfc3339(at) : null);
+            items[i] = new SessionListItem(s.Session, s.Seq, s.Clients, s.LastEventAt is { } at ? Timestamps.ToRfc3339(at) : null, s.Complete);
         }
 
         return Results.Json(items, GatewayJsonContext.Relaxed.SessionListItemArray);
@@ -112,7 +130,7 @@ internal static class SessionEndpoints
         return await backplane.DeleteSessionAsync(session, cancellationToken) ? Results.NoContent() : UnknownSession(session);
     }
 
-    private static IResult InvalidSessionName() =>
+    public static IResult InvalidSessionName() =>
         Problems.Result(StatusCodes.Status400BadRequest, $"invalid session name: use 1-{Names.MaxSessionNameLength} characters from {Names.AllowedCharacters}");
 
     private static IResult UnknownSession(string session) =>
@@ -137,6 +155,7 @@ internal static class SessionEndpoints
                 writer.WriteString("session", snapshot.Session);
                 writer.WriteNumber("seq", snapshot.Seq);
                 writer.WriteNumber("clients", snapshot.Clients);
+                writer.WriteBoolean("complete", snapshot.Complete);
                 if (snapshot.LastEventAt is { } at)
                 {
                     writer.WriteString("lastEventAt", Timestamps.ToRfc3339(at));

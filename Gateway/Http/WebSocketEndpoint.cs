@@ -40,6 +40,12 @@ internal static partial class WebSocketEndpoint
             return;
         }
 
+        if (!QueryParameters.TryParseSeq(http.Request.Query["since"], "since", out long? since, out string? sinceError))
+        {
+            await RefuseAsync(http, env, logger, StatusCodes.Status400BadRequest, "bad_parameter", sinceError!);
+            return;
+        }
+
         IHttpUpgradeFeature? upgrade = http.Features.Get<IHttpUpgradeFeature>();
         if (upgrade is null || !upgrade.IsUpgradableRequest
             || !string.Equals(http.Request.Headers.Upgrade, "websocket", StringComparison.OrdinalIgnoreCase))
@@ -73,7 +79,7 @@ internal static partial class WebSocketEndpoint
         }
 
         Stream transport = await upgrade.UpgradeAsync();
-        var connection = new GatewayConnection(env, http, transport, session, filter);
+        var connection = new GatewayConnection(env, http, transport, session, filter, since);
         await connection.RunAsync();
     }
 

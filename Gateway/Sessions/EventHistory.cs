@@ -16,10 +16,8 @@ internal sealed class EventHistory(int capacity)
 
     public int Capacity { get; } = capacity;
 
-    /// <summary>The seq of the oldest event held, or 0 when empty.</summary>
-    public long OldestSeq => _count == 0 ? 0 : _ring[_start].Seq;
-
-    public void Add(SessionEvent sessionEvent)
+    /// <summary>Adds the newest event; returns the oldest when it had to make room, else null.</summary>
+    public SessionEvent? Add(SessionEvent sessionEvent)
     {
         if (_count < Capacity)
         {
@@ -30,25 +28,36 @@ internal sealed class EventHistory(int capacity)
 
             _ring[(_start + _count) % _ring.Length] = sessionEvent;
             _count++;
-            return;
+            return null;
         }
 
-        // Full: the newest overwrites the oldest.
+        SessionEvent evicted = _ring[_start];
         _ring[_start] = sessionEvent;
         _start = (_start + 1) % _ring.Length;
+        return evicted;
     }
 
-    /// <summary>Copies the held events with a seq above <paramref name="afterSeq"/>, oldest first.</summary>
-    public List<SessionEvent> After(long afterSeq)
+    /// <summary>
+    /// The held events with a seq above <paramref name="since"/>, oldest first, at most
+    /// <paramref name="limit"/>; <paramref name="complete"/> is false when the event right after
+    /// <paramref name="since"/> is no longer held (or <paramref name="since"/> is beyond <paramref name="latestSeq"/>).
+    /// </summary>
+    public List<SessionEvent> After(long since, long latestSeq, int limit, out bool complete)
     {
         var result = new List<SessionEvent>();
-        for (int i = 0; i < _count; i++)
+        if (since >= latestSeq)
         {
-            SessionEvent e = _ring[(_start + i) % _ring.Length];
-            if (e.Seq > afterSeq)
-            {
-                result.Add(e);
-            }
+            complete = since == latestSeq;
+            return result;
+        }
+
+        // Seqs in the ring are consecutive, so the first wanted one sits at a computable index.
+        long oldest = _count == 0 ? latestSeq + 1 : _ring[_start].Seq;
+        complete = oldest <= since + 1;
+        long first = Math.Max(since + 1, oldest);
+        for (long seq = first; seq <= latestSeq && result.Count < limit; seq++)
+        {
+            result.Add(_ring[(_start + (int)(seq - oldest)) % _ring.Length]);
         }
 
         return result;

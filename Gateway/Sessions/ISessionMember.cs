@@ -13,14 +13,26 @@ internal enum EnqueueResult
     Closed,
 }
 
-/// <summary>A local receiver of a session's live events: one WebSocket connection.</summary>
+/// <summary>
+/// Events a member asked to be sent again: those after <see cref="Since"/> that history still held.
+/// <see cref="Complete"/> is false when history no longer held every event after it.
+/// </summary>
+internal sealed record Replay(long Since, IReadOnlyList<SessionEvent> Events, bool Complete);
+
+/// <summary>Where a session stood when a member joined it.</summary>
+/// <param name="Seq">The session's latest seq: events after it reach the member live.</param>
+/// <param name="SessionComplete">True when a final event has completed the session.</param>
+/// <param name="Replay">The replay the member asked for with its join, or null.</param>
+internal sealed record JoinState(long Seq, bool SessionComplete, Replay? Replay);
+
+/// <summary>A local receiver of a session's live events: a WebSocket connection or an SSE stream.</summary>
 internal interface ISessionMember
 {
     /// <summary>
-    /// Called while the session holds its lock, as the member joins at <paramref name="seq"/>:
-    /// whatever the member enqueues here goes out before any event after that seq.
+    /// Called while the session holds its lock, as the member joins: whatever the member enqueues
+    /// here (its welcome, the replay) goes out before any event published after the join.
     /// </summary>
-    void OnJoined(long seq);
+    void OnJoined(JoinState state);
 
     /// <summary>
     /// Hands over an event. Called in seq order, while the session holds its lock: it must only
@@ -28,18 +40,24 @@ internal interface ISessionMember
     /// </summary>
     EnqueueResult Deliver(SessionEvent sessionEvent);
 
-    /// <summary>The session is gone (deleted): close with <paramref name="code"/>. Called outside the session's lock.</summary>
+    /// <summary>
+    /// The member is no longer in the session: it completed (1000) or was deleted (1001). Called
+    /// outside the session's lock, after every event the member is due.
+    /// </summary>
     void OnSessionClosed(ushort code, string reason);
 
     /// <summary>The member's index in its session's member list, kept by the session; -1 when not a member.</summary>
     int SessionSlot { get; set; }
 }
 
-/// <summary>A member's place in a session; <see cref="Leave"/> takes it out (idempotent).</summary>
+/// <summary>A member's place in a session.</summary>
 internal abstract class SessionMembership
 {
-    /// <summary>The session's latest seq when the member joined: events after it reach the member live.</summary>
-    public abstract long JoinedAtSeq { get; }
+    /// <summary>
+    /// Replays the held events after <paramref name="since"/>: <paramref name="deliver"/> is called
+    /// with them at a point between two live events, so that nothing is lost or sent twice at the seam.
+    /// </summary>
+    public abstract ValueTask ReplayAsync(long since, Action<Replay> deliver, CancellationToken cancellationToken);
 
     /// <summary>Leaves the session. Safe to call more than once, from any thread.</summary>
     public abstract void Leave();

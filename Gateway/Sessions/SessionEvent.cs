@@ -1,3 +1,6 @@
+using System.Globalization;
+using System.Text;
+using Gateway.Protocol.Framing;
 using Gateway.Protocol.Messages;
 
 namespace Gateway.Sessions;
@@ -8,6 +11,8 @@ namespace Gateway.Sessions;
 /// </summary>
 internal sealed class SessionEvent(string session, string name, long seq, DateTimeOffset timestamp, ReadOnlyMemory<byte> data, byte[] frame, JsonScalar? id, bool final)
 {
+    private byte[]? _serverSentEvent;
+
     public string Session { get; } = session;
 
     public string Name { get; } = name;
@@ -23,11 +28,40 @@ internal sealed class SessionEvent(string session, string name, long seq, DateTi
     /// <summary>The complete <c>event</c> text frame, serialized once.</summary>
     public byte[] Frame { get; } = frame;
 
+    /// <summary>The <c>event</c> object's JSON: the frame's payload.</summary>
+    public ReadOnlyMemory<byte> Json => WebSocketFrameWriter.GetPayload(Frame);
+
     /// <summary>The publisher's idempotency key, when it gave one.</summary>
     public JsonScalar? Id { get; } = id;
 
     /// <summary>True when this event completed its session.</summary>
     public bool Final { get; } = final;
+
+    /// <summary>
+    /// The event as one Server-Sent Event (<c>id</c>, <c>event</c>, <c>data</c> lines), built by the
+    /// first stream that needs it and shared by every other.
+    /// </summary>
+    public byte[] ServerSentEvent
+    {
+        get
+        {
+            byte[]? bytes = Volatile.Read(ref _serverSentEvent);
+            if (bytes is null)
+            {
+                // Two streams may both build it; they build the same bytes, and one copy wins.
+                string head = string.Create(CultureInfo.InvariantCulture, $"id: {Seq}\nevent: {Name}\ndata: ");
+                ReadOnlySpan<byte> json = Json.Span;
+                bytes = new byte[head.Length + json.Length + 2];
+                int written = Encoding.ASCII.GetBytes(head, bytes);
+                json.CopyTo(bytes.AsSpan(written));
+                bytes[^2] = (byte)'\n';
+                bytes[^1] = (byte)'\n';
+                Volatile.Write(ref _serverSentEvent, bytes);
+            }
+
+            return bytes;
+        }
+    }
 
     public StateEntry ToStateEntry() => new(Name, Seq, Timestamp, Data);
 }

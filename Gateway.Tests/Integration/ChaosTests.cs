@@ -1,0 +1,93 @@
+using System.Text;
+using System.Text.Json;
+using Gateway.Tests.Infrastructure;
+
+namespace Gateway.Tests.Integration;
+
+/// <summary>Clients that drop at random moments while a stream is published still end with every event exactly once.</summary>
+public sealed class ChaosTests
+{
+    private const int Clients = 50;
+    private const int Events = 20_000;
+    private const int BatchSize = 100;
+
+    [Test]
+    [CancelAfter(300_000)]
+    public async Task Fifty_clients_aborting_and_resuming_at_random_each_get_every_event_exactly_once()
+    {
+        await using GatewayServer server = await GatewayServer.StartAsync(new Dictionary<string, string?>
+        {
+            // History holds the whole run, so that every resume can be complete.
+            ["Gateway:History:MaxEvents"] = Events.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        });
+
+        Task<ClientRun>[] clients = Enumerable.Range(0, Clients).Select(i => Task.Run(() => RunClientAsync(server, seed: 1000 + i))).ToArray();
+        for (int batch = 0; batch < Events / BatchSize; batch++)
+        {
+            string body = "[" + string.Join(",", Enumerable.Range(0, BatchSize).Select(n => $$$"""{"event":"tick","data":{"n":{{{(batch * BatchSize) + n}}}}}""")) + "]";
+            using HttpResponseMessage response = await server.Http.PostAsync("/api/sessions/chaos/events", new StringContent(body, Encoding.UTF8, "application/json"));
+            Assert.That((int)response.StatusCode, Is.EqualTo(202));
+        }
+
+        ClientRun[] runs = await Task.WhenAll(clients);
+        long[] expected = ResumeTests.Range(1, Events);
+        foreach (ClientRun run in runs)
+        {
+            Assert.That(run.Seqs, Is.EqualTo(expected), $"client {run.Seed}");
+        }
+
+        TestContext.Out.WriteLine($"reconnects per client: min {runs.Min(r => r.Connections) - 1}, max {runs.Max(r => r.Connections) - 1}");
+        Assert.That(runs.All(r => r.Connections > 1), Is.True, "every client dropped at least once");
+    }
+
+    private sealed record ClientRun(int Seed, List<long> Seqs, int Connections);
+
+    /// <summary>
+    /// Reads the session, aborting its socket at random moments and reconnecting with the last seq
+    /// it saw. Any duplicate or gap fails at once: each event must be the one after the last.
+    /// </summary>
+    private static async Task<ClientRun> RunClientAsync(GatewayServer server, int seed)
+    {
+        var random = new Random(seed);
+        var seqs = new List<long>(Events);
+        long last = 0;
+        int connections = 0;
+        while (last < Events)
+        {
+            connections++;
+            TestClient client = await TestClient.ConnectAsync(server.WebSocketUri("chaos", $"since={last}"));
+            try
+            {
+                while (await client.ReceiveTextAsync() is { } text)
+                {
+                    JsonElement message = JsonDocument.Parse(text).RootElement;
+                    string type = message.GetProperty("type").GetString()!;
+                    if (type == "event")
+                    {
+                        long seq = message.GetProperty("seq").GetInt64();
+                        Assert.That(seq, Is.EqualTo(last + 1), $"client {seed}: after {last}");
+                        last = seq;
+                        seqs.Add(seq);
+                    }
+                    else if (type == "resumed")
+                    {
+                        Assert.That(message.GetProperty("complete").GetBoolean(), Is.True, $"client {seed}");
+                    }
+
+                    if (last == Events || random.Next(400) == 0)
+                    {
+                        break;
+                    }
+                }
+            }
+            finally
+            {
+                // Drop the connection the hard way: no close handshake.
+                client.Socket.Abort();
+                client.Socket.Dispose();
+            }
+        }
+
+        return new ClientRun(seed, seqs, connections);
+    }
+}
