@@ -228,7 +228,7 @@ internal sealed partial class GatewayConnection : ISessionMember, IClientConnect
         }
 
         _closeCode = code;
-        Volatile.Write(ref _closeDeadline, _env.Time.GetTimestamp() + (long)(_env.CloseTimeout.TotalSeconds * _env.Time.TimestampFrequency));
+        Volatile.Write(ref _closeDeadline, _env.CloseDeadlineFromNow());
         _queue.Complete(WebSocketFrameWriter.CreateCloseFrame(code, reason), discardPending);
         if (leaveSession)
         {
@@ -259,15 +259,5 @@ internal sealed partial class GatewayConnection : ISessionMember, IClientConnect
     private void Send<T>(in T message) where T : IServerMessage => Send(ServerFrames.CreateTextFrame(message));
 
     /// <summary>Drops the socket without a handshake. Idempotent, any thread.</summary>
-    public void Abort()
-    {
-        try
-        {
-            _http.Abort();
-        }
-        catch (ObjectDisposedException)
-        {
-            // The request already ended.
-        }
-    }
+    public void Abort() => ConnectionEnvironment.Abort(_http);
 }

@@ -153,17 +153,7 @@ internal sealed partial class ServerSentEventStream : ISessionMember, IClientCon
         }
     }
 
-    public void Abort()
-    {
-        try
-        {
-            _http.Abort();
-        }
-        catch (ObjectDisposedException)
-        {
-            // The request already ended.
-        }
-    }
+    public void Abort() => ConnectionEnvironment.Abort(_http);
 
     private void Enqueue(byte[] bytes)
     {
@@ -192,7 +182,7 @@ internal sealed partial class ServerSentEventStream : ISessionMember, IClientCon
             return false;
         }
 
-        Volatile.Write(ref _closeDeadline, _env.Time.GetTimestamp() + (long)(_env.CloseTimeout.TotalSeconds * _env.Time.TimestampFrequency));
+        Volatile.Write(ref _closeDeadline, _env.CloseDeadlineFromNow());
         byte[]? last = notice is { } n ? ControlEvent(ClosedEventName, n) : null;
         _queue.Complete(last, discardPending);
         return true;
