@@ -3,6 +3,7 @@ using Gateway.Configuration;
 using Gateway.Connections;
 using Gateway.Diagnostics;
 using Gateway.Http;
+using Gateway.Security;
 
 namespace Gateway;
 
@@ -40,6 +41,8 @@ internal static class GatewayHost
             builder.WebHost.UseUrls(GatewayConfiguration.DefaultUrl);
         }
 
+        // Kestrel's own limits (request header timeout, header sizes, ...) are set under "Kestrel:Limits".
+        builder.Services.Configure<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>(builder.Configuration.GetSection("Kestrel"));
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
@@ -47,6 +50,10 @@ internal static class GatewayHost
             // Publish bodies are bounded by Gateway:Limits:MaxPublishBytes, with a problem+json 413.
             kestrel.Limits.MaxRequestBodySize = null;
         });
+
+        // Under a flood of refusals, drop log lines rather than make the gateway wait on its console.
+        builder.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(console =>
+            console.QueueFullMode = Microsoft.Extensions.Logging.Console.ConsoleLoggerQueueFullMode.DropWrite);
 
         builder.Services.Configure<HostOptions>(host =>
         {
@@ -62,6 +69,14 @@ internal static class GatewayHost
         services.AddSingleton<MemoryBackplane>();
         services.AddSingleton<IBackplane>(sp => sp.GetRequiredService<MemoryBackplane>());
         services.AddHostedService<SessionExpiryService>();
+        services.AddSingleton<TokenValidator>();
+        services.AddSingleton<ApiKeys>();
+        services.AddSingleton<TicketStore>();
+        services.AddSingleton<Authenticator>();
+        services.AddSingleton<OriginPolicy>();
+        services.AddSingleton<ConnectionLimiter>();
+        services.AddSingleton<PublishRateLimiter>();
+        services.AddSingleton<Refusals>();
         services.AddSingleton<ConnectionRegistry>();
         services.AddSingleton<ConnectionEnvironment>();
         services.AddSingleton<GatewayLifecycle>();
@@ -75,6 +90,7 @@ internal static class GatewayHost
         app.MapWebSocketEndpoint();
         app.MapSessionEndpoints();
         app.MapFallbackEndpoints();
+        app.MapTicketEndpoints();
         app.MapHealthEndpoints();
         return app;
     }

@@ -51,28 +51,40 @@ public sealed class ConfigurationTests
     [Test]
     public void The_settings_file_holds_every_setting_with_its_default()
     {
-        IConfiguration file = new ConfigurationBuilder()
-            .AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: false)
-            .Build();
+        string path = Path.Combine(AppContext.BaseDirectory, "appsettings.json");
+        IConfiguration file = new ConfigurationBuilder().AddJsonFile(path, optional: false).Build();
+        using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(path));
         var services = new ServiceCollection().AddSingleton(file).AddGatewayOptions().BuildServiceProvider();
 
-        AssertSame(new HistoryOptions(), Bound<HistoryOptions>(services), file, HistoryOptions.Section);
-        AssertSame(new SessionsOptions(), Bound<SessionsOptions>(services), file, SessionsOptions.Section);
-        AssertSame(new LimitsOptions(), Bound<LimitsOptions>(services), file, LimitsOptions.Section);
-        AssertSame(new HeartbeatOptions(), Bound<HeartbeatOptions>(services), file, HeartbeatOptions.Section);
-        AssertSame(new ShutdownOptions(), Bound<ShutdownOptions>(services), file, ShutdownOptions.Section);
-        AssertSame(new SecurityOptions(), Bound<SecurityOptions>(services), file, SecurityOptions.Section);
+        AssertSame(new HistoryOptions(), Bound<HistoryOptions>(services), json, HistoryOptions.Section);
+        AssertSame(new SessionsOptions(), Bound<SessionsOptions>(services), json, SessionsOptions.Section);
+        AssertSame(new LimitsOptions(), Bound<LimitsOptions>(services), json, LimitsOptions.Section);
+        AssertSame(new HeartbeatOptions(), Bound<HeartbeatOptions>(services), json, HeartbeatOptions.Section);
+        AssertSame(new ShutdownOptions(), Bound<ShutdownOptions>(services), json, ShutdownOptions.Section);
+        AssertSame(new SecurityOptions(), Bound<SecurityOptions>(services), json, SecurityOptions.Section);
+        AssertSame(new AuthOptions(), Bound<AuthOptions>(services), json, AuthOptions.Section);
         Assert.That(file["Urls"], Is.EqualTo(GatewayConfiguration.DefaultUrl));
     }
 
     private static T Bound<T>(IServiceProvider services) where T : class => services.GetRequiredService<IOptions<T>>().Value;
 
-    private static void AssertSame<T>(T defaults, T bound, IConfiguration file, string section)
+    private static void AssertSame<T>(T defaults, T bound, System.Text.Json.JsonDocument json, string section)
     {
-        foreach (System.Reflection.PropertyInfo property in typeof(T).GetProperties())
+        System.Text.Json.JsonElement element = json.RootElement;
+        foreach (string part in section.Split(':'))
         {
-            Assert.That(file.GetSection(section)[property.Name], Is.Not.Null, $"{section}:{property.Name} is missing from appsettings.json");
-            Assert.That(property.GetValue(bound), Is.EqualTo(property.GetValue(defaults)), $"{section}:{property.Name} in appsettings.json differs from the default in code");
+            element = element.GetProperty(part);
+        }
+
+        foreach (System.Reflection.PropertyInfo property in typeof(T).GetProperties().Where(p => p.CanWrite))
+        {
+            Assert.That(element.TryGetProperty(property.Name, out _), Is.True, $"{section}:{property.Name} is missing from appsettings.json");
+            object? expected = Normalize(property.GetValue(defaults));
+            object? actual = Normalize(property.GetValue(bound));
+            Assert.That(actual, Is.EqualTo(expected), $"{section}:{property.Name} in appsettings.json differs from the default in code");
         }
     }
+
+    /// <summary>An empty string in the file stands for an unset (null) string.</summary>
+    private static object? Normalize(object? value) => value is "" ? null : value;
 }

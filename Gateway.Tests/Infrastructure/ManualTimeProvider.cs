@@ -8,9 +8,12 @@ public sealed class ManualTimeProvider : TimeProvider
 {
     private readonly Lock _gate = new();
     private readonly List<ManualTimer> _timers = [];
-    private DateTimeOffset _now = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+    private DateTimeOffset _now;
     private long _elapsedTicks;
     private TaskCompletionSource _oneShotScheduled = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>A clock that starts at <paramref name="start"/> (tokens minted now are valid on it), or at 2026-01-01.</summary>
+    public ManualTimeProvider(DateTimeOffset? start = null) => _now = start ?? new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
 
     public override long TimestampFrequency => TimeSpan.TicksPerSecond;
 

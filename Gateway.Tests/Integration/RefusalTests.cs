@@ -80,13 +80,13 @@ public sealed class RefusalTests
     /// Sends an upgrade request over a raw socket; returns the status and, for a refusal, the body
     /// (for 101, the response head).
     /// </summary>
-    public static async Task<(int Status, string Body)> UpgradeAsync(GatewayServer server, string target, string version = "13", string key = "dGhlIHNhbXBsZSBub25jZQ==")
+    public static async Task<(int Status, string Body)> UpgradeAsync(GatewayServer server, string target, string version = "13", string key = "dGhlIHNhbXBsZSBub25jZQ==", string? headers = null)
     {
         using var tcp = new TcpClient();
         await tcp.ConnectAsync(server.BaseAddress.Host, server.BaseAddress.Port, TestClient.Deadline);
         NetworkStream stream = tcp.GetStream();
         string request = $"GET {target} HTTP/1.1\r\nHost: {server.BaseAddress.Authority}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-            $"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: {version}\r\n\r\n";
+            $"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: {version}\r\n{headers}\r\n";
         await stream.WriteAsync(Encoding.ASCII.GetBytes(request), TestClient.Deadline);
         var response = new StringBuilder();
         var buffer = new byte[4096];

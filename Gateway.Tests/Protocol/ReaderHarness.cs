@@ -12,11 +12,17 @@ namespace Gateway.Tests.Protocol;
 /// </summary>
 internal sealed class ReaderHarness
 {
+    private readonly Func<ReadOnlySequence<byte>, string>? _describeText;
     private List<byte[]> _pending = [];
 
-    public ReaderHarness(int maxMessageBytes = 1000, bool expectMasked = true)
+    /// <summary>Creates a harness around a new reader.</summary>
+    /// <param name="maxMessageBytes">The reader's message limit.</param>
+    /// <param name="expectMasked">Whether the reader expects masked frames.</param>
+    /// <param name="describeText">What to record of a text payload after <c>text:</c>; the payload as a string when null.</param>
+    public ReaderHarness(int maxMessageBytes = 1000, bool expectMasked = true, Func<ReadOnlySequence<byte>, string>? describeText = null)
     {
         Reader = new WebSocketMessageReader(maxMessageBytes, expectMasked);
+        _describeText = describeText;
     }
 
     public WebSocketMessageReader Reader { get; }
@@ -90,7 +96,7 @@ internal sealed class ReaderHarness
 
     private string Describe(WebSocketReadStatus status) => status switch
     {
-        WebSocketReadStatus.Text => "text:" + Encoding.UTF8.GetString(Reader.Payload.ToArray()),
+        WebSocketReadStatus.Text => "text:" + (_describeText is null ? Encoding.UTF8.GetString(Reader.Payload.ToArray()) : _describeText(Reader.Payload)),
         WebSocketReadStatus.Ping => "ping:" + Encoding.UTF8.GetString(Reader.Payload.ToArray()),
         WebSocketReadStatus.Pong => "pong:" + Encoding.UTF8.GetString(Reader.Payload.ToArray()),
         WebSocketReadStatus.Close => $"close:{Reader.CloseCode}:{Reader.CloseReason}",

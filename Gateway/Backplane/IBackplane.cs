@@ -30,11 +30,17 @@ internal interface IBackplane
     ValueTask<SessionMembership> JoinAsync(string session, ISessionMember member, long? since, CancellationToken cancellationToken);
 
     /// <summary>
+    /// True when <paramref name="session"/> exists or may be created (the session limit is not
+    /// reached): checked before a connection is accepted.
+    /// </summary>
+    bool CanAdmit(string session);
+
+    /// <summary>
     /// The held events after <paramref name="since"/>, at most <paramref name="limit"/>. When
     /// there are none yet, waits up to <paramref name="wait"/> for the next publish. Creates the
-    /// session when it does not exist, as a connection would.
+    /// session when it does not exist, as a connection would; null when the session limit forbids that.
     /// </summary>
-    ValueTask<EventPage> PollAsync(string session, long since, int limit, TimeSpan wait, CancellationToken cancellationToken);
+    ValueTask<EventPage?> PollAsync(string session, long since, int limit, TimeSpan wait, CancellationToken cancellationToken);
 
     /// <summary>Where <paramref name="session"/> stands, or null when it does not exist.</summary>
     ValueTask<SessionSnapshot?> GetSessionAsync(string session, CancellationToken cancellationToken);

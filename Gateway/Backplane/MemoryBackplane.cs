@@ -16,13 +16,19 @@ internal sealed partial class MemoryBackplane : IBackplane
     private readonly TimeProvider _time;
     private readonly GatewayMetrics _metrics;
     private readonly ILogger<MemoryBackplane> _logger;
+    private readonly HistoryBudget _budget;
     private readonly int _historyCapacity;
+    private readonly int _maxSessions;
+    private readonly int _maxEventNames;
     private readonly TimeSpan _idleTimeout;
     private readonly TimeSpan _completedRetention;
 
     public MemoryBackplane(IOptions<HistoryOptions> history, IOptions<SessionsOptions> sessions, TimeProvider time, GatewayMetrics metrics, ILogger<MemoryBackplane> logger)
     {
+        _budget = new HistoryBudget(history);
         _historyCapacity = history.Value.MaxEvents;
+        _maxSessions = sessions.Value.MaxSessions;
+        _maxEventNames = sessions.Value.MaxEventNames;
         _idleTimeout = sessions.Value.IdleTimeout;
         _completedRetention = sessions.Value.CompletedRetention;
         _time = time;
@@ -33,13 +39,22 @@ internal sealed partial class MemoryBackplane : IBackplane
 
     public int SessionCount => _sessions.Count;
 
+    /// <summary>The bytes all sessions' events hold now, against <see cref="HistoryOptions.MaxTotalBytes"/>.</summary>
+    public long HistoryBytes => _budget.Used;
+
+    public bool CanAdmit(string session) => _sessions.ContainsKey(session) || _sessions.Count < _maxSessions;
+
     public ValueTask<PublishResult> PublishAsync(string session, IReadOnlyList<PublishRequest> events, CancellationToken cancellationToken)
     {
         DateTimeOffset now = Timestamps.TruncateToMilliseconds(_time.GetUtcNow());
         var completed = new List<ISessionMember>();
         while (true)
         {
-            MemorySession target = GetOrCreate(session);
+            if (TryGetOrCreate(session) is not { } target)
+            {
+                return ValueTask.FromResult(new PublishResult(PublishStatus.SessionLimit, new long[events.Count], new bool[events.Count], 0));
+            }
+
             if (target.TryPublish(events, now, _time.GetTimestamp(), completed) is { } result)
             {
                 int published = result.Status == PublishStatus.Accepted ? result.Duplicate.Count(d => !d) : 0;
@@ -76,12 +91,16 @@ internal sealed partial class MemoryBackplane : IBackplane
         }
     }
 
-    public async ValueTask<EventPage> PollAsync(string session, long since, int limit, TimeSpan wait, CancellationToken cancellationToken)
+    public async ValueTask<EventPage?> PollAsync(string session, long since, int limit, TimeSpan wait, CancellationToken cancellationToken)
     {
         long deadline = _time.GetTimestamp();
         while (true)
         {
-            MemorySession target = GetOrCreate(session);
+            if (TryGetOrCreate(session) is not { } target)
+            {
+                return null;
+            }
+
             EventPage? page = target.TryPoll(since, limit, out Task? next, out long seq);
             if (page is not null)
             {
@@ -176,8 +195,15 @@ internal sealed partial class MemoryBackplane : IBackplane
     /// </summary>
     private void ForgetRemoved(MemorySession removed) => _sessions.TryRemove(KeyValuePair.Create(removed.Name, removed));
 
+    /// <summary>The session, created when missing; connections have passed <see cref="CanAdmit"/> before they get here.</summary>
     private MemorySession GetOrCreate(string session) =>
-        _sessions.GetOrAdd(session, static (name, self) => new MemorySession(name, self._historyCapacity, self._time.GetTimestamp()), this);
+        _sessions.GetOrAdd(session, static (name, self) => new MemorySession(name, self._historyCapacity, self._maxEventNames, self._budget, self._time.GetTimestamp()), this);
+
+    /// <summary>The session, created when missing unless <see cref="SessionsOptions.MaxSessions"/> are held already.</summary>
+    private MemorySession? TryGetOrCreate(string session) =>
+        _sessions.TryGetValue(session, out MemorySession? existing) ? existing
+        : _sessions.Count < _maxSessions ? GetOrCreate(session)
+        : null;
 
     private sealed class Membership(MemorySession session, ISessionMember member, TimeProvider time) : SessionMembership
     {

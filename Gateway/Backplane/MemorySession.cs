@@ -10,7 +10,7 @@ namespace Gateway.Backplane;
 /// events in seq order, and a joining or resuming member gets its replay at an exact seam between
 /// two live events.
 /// </summary>
-internal sealed class MemorySession(string name, int historyCapacity, long createdAt)
+internal sealed class MemorySession(string name, int historyCapacity, int maxEventNames, HistoryBudget budget, long createdAt)
 {
     private readonly Lock _gate = new();
     private readonly EventHistory _history = new(historyCapacity);
@@ -27,6 +27,9 @@ internal sealed class MemorySession(string name, int historyCapacity, long creat
     private DateTimeOffset? _lastEventAt;
     private bool _complete;
     private bool _removed;
+
+    // What this session's events hold of the history budget.
+    private long _retained;
 
     // Completed by the next publish (or the session's end) for pollers waiting on new events.
     private TaskCompletionSource? _nextEvent;
@@ -70,6 +73,23 @@ internal sealed class MemorySession(string name, int historyCapacity, long creat
                 return new PublishResult(PublishStatus.SessionComplete, seqs, duplicate, _seq);
             }
 
+            if (anyNew && TooManyNames(requests, duplicate))
+            {
+                return new PublishResult(PublishStatus.TooManyEventNames, seqs, duplicate, _seq);
+            }
+
+            long estimate = 0;
+            for (int i = 0; i < requests.Count; i++)
+            {
+                estimate += duplicate[i] ? 0 : HistoryBudget.Estimate(Name, requests[i]);
+            }
+
+            if (!budget.TryReserve(estimate))
+            {
+                return new PublishResult(PublishStatus.MemoryFull, seqs, duplicate, _seq);
+            }
+
+            long cost = 0;
             for (int i = 0; i < requests.Count; i++)
             {
                 if (duplicate[i])
@@ -86,8 +106,12 @@ internal sealed class MemorySession(string name, int historyCapacity, long creat
                     continue;
                 }
 
-                seqs[i] = Append(request, now);
+                seqs[i] = Append(request, now, ref cost);
             }
+
+            // The reservation was an estimate; keep what the events really cost.
+            budget.Release(estimate - cost);
+            _retained += cost;
 
             if (anyNew)
             {
@@ -239,6 +263,7 @@ internal sealed class MemorySession(string name, int historyCapacity, long creat
             }
 
             _removed = true;
+            ReleaseAll();
             wake = _nextEvent;
             _nextEvent = null;
         }
@@ -254,6 +279,7 @@ internal sealed class MemorySession(string name, int historyCapacity, long creat
         lock (_gate)
         {
             _removed = true;
+            ReleaseAll();
             TakeMembers(members);
             wake = _nextEvent;
             _nextEvent = null;
@@ -262,15 +288,25 @@ internal sealed class MemorySession(string name, int historyCapacity, long creat
         wake?.TrySetResult();
     }
 
-    private long Append(PublishRequest request, DateTimeOffset now)
+    private long Append(PublishRequest request, DateTimeOffset now, ref long cost)
     {
         long seq = ++_seq;
         byte[] frame = ServerFrames.CreateTextFrame(new EventMessage(Name, request.Event, seq, now, request.Data));
         var sessionEvent = new SessionEvent(Name, request.Event, seq, now, request.Data, frame, request.Id, request.Final);
-        if (_history.Add(sessionEvent) is { Id: { } evictedId } evicted && _ids.TryGetValue(evictedId, out long mapped) && mapped == evicted.Seq)
+        cost += HistoryBudget.Cost(sessionEvent);
+        if (_history.Add(sessionEvent) is { } evicted)
         {
-            // The key leaves with its event: idempotency holds within history, as the spec says.
-            _ids.Remove(evictedId);
+            if (evicted.Id is { } evictedId && _ids.TryGetValue(evictedId, out long mapped) && mapped == evicted.Seq)
+            {
+                // The key leaves with its event: idempotency holds within history, as the spec says.
+                _ids.Remove(evictedId);
+            }
+
+            // An event the state still shows stays in memory; it is paid for until the state moves on.
+            if (!(_state.TryGetValue(evicted.Name, out SessionEvent? shown) && ReferenceEquals(shown, evicted)))
+            {
+                Free(evicted);
+            }
         }
 
         if (request.Id is { } id)
@@ -278,10 +314,40 @@ internal sealed class MemorySession(string name, int historyCapacity, long creat
             _ids[id] = seq;
         }
 
+        if (_state.TryGetValue(request.Event, out SessionEvent? previous) && previous.Seq < _history.OldestSeq)
+        {
+            // History had already let it go; only the state held it.
+            Free(previous);
+        }
+
         _state[request.Event] = sessionEvent;
         _complete |= request.Final;
         FanOut(sessionEvent);
         return seq;
+    }
+
+    private void Free(SessionEvent e)
+    {
+        long cost = HistoryBudget.Cost(e);
+        _retained -= cost;
+        budget.Release(cost);
+    }
+
+    /// <summary>True when the new events would take the session past <c>Sessions:MaxEventNames</c> names.</summary>
+    private bool TooManyNames(IReadOnlyList<PublishRequest> requests, bool[] duplicate)
+    {
+        int names = _state.Count;
+        HashSet<string>? added = null;
+        for (int i = 0; i < requests.Count; i++)
+        {
+            string name = requests[i].Event;
+            if (!duplicate[i] && !_state.ContainsKey(name) && (added ??= new HashSet<string>(StringComparer.Ordinal)).Add(name))
+            {
+                names++;
+            }
+        }
+
+        return names > maxEventNames;
     }
 
     private Replay ReplayAfter(long since)
@@ -301,6 +367,13 @@ internal sealed class MemorySession(string name, int historyCapacity, long creat
                 RemoveAt(i);
             }
         }
+    }
+
+    /// <summary>The session is gone: everything it held goes back to the budget.</summary>
+    private void ReleaseAll()
+    {
+        budget.Release(_retained);
+        _retained = 0;
     }
 
     private void TakeMembers(List<ISessionMember> into)

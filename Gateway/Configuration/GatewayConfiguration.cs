@@ -23,6 +23,7 @@ internal static class GatewayConfiguration
         ("Heartbeat", typeof(HeartbeatOptions)),
         ("Shutdown", typeof(ShutdownOptions)),
         ("Security", typeof(SecurityOptions)),
+        ("Auth", typeof(AuthOptions)),
     ];
 
     public static IServiceCollection AddGatewayOptions(this IServiceCollection services)
@@ -33,7 +34,8 @@ internal static class GatewayConfiguration
         Add<LimitsOptions>(services, LimitsOptions.Section);
         Add<HeartbeatOptions>(services, HeartbeatOptions.Section);
         Add<ShutdownOptions>(services, ShutdownOptions.Section);
-        services.AddOptions<SecurityOptions>().BindConfiguration(SecurityOptions.Section).ValidateOnStart();
+        Add<SecurityOptions>(services, SecurityOptions.Section);
+        Add<AuthOptions>(services, AuthOptions.Section);
         return services;
     }
 
@@ -52,6 +54,7 @@ internal static class GatewayConfiguration
         Resolve<HeartbeatOptions>(services, problems);
         Resolve<ShutdownOptions>(services, problems);
         Resolve<SecurityOptions>(services, problems);
+        Resolve<AuthOptions>(services, problems);
         if (problems.Count > 0)
         {
             throw new GatewayConfigurationException("invalid configuration:\n  " + string.Join("\n  ", problems));
@@ -76,7 +79,7 @@ internal static class GatewayConfiguration
                 continue;
             }
 
-            string[] keys = known.Options.GetProperties().Select(p => p.Name).ToArray();
+            string[] keys = known.Options.GetProperties().Where(p => p.CanWrite).Select(p => p.Name).ToArray();
             foreach (IConfigurationSection key in section.GetChildren())
             {
                 if (!keys.Contains(key.Key, StringComparer.OrdinalIgnoreCase))

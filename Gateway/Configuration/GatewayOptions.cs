@@ -9,8 +9,20 @@ internal sealed class HistoryOptions
     /// <summary>Spec section 1: the last 1000 events per session.</summary>
     public const int DefaultMaxEvents = 1000;
 
+    /// <summary>
+    /// 4 GiB: a sixth of the 24 GiB machines the gateway is measured on, leaving room for
+    /// connections (about 10 KB each) and the runtime.
+    /// </summary>
+    public const long DefaultMaxTotalBytes = 4L * 1024 * 1024 * 1024;
+
     /// <summary>How many of a session's latest events are kept (1 to 1,000,000).</summary>
     public int MaxEvents { get; set; } = DefaultMaxEvents;
+
+    /// <summary>
+    /// The most memory all sessions' events may hold together, in bytes (1 MiB to 1 TiB); past it,
+    /// publishes are refused until sessions expire.
+    /// </summary>
+    public long MaxTotalBytes { get; set; } = DefaultMaxTotalBytes;
 }
 
 /// <summary>The <c>Gateway:Sessions</c> section: how long sessions live.</summary>
@@ -28,8 +40,23 @@ internal sealed class SessionsOptions
     /// <summary>How long a session with no clients and no publishes is kept (at least 1 s).</summary>
     public TimeSpan IdleTimeout { get; set; } = DefaultIdleTimeout;
 
+    /// <summary>
+    /// 100,000 sessions: far above the 160 to 2,000 of the gateway's own load scenarios, and small
+    /// enough that empty sessions (about 1 KB each) cannot exhaust memory.
+    /// </summary>
+    public const int DefaultMaxSessions = 100_000;
+
+    /// <summary>A job has a handful of event names; 1000 leaves room and bounds a session's state.</summary>
+    public const int DefaultMaxEventNames = 1000;
+
     /// <summary>How long a session completed by a final event is kept for late joiners (at least 1 s).</summary>
     public TimeSpan CompletedRetention { get; set; } = DefaultCompletedRetention;
+
+    /// <summary>How many sessions this node holds at most (1 to 10,000,000); past it, new sessions are refused with 503.</summary>
+    public int MaxSessions { get; set; } = DefaultMaxSessions;
+
+    /// <summary>How many distinct event names one session may have (1 to 100,000); its state holds one event per name.</summary>
+    public int MaxEventNames { get; set; } = DefaultMaxEventNames;
 }
 
 /// <summary>The <c>Gateway:Limits</c> section: sizes and queues that bound what one client can cost.</summary>
@@ -59,8 +86,41 @@ internal sealed class LimitsOptions
     /// <summary>How many frames may wait in one connection's send queue (1 to 1,000,000); overflow closes it with 4001.</summary>
     public int SendQueueMessages { get; set; } = DefaultSendQueueMessages;
 
+    /// <summary>Spec section 6: 18,000, below the process's limit of 20,000 open files with room for HTTP.</summary>
+    public const int DefaultMaxConnections = 18_000;
+
+    /// <summary>Spec section 6: a token bucket of 50 messages a second with a burst of 100.</summary>
+    public const int DefaultMessagesPerSecond = 50;
+
+    /// <summary>Spec section 6.</summary>
+    public const int DefaultMessageBurst = 100;
+
+    /// <summary>One full batch (1000 events) may always go through at once.</summary>
+    public const int DefaultPublishBurst = 1000;
+
     /// <summary>How long a close handshake may take before the socket is aborted (100 ms to 5 min).</summary>
     public TimeSpan CloseTimeout { get; set; } = DefaultCloseTimeout;
+
+    /// <summary>How many WebSocket connections and SSE streams this node holds at most (1 to 1,000,000); past it, 503.</summary>
+    public int MaxConnections { get; set; } = DefaultMaxConnections;
+
+    /// <summary>How many connections one IP address may hold (0: no limit). Off by default: behind a proxy every client shares one address.</summary>
+    public int MaxConnectionsPerIp { get; set; }
+
+    /// <summary>How many connections one session may have (0: no limit).</summary>
+    public int MaxConnectionsPerSession { get; set; }
+
+    /// <summary>The steady rate of messages one connection may send (0: no limit).</summary>
+    public int MessagesPerSecond { get; set; } = DefaultMessagesPerSecond;
+
+    /// <summary>How many messages a connection may send at once above the steady rate.</summary>
+    public int MessageBurst { get; set; } = DefaultMessageBurst;
+
+    /// <summary>The steady rate of published events per API key, token subject or IP address (0: no limit, the default).</summary>
+    public int PublishesPerSecond { get; set; }
+
+    /// <summary>How many events a publisher may publish at once above the steady rate (at least one batch of 1000).</summary>
+    public int PublishBurst { get; set; } = DefaultPublishBurst;
 }
 
 /// <summary>The <c>Gateway:Heartbeat</c> section: pings and dead-connection eviction.</summary>
@@ -102,8 +162,67 @@ internal sealed class SecurityOptions
     public const string Section = "Gateway:Security";
 
     /// <summary>
-    /// Whether WebSocket clients may send <c>publish</c>. Off by default: browsers are usually
-    /// watchers, and the backend is the publisher (spec section 3).
+    /// Whether WebSocket clients may send <c>publish</c> without a token that grants it. Off by
+    /// default: browsers are usually watchers, and the backend is the publisher (spec section 3).
     /// </summary>
     public bool AllowClientPublish { get; set; }
+
+    /// <summary>
+    /// The origins (<c>https://app.example.com</c>) whose pages may open WebSockets; an upgrade with
+    /// another <c>Origin</c> gets 403. Empty: any origin (for local use). Clients that send no
+    /// <c>Origin</c> (wscat, backends) are not browsers and are not checked.
+    /// </summary>
+    public string[] AllowedOrigins { get; set; } = [];
+}
+
+/// <summary>The <c>Gateway:Auth</c> section: who may connect, publish, list and delete (spec sections 6 and 14).</summary>
+internal sealed class AuthOptions
+{
+    /// <summary>The section's path in configuration.</summary>
+    public const string Section = "Gateway:Auth";
+
+    /// <summary>Spec section 6: 5 s of clock difference between token issuer and gateway.</summary>
+    public static readonly TimeSpan DefaultClockSkew = TimeSpan.FromSeconds(5);
+
+    /// <summary>Spec section 14: a client gets 5 s to send its auth message.</summary>
+    public static readonly TimeSpan DefaultFirstMessageTimeout = TimeSpan.FromSeconds(5);
+
+    /// <summary>Spec section 14: a ticket is good for 30 s, enough for a page to open its socket.</summary>
+    public static readonly TimeSpan DefaultTicketLifetime = TimeSpan.FromSeconds(30);
+
+    /// <summary><c>none</c> (anyone may do anything; for local use) or <c>jwt</c>.</summary>
+    public string Mode { get; set; } = "none";
+
+    /// <summary>The HS256 secret, at least 32 bytes of UTF-8. Set this or a public key.</summary>
+    public string? SigningKey { get; set; }
+
+    /// <summary>An RSA public key in PEM (<c>-----BEGIN PUBLIC KEY-----</c>) for RS256 tokens.</summary>
+    public string? PublicKey { get; set; }
+
+    /// <summary>A file holding an RSA public key in PEM, instead of <see cref="PublicKey"/>.</summary>
+    public string? PublicKeyFile { get; set; }
+
+    /// <summary>When set, a token's <c>iss</c> must equal it.</summary>
+    public string? Issuer { get; set; }
+
+    /// <summary>When set, a token's <c>aud</c> must contain it.</summary>
+    public string? Audience { get; set; }
+
+    /// <summary>The tolerance on <c>exp</c> and <c>nbf</c> (0 to 5 min).</summary>
+    public TimeSpan ClockSkew { get; set; } = DefaultClockSkew;
+
+    /// <summary>Keys for server-side publishers, sent in <c>X-Api-Key</c>; each grants everything. At least 16 characters each.</summary>
+    public string[] ApiKeys { get; set; } = [];
+
+    /// <summary>Whether a client may connect without credentials and send <c>{"type":"auth","token"}</c> first.</summary>
+    public bool FirstMessage { get; set; }
+
+    /// <summary>How long a first-message client has to authenticate (100 ms to 1 min).</summary>
+    public TimeSpan FirstMessageTimeout { get; set; } = DefaultFirstMessageTimeout;
+
+    /// <summary>How long a ticket from <c>POST /api/tickets</c> is good for (1 s to 10 min).</summary>
+    public TimeSpan TicketLifetime { get; set; } = DefaultTicketLifetime;
+
+    /// <summary>True when tokens are checked.</summary>
+    public bool IsJwt => string.Equals(Mode, "jwt", StringComparison.OrdinalIgnoreCase);
 }

@@ -12,12 +12,15 @@ internal sealed class GatewayOptionsValidator :
     IValidateOptions<SessionsOptions>,
     IValidateOptions<LimitsOptions>,
     IValidateOptions<HeartbeatOptions>,
-    IValidateOptions<ShutdownOptions>
+    IValidateOptions<ShutdownOptions>,
+    IValidateOptions<SecurityOptions>,
+    IValidateOptions<AuthOptions>
 {
     public ValidateOptionsResult Validate(string? name, HistoryOptions options)
     {
         var errors = new List<string>();
         Range(errors, HistoryOptions.Section, nameof(options.MaxEvents), options.MaxEvents, 1, 1_000_000);
+        Range(errors, HistoryOptions.Section, nameof(options.MaxTotalBytes), options.MaxTotalBytes, 1L << 20, 1L << 40);
         return Result(errors);
     }
 
@@ -26,6 +29,8 @@ internal sealed class GatewayOptionsValidator :
         var errors = new List<string>();
         Range(errors, SessionsOptions.Section, nameof(options.IdleTimeout), options.IdleTimeout, TimeSpan.FromSeconds(1), TimeSpan.FromDays(365));
         Range(errors, SessionsOptions.Section, nameof(options.CompletedRetention), options.CompletedRetention, TimeSpan.FromSeconds(1), TimeSpan.FromDays(365));
+        Range(errors, SessionsOptions.Section, nameof(options.MaxSessions), options.MaxSessions, 1, 10_000_000);
+        Range(errors, SessionsOptions.Section, nameof(options.MaxEventNames), options.MaxEventNames, 1, 100_000);
         return Result(errors);
     }
 
@@ -36,6 +41,13 @@ internal sealed class GatewayOptionsValidator :
         Range(errors, LimitsOptions.Section, nameof(options.MaxPublishBytes), options.MaxPublishBytes, 1024, 64 * 1024 * 1024);
         Range(errors, LimitsOptions.Section, nameof(options.SendQueueMessages), options.SendQueueMessages, 1, 1_000_000);
         Range(errors, LimitsOptions.Section, nameof(options.CloseTimeout), options.CloseTimeout, TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(5));
+        Range(errors, LimitsOptions.Section, nameof(options.MaxConnections), options.MaxConnections, 1, 1_000_000);
+        Range(errors, LimitsOptions.Section, nameof(options.MaxConnectionsPerIp), options.MaxConnectionsPerIp, 0, 1_000_000);
+        Range(errors, LimitsOptions.Section, nameof(options.MaxConnectionsPerSession), options.MaxConnectionsPerSession, 0, 1_000_000);
+        Range(errors, LimitsOptions.Section, nameof(options.MessagesPerSecond), options.MessagesPerSecond, 0, 1_000_000);
+        Range(errors, LimitsOptions.Section, nameof(options.MessageBurst), options.MessageBurst, 1, 1_000_000);
+        Range(errors, LimitsOptions.Section, nameof(options.PublishesPerSecond), options.PublishesPerSecond, 0, 10_000_000);
+        Range(errors, LimitsOptions.Section, nameof(options.PublishBurst), options.PublishBurst, 1000, 10_000_000);
         return Result(errors);
     }
 
@@ -57,6 +69,73 @@ internal sealed class GatewayOptionsValidator :
         var errors = new List<string>();
         Range(errors, ShutdownOptions.Section, nameof(options.DrainTimeout), options.DrainTimeout, TimeSpan.Zero, TimeSpan.FromMinutes(10));
         return Result(errors);
+    }
+
+    public ValidateOptionsResult Validate(string? name, SecurityOptions options)
+    {
+        var errors = new List<string>();
+        foreach (string origin in options.AllowedOrigins)
+        {
+            if (!Uri.TryCreate(origin, UriKind.Absolute, out Uri? uri) || uri.Scheme is not ("http" or "https") || uri.AbsolutePath != "/" || origin.EndsWith('/'))
+            {
+                errors.Add($"{SecurityOptions.Section}:AllowedOrigins must hold origins like https://app.example.com (scheme, host, optional port; no path); got '{origin}'");
+            }
+        }
+
+        return Result(errors);
+    }
+
+    public ValidateOptionsResult Validate(string? name, AuthOptions options)
+    {
+        var errors = new List<string>();
+        string section = AuthOptions.Section;
+        if (!options.IsJwt && !string.Equals(options.Mode, "none", StringComparison.OrdinalIgnoreCase))
+        {
+            errors.Add($"{section}:Mode must be none or jwt; got '{options.Mode}'");
+        }
+
+        Range(errors, section, nameof(options.ClockSkew), options.ClockSkew, TimeSpan.Zero, TimeSpan.FromMinutes(5));
+        Range(errors, section, nameof(options.FirstMessageTimeout), options.FirstMessageTimeout, TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(1));
+        Range(errors, section, nameof(options.TicketLifetime), options.TicketLifetime, TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(10));
+        for (int i = 0; i < options.ApiKeys.Length; i++)
+        {
+            if (options.ApiKeys[i].Length < 16)
+            {
+                // The key itself is never printed.
+                errors.Add($"{section}:ApiKeys:{i} must be at least 16 characters; it has {options.ApiKeys[i].Length}");
+            }
+        }
+
+        if (options.IsJwt)
+        {
+            int keys = (string.IsNullOrEmpty(options.SigningKey) ? 0 : 1) + (string.IsNullOrEmpty(options.PublicKey) ? 0 : 1) + (string.IsNullOrEmpty(options.PublicKeyFile) ? 0 : 1);
+            if (keys != 1)
+            {
+                errors.Add($"{section}: with Mode jwt, set exactly one of SigningKey (HS256), PublicKey or PublicKeyFile (RS256, PEM); {keys} are set");
+            }
+            else if (!string.IsNullOrEmpty(options.SigningKey) && System.Text.Encoding.UTF8.GetByteCount(options.SigningKey) < 32)
+            {
+                errors.Add($"{section}:SigningKey must be at least 32 bytes (256 bits) for HS256; it has {System.Text.Encoding.UTF8.GetByteCount(options.SigningKey)}");
+            }
+            else if (Security.TokenValidator.TryLoadPublicKey(options, out string? keyError) is null && keyError is not null)
+            {
+                errors.Add($"{section}:{(string.IsNullOrEmpty(options.PublicKey) ? nameof(options.PublicKeyFile) : nameof(options.PublicKey))}: {keyError}");
+            }
+        }
+        else if (options.FirstMessage)
+        {
+            errors.Add($"{section}:FirstMessage needs Mode jwt: with Mode none there is nothing to authenticate");
+        }
+
+        return Result(errors);
+    }
+
+    private static void Range(List<string> errors, string section, string key, long value, long min, long max)
+    {
+        if (value < min || value > max)
+        {
+            errors.Add(string.Create(CultureInfo.InvariantCulture, $"{section}:{key} must be between {min} and {max}; got {value}"));
+        }
     }
 
     private static void Range(List<string> errors, string section, string key, int value, int min, int max)

@@ -1,6 +1,7 @@
 using Gateway.Backplane;
 using Gateway.Configuration;
 using Gateway.Diagnostics;
+using Gateway.Security;
 using Microsoft.Extensions.Options;
 
 namespace Gateway.Connections;
@@ -15,7 +16,9 @@ internal sealed class ConnectionEnvironment(
     ILoggerFactory loggerFactory,
     IOptions<LimitsOptions> limits,
     IOptions<HeartbeatOptions> heartbeat,
-    IOptions<SecurityOptions> security)
+    IOptions<SecurityOptions> security,
+    IOptions<AuthOptions> auth,
+    Authenticator authenticator)
 {
     public IBackplane Backplane { get; } = backplane;
 
@@ -40,6 +43,15 @@ internal sealed class ConnectionEnvironment(
     public TimeSpan HeartbeatTimeout { get; } = heartbeat.Value.Timeout;
 
     public bool AllowClientPublish { get; } = security.Value.AllowClientPublish;
+
+    public Authenticator Authenticator { get; } = authenticator;
+
+    public TimeSpan FirstMessageTimeout { get; } = auth.Value.FirstMessageTimeout;
+
+    /// <summary>0 when messages are not rate-limited.</summary>
+    public int MessagesPerSecond { get; } = limits.Value.MessagesPerSecond;
+
+    public int MessageBurst { get; } = limits.Value.MessageBurst;
 
     /// <summary>The timestamp by which a close begun now must be done, or the socket is aborted.</summary>
     public long CloseDeadlineFromNow() => Time.GetTimestamp() + (long)(CloseTimeout.TotalSeconds * Time.TimestampFrequency);

@@ -1,6 +1,8 @@
 using System.Buffers;
 using Gateway.Protocol.Json;
+using Gateway.Protocol.Framing;
 using Gateway.Protocol.Messages;
+using Gateway.Security;
 using Gateway.Sessions;
 
 namespace Gateway.Connections;
@@ -12,8 +14,33 @@ internal sealed partial class GatewayConnection
     {
         if (!ClientMessageDecoder.TryDecode(payload, out ClientMessage? message, out ProtocolError error))
         {
+            if (_principal is null)
+            {
+                Evict(CloseCodes.PolicyViolation, FirstMessageRequired, "auth_required");
+                return;
+            }
+
             SendError(error.Id, error.Code, error.Message);
             return;
+        }
+
+        if (_principal is null)
+        {
+            await AuthenticateFirstAsync(message);
+            return;
+        }
+
+        if (_env.MessagesPerSecond > 0)
+        {
+            switch (_messageRate.TakeMessage(_env.Time.GetTimestamp(), _env.MessagesPerSecond, _env.MessageBurst, _env.Time.TimestampFrequency))
+            {
+                case RateDecision.Limited:
+                    SendError(message.Id, ErrorCode.RateLimited, $"more than {_env.MessagesPerSecond} messages a second (burst {_env.MessageBurst}); this message was dropped, slow down");
+                    return;
+                case RateDecision.Abused:
+                    Evict(CloseCodes.PolicyViolation, "rate limit abused", "rate_limit");
+                    return;
+            }
         }
 
         switch (message)
@@ -60,8 +87,8 @@ internal sealed partial class GatewayConnection
                 await _membership!.ReplayAsync(resume.Since, replay => SendReplay(replay, resume.Id), _http.RequestAborted);
                 break;
 
-            case AuthMessage:
-                // Auth is off (Auth:Mode none): there is nothing to check, and no reply on success.
+            case AuthMessage auth:
+                await ReauthenticateAsync(auth);
                 break;
 
             case RpcRequest rpc:
@@ -78,21 +105,79 @@ internal sealed partial class GatewayConnection
 
     private async ValueTask PublishAsync(PublishMessage publish)
     {
-        if (!_env.AllowClientPublish)
+        bool granted = _env.AllowClientPublish
+            || (_principal is { Kind: not CredentialKind.Anonymous } principal && principal.Publish.Allows(Session));
+        if (!granted)
         {
-            SendError(publish.Id, ErrorCode.Forbidden, "clients may not publish on this gateway (Gateway:Security:AllowClientPublish is false); publish over HTTP instead");
+            SendError(publish.Id, ErrorCode.Forbidden, "this client may not publish here: it needs a token whose publish claim grants the session (or Gateway:Security:AllowClientPublish); publish over HTTP instead");
             return;
         }
 
         PublishResult result = await _env.Backplane.PublishAsync(
             Session, [new PublishRequest(publish.Event, publish.Data, Final: publish.Final)], _http.RequestAborted);
-        if (result.Status == PublishStatus.SessionComplete)
+        switch (result.Status)
         {
-            SendError(publish.Id, ErrorCode.Forbidden, "the session is complete: a final event ended it, and it takes no more events");
+            case PublishStatus.Accepted:
+                Send(new AckMessage(publish.Id, result.Seqs[0]));
+                break;
+            case PublishStatus.SessionComplete:
+                SendError(publish.Id, ErrorCode.Forbidden, "the session is complete: a final event ended it, and it takes no more events");
+                break;
+            case PublishStatus.TooManyEventNames:
+                SendError(publish.Id, ErrorCode.InvalidMessage, "the session has as many event names as it may (Gateway:Sessions:MaxEventNames); reuse a name");
+                break;
+            default:
+                SendError(publish.Id, ErrorCode.Unavailable, "the gateway cannot take more events now (history memory or session limit); retry later");
+                break;
+        }
+    }
+
+    /// <summary>A first-message client's first message: it must be a valid auth that grants this session.</summary>
+    private async ValueTask AuthenticateFirstAsync(ClientMessage message)
+    {
+        if (message is not AuthMessage auth)
+        {
+            Evict(CloseCodes.PolicyViolation, FirstMessageRequired, "auth_required");
             return;
         }
 
-        Send(new AckMessage(publish.Id, result.Seqs[0]));
+        if (await CheckTokenAsync(auth) is { } principal)
+        {
+            _principal = principal;
+            await JoinAsync();
+        }
+    }
+
+    /// <summary>A fresh token on a live connection extends its life; a bad one ends it.</summary>
+    private async ValueTask ReauthenticateAsync(AuthMessage auth)
+    {
+        if (!_env.Authenticator.Enabled)
+        {
+            // Auth is off (Auth:Mode none): there is nothing to check, and no reply on success.
+            return;
+        }
+
+        if (await CheckTokenAsync(auth) is { } principal)
+        {
+            _principal = principal;
+        }
+    }
+
+    /// <summary>Validates an auth message's token; on failure the client gets <c>forbidden</c> and a 1008 close.</summary>
+    private async ValueTask<GatewayPrincipal?> CheckTokenAsync(AuthMessage auth)
+    {
+        AuthResult result = await _env.Authenticator.ValidateTokenAsync(auth.Token);
+        string? problem = result.Principal is null ? result.Message
+            : !result.Principal.Watch.Allows(Session) ? $"the token does not grant session '{Session}'"
+            : null;
+        if (problem is null)
+        {
+            return result.Principal;
+        }
+
+        SendError(auth.Id, ErrorCode.Forbidden, problem);
+        Evict(CloseCodes.PolicyViolation, "authentication failed", "auth_failed");
+        return null;
     }
 
     private void SendError(JsonScalar? id, ErrorCode code, string text)
@@ -102,6 +187,7 @@ internal sealed partial class GatewayConnection
         Send(new ErrorMessage(id, code, text));
     }
 
+    private const string FirstMessageRequired = "authentication required: send {\"type\":\"auth\",\"token\":\"...\"} first";
     private const string FilterTooLarge = "the filter may hold at most 256 event names; unsubscribe from some, or subscribe to [\"*\"] for every event";
     private const string UnsubscribeFromAll = "the filter is every event, so there is nothing to unsubscribe from; subscribe to the names you want instead";
 }

@@ -1,6 +1,7 @@
 using System.IO.Pipelines;
 using Gateway.Protocol.Framing;
 using Gateway.Protocol.Messages;
+using Gateway.Security;
 using Gateway.Sessions;
 
 namespace Gateway.Connections;
@@ -29,6 +30,10 @@ internal sealed partial class GatewayConnection : ISessionMember, IClientConnect
 
     private volatile SessionMembership? _membership;
     private volatile EventFilter _filter;
+
+    // Null until a first-message client has authenticated.
+    private volatile GatewayPrincipal? _principal;
+    private TokenBucket _messageRate;
     private long _lastInbound;
     private long _lastPing;
     private long _closeDeadline;
@@ -38,8 +43,9 @@ internal sealed partial class GatewayConnection : ISessionMember, IClientConnect
     private long _messagesIn;
     private readonly long? _since;
 
-    public GatewayConnection(ConnectionEnvironment env, HttpContext http, Stream transport, string session, EventFilter filter, long? since)
+    public GatewayConnection(ConnectionEnvironment env, HttpContext http, Stream transport, string session, EventFilter filter, long? since, GatewayPrincipal? principal)
     {
+        _principal = principal;
         _env = env;
         _http = http;
         _transport = transport;
@@ -54,6 +60,7 @@ internal sealed partial class GatewayConnection : ISessionMember, IClientConnect
         _queue = new OutboundQueue(env.SendQueueMessages);
         _frames = new WebSocketMessageReader(env.MaxMessageBytes);
         _openedAt = _lastInbound = _lastPing = env.Time.GetTimestamp();
+        _messageRate = new TokenBucket(env.MessageBurst, _openedAt);
     }
 
     public string Id { get; }
@@ -73,13 +80,13 @@ internal sealed partial class GatewayConnection : ISessionMember, IClientConnect
         Task sendLoop = Task.CompletedTask;
         try
         {
-            _membership = await _env.Backplane.JoinAsync(Session, this, _since, _http.RequestAborted);
-            if (_env.Lifecycle.IsDraining)
+            if (_principal is not null)
             {
-                // Shutdown began while this connection was being set up, after the drain closed the others.
-                CloseForShutdown();
+                await JoinAsync();
             }
 
+            // Without a principal yet, the client authenticates with its first message; it gets
+            // nothing, not even its welcome, until then.
             sendLoop = SendAsync();
             await ReceiveLoopAsync();
         }
@@ -106,6 +113,16 @@ internal sealed partial class GatewayConnection : ISessionMember, IClientConnect
             _env.Metrics.ConnectionClosed(_closeCode);
             Log.Disconnected(_env.Logger, Id, Session, RemoteAddress, _closeCode,
                 (long)_env.Time.GetElapsedTime(_openedAt).TotalMilliseconds, _messagesIn, _queue.Dequeued);
+        }
+    }
+
+    private async ValueTask JoinAsync()
+    {
+        _membership = await _env.Backplane.JoinAsync(Session, this, _since, _http.RequestAborted);
+        if (_env.Lifecycle.IsDraining)
+        {
+            // Shutdown began while this connection was being set up, after the drain closed the others.
+            CloseForShutdown();
         }
     }
 
@@ -179,21 +196,26 @@ internal sealed partial class GatewayConnection : ISessionMember, IClientConnect
     public void CloseForShutdown() => TryBeginClose(CloseCodes.GoingAway, "going away", discardPending: false);
 
     /// <summary>
-    /// The heartbeat scanner's visit: evicts a connection silent past the timeout, pings one due
-    /// for a ping, aborts one whose close handshake ran past its deadline.
+    /// The heartbeat scanner's visit: evicts a connection silent past the timeout, one whose token
+    /// expired, or one that did not authenticate in time; pings one due for a ping; aborts one
+    /// whose close handshake ran past its deadline.
     /// </summary>
     public void OnHeartbeatTick(long now)
     {
         switch (Volatile.Read(ref _state))
         {
+            case StateOpen when _principal is null && _env.Time.GetElapsedTime(_openedAt, now) >= _env.FirstMessageTimeout:
+                Evict(CloseCodes.PolicyViolation, "authentication timeout", "auth_timeout");
+                break;
+
+            case StateOpen when _principal?.ExpiresAt is { } expires && expires <= _env.Time.GetUtcNow():
+                Evict(CloseCodes.PolicyViolation, "token expired", "token_expired");
+                break;
+
             case StateOpen:
                 if (_env.Time.GetElapsedTime(Volatile.Read(ref _lastInbound), now) >= _env.HeartbeatTimeout)
                 {
-                    if (TryBeginClose(CloseCodes.HeartbeatTimeout, "heartbeat timeout", discardPending: true))
-                    {
-                        _env.Metrics.ConnectionEvicted("heartbeat_timeout");
-                        Log.Evicted(_env.Logger, Id, Session, "heartbeat_timeout");
-                    }
+                    Evict(CloseCodes.HeartbeatTimeout, "heartbeat timeout", "heartbeat_timeout");
                 }
                 else if (_env.Time.GetElapsedTime(_lastPing, now) >= _env.HeartbeatInterval)
                 {
@@ -212,6 +234,19 @@ internal sealed partial class GatewayConnection : ISessionMember, IClientConnect
 
                 Abort();
                 break;
+        }
+    }
+
+    /// <summary>
+    /// Closes for a reason of policy, counted and logged as an eviction. What is queued goes out
+    /// first (an error that explains the close), except for a connection that stopped answering.
+    /// </summary>
+    private void Evict(ushort code, string reason, string metricReason)
+    {
+        if (TryBeginClose(code, reason, discardPending: code == CloseCodes.HeartbeatTimeout))
+        {
+            _env.Metrics.ConnectionEvicted(metricReason);
+            Log.Evicted(_env.Logger, Id, Session, metricReason);
         }
     }
 

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using Gateway.Protocol.Framing;
 using Gateway.Protocol.Messages;
+using Gateway.Security;
 using Gateway.Sessions;
 
 namespace Gateway.Connections;
@@ -36,8 +37,11 @@ internal sealed partial class ServerSentEventStream : ISessionMember, IClientCon
     private long _closeDeadline;
     private int _state;
 
-    public ServerSentEventStream(ConnectionEnvironment env, HttpContext http, string session, EventFilter filter, long? since)
+    private readonly GatewayPrincipal _principal;
+
+    public ServerSentEventStream(ConnectionEnvironment env, HttpContext http, string session, EventFilter filter, long? since, GatewayPrincipal principal)
     {
+        _principal = principal;
         _env = env;
         _http = http;
         _filter = filter;
@@ -139,7 +143,11 @@ internal sealed partial class ServerSentEventStream : ISessionMember, IClientCon
 
     public void OnHeartbeatTick(long now)
     {
-        if (Volatile.Read(ref _state) == StateOpen)
+        if (Volatile.Read(ref _state) == StateOpen && _principal.ExpiresAt is { } expires && expires <= _env.Time.GetUtcNow())
+        {
+            TryClose(new CloseNotice(CloseCodes.PolicyViolation, "token expired"), discardPending: true);
+        }
+        else if (Volatile.Read(ref _state) == StateOpen)
         {
             if (_env.Time.GetElapsedTime(_lastHeartbeat, now) >= _env.HeartbeatInterval)
             {

@@ -19,6 +19,8 @@ internal sealed class GatewayMetrics
     private readonly UpDownCounter<long> _connectionsOpen;
     private readonly Counter<long> _connectionsAccepted;
     private readonly Counter<long> _connectionsRefused;
+    private readonly Counter<long> _requestsRefused;
+    private readonly ConcurrentDictionary<string, KeyValuePair<string, object?>> _endpointTags = new(StringComparer.Ordinal);
     private readonly Counter<long> _connectionsClosed;
     private readonly Counter<long> _connectionsEvicted;
     private readonly Counter<long> _eventsPublished;
@@ -34,6 +36,7 @@ internal sealed class GatewayMetrics
         _connectionsOpen = Meter.CreateUpDownCounter<long>("gateway.connections.open", "{connection}", "WebSocket connections open now.");
         _connectionsAccepted = Meter.CreateCounter<long>("gateway.connections.accepted", "{connection}", "WebSocket upgrades accepted.");
         _connectionsRefused = Meter.CreateCounter<long>("gateway.connections.refused", "{connection}", "WebSocket upgrades refused, by reason.");
+        _requestsRefused = Meter.CreateCounter<long>("gateway.requests.refused", "{request}", "HTTP API requests refused, by endpoint and reason.");
         _connectionsClosed = Meter.CreateCounter<long>("gateway.connections.closed", "{connection}", "Connections closed, by WebSocket close code (1006: without a close handshake).");
         _connectionsEvicted = Meter.CreateCounter<long>("gateway.connections.evicted", "{connection}", "Connections evicted, by reason.");
         _eventsPublished = Meter.CreateCounter<long>("gateway.events.published", "{event}", "Events accepted into sessions.");
@@ -63,6 +66,9 @@ internal sealed class GatewayMetrics
     }
 
     public void ConnectionRefused(string reason) => _connectionsRefused.Add(1, Tag(_reasonTags, "reason", reason));
+
+    public void RequestRefused(string endpoint, string reason) =>
+        _requestsRefused.Add(1, Tag(_endpointTags, "endpoint", endpoint), Tag(_reasonTags, "reason", reason));
 
     public void ConnectionEvicted(string reason) => _connectionsEvicted.Add(1, Tag(_reasonTags, "reason", reason));
 

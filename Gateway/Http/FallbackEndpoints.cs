@@ -4,6 +4,7 @@ using Gateway.Backplane;
 using Gateway.Connections;
 using Gateway.Protocol;
 using Gateway.Protocol.Framing;
+using Gateway.Security;
 using Gateway.Sessions;
 
 namespace Gateway.Http;
@@ -27,12 +28,14 @@ internal static class FallbackEndpoints
         app.MapGet("/api/sessions/{session}/stream", StreamAsync);
     }
 
+    private const string PollEndpoint = "poll";
+
     /// <summary><c>GET /api/sessions/{session}/events?since=N&amp;limit=M&amp;wait=S</c>.</summary>
-    private static async Task<IResult> PollAsync(HttpContext http, string session, IBackplane backplane)
+    private static async Task<IResult> PollAsync(HttpContext http, string session, IBackplane backplane, Authenticator authenticator, Refusals refusals)
     {
         if (!Names.IsValidSessionName(session))
         {
-            return SessionEndpoints.InvalidSessionName();
+            return refusals.InvalidSessionName(http, PollEndpoint);
         }
 
         IQueryCollection query = http.Request.Query;
@@ -40,46 +43,84 @@ internal static class FallbackEndpoints
             || !QueryParameters.TryParseInt(query["limit"], "limit", 1, MaxLimit, DefaultLimit, out int limit, out error)
             || !QueryParameters.TryParseInt(query["wait"], "wait", 0, MaxWaitSeconds, 0, out int wait, out error))
         {
-            return Problems.Result(StatusCodes.Status400BadRequest, error!);
+            return refusals.Problem(http, PollEndpoint, StatusCodes.Status400BadRequest, "bad_parameter", error!);
         }
 
-        EventPage page = await backplane.PollAsync(session, since ?? 0, limit, TimeSpan.FromSeconds(wait), http.RequestAborted);
+        (GatewayPrincipal? principal, IResult? refusal) = await Access.CheckAsync(http, authenticator, refusals, PollEndpoint, Right.Watch, session);
+        if (principal is null)
+        {
+            return refusal!;
+        }
+
+        EventPage? page = await backplane.PollAsync(session, since ?? 0, limit, TimeSpan.FromSeconds(wait), http.RequestAborted);
+        if (page is null)
+        {
+            http.Response.Headers.RetryAfter = "5";
+            return refusals.Problem(http, PollEndpoint, StatusCodes.Status503ServiceUnavailable, "max_sessions",
+                "this gateway holds as many sessions as it may (Gateway:Sessions:MaxSessions); retry later");
+        }
+
         return new PageResult(page);
     }
 
     /// <summary><c>GET /api/sessions/{session}/stream</c>: resumes from <c>Last-Event-ID</c>, else <c>since</c>.</summary>
-    private static async Task StreamAsync(HttpContext http, string session, IBackplane backplane, ConnectionEnvironment env)
+    private static async Task StreamAsync(
+        HttpContext http, string session, IBackplane backplane, ConnectionEnvironment env,
+        Authenticator authenticator, ConnectionLimiter limiter, Refusals refusals)
     {
-        IResult? refusal = null;
-        long? since = null;
-        string? error = null;
+        string endpoint = Refusals.Stream;
         string? lastEventId = http.Request.Headers["Last-Event-ID"];
         if (!Names.IsValidSessionName(session))
         {
-            refusal = SessionEndpoints.InvalidSessionName();
-        }
-        else if (!EventFilter.TryParseQuery(http.Request.Query["events"], out EventFilter filter, out error)
-            || !QueryParameters.TryParseSeq(lastEventId ?? (string?)http.Request.Query["since"], lastEventId is null ? "since" : "Last-Event-ID", out since, out error))
-        {
-            refusal = Problems.Result(StatusCodes.Status400BadRequest, error!);
-        }
-        else if (env.Lifecycle.IsDraining)
-        {
-            http.Response.Headers.RetryAfter = "1";
-            refusal = Problems.Result(StatusCodes.Status503ServiceUnavailable, "the gateway is shutting down; reconnect in a moment");
-        }
-        else if (lastEventId is not null && await backplane.GetSessionAsync(session, http.RequestAborted) is { Complete: true } done && since >= done.Seq)
-        {
-            // An EventSource reconnecting to a finished job: 204 is the one answer that stops its retries.
-            refusal = Results.NoContent();
-        }
-        else
-        {
-            await new ServerSentEventStream(env, http, session, filter, since).RunAsync();
+            await refusals.InvalidSessionName(http, endpoint).ExecuteAsync(http);
             return;
         }
 
-        await refusal.ExecuteAsync(http);
+        if (!EventFilter.TryParseQuery(http.Request.Query["events"], out EventFilter filter, out string? error)
+            || !QueryParameters.TryParseSeq(lastEventId ?? (string?)http.Request.Query["since"], lastEventId is null ? "since" : "Last-Event-ID", out long? since, out error))
+        {
+            await refusals.Problem(http, endpoint, StatusCodes.Status400BadRequest, "bad_parameter", error!).ExecuteAsync(http);
+            return;
+        }
+
+        if (env.Lifecycle.IsDraining)
+        {
+            http.Response.Headers.RetryAfter = "1";
+            await refusals.Problem(http, endpoint, StatusCodes.Status503ServiceUnavailable, "draining", "the gateway is shutting down; reconnect in a moment").ExecuteAsync(http);
+            return;
+        }
+
+        (GatewayPrincipal? principal, IResult? refusal) = await Access.CheckAsync(http, authenticator, refusals, endpoint, Right.Watch, session);
+        if (principal is null)
+        {
+            await refusal!.ExecuteAsync(http);
+            return;
+        }
+
+        if (lastEventId is not null && await backplane.GetSessionAsync(session, http.RequestAborted) is { Complete: true } done && since >= done.Seq)
+        {
+            // An EventSource reconnecting to a finished job: 204 is the one answer that stops its retries.
+            http.Response.StatusCode = StatusCodes.Status204NoContent;
+            return;
+        }
+
+        if (!backplane.CanAdmit(session))
+        {
+            http.Response.Headers.RetryAfter = "5";
+            await refusals.Problem(http, endpoint, StatusCodes.Status503ServiceUnavailable, "max_sessions",
+                "this gateway holds as many sessions as it may (Gateway:Sessions:MaxSessions); retry later").ExecuteAsync(http);
+            return;
+        }
+
+        using ConnectionLimiter.Slot? slot = limiter.TryAcquire(http.Connection.RemoteIpAddress?.ToString() ?? "unknown", session, out string? limit);
+        if (slot is null)
+        {
+            http.Response.Headers.RetryAfter = "5";
+            await refusals.Problem(http, endpoint, StatusCodes.Status503ServiceUnavailable, limit!, $"connection limit reached ({limit}); retry later").ExecuteAsync(http);
+            return;
+        }
+
+        await new ServerSentEventStream(env, http, session, filter, since, principal).RunAsync();
     }
 
     /// <summary><c>{events, seq, complete, more, sessionComplete}</c>, the events as a WebSocket client gets them.</summary>

@@ -31,6 +31,8 @@ internal sealed record HealthStatus(string Status);
 [JsonSerializable(typeof(SessionListItem[]))]
 [JsonSerializable(typeof(Problem))]
 [JsonSerializable(typeof(HealthStatus))]
+[JsonSerializable(typeof(TicketRequest))]
+[JsonSerializable(typeof(TicketIssued))]
 internal sealed partial class GatewayJsonContext : JsonSerializerContext
 {
     public static GatewayJsonContext Relaxed { get; } = new(new JsonSerializerOptions(JsonSerializerDefaults.Web)

@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.IO.Pipelines;
 using System.Text.Json;
 using Gateway.Backplane;
 using Gateway.Configuration;
@@ -7,6 +6,7 @@ using Gateway.Protocol;
 using Gateway.Protocol.Framing;
 using Gateway.Protocol.Json;
 using Gateway.Protocol.Messages;
+using Gateway.Security;
 using Gateway.Sessions;
 using Microsoft.Extensions.Options;
 
@@ -15,6 +15,9 @@ namespace Gateway.Http;
 /// <summary>The session API of spec section 5: publish, list, inspect, delete.</summary>
 internal static class SessionEndpoints
 {
+    private const string PublishEndpoint = "publish";
+    private const string SessionsEndpoint = "sessions";
+
     public static void MapSessionEndpoints(this IEndpointRouteBuilder app)
     {
         app.MapPost("/api/sessions/{session}/events", PublishAsync);
@@ -23,68 +26,78 @@ internal static class SessionEndpoints
         app.MapDelete("/api/sessions/{session}", DeleteAsync);
     }
 
-    private static async Task<IResult> PublishAsync(HttpContext http, string session, IBackplane backplane, IOptions<LimitsOptions> limits)
+    private static async Task<IResult> PublishAsync(
+        HttpContext http, string session, IBackplane backplane, IOptions<LimitsOptions> limits,
+        Authenticator authenticator, Refusals refusals, PublishRateLimiter rates)
     {
         if (!Names.IsValidSessionName(session))
         {
-            return InvalidSessionName();
+            return refusals.InvalidSessionName(http, PublishEndpoint);
+        }
+
+        (GatewayPrincipal? principal, IResult? refusal) = await Access.CheckAsync(http, authenticator, refusals, PublishEndpoint, Right.Publish, session);
+        if (principal is null)
+        {
+            return refusal!;
         }
 
         int max = limits.Value.MaxPublishBytes;
-        if (http.Request.ContentLength > max)
+        if (await RequestBodies.ReadAsync(http, max) is not { } read)
         {
-            return TooLarge(max);
-        }
-
-        PipeReader body = http.Request.BodyReader;
-        ReadResult read;
-        while (true)
-        {
-            read = await body.ReadAsync(http.RequestAborted);
-            if (read.Buffer.Length > max)
-            {
-                body.AdvanceTo(read.Buffer.Start);
-                return TooLarge(max);
-            }
-
-            if (read.IsCompleted)
-            {
-                break;
-            }
-
-            // Keep everything; look again when more has arrived.
-            body.AdvanceTo(read.Buffer.Start, read.Buffer.End);
+            return refusals.Problem(http, PublishEndpoint, StatusCodes.Status413PayloadTooLarge, "too_large",
+                $"the body is larger than {max} bytes (Gateway:Limits:MaxPublishBytes); split the batch");
         }
 
         IReadOnlyList<PublishRequest>? events;
-        bool isBatch;
         ProtocolError error;
+        bool isBatch;
         try
         {
             if (!PublishRequestDecoder.TryDecode(read.Buffer, out events, out isBatch, out error))
             {
-                return Problems.Result(StatusCodes.Status400BadRequest, error.Message);
+                return refusals.Problem(http, PublishEndpoint, StatusCodes.Status400BadRequest, "invalid_body", error.Message);
             }
         }
         finally
         {
             // The decoder copied what it kept; the request's buffers can go.
-            body.AdvanceTo(read.Buffer.End);
+            RequestBodies.Release(http, read);
         }
 
         for (int i = 0; i < events.Count - 1; i++)
         {
             if (events[i].Final)
             {
-                return Problems.Result(StatusCodes.Status400BadRequest, $"events[{i}]: only the last event of a batch may be final; a final event ends the session");
+                return refusals.Problem(http, PublishEndpoint, StatusCodes.Status400BadRequest, "invalid_body",
+                    $"events[{i}]: only the last event of a batch may be final; a final event ends the session");
             }
         }
 
-        PublishResult result = await backplane.PublishAsync(session, events, http.RequestAborted);
-        if (result.Status == PublishStatus.SessionComplete)
+        string publisher = principal.Kind == CredentialKind.Anonymous ? http.Connection.RemoteIpAddress?.ToString() ?? "unknown" : principal.Subject;
+        if (!rates.TryAcquire(publisher, events.Count, out TimeSpan retryAfter))
         {
-            return Problems.Result(StatusCodes.Status409Conflict,
-                $"session '{session}' is complete: a final event ended it at seq {result.Seq}, and it takes no more events; publish to a new session, or DELETE this one first");
+            http.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return refusals.Problem(http, PublishEndpoint, StatusCodes.Status429TooManyRequests, "rate_limited",
+                $"publishing faster than {limits.Value.PublishesPerSecond} events a second (Gateway:Limits:PublishesPerSecond); retry after the Retry-After seconds");
+        }
+
+        PublishResult result = await backplane.PublishAsync(session, events, http.RequestAborted);
+        switch (result.Status)
+        {
+            case PublishStatus.SessionComplete:
+                return refusals.Problem(http, PublishEndpoint, StatusCodes.Status409Conflict, "session_complete",
+                    $"session '{session}' is complete: a final event ended it at seq {result.Seq}, and it takes no more events; publish to a new session, or DELETE this one first");
+            case PublishStatus.TooManyEventNames:
+                return refusals.Problem(http, PublishEndpoint, StatusCodes.Status400BadRequest, "too_many_event_names",
+                    $"session '{session}' would have more than {SessionsLimit(http).MaxEventNames} event names (Gateway:Sessions:MaxEventNames); reuse names and put the variety in data");
+            case PublishStatus.MemoryFull:
+                http.Response.Headers.RetryAfter = "5";
+                return refusals.Problem(http, PublishEndpoint, StatusCodes.Status503ServiceUnavailable, "history_full",
+                    "history memory is full (Gateway:History:MaxTotalBytes); retry when idle sessions have expired");
+            case PublishStatus.SessionLimit:
+                http.Response.Headers.RetryAfter = "5";
+                return refusals.Problem(http, PublishEndpoint, StatusCodes.Status503ServiceUnavailable, "max_sessions",
+                    $"this gateway holds {SessionsLimit(http).MaxSessions} sessions already (Gateway:Sessions:MaxSessions); retry when idle sessions have expired");
         }
 
         if (!isBatch)
@@ -96,9 +109,15 @@ internal static class SessionEndpoints
         return Results.Json(new BatchPublishAccepted(result.Seqs, duplicates), GatewayJsonContext.Relaxed.BatchPublishAccepted, statusCode: StatusCodes.Status202Accepted);
     }
 
-    private static async Task<IResult> ListAsync(IBackplane backplane, CancellationToken cancellationToken)
+    private static async Task<IResult> ListAsync(HttpContext http, IBackplane backplane, Authenticator authenticator, Refusals refusals)
     {
-        IReadOnlyList<SessionSummary> sessions = await backplane.ListSessionsAsync(cancellationToken);
+        (GatewayPrincipal? principal, IResult? refusal) = await Access.CheckAsync(http, authenticator, refusals, SessionsEndpoint, Right.Admin);
+        if (principal is null)
+        {
+            return refusal!;
+        }
+
+        IReadOnlyList<SessionSummary> sessions = await backplane.ListSessionsAsync(http.RequestAborted);
         var items = new SessionListItem[sessions.Count];
         for (int i = 0; i < items.Length; i++)
         {
@@ -109,39 +128,47 @@ internal static class SessionEndpoints
         return Results.Json(items, GatewayJsonContext.Relaxed.SessionListItemArray);
     }
 
-    private static async Task<IResult> GetAsync(string session, IBackplane backplane, CancellationToken cancellationToken)
+    private static async Task<IResult> GetAsync(HttpContext http, string session, IBackplane backplane, Authenticator authenticator, Refusals refusals)
     {
         if (!Names.IsValidSessionName(session))
         {
-            return InvalidSessionName();
+            return refusals.InvalidSessionName(http, SessionsEndpoint);
         }
 
-        SessionSnapshot? snapshot = await backplane.GetSessionAsync(session, cancellationToken);
+        (GatewayPrincipal? principal, IResult? refusal) = await Access.CheckAsync(http, authenticator, refusals, SessionsEndpoint, Right.Watch, session);
+        if (principal is null)
+        {
+            return refusal!;
+        }
+
+        SessionSnapshot? snapshot = await backplane.GetSessionAsync(session, http.RequestAborted);
         return snapshot is null ? UnknownSession(session) : new SessionResult(snapshot);
     }
 
-    private static async Task<IResult> DeleteAsync(string session, IBackplane backplane, CancellationToken cancellationToken)
+    private static async Task<IResult> DeleteAsync(HttpContext http, string session, IBackplane backplane, Authenticator authenticator, Refusals refusals)
     {
         if (!Names.IsValidSessionName(session))
         {
-            return InvalidSessionName();
+            return refusals.InvalidSessionName(http, SessionsEndpoint);
         }
 
-        return await backplane.DeleteSessionAsync(session, cancellationToken) ? Results.NoContent() : UnknownSession(session);
-    }
+        (GatewayPrincipal? principal, IResult? refusal) = await Access.CheckAsync(http, authenticator, refusals, SessionsEndpoint, Right.Admin);
+        if (principal is null)
+        {
+            return refusal!;
+        }
 
-    public static IResult InvalidSessionName() =>
-        Problems.Result(StatusCodes.Status400BadRequest, $"invalid session name: use 1-{Names.MaxSessionNameLength} characters from {Names.AllowedCharacters}");
+        return await backplane.DeleteSessionAsync(session, http.RequestAborted) ? Results.NoContent() : UnknownSession(session);
+    }
 
     private static IResult UnknownSession(string session) =>
         Problems.Result(StatusCodes.Status404NotFound, $"no session named '{session}': a session exists from its first publish or connection until it has been idle for Gateway:Sessions:IdleTimeout");
 
-    private static IResult TooLarge(int max) =>
-        Problems.Result(StatusCodes.Status413PayloadTooLarge, $"the body is larger than {max} bytes (Gateway:Limits:MaxPublishBytes); split the batch");
+    private static SessionsOptions SessionsLimit(HttpContext http) => http.RequestServices.GetRequiredService<IOptions<SessionsOptions>>().Value;
 
     /// <summary>
-    /// <c>{session, seq, clients, lastEventAt, state}</c>. The state holds each event's data as raw
-    /// JSON, so it is written directly rather than through a serializer model.
+    /// <c>{session, seq, clients, complete, lastEventAt, state}</c>. The state holds each event's data
+    /// as raw JSON, so it is written directly rather than through a serializer model.
     /// </summary>
     private sealed class SessionResult(SessionSnapshot snapshot) : IResult
     {

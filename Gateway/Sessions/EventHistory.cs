@@ -16,6 +16,9 @@ internal sealed class EventHistory(int capacity)
 
     public int Capacity { get; } = capacity;
 
+    /// <summary>The seq of the oldest event held; above every seq when empty.</summary>
+    public long OldestSeq => _count == 0 ? long.MaxValue : _ring[_start].Seq;
+
     /// <summary>Adds the newest event; returns the oldest when it had to make room, else null.</summary>
     public SessionEvent? Add(SessionEvent sessionEvent)
     {

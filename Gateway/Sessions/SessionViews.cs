@@ -16,6 +16,15 @@ internal enum PublishStatus
 
     /// <summary>Nothing was published: a final event had already completed the session.</summary>
     SessionComplete,
+
+    /// <summary>Nothing was published: the session would have more than <c>Sessions:MaxEventNames</c> event names.</summary>
+    TooManyEventNames,
+
+    /// <summary>Nothing was published: history memory is at <c>History:MaxTotalBytes</c>.</summary>
+    MemoryFull,
+
+    /// <summary>Nothing was published: the session does not exist and there are <c>Sessions:MaxSessions</c> already.</summary>
+    SessionLimit,
 }
 
 /// <summary>

@@ -1,0 +1,48 @@
+using Gateway.Configuration;
+using Gateway.Sessions;
+using Microsoft.Extensions.Options;
+
+namespace Gateway.Backplane;
+
+/// <summary>
+/// <c>History:MaxTotalBytes</c>: the memory that all sessions' events may hold together. A publish
+/// reserves its estimated cost before it is accepted; an event's cost is given back when neither
+/// history nor state holds it any more. Past the budget, publishes are refused: no input can grow
+/// the gateway's memory without bound.
+/// </summary>
+internal sealed class HistoryBudget(IOptions<HistoryOptions> options)
+{
+    // The event object, its entry in history and state, and the strings' headers: measured at about
+    // 160 bytes beyond the frame, data, name and id (docs/benchmarks.md, history memory).
+    private const int Overhead = 160;
+
+    private long _used;
+
+    public long Limit { get; } = options.Value.MaxTotalBytes;
+
+    public long Used => Interlocked.Read(ref _used);
+
+    /// <summary>What an event costs: its frame, its data, its name and id, and the bookkeeping.</summary>
+    public static long Cost(SessionEvent e) =>
+        e.Frame.Length + e.Data.Length + (2L * e.Name.Length) + (2L * (e.Id?.Text.Length ?? 0)) + Overhead;
+
+    /// <summary>
+    /// An upper estimate of what an event will cost before it exists: the frame repeats the data and
+    /// names and adds about 110 bytes of envelope.
+    /// </summary>
+    public static long Estimate(string session, Protocol.Messages.PublishRequest request) =>
+        (2L * request.Data.Length) + (4L * request.Event.Length) + session.Length + (2L * (request.Id?.Text.Length ?? 0)) + Overhead + 128;
+
+    public bool TryReserve(long bytes)
+    {
+        if (Interlocked.Add(ref _used, bytes) <= Limit)
+        {
+            return true;
+        }
+
+        Interlocked.Add(ref _used, -bytes);
+        return false;
+    }
+
+    public void Release(long bytes) => Interlocked.Add(ref _used, -bytes);
+}

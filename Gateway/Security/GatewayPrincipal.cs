@@ -1,0 +1,33 @@
+namespace Gateway.Security;
+
+/// <summary>How a caller proved who it is.</summary>
+internal enum CredentialKind
+{
+    /// <summary>Auth is off (<c>Auth:Mode none</c>): everyone is trusted.</summary>
+    Anonymous,
+
+    /// <summary>A JWT, from <c>?token=</c>, <c>Authorization: Bearer</c> or an <c>auth</c> message.</summary>
+    Token,
+
+    /// <summary>A single-use ticket from <c>POST /api/tickets</c>.</summary>
+    Ticket,
+
+    /// <summary>A server-side key from <c>X-Api-Key</c>.</summary>
+    ApiKey,
+}
+
+/// <summary>
+/// Who a caller is and what it may do: which sessions it may watch and publish to, whether it may
+/// list and delete sessions, and until when.
+/// </summary>
+/// <param name="Subject">The token's <c>sub</c>, or a label for keys and anonymous callers. Safe to log.</param>
+/// <param name="Kind">How the caller proved it.</param>
+/// <param name="Watch">The sessions it may connect to, stream and poll.</param>
+/// <param name="Publish">The sessions it may publish to.</param>
+/// <param name="Admin">Whether it may list and delete sessions.</param>
+/// <param name="ExpiresAt">When its credential expires (a live connection is then closed with 1008), or null.</param>
+internal sealed record GatewayPrincipal(string Subject, CredentialKind Kind, SessionGrant Watch, SessionGrant Publish, bool Admin, DateTimeOffset? ExpiresAt)
+{
+    /// <summary>The caller when auth is off: trusted with everything.</summary>
+    public static readonly GatewayPrincipal Anonymous = new("anonymous", CredentialKind.Anonymous, SessionGrant.All, SessionGrant.All, Admin: true, ExpiresAt: null);
+}
