@@ -51,6 +51,8 @@ internal static class GatewayHost
             kestrel.Limits.MaxRequestBodySize = null;
         });
 
+        ConfigureLogging(builder);
+
         // Under a flood of refusals, drop log lines rather than make the gateway wait on its console.
         builder.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(console =>
             console.QueueFullMode = Microsoft.Extensions.Logging.Console.ConsoleLoggerQueueFullMode.DropWrite);
@@ -66,6 +68,9 @@ internal static class GatewayHost
         services.AddMetrics();
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<GatewayMetrics>();
+        services.AddSingleton<PrometheusExporter>();
+        services.AddSingleton<GatewayTelemetry>();
+        services.AddHostedService(sp => sp.GetRequiredService<GatewayTelemetry>());
         services.AddSingleton<MemoryBackplane>();
         services.AddSingleton<IBackplane>(sp => sp.GetRequiredService<MemoryBackplane>());
         services.AddHostedService<SessionExpiryService>();
@@ -91,7 +96,35 @@ internal static class GatewayHost
         app.MapSessionEndpoints();
         app.MapFallbackEndpoints();
         app.MapTicketEndpoints();
+        app.MapMetricsEndpoint();
         app.MapHealthEndpoints();
         return app;
+    }
+
+    /// <summary>
+    /// Console logs, one line per entry: text with a UTC timestamp for people, or JSON objects for
+    /// log shippers (<c>Gateway:Telemetry:LogFormat</c>).
+    /// </summary>
+    private static void ConfigureLogging(WebApplicationBuilder builder)
+    {
+        builder.Logging.ClearProviders();
+        if (string.Equals(builder.Configuration["Gateway:Telemetry:LogFormat"], "json", StringComparison.Ordinal))
+        {
+            builder.Logging.AddJsonConsole(json =>
+            {
+                json.UseUtcTimestamp = true;
+                json.TimestampFormat = "yyyy-MM-dd'T'HH:mm:ss.fff'Z'";
+                json.IncludeScopes = false;
+            });
+        }
+        else
+        {
+            builder.Logging.AddSimpleConsole(text =>
+            {
+                text.SingleLine = true;
+                text.UseUtcTimestamp = true;
+                text.TimestampFormat = "yyyy-MM-dd'T'HH:mm:ss.fff'Z' ";
+            });
+        }
     }
 }

@@ -23,6 +23,13 @@ public sealed class ConfigurationTests
         yield return Case("Gateway:Security:AllowClientPublish", "yes please", "'Gateway:Security:AllowClientPublish'");
         yield return Case("Gateway:Limits:MaxMesageBytes", "1", "Gateway:Limits:MaxMesageBytes is not a setting; Gateway:Limits has MaxMessageBytes, MaxPublishBytes, SendQueueMessages, CloseTimeout");
         yield return Case("Gateway:Limit:MaxMessageBytes", "1", "Gateway:Limit is not a setting");
+        yield return Case("Gateway:Telemetry:LogFormat", "xml", "Gateway:Telemetry:LogFormat must be text or json; got 'xml'");
+        yield return Case("Gateway:Telemetry:OtlpEndpoint", "collector:4317", "Gateway:Telemetry:OtlpEndpoint must be an http or https URL");
+        yield return Case("Gateway:Telemetry:OtlpProtocol", "udp", "Gateway:Telemetry:OtlpProtocol must be grpc or http/protobuf; got 'udp'");
+        yield return Case("Gateway:Auth:Mode", "oauth", "Gateway:Auth:Mode must be none or jwt; got 'oauth'");
+        yield return Case("Gateway:Auth:FirstMessage", "true", "Gateway:Auth:FirstMessage needs Mode jwt");
+        yield return Case("Gateway:Security:AllowedOrigins:0", "https://app.example.com/path", "Gateway:Security:AllowedOrigins must hold origins like https://app.example.com");
+        yield return Case("Gateway:Auth:ApiKeys:0", "short", "Gateway:Auth:ApiKeys:0 must be at least 16 characters; it has 5");
     }
 
     private static TestCaseData Case(string key, string value, string message) =>
@@ -34,6 +41,23 @@ public sealed class ConfigurationTests
         var settings = new Dictionary<string, string?> { [key] = value, ["Urls"] = "http://127.0.0.1:0" };
         GatewayConfigurationException? error = Assert.Throws<GatewayConfigurationException>(() => GatewayHost.Build([], settings));
         Assert.That(error!.Message, Does.Contain(message));
+    }
+
+    [TestCase(null, null, "set exactly one of SigningKey (HS256), PublicKey or PublicKeyFile (RS256, PEM); 0 are set")]
+    [TestCase("SigningKey", "too-short", "Gateway:Auth:SigningKey must be at least 32 bytes (256 bits) for HS256; it has 9")]
+    [TestCase("PublicKey", "not a pem", "Gateway:Auth:PublicKey: must be an RSA public key in PEM")]
+    [TestCase("PublicKeyFile", "/nonexistent/key.pem", "Gateway:Auth:PublicKeyFile: cannot read '/nonexistent/key.pem'")]
+    public void Jwt_mode_needs_one_usable_key(string? key, string? value, string message)
+    {
+        var settings = new Dictionary<string, string?> { ["Gateway:Auth:Mode"] = "jwt" };
+        if (key is not null)
+        {
+            settings["Gateway:Auth:" + key] = value;
+        }
+
+        GatewayConfigurationException? error = Assert.Throws<GatewayConfigurationException>(() => GatewayHost.Build([], settings));
+        Assert.That(error!.Message, Does.Contain(message));
+        Assert.That(error.Message, Does.Not.Contain("too-short"), "a secret is never printed");
     }
 
     [Test]
@@ -63,6 +87,7 @@ public sealed class ConfigurationTests
         AssertSame(new ShutdownOptions(), Bound<ShutdownOptions>(services), json, ShutdownOptions.Section);
         AssertSame(new SecurityOptions(), Bound<SecurityOptions>(services), json, SecurityOptions.Section);
         AssertSame(new AuthOptions(), Bound<AuthOptions>(services), json, AuthOptions.Section);
+        AssertSame(new TelemetryOptions(), Bound<TelemetryOptions>(services), json, TelemetryOptions.Section);
         Assert.That(file["Urls"], Is.EqualTo(GatewayConfiguration.DefaultUrl));
     }
 

@@ -34,7 +34,7 @@ internal sealed partial class MemoryBackplane : IBackplane
         _time = time;
         _metrics = metrics;
         _logger = logger;
-        metrics.ObserveSessions(() => _sessions.Count);
+        metrics.ObserveSessions(() => _sessions.Count, () => _budget.Used);
     }
 
     public int SessionCount => _sessions.Count;

@@ -106,7 +106,7 @@ internal sealed class MemorySession(string name, int historyCapacity, int maxEve
                     continue;
                 }
 
-                seqs[i] = Append(request, now, ref cost);
+                seqs[i] = Append(request, now, timestamp, ref cost);
             }
 
             // The reservation was an estimate; keep what the events really cost.
@@ -288,11 +288,11 @@ internal sealed class MemorySession(string name, int historyCapacity, int maxEve
         wake?.TrySetResult();
     }
 
-    private long Append(PublishRequest request, DateTimeOffset now, ref long cost)
+    private long Append(PublishRequest request, DateTimeOffset now, long timestamp, ref long cost)
     {
         long seq = ++_seq;
         byte[] frame = ServerFrames.CreateTextFrame(new EventMessage(Name, request.Event, seq, now, request.Data));
-        var sessionEvent = new SessionEvent(Name, request.Event, seq, now, request.Data, frame, request.Id, request.Final);
+        var sessionEvent = new SessionEvent(Name, request.Event, seq, now, request.Data, frame, request.Id, request.Final, timestamp);
         cost += HistoryBudget.Cost(sessionEvent);
         if (_history.Add(sessionEvent) is { } evicted)
         {

@@ -24,6 +24,7 @@ internal static class GatewayConfiguration
         ("Shutdown", typeof(ShutdownOptions)),
         ("Security", typeof(SecurityOptions)),
         ("Auth", typeof(AuthOptions)),
+        ("Telemetry", typeof(TelemetryOptions)),
     ];
 
     public static IServiceCollection AddGatewayOptions(this IServiceCollection services)
@@ -36,6 +37,7 @@ internal static class GatewayConfiguration
         Add<ShutdownOptions>(services, ShutdownOptions.Section);
         Add<SecurityOptions>(services, SecurityOptions.Section);
         Add<AuthOptions>(services, AuthOptions.Section);
+        Add<TelemetryOptions>(services, TelemetryOptions.Section);
         return services;
     }
 
@@ -55,6 +57,7 @@ internal static class GatewayConfiguration
         Resolve<ShutdownOptions>(services, problems);
         Resolve<SecurityOptions>(services, problems);
         Resolve<AuthOptions>(services, problems);
+        Resolve<TelemetryOptions>(services, problems);
         if (problems.Count > 0)
         {
             throw new GatewayConfigurationException("invalid configuration:\n  " + string.Join("\n  ", problems));

@@ -226,3 +226,28 @@ internal sealed class AuthOptions
     /// <summary>True when tokens are checked.</summary>
     public bool IsJwt => string.Equals(Mode, "jwt", StringComparison.OrdinalIgnoreCase);
 }
+
+/// <summary>The <c>Gateway:Telemetry</c> section: where metrics and logs go (spec section 9).</summary>
+internal sealed class TelemetryOptions
+{
+    /// <summary>The section's path in configuration.</summary>
+    public const string Section = "Gateway:Telemetry";
+
+    /// <summary>OpenTelemetry's own default export interval.</summary>
+    public static readonly TimeSpan DefaultOtlpExportInterval = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// An OpenTelemetry collector to push metrics to (<c>http://collector:4317</c> for gRPC,
+    /// <c>http://collector:4318</c> for HTTP). Empty: no push; <c>/metrics</c> is always there to scrape.
+    /// </summary>
+    public string? OtlpEndpoint { get; set; }
+
+    /// <summary><c>grpc</c> or <c>http/protobuf</c>.</summary>
+    public string OtlpProtocol { get; set; } = "grpc";
+
+    /// <summary>How often metrics are pushed to the collector (1 s to 1 h).</summary>
+    public TimeSpan OtlpExportInterval { get; set; } = DefaultOtlpExportInterval;
+
+    /// <summary><c>text</c> (one line per entry, for people) or <c>json</c> (one object per line, for log shippers).</summary>
+    public string LogFormat { get; set; } = "text";
+}

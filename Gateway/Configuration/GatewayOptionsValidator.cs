@@ -14,7 +14,8 @@ internal sealed class GatewayOptionsValidator :
     IValidateOptions<HeartbeatOptions>,
     IValidateOptions<ShutdownOptions>,
     IValidateOptions<SecurityOptions>,
-    IValidateOptions<AuthOptions>
+    IValidateOptions<AuthOptions>,
+    IValidateOptions<TelemetryOptions>
 {
     public ValidateOptionsResult Validate(string? name, HistoryOptions options)
     {
@@ -125,6 +126,30 @@ internal sealed class GatewayOptionsValidator :
         else if (options.FirstMessage)
         {
             errors.Add($"{section}:FirstMessage needs Mode jwt: with Mode none there is nothing to authenticate");
+        }
+
+        return Result(errors);
+    }
+
+    public ValidateOptionsResult Validate(string? name, TelemetryOptions options)
+    {
+        var errors = new List<string>();
+        string section = TelemetryOptions.Section;
+        if (!string.IsNullOrEmpty(options.OtlpEndpoint)
+            && !(Uri.TryCreate(options.OtlpEndpoint, UriKind.Absolute, out Uri? uri) && uri.Scheme is "http" or "https"))
+        {
+            errors.Add($"{section}:OtlpEndpoint must be an http or https URL like http://collector:4317; got '{options.OtlpEndpoint}'");
+        }
+
+        if (options.OtlpProtocol is not ("grpc" or "http/protobuf"))
+        {
+            errors.Add($"{section}:OtlpProtocol must be grpc or http/protobuf; got '{options.OtlpProtocol}'");
+        }
+
+        Range(errors, section, nameof(options.OtlpExportInterval), options.OtlpExportInterval, TimeSpan.FromSeconds(1), TimeSpan.FromHours(1));
+        if (options.LogFormat is not ("text" or "json"))
+        {
+            errors.Add($"{section}:LogFormat must be text or json; got '{options.LogFormat}'");
         }
 
         return Result(errors);

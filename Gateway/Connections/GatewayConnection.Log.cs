@@ -10,11 +10,11 @@ internal sealed partial class GatewayConnection
         [LoggerMessage(EventId = 102, Level = LogLevel.Information, Message = "Connection {ConnectionId} to session {Session} from {RemoteAddress} closed with {CloseCode} after {DurationMs} ms; {MessagesIn} messages in, {MessagesOut} out")]
         public static partial void Disconnected(ILogger logger, string connectionId, string session, string remoteAddress, int closeCode, long durationMs, long messagesIn, long messagesOut);
 
-        [LoggerMessage(EventId = 103, Level = LogLevel.Warning, Message = "Connection {ConnectionId} to session {Session} evicted: {Reason}")]
-        public static partial void Evicted(ILogger logger, string connectionId, string session, string reason);
+        [LoggerMessage(EventId = 103, Level = LogLevel.Warning, Message = "Connection {ConnectionId} to session {Session} from {RemoteAddress} evicted: {Reason}")]
+        public static partial void Evicted(ILogger logger, string connectionId, string session, string remoteAddress, string reason);
 
-        [LoggerMessage(EventId = 104, Level = LogLevel.Warning, Message = "Connection {ConnectionId} to session {Session} is a slow consumer: its send queue of {Limit} frames overflowed; closing with 4001")]
-        public static partial void SlowConsumer(ILogger logger, string connectionId, string session, int limit);
+        [LoggerMessage(EventId = 104, Level = LogLevel.Warning, Message = "Connection {ConnectionId} to session {Session} from {RemoteAddress} is a slow consumer: its send queue of {Limit} frames overflowed; closing with 4001")]
+        public static partial void SlowConsumer(ILogger logger, string connectionId, string session, string remoteAddress, int limit);
 
         [LoggerMessage(EventId = 105, Level = LogLevel.Information, Message = "Connection {ConnectionId} to session {Session} closed with {CloseCode} for bad input: {Reason}")]
         public static partial void ClosedForBadInput(ILogger logger, string connectionId, string session, int closeCode, string reason);

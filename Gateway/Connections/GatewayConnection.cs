@@ -1,4 +1,5 @@
 using System.IO.Pipelines;
+using Gateway.Diagnostics;
 using Gateway.Protocol.Framing;
 using Gateway.Protocol.Messages;
 using Gateway.Security;
@@ -75,7 +76,7 @@ internal sealed partial class GatewayConnection : ISessionMember, IClientConnect
     public async Task RunAsync()
     {
         _env.Registry.Add(this);
-        _env.Metrics.ConnectionOpened();
+        _env.Metrics.ConnectionOpened(GatewayMetrics.WebSocket);
         Log.Connected(_env.Logger, Id, Session, RemoteAddress);
         Task sendLoop = Task.CompletedTask;
         try
@@ -110,7 +111,7 @@ internal sealed partial class GatewayConnection : ISessionMember, IClientConnect
             await _input.CompleteAsync();
             Volatile.Write(ref _state, StateClosed);
             _env.Registry.Remove(this);
-            _env.Metrics.ConnectionClosed(_closeCode);
+            _env.Metrics.ConnectionClosed(GatewayMetrics.WebSocket, _closeCode);
             Log.Disconnected(_env.Logger, Id, Session, RemoteAddress, _closeCode,
                 (long)_env.Time.GetElapsedTime(_openedAt).TotalMilliseconds, _messagesIn, _queue.Dequeued);
         }
@@ -185,7 +186,7 @@ internal sealed partial class GatewayConnection : ISessionMember, IClientConnect
 
     private async Task SendAsync()
     {
-        if (!await SendLoop.RunAsync(_queue, _transport, _env.Metrics))
+        if (!await SendLoop.RunAsync(_queue, _transport, _env.Metrics, _env.Time))
         {
             // The socket is gone; make sure the receive loop learns it too.
             Abort();
@@ -246,7 +247,7 @@ internal sealed partial class GatewayConnection : ISessionMember, IClientConnect
         if (TryBeginClose(code, reason, discardPending: code == CloseCodes.HeartbeatTimeout))
         {
             _env.Metrics.ConnectionEvicted(metricReason);
-            Log.Evicted(_env.Logger, Id, Session, metricReason);
+            Log.Evicted(_env.Logger, Id, Session, RemoteAddress, metricReason);
         }
     }
 
@@ -278,7 +279,7 @@ internal sealed partial class GatewayConnection : ISessionMember, IClientConnect
         if (TryBeginClose(CloseCodes.SlowConsumer, "slow consumer: send queue overflowed", discardPending: true, leaveSession))
         {
             _env.Metrics.SendQueueOverflowed();
-            Log.SlowConsumer(_env.Logger, Id, Session, _queue.Limit);
+            Log.SlowConsumer(_env.Logger, Id, Session, RemoteAddress, _queue.Limit);
         }
     }
 

@@ -18,13 +18,13 @@ internal static class SendLoop
     private const int BatchBytes = 16 * 1024;
 
     /// <summary>Runs until the queue's final frame is written; false when the transport failed first.</summary>
-    public static async Task<bool> RunAsync(OutboundQueue queue, Stream output, GatewayMetrics metrics)
+    public static async Task<bool> RunAsync(OutboundQueue queue, Stream output, GatewayMetrics metrics, TimeProvider time)
     {
         try
         {
             while (await queue.WaitAsync())
             {
-                await DrainAsync(queue, output, metrics);
+                await DrainAsync(queue, output, metrics, time);
                 if (queue.TryTakeFinalFrame(out byte[]? finalFrame))
                 {
                     if (finalFrame is not null)
@@ -52,7 +52,21 @@ internal static class SendLoop
     public static bool IsTransportFailure(Exception e) =>
         e is IOException or OperationCanceledException or ObjectDisposedException;
 
-    private static async ValueTask DrainAsync(OutboundQueue queue, Stream output, GatewayMetrics metrics)
+    /// <summary>Publish-to-write latency of the live events just written (a replay's events are old by design).</summary>
+    private static void RecordLatency(ReadOnlySpan<OutboundFrame> written, GatewayMetrics metrics, TimeProvider time)
+    {
+        long now = time.GetTimestamp();
+        double frequency = time.TimestampFrequency;
+        foreach (OutboundFrame frame in written)
+        {
+            if (frame is { Event: { } e, Replayed: false })
+            {
+                metrics.DeliveryLatency((now - e.PublishedAt) / frequency);
+            }
+        }
+    }
+
+    private static async ValueTask DrainAsync(OutboundQueue queue, Stream output, GatewayMetrics metrics, TimeProvider time)
     {
         OutboundFrame[] frames = ArrayPool<OutboundFrame>.Shared.Rent(BatchFrames);
         byte[] buffer = ArrayPool<byte>.Shared.Rent(BatchBytes);
@@ -93,6 +107,7 @@ internal static class SendLoop
                     await output.WriteAsync(buffer.AsMemory(0, used));
                 }
 
+                RecordLatency(frames.AsSpan(0, count), metrics, time);
                 Array.Clear(frames, 0, count);
                 metrics.BytesSent(bytes);
                 if (events > 0)

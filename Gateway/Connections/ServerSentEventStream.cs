@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text;
 using System.Text.Json;
+using Gateway.Diagnostics;
 using Gateway.Protocol.Framing;
 using Gateway.Protocol.Messages;
 using Gateway.Security;
@@ -37,6 +38,9 @@ internal sealed partial class ServerSentEventStream : ISessionMember, IClientCon
     private long _closeDeadline;
     private int _state;
 
+    // The close code the stream ended with (its @closed notice), 1006 when the client left first.
+    private int _closeCode = 1006;
+
     private readonly GatewayPrincipal _principal;
 
     public ServerSentEventStream(ConnectionEnvironment env, HttpContext http, string session, EventFilter filter, long? since, GatewayPrincipal principal)
@@ -69,6 +73,7 @@ internal sealed partial class ServerSentEventStream : ISessionMember, IClientCon
         response.Headers["X-Accel-Buffering"] = "no";
 
         _env.Registry.Add(this);
+        _env.Metrics.ConnectionOpened(GatewayMetrics.ServerSentEvents);
         Log.Opened(_env.Logger, Id, Session, _since ?? -1);
         await using CancellationTokenRegistration gone = _http.RequestAborted.UnsafeRegister(
             static state => ((ServerSentEventStream)state!).TryClose(null, discardPending: true), this);
@@ -80,7 +85,7 @@ internal sealed partial class ServerSentEventStream : ISessionMember, IClientCon
                 CloseForShutdown();
             }
 
-            if (!await SendLoop.RunAsync(_queue, response.Body, _env.Metrics))
+            if (!await SendLoop.RunAsync(_queue, response.Body, _env.Metrics, _env.Time))
             {
                 Abort();
             }
@@ -93,7 +98,8 @@ internal sealed partial class ServerSentEventStream : ISessionMember, IClientCon
         {
             _membership?.Leave();
             _env.Registry.Remove(this);
-            Log.Closed(_env.Logger, Id, Session, _queue.Dequeued);
+            _env.Metrics.ConnectionClosed(GatewayMetrics.ServerSentEvents, _closeCode);
+            Log.Closed(_env.Logger, Id, Session, _closeCode, _queue.Dequeued);
         }
     }
 
@@ -191,6 +197,7 @@ internal sealed partial class ServerSentEventStream : ISessionMember, IClientCon
         }
 
         Volatile.Write(ref _closeDeadline, _env.CloseDeadlineFromNow());
+        _closeCode = notice?.Code ?? 1006;
         byte[]? last = notice is { } n ? ControlEvent(ClosedEventName, n) : null;
         _queue.Complete(last, discardPending);
         return true;
@@ -224,7 +231,7 @@ internal sealed partial class ServerSentEventStream : ISessionMember, IClientCon
         [LoggerMessage(EventId = 111, Level = LogLevel.Information, Message = "SSE stream {ConnectionId} opened to session {Session} (since {Since})")]
         public static partial void Opened(ILogger logger, string connectionId, string session, long since);
 
-        [LoggerMessage(EventId = 112, Level = LogLevel.Information, Message = "SSE stream {ConnectionId} to session {Session} ended after {Messages} messages")]
-        public static partial void Closed(ILogger logger, string connectionId, string session, long messages);
+        [LoggerMessage(EventId = 112, Level = LogLevel.Information, Message = "SSE stream {ConnectionId} to session {Session} ended with {CloseCode} after {Messages} messages")]
+        public static partial void Closed(ILogger logger, string connectionId, string session, int closeCode, long messages);
     }
 }

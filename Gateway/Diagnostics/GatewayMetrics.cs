@@ -4,65 +4,107 @@ using System.Diagnostics.Metrics;
 namespace Gateway.Diagnostics;
 
 /// <summary>
-/// Every instrument of the gateway (spec section 9), on one meter from <see cref="IMeterFactory"/>.
-/// Tag values are cached so that counting on the hot path allocates nothing.
+/// Every instrument of the gateway (spec section 9), on one meter from <see cref="IMeterFactory"/>,
+/// named the OpenTelemetry way (dots, units apart). Tag values are cached, so that counting on the
+/// hot path allocates nothing. docs/operations.md lists each one with its Prometheus name.
 /// </summary>
 internal sealed class GatewayMetrics
 {
     /// <summary>The meter's name, as exporters see it.</summary>
     public const string MeterName = "Gateway";
 
+    /// <summary>The transports a client connection can use, as the <c>transport</c> tag says.</summary>
+    public const string WebSocket = "websocket";
+    public const string ServerSentEvents = "sse";
+
+    // From half a millisecond to ten seconds: loopback deliveries take tens of microseconds to a few
+    // milliseconds, a slow consumer's can take seconds before it is dropped.
+    private static readonly double[] LatencyBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
     private readonly ConcurrentDictionary<int, KeyValuePair<string, object?>> _codeTags = new();
     private readonly ConcurrentDictionary<string, KeyValuePair<string, object?>> _reasonTags = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, KeyValuePair<string, object?>> _errorCodeTags = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, KeyValuePair<string, object?>> _endpointTags = new(StringComparer.Ordinal);
+    private readonly KeyValuePair<string, object?> _webSocketTag = new("transport", WebSocket);
+    private readonly KeyValuePair<string, object?> _sseTag = new("transport", ServerSentEvents);
+    private readonly KeyValuePair<string, object?> _receiveTag = new("direction", "receive");
+    private readonly KeyValuePair<string, object?> _transmitTag = new("direction", "transmit");
 
     private readonly UpDownCounter<long> _connectionsOpen;
     private readonly Counter<long> _connectionsAccepted;
     private readonly Counter<long> _connectionsRefused;
     private readonly Counter<long> _requestsRefused;
-    private readonly ConcurrentDictionary<string, KeyValuePair<string, object?>> _endpointTags = new(StringComparer.Ordinal);
     private readonly Counter<long> _connectionsClosed;
     private readonly Counter<long> _connectionsEvicted;
     private readonly Counter<long> _eventsPublished;
     private readonly Counter<long> _messagesDelivered;
     private readonly Counter<long> _sendQueueOverflows;
     private readonly Counter<long> _protocolErrors;
-    private readonly Counter<long> _bytesReceived;
-    private readonly Counter<long> _bytesSent;
+    private readonly Counter<long> _networkIo;
+    private readonly Histogram<double> _deliveryLatency;
+    private readonly Histogram<double> _publishDuration;
 
     public GatewayMetrics(IMeterFactory meterFactory)
     {
         Meter = meterFactory.Create(MeterName);
-        _connectionsOpen = Meter.CreateUpDownCounter<long>("gateway.connections.open", "{connection}", "WebSocket connections open now.");
-        _connectionsAccepted = Meter.CreateCounter<long>("gateway.connections.accepted", "{connection}", "WebSocket upgrades accepted.");
-        _connectionsRefused = Meter.CreateCounter<long>("gateway.connections.refused", "{connection}", "WebSocket upgrades refused, by reason.");
+        _connectionsOpen = Meter.CreateUpDownCounter<long>("gateway.connections.open", "{connection}", "Client connections open now, by transport.");
+        _connectionsAccepted = Meter.CreateCounter<long>("gateway.connections.accepted", "{connection}", "Client connections accepted, by transport.");
+        _connectionsRefused = Meter.CreateCounter<long>("gateway.connections.refused", "{connection}", "WebSocket upgrades and SSE streams refused, by reason.");
         _requestsRefused = Meter.CreateCounter<long>("gateway.requests.refused", "{request}", "HTTP API requests refused, by endpoint and reason.");
-        _connectionsClosed = Meter.CreateCounter<long>("gateway.connections.closed", "{connection}", "Connections closed, by WebSocket close code (1006: without a close handshake).");
-        _connectionsEvicted = Meter.CreateCounter<long>("gateway.connections.evicted", "{connection}", "Connections evicted, by reason.");
-        _eventsPublished = Meter.CreateCounter<long>("gateway.events.published", "{event}", "Events accepted into sessions.");
-        _messagesDelivered = Meter.CreateCounter<long>("gateway.messages.delivered", "{message}", "Messages written to client sockets.");
+        _connectionsClosed = Meter.CreateCounter<long>("gateway.connections.closed", "{connection}", "Client connections closed, by transport and close code (1006: without a close handshake).");
+        _connectionsEvicted = Meter.CreateCounter<long>("gateway.connections.evicted", "{connection}", "Connections closed by the gateway for a reason of its own, by reason.");
+        _eventsPublished = Meter.CreateCounter<long>("gateway.events.published", "{event}", "Events accepted into sessions (retried duplicates not counted).");
+        _messagesDelivered = Meter.CreateCounter<long>("gateway.messages.delivered", "{message}", "Events written to client connections, replays included.");
         _sendQueueOverflows = Meter.CreateCounter<long>("gateway.send_queue.overflows", "{connection}", "Connections whose send queue overflowed (slow consumers).");
         _protocolErrors = Meter.CreateCounter<long>("gateway.protocol.errors", "{error}", "Error replies to client messages, by error code.");
-        _bytesReceived = Meter.CreateCounter<long>("gateway.bytes.received", "By", "Bytes read from client sockets.");
-        _bytesSent = Meter.CreateCounter<long>("gateway.bytes.sent", "By", "Bytes written to client sockets.");
+        _networkIo = Meter.CreateCounter<long>("gateway.network.io", "By", "Bytes read from and written to client connections, by direction.");
+        _deliveryLatency = Meter.CreateHistogram("gateway.delivery.latency", "s", "Time from an event's publish to its write to a client connection.",
+            tags: null, advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = LatencyBuckets });
+        _publishDuration = Meter.CreateHistogram("gateway.publish.duration", "s", "Duration of POST /api/sessions/{session}/events requests.",
+            tags: null, advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = LatencyBuckets });
     }
 
     public Meter Meter { get; }
 
-    /// <summary>Registers the sessions gauge, read from <paramref name="count"/> at collection.</summary>
-    public void ObserveSessions(Func<int> count) =>
-        Meter.CreateObservableGauge("gateway.sessions", count, "{session}", "Sessions held by this node.");
-
-    public void ConnectionOpened()
+    /// <summary>
+    /// Puts every series that alerts watch at zero, so that it exists from the start rather than
+    /// appearing with its first event (an absent series leaves rate() and alerts silent). Called
+    /// once a collector listens.
+    /// </summary>
+    public void StartSeries()
     {
-        _connectionsAccepted.Add(1);
-        _connectionsOpen.Add(1);
+        foreach (KeyValuePair<string, object?> transport in new[] { _webSocketTag, _sseTag })
+        {
+            _connectionsOpen.Add(0, transport);
+            _connectionsAccepted.Add(0, transport);
+        }
+
+        _eventsPublished.Add(0);
+        _messagesDelivered.Add(0);
+        _sendQueueOverflows.Add(0);
+        _networkIo.Add(0, _receiveTag);
+        _networkIo.Add(0, _transmitTag);
     }
 
-    public void ConnectionClosed(int closeCode)
+    /// <summary>Registers the sessions and history gauges, read at collection.</summary>
+    public void ObserveSessions(Func<int> count, Func<long> historyBytes)
     {
-        _connectionsOpen.Add(-1);
-        _connectionsClosed.Add(1, CodeTag("code", closeCode));
+        Meter.CreateObservableGauge("gateway.sessions", count, "{session}", "Sessions held by this node.");
+        Meter.CreateObservableGauge("gateway.history.bytes", historyBytes, "By", "Memory held by all sessions' events, against Gateway:History:MaxTotalBytes.");
+    }
+
+    public void ConnectionOpened(string transport)
+    {
+        KeyValuePair<string, object?> tag = Transport(transport);
+        _connectionsAccepted.Add(1, tag);
+        _connectionsOpen.Add(1, tag);
+    }
+
+    public void ConnectionClosed(string transport, int closeCode)
+    {
+        KeyValuePair<string, object?> tag = Transport(transport);
+        _connectionsOpen.Add(-1, tag);
+        _connectionsClosed.Add(1, tag, CodeTag(closeCode));
     }
 
     public void ConnectionRefused(string reason) => _connectionsRefused.Add(1, Tag(_reasonTags, "reason", reason));
@@ -76,16 +118,22 @@ internal sealed class GatewayMetrics
 
     public void MessagesDelivered(int count) => _messagesDelivered.Add(count);
 
+    public void DeliveryLatency(double seconds) => _deliveryLatency.Record(seconds);
+
+    public void PublishDuration(double seconds) => _publishDuration.Record(seconds);
+
     public void SendQueueOverflowed() => _sendQueueOverflows.Add(1);
 
     public void ProtocolError(string code) => _protocolErrors.Add(1, Tag(_errorCodeTags, "code", code));
 
-    public void BytesReceived(long count) => _bytesReceived.Add(count);
+    public void BytesReceived(long count) => _networkIo.Add(count, _receiveTag);
 
-    public void BytesSent(long count) => _bytesSent.Add(count);
+    public void BytesSent(long count) => _networkIo.Add(count, _transmitTag);
 
-    private KeyValuePair<string, object?> CodeTag(string name, int code) =>
-        _codeTags.GetOrAdd(code, static (c, n) => new KeyValuePair<string, object?>(n, c), name);
+    private KeyValuePair<string, object?> Transport(string transport) => transport == WebSocket ? _webSocketTag : _sseTag;
+
+    private KeyValuePair<string, object?> CodeTag(int code) =>
+        _codeTags.GetOrAdd(code, static c => new KeyValuePair<string, object?>("code", c));
 
     private static KeyValuePair<string, object?> Tag(ConcurrentDictionary<string, KeyValuePair<string, object?>> cache, string name, string value) =>
         cache.GetOrAdd(value, static (v, n) => new KeyValuePair<string, object?>(n, v), name);

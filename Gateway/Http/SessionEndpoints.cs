@@ -1,7 +1,9 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.Text.Json;
 using Gateway.Backplane;
 using Gateway.Configuration;
+using Gateway.Diagnostics;
 using Gateway.Protocol;
 using Gateway.Protocol.Framing;
 using Gateway.Protocol.Json;
@@ -13,7 +15,7 @@ using Microsoft.Extensions.Options;
 namespace Gateway.Http;
 
 /// <summary>The session API of spec section 5: publish, list, inspect, delete.</summary>
-internal static class SessionEndpoints
+internal static partial class SessionEndpoints
 {
     private const string PublishEndpoint = "publish";
     private const string SessionsEndpoint = "sessions";
@@ -27,6 +29,27 @@ internal static class SessionEndpoints
     }
 
     private static async Task<IResult> PublishAsync(
+        HttpContext http, string session, IBackplane backplane, IOptions<LimitsOptions> limits,
+        Authenticator authenticator, Refusals refusals, PublishRateLimiter rates, GatewayMetrics metrics, ILoggerFactory loggers)
+    {
+        long started = Stopwatch.GetTimestamp();
+        try
+        {
+            return await PublishCoreAsync(http, session, backplane, limits, authenticator, refusals, rates);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !http.RequestAborted.IsCancellationRequested)
+        {
+            Log.PublishFailed(loggers.CreateLogger("Gateway.Http.Publish"), session, e);
+            http.Response.Headers.RetryAfter = "1";
+            return Problems.Result(StatusCodes.Status503ServiceUnavailable, "the session store did not answer; retry");
+        }
+        finally
+        {
+            metrics.PublishDuration(Stopwatch.GetElapsedTime(started).TotalSeconds);
+        }
+    }
+
+    private static async Task<IResult> PublishCoreAsync(
         HttpContext http, string session, IBackplane backplane, IOptions<LimitsOptions> limits,
         Authenticator authenticator, Refusals refusals, PublishRateLimiter rates)
     {
@@ -198,5 +221,11 @@ internal static class SessionEndpoints
 
             await httpContext.Response.Body.WriteAsync(buffer.WrittenMemory);
         }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 302, Level = LogLevel.Error, Message = "Publishing to session {Session} failed")]
+        public static partial void PublishFailed(ILogger logger, string session, Exception exception);
     }
 }

@@ -9,7 +9,7 @@ namespace Gateway.Sessions;
 /// An accepted event: its seq, its time, and the one WebSocket frame that carries it to every
 /// recipient. Immutable once created, so that history, state and every send queue share it.
 /// </summary>
-internal sealed class SessionEvent(string session, string name, long seq, DateTimeOffset timestamp, ReadOnlyMemory<byte> data, byte[] frame, JsonScalar? id, bool final)
+internal sealed class SessionEvent(string session, string name, long seq, DateTimeOffset timestamp, ReadOnlyMemory<byte> data, byte[] frame, JsonScalar? id, bool final, long publishedAt = 0)
 {
     private byte[]? _serverSentEvent;
 
@@ -36,6 +36,9 @@ internal sealed class SessionEvent(string session, string name, long seq, DateTi
 
     /// <summary>True when this event completed its session.</summary>
     public bool Final { get; } = final;
+
+    /// <summary>When it was published, as a <see cref="TimeProvider"/> timestamp: the start of its delivery latency.</summary>
+    public long PublishedAt { get; } = publishedAt;
 
     /// <summary>
     /// The event as one Server-Sent Event (<c>id</c>, <c>event</c>, <c>data</c> lines), built by the
