@@ -15,12 +15,8 @@ namespace Gateway.Bench;
 /// </summary>
 internal static class HistoryMemory
 {
-    public static int Run(string[] args)
+    public static int Run(int sessions, int events, int payload)
     {
-        int sessions = Option(args, "--sessions", 200);
-        int events = Option(args, "--events", HistoryOptions.DefaultMaxEvents);
-        int payload = Option(args, "--payload", 128);
-
         using ServiceProvider services = new ServiceCollection().AddMetrics().BuildServiceProvider();
         var backplane = new MemoryBackplane(
             Options.Create(new HistoryOptions { MaxEvents = events }),
@@ -63,11 +59,5 @@ internal static class HistoryMemory
         GC.WaitForPendingFinalizers();
         GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
         return GC.GetTotalMemory(forceFullCollection: true);
-    }
-
-    private static int Option(string[] args, string name, int fallback)
-    {
-        int at = Array.IndexOf(args, name);
-        return at >= 0 && at + 1 < args.Length ? int.Parse(args[at + 1], CultureInfo.InvariantCulture) : fallback;
     }
 }

@@ -1,20 +1,50 @@
+using System.CommandLine;
 using Gateway.Bench;
+using Gateway.Bench.Load;
 
-return args switch
+var quick = new Option<bool>("--quick") { Description = "A quick pass of every scenario (a few minutes), instead of the full suite." };
+var servers = new Option<string[]>("--servers")
 {
-    ["history-memory", .. var rest] => HistoryMemory.Run(rest),
-    _ => Usage(),
+    Description = "The servers to compare: " + string.Join(", ", BenchRunner.AllServers),
+    AllowMultipleArgumentsPerToken = true,
+    DefaultValueFactory = _ => BenchRunner.AllServers,
 };
-
-static int Usage()
+var scenarios = new Option<string[]>("--scenarios")
 {
-    Console.Error.WriteLine("""
-        usage: Gateway.Bench <command>
+    Description = "The scenarios to run: S1 (idle density), S2 (fan-out), S3 (many sessions), S4 (latency; needs S2), S5 (slow consumers)",
+    AllowMultipleArgumentsPerToken = true,
+    DefaultValueFactory = _ => BenchRunner.AllScenarios,
+};
+var output = new Option<string>("--output") { Description = "Where results go (Markdown and JSON).", DefaultValueFactory = _ => "bench-results" };
 
-          history-memory [--sessions N] [--events N] [--payload BYTES]
-              memory held by full session histories in the memory backplane
+var run = new Command("run", "Run the load scenarios against the gateway and its peers, side by side.") { quick, servers, scenarios, output };
+run.SetAction((result, _) => BenchRunner.RunAsync(
+    Split(result.GetValue(servers)!), Split(result.GetValue(scenarios)!), result.GetValue(quick), result.GetValue(output)!,
+    "dotnet run --project Gateway.Bench -c Release -- " + string.Join(' ', args)));
 
-        The load generator and the peer comparison are not written yet; see docs/benchmarks.md.
-        """);
-    return 2;
-}
+var worker = new Command("worker", "A generator process, driven by the coordinator over stdin (internal).") { Hidden = true };
+worker.SetAction((_, _) => Worker.RunAsync());
+
+var microArguments = new Argument<string[]>("arguments") { Description = "BenchmarkDotNet's own arguments, e.g. --filter '*'", Arity = ArgumentArity.ZeroOrMore };
+var micro = new Command("micro", "BenchmarkDotNet micro-benchmarks: the codec and the fan-out core.") { microArguments };
+micro.TreatUnmatchedTokensAsErrors = false;
+micro.SetAction(result => Gateway.Bench.Micro.MicroBenchmarks.Run([.. result.GetValue(microArguments) ?? [], .. result.UnmatchedTokens]));
+
+var sessions = new Option<int>("--sessions") { DefaultValueFactory = _ => 200 };
+var events = new Option<int>("--events") { DefaultValueFactory = _ => 1000 };
+var payload = new Option<int>("--payload") { DefaultValueFactory = _ => 128 };
+var historyMemory = new Command("history-memory", "Memory held by full session histories in the memory backplane.") { sessions, events, payload };
+historyMemory.SetAction(result => HistoryMemory.Run(result.GetValue(sessions), result.GetValue(events), result.GetValue(payload)));
+
+var check = new Command("check", "Build and start every server and check that it speaks the scenario contract.");
+check.SetAction((_, _) => Gateway.Bench.Servers.ServerCheck.CheckAllAsync());
+var serversCommand = new Command("servers", "The servers under test.") { check };
+
+var root = new RootCommand("Gateway.Bench: measurements of the gateway beside the peers users would pick instead.")
+{
+    run, worker, micro, historyMemory, serversCommand,
+};
+return await root.Parse(args).InvokeAsync();
+
+// "--servers a,b" and "--servers a b" both work.
+static string[] Split(string[] values) => values.SelectMany(v => v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray();

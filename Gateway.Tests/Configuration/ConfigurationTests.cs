@@ -88,6 +88,7 @@ public sealed class ConfigurationTests
         AssertSame(new SecurityOptions(), Bound<SecurityOptions>(services), json, SecurityOptions.Section);
         AssertSame(new AuthOptions(), Bound<AuthOptions>(services), json, AuthOptions.Section);
         AssertSame(new TelemetryOptions(), Bound<TelemetryOptions>(services), json, TelemetryOptions.Section);
+        AssertSame(new TransportOptions(), Bound<TransportOptions>(services), json, TransportOptions.Section);
         Assert.That(file["Urls"], Is.EqualTo(GatewayConfiguration.DefaultUrl));
     }
 

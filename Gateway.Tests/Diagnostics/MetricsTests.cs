@@ -14,9 +14,11 @@ public sealed class MetricsTests
     [Test]
     public async Task A_scrape_after_real_traffic_shows_what_happened_and_promtool_accepts_it()
     {
+        // A small queue, so that the slow consumer overflows soon; room enough for the healthy
+        // clients' five events however the send loops are scheduled.
         await using GatewayServer server = await GatewayServer.StartAsync(new Dictionary<string, string?>
         {
-            ["Gateway:Limits:SendQueueMessages"] = "4",
+            ["Gateway:Limits:SendQueueMessages"] = "16",
         });
         var held = new List<TestClient>();
         try

@@ -25,6 +25,7 @@ internal static class GatewayConfiguration
         ("Security", typeof(SecurityOptions)),
         ("Auth", typeof(AuthOptions)),
         ("Telemetry", typeof(TelemetryOptions)),
+        ("Transport", typeof(TransportOptions)),
     ];
 
     public static IServiceCollection AddGatewayOptions(this IServiceCollection services)
@@ -38,6 +39,7 @@ internal static class GatewayConfiguration
         Add<SecurityOptions>(services, SecurityOptions.Section);
         Add<AuthOptions>(services, AuthOptions.Section);
         Add<TelemetryOptions>(services, TelemetryOptions.Section);
+        services.AddOptions<TransportOptions>().BindConfiguration(TransportOptions.Section);
         return services;
     }
 
@@ -58,6 +60,7 @@ internal static class GatewayConfiguration
         Resolve<SecurityOptions>(services, problems);
         Resolve<AuthOptions>(services, problems);
         Resolve<TelemetryOptions>(services, problems);
+        Resolve<TransportOptions>(services, problems);
         if (problems.Count > 0)
         {
             throw new GatewayConfigurationException("invalid configuration:\n  " + string.Join("\n  ", problems));

@@ -251,3 +251,19 @@ internal sealed class TelemetryOptions
     /// <summary><c>text</c> (one line per entry, for people) or <c>json</c> (one object per line, for log shippers).</summary>
     public string LogFormat { get; set; } = "text";
 }
+
+/// <summary>The <c>Gateway:Transport</c> section: how Kestrel runs the gateway's sockets.</summary>
+internal sealed class TransportOptions
+{
+    /// <summary>The section's path in configuration.</summary>
+    public const string Section = "Gateway:Transport";
+
+    /// <summary>On: measured 2.6x the fan-out throughput per CPU second (docs/benchmarks.md).</summary>
+    public const bool DefaultInlineScheduling = true;
+
+    /// <summary>
+    /// Whether Kestrel runs socket continuations inline on its I/O threads instead of queueing
+    /// them to the thread pool. Turn it off only when investigating a stall.
+    /// </summary>
+    public bool InlineScheduling { get; set; } = DefaultInlineScheduling;
+}

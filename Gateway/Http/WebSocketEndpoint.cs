@@ -3,6 +3,7 @@ using Gateway.Protocol;
 using Gateway.Protocol.Framing;
 using Gateway.Security;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
 using Microsoft.Net.Http.Headers;
 
 namespace Gateway.Http;
@@ -112,6 +113,13 @@ internal static class WebSocketEndpoint
         if (WebSocketHandshake.OffersSubProtocol(http.Request.Headers.SecWebSocketProtocol))
         {
             http.Response.Headers.SecWebSocketProtocol = WebSocketHandshake.SubProtocol;
+        }
+
+        // The connection sets its own pace (send queue, close deadline): Kestrel's per-write data-rate
+        // timing would only add cost to every frame.
+        if (http.Features.Get<IHttpMinResponseDataRateFeature>() is { } rate)
+        {
+            rate.MinDataRate = null;
         }
 
         Stream transport = await upgrade.UpgradeAsync();

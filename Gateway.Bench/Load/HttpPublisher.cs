@@ -1,0 +1,248 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Threading.Channels;
+
+namespace Gateway.Bench.Load;
+
+/// <summary>
+/// Publishes over a fixed number of keep-alive HTTP/1.1 connections, one request in flight on
+/// each: a lean client of its own, so that the generator's core is spent on the load, and so that
+/// a publish's latency is measured from the moment it was due (open loop: time spent waiting for
+/// a free connection counts, as it would for a real publisher).
+/// </summary>
+internal sealed class HttpPublisher : IAsyncDisposable
+{
+    private readonly Channel<Connection> _idle = Channel.CreateUnbounded<Connection>();
+    private readonly List<Connection> _all = [];
+    private readonly string _host;
+    private long _errors;
+    private long _completed;
+
+    private HttpPublisher(string host) => _host = host;
+
+    /// <summary>Publish latency, from due time to response, in microseconds.</summary>
+    public LatencyHistogram Latency { get; } = new();
+
+    public long Errors => Interlocked.Read(ref _errors);
+
+    public long Completed => Interlocked.Read(ref _completed);
+
+    public static async Task<HttpPublisher> ConnectAsync(Uri server, int connections)
+    {
+        var publisher = new HttpPublisher(server.Authority);
+        var endpoint = new IPEndPoint(IPAddress.Parse(server.Host), server.Port);
+        for (int i = 0; i < connections; i++)
+        {
+            var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            await socket.ConnectAsync(endpoint);
+            var connection = new Connection(socket);
+            publisher._all.Add(connection);
+            publisher._idle.Writer.TryWrite(connection);
+        }
+
+        return publisher;
+    }
+
+    /// <summary>The body of one event: <c>data</c> is about <paramref name="dataBytes"/> bytes and carries the due time as <c>t</c>.</summary>
+    public static byte[] Body(long due, int dataBytes)
+    {
+        string head = $"{{\"t\":{due},\"p\":\"";
+        int pad = Math.Max(0, dataBytes - head.Length - 2);
+        return Encoding.ASCII.GetBytes($"{{\"event\":\"bench\",\"data\":{head}{new string('x', pad)}\"}}}}");
+    }
+
+    /// <summary>Sends one publish when a connection is free; returns the HTTP status (0 on a transport failure).</summary>
+    public async Task<int> PublishAsync(string session, byte[] body, long due)
+    {
+        Connection connection = await _idle.Reader.ReadAsync();
+        int status = 0;
+        try
+        {
+            status = await connection.PostAsync(_host, $"/api/sessions/{session}/events", body);
+        }
+        catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException)
+        {
+            // A broken connection stays out of the pool.
+            Interlocked.Increment(ref _errors);
+            return 0;
+        }
+
+        Latency.Record((Stopwatch.GetTimestamp() - due) / (Stopwatch.Frequency / 1_000_000));
+        if (status is < 200 or >= 300)
+        {
+            Interlocked.Increment(ref _errors);
+        }
+
+        Interlocked.Increment(ref _completed);
+        _idle.Writer.TryWrite(connection);
+        return status;
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _all.ForEach(c => c.Dispose());
+        return ValueTask.CompletedTask;
+    }
+
+    private sealed class Connection(Socket socket)
+    {
+        private readonly byte[] _buffer = new byte[8192];
+        private int _start;
+        private int _end;
+
+        public async Task<int> PostAsync(string host, string path, byte[] body)
+        {
+            byte[] head = Encoding.ASCII.GetBytes($"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {body.Length}\r\n\r\n");
+            await socket.SendAsync(new List<ArraySegment<byte>> { head, body });
+            string statusLine = await ReadLineAsync();
+            int status = int.Parse(statusLine.AsSpan(9, 3), System.Globalization.CultureInfo.InvariantCulture);
+            long length = -1;
+            bool chunked = false;
+            string line;
+            while ((line = await ReadLineAsync()).Length > 0)
+            {
+                if (line.StartsWith("Content-Length:", StringComparison.OrdinalIgnoreCase))
+                {
+                    length = long.Parse(line.AsSpan(15).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+                }
+                else if (line.StartsWith("Transfer-Encoding:", StringComparison.OrdinalIgnoreCase) && line.Contains("chunked", StringComparison.OrdinalIgnoreCase))
+                {
+                    chunked = true;
+                }
+            }
+
+            if (chunked)
+            {
+                long size;
+                do
+                {
+                    size = Convert.ToInt64((await ReadLineAsync()).Split(';')[0].Trim(), 16);
+                    await SkipAsync(size);
+                    await ReadLineAsync();
+                }
+                while (size > 0);
+            }
+            else if (length > 0)
+            {
+                await SkipAsync(length);
+            }
+
+            return status;
+        }
+
+        public void Dispose() => socket.Dispose();
+
+        private async Task<string> ReadLineAsync()
+        {
+            while (true)
+            {
+                int newline = Array.IndexOf(_buffer, (byte)'\n', _start, _end - _start);
+                if (newline >= 0)
+                {
+                    string line = Encoding.ASCII.GetString(_buffer, _start, newline - _start).TrimEnd('\r');
+                    _start = newline + 1;
+                    return line;
+                }
+
+                await FillAsync();
+            }
+        }
+
+        private async Task SkipAsync(long count)
+        {
+            while (count > 0)
+            {
+                if (_start == _end)
+                {
+                    await FillAsync();
+                }
+
+                int take = (int)Math.Min(count, _end - _start);
+                _start += take;
+                count -= take;
+            }
+        }
+
+        private async Task FillAsync()
+        {
+            if (_start > 0)
+            {
+                Buffer.BlockCopy(_buffer, _start, _buffer, 0, _end - _start);
+                _end -= _start;
+                _start = 0;
+            }
+
+            int read = await socket.ReceiveAsync(_buffer.AsMemory(_end), SocketFlags.None);
+            if (read == 0)
+            {
+                throw new IOException("the server closed the connection");
+            }
+
+            _end += read;
+        }
+    }
+}
+
+/// <summary>
+/// Open-loop publishing: events are due at a fixed rate, and each is sent when due whatever
+/// happened to the ones before, so that a slow server cannot slow the load down and hide its latency.
+/// </summary>
+internal static class RatePublisher
+{
+    /// <summary>Publishes <paramref name="rate"/> events a second for <paramref name="duration"/>; returns how many were sent.</summary>
+    public static async Task<long> RunAsync(HttpPublisher publisher, double rate, TimeSpan duration, Func<long, string> session, int dataBytes, Action<long>? progress = null)
+    {
+        long total = (long)(rate * duration.TotalSeconds);
+        long start = Stopwatch.GetTimestamp() + (Stopwatch.Frequency / 100);
+        double ticksPerEvent = Stopwatch.Frequency / rate;
+        var outstanding = new List<Task>();
+        var scheduler = new Thread(() =>
+        {
+            for (long k = 0; k < total; k++)
+            {
+                long due = start + (long)(k * ticksPerEvent);
+                long wait;
+                while ((wait = due - Stopwatch.GetTimestamp()) > 0)
+                {
+                    // Sleep while there is time; spin for the last fraction of a millisecond.
+                    if (wait > Stopwatch.Frequency / 500)
+                    {
+                        Thread.Sleep(1);
+                    }
+                    else
+                    {
+                        Thread.SpinWait(50);
+                    }
+                }
+
+                Task sent = publisher.PublishAsync(session(k), HttpPublisher.Body(due, dataBytes), due);
+                lock (outstanding)
+                {
+                    outstanding.Add(sent);
+                    if (outstanding.Count > 4096)
+                    {
+                        outstanding.RemoveAll(t => t.IsCompleted);
+                    }
+                }
+
+                if ((k & 255) == 0)
+                {
+                    progress?.Invoke(k);
+                }
+            }
+        })
+        { IsBackground = true, Name = "publisher" };
+        scheduler.Start();
+        await Task.Run(scheduler.Join);
+        Task[] pending;
+        lock (outstanding)
+        {
+            pending = [.. outstanding];
+        }
+
+        await Task.WhenAll(pending);
+        return total;
+    }
+}

@@ -1,0 +1,150 @@
+using System.Globalization;
+using System.Text;
+
+namespace Gateway.Bench.Load;
+
+/// <summary>Everything one run measured, per server.</summary>
+internal sealed class SuiteResults
+{
+    public string Machine { get; set; } = string.Empty;
+
+    public string Command { get; set; } = string.Empty;
+
+    public DateTimeOffset Started { get; set; }
+
+    public bool Quick { get; set; }
+
+    public Dictionary<string, IdleResult> Idle { get; } = [];
+
+    public Dictionary<string, List<FanOutResult>> FanOut { get; } = [];
+
+    public Dictionary<string, List<ManyResult>> Many { get; } = [];
+
+    public Dictionary<string, SteadyResult> Steady { get; } = [];
+
+    public Dictionary<string, SlowResult> Slow { get; } = [];
+
+    public Dictionary<string, double> GeneratorCpuSeconds { get; } = [];
+
+    public List<string> Notes { get; } = [];
+}
+
+/// <summary>The results as Markdown tables, the gateway beside each peer, with ratios.</summary>
+internal static class Report
+{
+    private const string Gateway = "gateway";
+
+    public static string Markdown(SuiteResults results)
+    {
+        var md = new StringBuilder();
+        md.AppendLine(CultureInfo.InvariantCulture, $"Run of {results.Started:yyyy-MM-dd HH:mm} UTC, {(results.Quick ? "quick" : "full")} suite, on {results.Machine}.");
+        md.AppendLine();
+        md.AppendLine("```");
+        md.AppendLine(results.Command);
+        md.AppendLine("```");
+        md.AppendLine();
+
+        if (results.Idle.Count > 0)
+        {
+            md.AppendLine("### S1: idle density and connect rate");
+            md.AppendLine();
+            md.AppendLine("| server | connections | connects/s | server RSS per connection | managed heap per connection | gateway's RSS per connection ÷ this |");
+            md.AppendLine("|---|---|---|---|---|---|");
+            IdleResult? gateway = results.Idle.GetValueOrDefault(Gateway);
+            foreach ((string server, IdleResult r) in results.Idle)
+            {
+                md.AppendLine(CultureInfo.InvariantCulture, $"| {server} | {r.Connections:#,0}{(r.Failed > 0 ? $" ({r.Failed} failed)" : "")} | {r.ConnectsPerSecond:#,0} | {r.RssBytesPerConnection / 1024:0.0} KB | {(r.HeapBytesPerConnection is { } h ? $"{h / 1024:0.0} KB" : "n/a")} | {Ratio(gateway?.RssBytesPerConnection, r.RssBytesPerConnection)} |");
+            }
+
+            md.AppendLine();
+        }
+
+        foreach (int clients in results.FanOut.Values.SelectMany(v => v).Select(r => r.Clients).Distinct().Order())
+        {
+            md.AppendLine(CultureInfo.InvariantCulture, $"### S2: fan-out to one session of {clients:#,0}");
+            md.AppendLine();
+            md.AppendLine("| server | highest rate passing | deliveries/s | p99 there | server CPU s per million deliveries | gateway ÷ this (deliveries/s) |");
+            md.AppendLine("|---|---|---|---|---|---|");
+            FanOutResult? gateway = results.FanOut.GetValueOrDefault(Gateway)?.FirstOrDefault(r => r.Clients == clients);
+            foreach ((string server, List<FanOutResult> list) in results.FanOut)
+            {
+                if (list.FirstOrDefault(r => r.Clients == clients) is not { } r)
+                {
+                    continue;
+                }
+
+                md.AppendLine(CultureInfo.InvariantCulture, $"| {server} | {r.MaxRate:#,0.#}/s | {r.DeliveriesPerSecond:#,0} | {LatencySummary.Milliseconds(r.AtMax.P99)} ms | {r.CpuSecondsPerMillion:0.00} | {Ratio(gateway?.DeliveriesPerSecond, r.DeliveriesPerSecond)} |");
+            }
+
+            md.AppendLine();
+        }
+
+        if (results.Many.Count > 0)
+        {
+            md.AppendLine("### S3: many sessions (5 clients each)");
+            md.AppendLine();
+            md.AppendLine("| server | publishes/s | publish p99 | delivery p99 | delivered / due |");
+            md.AppendLine("|---|---|---|---|---|");
+            foreach ((string server, List<ManyResult> list) in results.Many)
+            {
+                foreach (ManyResult r in list)
+                {
+                    md.AppendLine(CultureInfo.InvariantCulture, $"| {server} | {r.Rate:#,0} | {LatencySummary.Milliseconds(r.Publish.P99)} ms | {LatencySummary.Milliseconds(r.Delivery.P99)} ms | {r.Received:#,0} / {r.Expected:#,0}{(r.PublishErrors > 0 ? $" ({r.PublishErrors} publish errors)" : "")} |");
+                }
+            }
+
+            md.AppendLine();
+        }
+
+        if (results.Steady.Count > 0)
+        {
+            md.AppendLine("### S4: latency at half of each server's own S2 maximum, and single bursts");
+            md.AppendLine();
+            md.AppendLine("| server | rate | p50 | p99 | p99.9 | max | delivered / due | burst: time to the last client p50 / p99 / max |");
+            md.AppendLine("|---|---|---|---|---|---|---|---|");
+            foreach ((string server, SteadyResult r) in results.Steady)
+            {
+                md.AppendLine(CultureInfo.InvariantCulture, $"| {server} | {r.Rate:#,0.#}/s to {r.Clients:#,0} | {Ms(r.Delivery.P50)} | {Ms(r.Delivery.P99)} | {Ms(r.Delivery.P999)} | {Ms(r.Delivery.Max)} | {r.Received:#,0} / {r.Expected:#,0} | {Ms(r.TimeToLast.P50)} / {Ms(r.TimeToLast.P99)} / {Ms(r.TimeToLast.Max)} ({r.TimeToLast.Count} bursts to {r.BurstClients:#,0}) |");
+            }
+
+            md.AppendLine();
+        }
+
+        if (results.Slow.Count > 0)
+        {
+            md.AppendLine("### S5: slow-consumer isolation");
+            md.AppendLine();
+            md.AppendLine("| server | healthy p99 before → after the stall | healthy clients delivered / due | stalled clients closed after | close codes | server RSS start → max → end |");
+            md.AppendLine("|---|---|---|---|---|---|");
+            foreach ((string server, SlowResult r) in results.Slow)
+            {
+                string closed = r.SlowClosedAfterSeconds.Length == 0 ? "not closed" : $"{r.SlowClosedAfterSeconds.Length} in {r.SlowClosedAfterSeconds.Min():0.0}-{r.SlowClosedAfterSeconds.Max():0.0} s";
+                string codes = r.CloseCodes.Count == 0 ? "none" : string.Join(", ", r.CloseCodes.Select(c => $"{c.Key}×{c.Value}"));
+                string rss = r.ServerRssMiB.Length == 0 ? "n/a" : $"{r.ServerRssMiB[0]:0} → {r.ServerRssMiB.Max():0} → {r.ServerRssMiB[^1]:0} MiB";
+                md.AppendLine(CultureInfo.InvariantCulture, $"| {server} | {Ms(r.HealthyBefore.P99)} → {Ms(r.HealthyAfter.P99)} | {r.HealthyReceived:#,0} / {r.HealthyExpected:#,0} | {closed} | {codes} | {rss} |");
+            }
+
+            md.AppendLine();
+        }
+
+        if (results.GeneratorCpuSeconds.Count > 0)
+        {
+            md.AppendLine("Generator CPU seconds (all worker processes and the coordinator), per server: " +
+                string.Join(", ", results.GeneratorCpuSeconds.Select(g => $"{g.Key} {g.Value:0.0}")) + ".");
+            md.AppendLine();
+        }
+
+        foreach (string note in results.Notes)
+        {
+            md.AppendLine(CultureInfo.InvariantCulture, $"- {note}");
+        }
+
+        return md.ToString();
+    }
+
+    private static string Ms(long microseconds) => LatencySummary.Milliseconds(microseconds) + " ms";
+
+    /// <summary>The gateway's value over this one's; "-" on the gateway's own row or where either is missing.</summary>
+    private static string Ratio(double? gateway, double value) =>
+        gateway is { } g && value > 0 && g > 0 ? (g / value).ToString("0.00", CultureInfo.InvariantCulture) + "×" : "-";
+}

@@ -1,0 +1,360 @@
+using System.Diagnostics;
+using System.Globalization;
+
+namespace Gateway.Bench.Load;
+
+/// <summary>A server under test, as the scenarios see it.</summary>
+internal interface IServerUnderTest
+{
+    string Name { get; }
+
+    int Pid { get; }
+
+    Uri BaseUri { get; }
+
+    bool IsSignalR { get; }
+
+    string WebSocketPath(string session);
+
+    /// <summary>The server's managed heap in bytes (after a full collection where the server can do one), or null.</summary>
+    Task<long?> HeapBytesAsync();
+}
+
+/// <summary>How long and how big each scenario runs: the full suite, or a quick pass of every step.</summary>
+internal sealed record SuiteSize(
+    bool Quick,
+    int IdleSessions, int IdleClientsPerSession, TimeSpan IdleFor,
+    int[] FanOutClients, TimeSpan StepFor, int MaxSteps,
+    int ManySessions, double[] ManyRates, TimeSpan ManyFor,
+    TimeSpan SteadyFor, int BurstClients, int Bursts,
+    int SlowClients, int SlowStopped, TimeSpan SlowFor, TimeSpan SlowStopAt)
+{
+    public static readonly SuiteSize Full = new(
+        Quick: false,
+        IdleSessions: 160, IdleClientsPerSession: 100, IdleFor: TimeSpan.FromSeconds(30),
+        FanOutClients: [1000, 10_000], StepFor: TimeSpan.FromSeconds(10), MaxSteps: 12,
+        ManySessions: 2000, ManyRates: [2000, 5000, 10_000, 20_000], ManyFor: TimeSpan.FromSeconds(10),
+        SteadyFor: TimeSpan.FromSeconds(60), BurstClients: 10_000, Bursts: 100,
+        SlowClients: 500, SlowStopped: 25, SlowFor: TimeSpan.FromSeconds(40), SlowStopAt: TimeSpan.FromSeconds(10));
+
+    public static readonly SuiteSize Small = new(
+        Quick: true,
+        IdleSessions: 20, IdleClientsPerSession: 100, IdleFor: TimeSpan.FromSeconds(3),
+        FanOutClients: [1000], StepFor: TimeSpan.FromSeconds(1.5), MaxSteps: 6,
+        ManySessions: 400, ManyRates: [2000, 5000], ManyFor: TimeSpan.FromSeconds(2),
+        SteadyFor: TimeSpan.FromSeconds(4), BurstClients: 2000, Bursts: 20,
+        SlowClients: 200, SlowStopped: 10, SlowFor: TimeSpan.FromSeconds(8), SlowStopAt: TimeSpan.FromSeconds(3));
+}
+
+/// <summary>Where the server and the generators run: different cores, so that neither hides the other's cost.</summary>
+internal sealed record Placement(string ServerCpus, string GeneratorCpus);
+
+internal sealed record IdleResult(int Connections, int Failed, double ConnectsPerSecond, double RssBytesPerConnection, double? HeapBytesPerConnection, double ServerRssMiB);
+
+internal sealed record StepResult(double Rate, long Expected, long Received, LatencySummary Delivery, double ServerCpuSeconds, bool Passed);
+
+internal sealed record FanOutResult(int Clients, double MaxRate, double DeliveriesPerSecond, double CpuSecondsPerMillion, LatencySummary AtMax, List<StepResult> Steps);
+
+internal sealed record ManyResult(double Rate, long Published, long Expected, long Received, LatencySummary Publish, LatencySummary Delivery, long PublishErrors);
+
+internal sealed record SteadyResult(double Rate, int Clients, long Expected, long Received, LatencySummary Delivery, int BurstClients, LatencySummary TimeToLast);
+
+internal sealed record SlowResult(int Clients, int Stopped, LatencySummary HealthyBefore, LatencySummary HealthyAfter, long HealthyExpected, long HealthyReceived,
+    double[] SlowClosedAfterSeconds, Dictionary<string, int> CloseCodes, double[] ServerRssMiB);
+
+/// <summary>The five scenarios of the comparison, each against one running server.</summary>
+internal sealed class Scenarios(IServerUnderTest server, SuiteSize size, Placement placement, Progress progress)
+{
+    private const int PayloadBytes = 128;
+
+    /// <summary>S1: connect many idle clients with 256 handshakes in flight; then, after a quiet spell, memory per connection.</summary>
+    public async Task<IdleResult> IdleDensityAsync()
+    {
+        var paths = new List<string>();
+        for (int c = 0; c < size.IdleClientsPerSession; c++)
+        {
+            for (int s = 0; s < size.IdleSessions; s++)
+            {
+                paths.Add(server.WebSocketPath($"idle-{s}"));
+            }
+        }
+
+        long rssBefore = ProcStats.ResidentBytes(server.Pid);
+        long? heapBefore = await server.HeapBytesAsync();
+        await using WorkerPool pool = WorkerPool.Start(paths.Count, placement.GeneratorCpus);
+        progress.Phase($"{server.Name} S1: connecting {paths.Count}");
+        ConnectResult connected = await pool.ConnectAsync(server.BaseUri, paths, server.IsSignalR, inFlight: 256);
+        await progress.CountdownAsync($"{server.Name} S1: {connected.Connected} connected, idle", size.IdleFor);
+        long rssAfter = ProcStats.ResidentBytes(server.Pid);
+        long? heapAfter = await server.HeapBytesAsync();
+        int n = Math.Max(1, connected.Connected);
+        return new IdleResult(connected.Connected, connected.Failed, connected.Connected / connected.Seconds,
+            (rssAfter - rssBefore) / (double)n,
+            heapBefore is { } hb && heapAfter is { } ha ? (ha - hb) / (double)n : null,
+            rssAfter / 1048576.0);
+    }
+
+    /// <summary>
+    /// S2: one session of <paramref name="clients"/>; the publish rate doubles until an event is lost
+    /// or p99 passes <paramref name="p99Limit"/>, then bisects once between the last pass and the fail.
+    /// </summary>
+    public async Task<FanOutResult> FanOutAsync(int clients, TimeSpan p99Limit)
+    {
+        await using WorkerPool pool = WorkerPool.Start(clients, placement.GeneratorCpus);
+        await using HttpPublisher publisher = await HttpPublisher.ConnectAsync(server.BaseUri, 4);
+        progress.Phase($"{server.Name} S2 N={clients}: connecting");
+        await ConnectAllAsync(pool, Enumerable.Repeat(server.WebSocketPath("fanout"), clients).ToList());
+        await WarmUpAsync(pool, publisher, ["fanout"], clients);
+
+        var steps = new List<StepResult>();
+        StepResult? best = null;
+        double rate = 10_000.0 / clients;
+        double? failedAt = null;
+        int bisections = 0;
+        for (int step = 0; step < size.MaxSteps; step++)
+        {
+            StepResult result = await StepAsync(pool, publisher, rate, clients, _ => "fanout", p99Limit);
+            steps.Add(result);
+            if (result.Passed)
+            {
+                best = result;
+            }
+            else
+            {
+                failedAt = rate;
+            }
+
+            if (failedAt is null)
+            {
+                rate *= 2;
+                continue;
+            }
+
+            // Past the first failure, bisect twice between the best pass and the lowest failure.
+            if (best is null || bisections == 2 || failedAt.Value / best.Rate < 1.15)
+            {
+                break;
+            }
+
+            rate = (best.Rate + failedAt.Value) / 2;
+            bisections++;
+        }
+
+        best ??= steps[0];
+        double deliveries = best.Rate * clients;
+        double cpuPerMillion = best.ServerCpuSeconds / (best.Expected / 1_000_000.0);
+        return new FanOutResult(clients, best.Passed ? best.Rate : 0, best.Passed ? deliveries : 0, cpuPerMillion, best.Delivery, steps);
+    }
+
+    /// <summary>S3: many small sessions; publishes spread over them at each rate, over 16 connections.</summary>
+    public async Task<List<ManyResult>> ManySessionsAsync()
+    {
+        const int ClientsPerSession = 5;
+        var paths = new List<string>();
+        for (int c = 0; c < ClientsPerSession; c++)
+        {
+            for (int s = 0; s < size.ManySessions; s++)
+            {
+                paths.Add(server.WebSocketPath($"many-{s}"));
+            }
+        }
+
+        await using WorkerPool pool = WorkerPool.Start(paths.Count, placement.GeneratorCpus);
+        progress.Phase($"{server.Name} S3: connecting {paths.Count}");
+        await ConnectAllAsync(pool, paths);
+        await using (HttpPublisher warming = await HttpPublisher.ConnectAsync(server.BaseUri, 16))
+        {
+            await WarmUpAsync(pool, warming, [.. Enumerable.Range(0, size.ManySessions).Select(s => $"many-{s}")], ClientsPerSession);
+        }
+        var results = new List<ManyResult>();
+        foreach (double rate in size.ManyRates)
+        {
+            await using HttpPublisher publisher = await HttpPublisher.ConnectAsync(server.BaseUri, 16);
+            await pool.ResetAsync();
+            long before = (await pool.ReportAsync()).Received;
+            progress.Phase($"{server.Name} S3: {rate:0}/s over {size.ManySessions} sessions");
+            long published = await RatePublisher.RunAsync(publisher, rate, size.ManyFor, k => $"many-{k % size.ManySessions}", PayloadBytes);
+            long expected = (published - publisher.Errors) * ClientsPerSession;
+            PoolReport report = await DrainAsync(pool, before, expected);
+            results.Add(new ManyResult(rate, published, expected, report.Received - before, publisher.Latency.Summarize(), report.Latency.Summarize(), publisher.Errors));
+        }
+
+        return results;
+    }
+
+    /// <summary>
+    /// S4: a steady rate (half the server's own S2 maximum) for a while; then single events to a
+    /// large session, each timed until the last client has it.
+    /// </summary>
+    public async Task<SteadyResult> LatencyAsync(double steadyRate)
+    {
+        int clients = size.FanOutClients[0];
+        LatencySummary steady;
+        long expected;
+        long received;
+        await using (WorkerPool pool = WorkerPool.Start(clients, placement.GeneratorCpus))
+        await using (HttpPublisher publisher = await HttpPublisher.ConnectAsync(server.BaseUri, 4))
+        {
+            progress.Phase($"{server.Name} S4: connecting");
+            await ConnectAllAsync(pool, Enumerable.Repeat(server.WebSocketPath("steady"), clients).ToList());
+            await WarmUpAsync(pool, publisher, ["steady"], clients);
+            await pool.ResetAsync();
+            long before = (await pool.ReportAsync()).Received;
+            progress.Phase($"{server.Name} S4: {steadyRate:0}/s to {clients} for {size.SteadyFor.TotalSeconds:0} s");
+            long published = steadyRate > 0 ? await RatePublisher.RunAsync(publisher, steadyRate, size.SteadyFor, _ => "steady", PayloadBytes) : 0;
+            expected = (published - publisher.Errors) * clients;
+            PoolReport report = await DrainAsync(pool, before, expected);
+            steady = report.Latency.Summarize();
+            received = report.Received - before;
+        }
+
+        var lasts = new LatencyHistogram();
+        await using (WorkerPool pool = WorkerPool.Start(size.BurstClients, placement.GeneratorCpus))
+        await using (HttpPublisher publisher = await HttpPublisher.ConnectAsync(server.BaseUri, 1))
+        {
+            progress.Phase($"{server.Name} S4: connecting {size.BurstClients} for bursts");
+            await ConnectAllAsync(pool, Enumerable.Repeat(server.WebSocketPath("burst"), size.BurstClients).ToList());
+            await WarmUpAsync(pool, publisher, ["burst"], size.BurstClients);
+            for (int burst = 0; burst < size.Bursts; burst++)
+            {
+                await pool.ResetAsync();
+                long before = (await pool.ReportAsync()).Received;
+                long due = Stopwatch.GetTimestamp();
+                await publisher.PublishAsync("burst", HttpPublisher.Body(due, PayloadBytes), due);
+                PoolReport report = await DrainAsync(pool, before, size.BurstClients);
+                if (report.Received - before >= size.BurstClients)
+                {
+                    lasts.Record(report.Latency.Max);
+                }
+
+                progress.Phase($"{server.Name} S4: burst {burst + 1}/{size.Bursts}");
+            }
+        }
+
+        return new SteadyResult(steadyRate, clients, expected, received, steady, size.BurstClients, lasts.Summarize());
+    }
+
+    /// <summary>
+    /// S5: 2 KB events at 40 a second to one session; partway through, some clients stop reading.
+    /// Do the others notice? Does the server's memory grow? When are the stalled ones closed?
+    /// </summary>
+    public async Task<SlowResult> SlowConsumersAsync()
+    {
+        const double Rate = 40;
+        const int Bytes = 2048;
+        int healthy = size.SlowClients - size.SlowStopped;
+        await using WorkerPool pool = WorkerPool.Start(size.SlowClients, placement.GeneratorCpus);
+        await using HttpPublisher publisher = await HttpPublisher.ConnectAsync(server.BaseUri, 2);
+        progress.Phase($"{server.Name} S5: connecting");
+        await ConnectAllAsync(pool, Enumerable.Repeat(server.WebSocketPath("slow"), size.SlowClients).ToList());
+        await WarmUpAsync(pool, publisher, ["slow"], size.SlowClients);
+
+        var rss = new List<double>();
+        using var sampling = new CancellationTokenSource();
+        Task sampler = Task.Run(async () =>
+        {
+            using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
+            while (await timer.WaitForNextTickAsync(sampling.Token).AsTask().ContinueWith(t => !t.IsCanceled && t.Result, TaskScheduler.Default))
+            {
+                rss.Add(ProcStats.ResidentBytes(server.Pid) / 1048576.0);
+            }
+        });
+
+        // Before: everyone reads.
+        progress.Phase($"{server.Name} S5: {size.SlowClients} clients reading");
+        long published = await RatePublisher.RunAsync(publisher, Rate, size.SlowStopAt, _ => "slow", Bytes);
+        PoolReport before = await DrainAsync(pool, 0, published * size.SlowClients);
+        await pool.ResetAsync();
+
+        // After: some stop.
+        await pool.PauseAsync(size.SlowStopped);
+        progress.Phase($"{server.Name} S5: {size.SlowStopped} clients stopped reading");
+        long later = await RatePublisher.RunAsync(publisher, Rate, size.SlowFor - size.SlowStopAt, _ => "slow", Bytes);
+        PoolReport after = await DrainAsync(pool, before.Received, later * healthy, allowMore: true);
+        await sampling.CancelAsync();
+        await sampler;
+
+        // What the healthy clients got after the stop: all received since, minus what reached the stalled before they stalled.
+        long healthyReceived = Math.Min(after.Received - before.Received, later * healthy);
+        return new SlowResult(size.SlowClients, size.SlowStopped, before.Latency.Summarize(), after.Latency.Summarize(),
+            later * healthy, healthyReceived, after.ClosedAfter, after.CloseCodes, [.. rss]);
+    }
+
+    private async Task<StepResult> StepAsync(WorkerPool pool, HttpPublisher publisher, double rate, int clients, Func<long, string> session, TimeSpan p99Limit)
+    {
+        publisher.Latency.Reset();
+        await pool.ResetAsync();
+        long before = (await pool.ReportAsync()).Received;
+        double cpuBefore = ProcStats.CpuSeconds(server.Pid);
+        progress.Phase($"{server.Name} S2 N={clients}: {rate:0.#} events/s = {rate * clients:0} deliveries/s");
+        long published = await RatePublisher.RunAsync(publisher, rate, size.StepFor, session, PayloadBytes);
+        long expected = (published - publisher.Errors) * clients;
+        PoolReport report = await DrainAsync(pool, before, expected);
+        double cpu = ProcStats.CpuSeconds(server.Pid) - cpuBefore;
+        LatencySummary latency = report.Latency.Summarize();
+        long received = report.Received - before;
+        bool passed = received == expected && publisher.Errors == 0 && latency.P99 <= p99Limit.TotalMicroseconds;
+        progress.Line($"  {server.Name} S2 N={clients} rate {rate:0.#}/s: received {received}/{expected}, p50 {LatencySummary.Milliseconds(latency.P50)} p99 {LatencySummary.Milliseconds(latency.P99)} max {LatencySummary.Milliseconds(latency.Max)} ms (publish p99 {LatencySummary.Milliseconds(publisher.Latency.Percentile(0.99))} ms), server CPU {cpu:0.00} s: {(passed ? "pass" : "fail")}");
+        return new StepResult(rate, expected, received, latency, cpu, passed);
+    }
+
+    /// <summary>
+    /// A few events through every session first, so that what is measured is the server at work,
+    /// not its first-call costs (JIT, pools, connection set-up); then the histograms start afresh.
+    /// </summary>
+    private async Task WarmUpAsync(WorkerPool pool, HttpPublisher publisher, string[] sessions, int clientsPerSession)
+    {
+        // Two seconds of light load: long enough for a tiered JIT to have optimized the hot path.
+        progress.Phase($"{server.Name}: warming up");
+        long before = (await pool.ReportAsync()).Received;
+        const int Rounds = 20;
+        for (int round = 0; round < Rounds; round++)
+        {
+            await Task.WhenAll(sessions.Select(session =>
+            {
+                long due = Stopwatch.GetTimestamp();
+                return publisher.PublishAsync(session, HttpPublisher.Body(due, PayloadBytes), due);
+            }));
+            await Task.Delay(100);
+        }
+
+        await DrainAsync(pool, before, (long)Rounds * sessions.Length * clientsPerSession);
+        publisher.Latency.Reset();
+        await pool.ResetAsync();
+    }
+
+    private async Task ConnectAllAsync(WorkerPool pool, List<string> paths)
+    {
+        ConnectResult result = await pool.ConnectAsync(server.BaseUri, paths, server.IsSignalR, inFlight: 256);
+        if (result.Failed > 0)
+        {
+            progress.Line($"  {server.Name}: {result.Failed} of {paths.Count} connections failed: {result.FirstError}");
+        }
+    }
+
+    /// <summary>
+    /// Waits until the clients have what they are due, or nothing more arrives for a second (or,
+    /// with <paramref name="allowMore"/>, until it stops arriving); returns the report then.
+    /// </summary>
+    private async Task<PoolReport> DrainAsync(WorkerPool pool, long before, long expected, bool allowMore = false)
+    {
+        PoolReport report = await pool.ReportAsync();
+        long last = report.Received;
+        var quiet = Stopwatch.StartNew();
+        var overall = Stopwatch.StartNew();
+        while ((allowMore || report.Received - before < expected) && quiet.Elapsed < TimeSpan.FromSeconds(1) && overall.Elapsed < TimeSpan.FromSeconds(30))
+        {
+            await Task.Delay(50);
+            report = await pool.ReportAsync();
+            if (report.Received != last)
+            {
+                last = report.Received;
+                quiet.Restart();
+            }
+        }
+
+        return report;
+    }
+
+    public static string Format(double value) => value.ToString("#,0", CultureInfo.InvariantCulture);
+}

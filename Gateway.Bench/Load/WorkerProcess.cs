@@ -1,0 +1,161 @@
+using System.Diagnostics;
+using System.Text.Json;
+
+namespace Gateway.Bench.Load;
+
+/// <summary>The coordinator's handle on one generator process.</summary>
+internal sealed class WorkerProcess : IAsyncDisposable
+{
+    /// <summary>At most this many clients per process: each holds a socket, and a process may hold 20,000 files.</summary>
+    public const int MaxClients = 9000;
+
+    private readonly Process _process;
+    private readonly SemaphoreSlim _gate = new(1, 1);
+
+    private WorkerProcess(Process process) => _process = process;
+
+    public int Pid => _process.Id;
+
+    /// <summary>Starts this program as a worker, pinned to <paramref name="cpus"/> when taskset is there.</summary>
+    public static WorkerProcess Start(string cpus)
+    {
+        string self = Environment.ProcessPath!;
+        string assembly = typeof(WorkerProcess).Assembly.Location;
+        bool isDotnetHost = Path.GetFileNameWithoutExtension(self) == "dotnet";
+        var arguments = new List<string>();
+        string program = self;
+        if (File.Exists("/usr/bin/taskset"))
+        {
+            program = "/usr/bin/taskset";
+            arguments.AddRange(["-c", cpus, self]);
+        }
+
+        if (isDotnetHost)
+        {
+            arguments.Add(assembly);
+        }
+
+        arguments.Add("worker");
+        var start = new ProcessStartInfo(program)
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = false,
+            UseShellExecute = false,
+        };
+        arguments.ForEach(start.ArgumentList.Add);
+        start.Environment["DOTNET_gcServer"] = "0";
+
+        // Fully optimized code from the first event: a generator warming up its JIT would add
+        // its own latency to the first measurements.
+        start.Environment["DOTNET_TieredCompilation"] = "0";
+        return new WorkerProcess(Process.Start(start)!);
+    }
+
+    public async Task<WorkerReport> SendAsync(WorkerCommand command, CancellationToken cancellationToken = default)
+    {
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            await _process.StandardInput.WriteLineAsync(WorkerJson.Write(command).AsMemory(), cancellationToken);
+            await _process.StandardInput.FlushAsync(cancellationToken);
+            string? line = await _process.StandardOutput.ReadLineAsync(cancellationToken)
+                ?? throw new InvalidOperationException($"worker {Pid} exited");
+            return JsonSerializer.Deserialize(line, WorkerJson.Default.WorkerReport)!;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await SendAsync(new WorkerCommand("quit")).WaitAsync(TimeSpan.FromSeconds(10));
+        }
+        catch (Exception e) when (e is InvalidOperationException or IOException or TimeoutException)
+        {
+        }
+
+        if (!_process.HasExited)
+        {
+            _process.Kill();
+        }
+
+        await _process.WaitForExitAsync();
+        _process.Dispose();
+    }
+}
+
+/// <summary>Several workers driven as one: clients spread over them, reports merged.</summary>
+internal sealed class WorkerPool : IAsyncDisposable
+{
+    private readonly List<WorkerProcess> _workers;
+
+    private WorkerPool(List<WorkerProcess> workers) => _workers = workers;
+
+    public IReadOnlyList<WorkerProcess> Workers => _workers;
+
+    /// <summary>Starts enough workers for <paramref name="clients"/> clients.</summary>
+    public static WorkerPool Start(int clients, string cpus)
+    {
+        int count = Math.Max(1, (clients + WorkerProcess.MaxClients - 1) / WorkerProcess.MaxClients);
+        return new WorkerPool(Enumerable.Range(0, count).Select(_ => WorkerProcess.Start(cpus)).ToList());
+    }
+
+    /// <summary>Connects one client per path, the paths dealt round-robin to the workers.</summary>
+    public async Task<ConnectResult> ConnectAsync(Uri server, IReadOnlyList<string> paths, bool signalR, int inFlight)
+    {
+        var shares = _workers.Select(_ => new List<string>()).ToList();
+        for (int i = 0; i < paths.Count; i++)
+        {
+            shares[i % shares.Count].Add(paths[i]);
+        }
+
+        var stopwatch = Stopwatch.StartNew();
+        WorkerReport[] reports = await Task.WhenAll(_workers.Select((w, i) => w.SendAsync(new WorkerCommand(
+            "connect", server.Host, server.Port, [.. shares[i]], signalR, Math.Max(1, inFlight / _workers.Count)))));
+        return new ConnectResult(reports.Sum(r => r.Connected), reports.Sum(r => r.Failed), stopwatch.Elapsed.TotalSeconds,
+            reports.Select(r => r.FirstError).FirstOrDefault(e => e is not null));
+    }
+
+    public Task ResetAsync() => Task.WhenAll(_workers.Select(w => w.SendAsync(new WorkerCommand("reset"))));
+
+    public async Task PauseAsync(int clients)
+    {
+        // The last clients of the first worker stop reading.
+        await _workers[0].SendAsync(new WorkerCommand("pause", Count: clients));
+    }
+
+    public async Task<PoolReport> ReportAsync()
+    {
+        WorkerReport[] reports = await Task.WhenAll(_workers.Select(w => w.SendAsync(new WorkerCommand("report"))));
+        var histogram = new LatencyHistogram();
+        var codes = new Dictionary<string, int>();
+        foreach (WorkerReport report in reports)
+        {
+            histogram.Add(report.Histogram ?? []);
+            foreach ((string code, int count) in report.CloseCodes ?? [])
+            {
+                codes[code] = codes.GetValueOrDefault(code) + count;
+            }
+        }
+
+        return new PoolReport(reports.Sum(r => r.Received), reports.Sum(r => r.Closed), codes,
+            reports.SelectMany(r => r.ClosedAfter ?? []).ToArray(), histogram, reports.Sum(r => r.CpuSeconds));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (WorkerProcess worker in _workers)
+        {
+            await worker.DisposeAsync();
+        }
+    }
+}
+
+internal sealed record ConnectResult(int Connected, int Failed, double Seconds, string? FirstError);
+
+internal sealed record PoolReport(long Received, int Closed, Dictionary<string, int> CloseCodes, double[] ClosedAfter, LatencyHistogram Latency, double CpuSeconds);

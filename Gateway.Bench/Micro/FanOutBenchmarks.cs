@@ -1,0 +1,149 @@
+using BenchmarkDotNet.Attributes;
+using Gateway.Backplane;
+using Gateway.Configuration;
+using Gateway.Connections;
+using Gateway.Protocol.Framing;
+using Gateway.Protocol.Json;
+using Gateway.Protocol.Messages;
+using Gateway.Sessions;
+using Microsoft.Extensions.Options;
+
+namespace Gateway.Bench.Micro;
+
+/// <summary>
+/// One event to every recipient: the enqueue of one shared frame into <see cref="Recipients"/>
+/// real <see cref="OutboundQueue"/>s, and a whole publish through a <see cref="MemorySession"/>
+/// with that many members. The allocated bytes must not grow with <see cref="Recipients"/>: the
+/// fan-out allocates nothing per recipient.
+/// </summary>
+/// <remarks>
+/// Each iteration runs <see cref="FramesPerIteration"/> fan-outs, then the queues are drained
+/// outside the measurement, as a send loop would; the queues' rings are sized in the setup, so
+/// what is measured is the steady state of connections that keep up. Iterations are short
+/// (milliseconds), so there are more of them than the job's: the fan-out loop is still being
+/// re-jitted (tiering, dynamic PGO) for the first few hundred milliseconds.
+/// </remarks>
+[MemoryDiagnoser]
+[MicroJob]
+[InvocationCount(FramesPerIteration)]
+[WarmupCount(20)]
+[IterationCount(15)]
+public class FanOutBenchmarks
+{
+    // As many as fit below the queue limit (1024) and in the ring a drained queue keeps (64):
+    // iterations of a few milliseconds rather than a fraction of one.
+    private const int FramesPerIteration = 64;
+
+    private const int HistoryCapacity = 100;
+
+    private readonly OutboundFrame[] _drained = new OutboundFrame[FramesPerIteration];
+    private readonly List<ISessionMember> _closed = [];
+    private OutboundQueue[] _queues = [];
+    private SessionEvent _event = null!;
+    private MemorySession _session = null!;
+    private PublishRequest[] _publish = [];
+    private DateTimeOffset _now;
+
+    /// <summary>How many queues, or session members, get the event.</summary>
+    [Params(1_000, 10_000)]
+    public int Recipients { get; set; }
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _now = Timestamps.TruncateToMilliseconds(DateTimeOffset.UtcNow);
+        byte[] frame = ServerFrames.CreateTextFrame(new EventMessage("session-42", "step_update", 1, _now, Samples.Data128));
+        _event = new SessionEvent("session-42", "step_update", 1, _now, Samples.Data128, frame, id: null, final: false);
+        _publish = [new PublishRequest("step_update", Samples.Data128)];
+
+        _queues = new OutboundQueue[Recipients];
+        for (int i = 0; i < _queues.Length; i++)
+        {
+            _queues[i] = new OutboundQueue(LimitsOptions.DefaultSendQueueMessages);
+        }
+
+        // History full, so that each publish evicts one event rather than growing the ring.
+        _session = new MemorySession("session-42", HistoryCapacity, maxEventNames: 1000,
+            new HistoryBudget(Options.Create(new HistoryOptions())), createdAt: 0);
+        for (int i = 0; i < 2 * HistoryCapacity; i++)
+        {
+            Publish();
+        }
+
+        foreach (OutboundQueue queue in _queues)
+        {
+            _session.TryJoin(new QueueMember(queue), since: null);
+        }
+
+        // Grow every ring to the size an iteration needs, then empty it.
+        for (int i = 0; i < FramesPerIteration; i++)
+        {
+            EnqueueToQueues();
+        }
+
+        Drain();
+    }
+
+    /// <summary>One shared frame into every queue: the loop at the heart of the fan-out.</summary>
+    [Benchmark]
+    public int EnqueueToQueues()
+    {
+        var frame = new OutboundFrame(_event.Frame, _event);
+        int enqueued = 0;
+        foreach (OutboundQueue queue in _queues)
+        {
+            enqueued += queue.TryEnqueue(frame) == EnqueueResult.Enqueued ? 1 : 0;
+        }
+
+        return enqueued;
+    }
+
+    /// <summary>
+    /// One event published into a session with <see cref="Recipients"/> members: seq, frame,
+    /// history and state, then <c>MemorySession.FanOut</c> into every member's queue.
+    /// </summary>
+    [Benchmark]
+    public long PublishToSession() => Publish();
+
+    [IterationCleanup]
+    public void Drain()
+    {
+        foreach (OutboundQueue queue in _queues)
+        {
+            while (queue.Dequeue(_drained) > 0)
+            {
+            }
+        }
+
+        Array.Clear(_drained);
+    }
+
+    private long Publish() =>
+        _session.TryPublish(_publish, _now, timestamp: 0, _closed) is { Status: PublishStatus.Accepted } result
+            ? result.Seq
+            : throw new InvalidOperationException("the publish was not accepted");
+
+    /// <summary>
+    /// A session member without a socket. A real <see cref="GatewayConnection"/> needs one, and its
+    /// <c>Deliver</c> does only this: check the event filter, then enqueue the shared frame into
+    /// its real <see cref="OutboundQueue"/> (and close itself when that queue is full, which these
+    /// benchmarks never let happen).
+    /// </summary>
+    private sealed class QueueMember(OutboundQueue queue) : ISessionMember
+    {
+        private readonly EventFilter _filter = EventFilter.All;
+
+        public int SessionSlot { get; set; } = -1;
+
+        public void OnJoined(JoinState state)
+        {
+        }
+
+        public EnqueueResult Deliver(SessionEvent sessionEvent) =>
+            _filter.Accepts(sessionEvent.Name) ? queue.TryEnqueue(new OutboundFrame(sessionEvent.Frame, sessionEvent)) : EnqueueResult.Enqueued;
+
+        public void OnSessionClosed(ushort code, string reason)
+        {
+        }
+    }
+}

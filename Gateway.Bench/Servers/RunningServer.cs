@@ -1,0 +1,305 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+
+namespace Gateway.Bench.Servers;
+
+/// <summary>
+/// A server under test, started by <see cref="ServerCatalog"/>: where to reach it, what it costs,
+/// and how to stop it (SIGTERM, then a kill past its deadline).
+/// </summary>
+internal sealed class RunningServer : IAsyncDisposable
+{
+    /// <summary>How long a server has to answer HTTP after its start: the gateway JITs on one core.</summary>
+    private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(60);
+
+    private static readonly TimeSpan ReadyPollInterval = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>Lines of the server's console kept for errors.</summary>
+    private const int KeptOutputLines = 200;
+
+    // One client for every server: readiness polls and statistics. A peer's /stats runs a full
+    // collection of a heap that may hold thousands of connections, hence the long timeout; idle
+    // connections go early because Node closes its idle keep-alive connections after 5 s.
+    private static readonly HttpClient Http = new(new SocketsHttpHandler { PooledConnectionIdleTimeout = TimeSpan.FromSeconds(2) })
+    {
+        Timeout = TimeSpan.FromSeconds(60),
+    };
+
+    private static readonly Lazy<double> ClockTicksPerSecond = new(ReadClockTicks);
+
+    private readonly Launch _launch;
+    private readonly Process _process;
+    private readonly OutputTail _output;
+    private readonly Lock _stopLock = new();
+    private Task<bool>? _stop;
+
+    private RunningServer(Launch launch, Process process, OutputTail output)
+    {
+        _launch = launch;
+        _process = process;
+        _output = output;
+        Pid = process.Id;
+    }
+
+    /// <summary>The catalog's name of the server.</summary>
+    public string Name => _launch.Name;
+
+    /// <summary>The server's process (taskset runs it in its own process: the id is the server's).</summary>
+    public int Pid { get; }
+
+    /// <summary><c>http://127.0.0.1:port/</c>.</summary>
+    public Uri BaseUri => _launch.BaseUri;
+
+    /// <summary>True for the SignalR peer: clients send the JSON handshake first and events arrive as invocation records.</summary>
+    public bool IsSignalR => _launch.IsSignalR;
+
+    /// <summary>How the server was started, as a person would type it.</summary>
+    public string CommandLine => Toolchain.CommandLine(_launch.Program, _launch.Arguments);
+
+    /// <summary>The last lines the server wrote to its console.</summary>
+    public string RecentOutput => _output.ToString();
+
+    /// <summary>The WebSocket path and query for a session: <c>/ws/{session}</c>, or <c>/hub?session={session}</c> for SignalR.</summary>
+    public string WebSocketPath(string session) =>
+        IsSignalR ? "/hub?session=" + Uri.EscapeDataString(session) : "/ws/" + Uri.EscapeDataString(session);
+
+    /// <summary>
+    /// Resident memory and CPU time from /proc, and the managed heap and open connections from the
+    /// server: a peer's <c>/stats</c> (after a full collection: it costs the server a pause, so read
+    /// it between measurements) or the gateway's <c>/metrics</c> (heap as of its last collection).
+    /// Heap and connections are null when the server does not answer.
+    /// </summary>
+    public async Task<ServerStats> ReadStatsAsync()
+    {
+        long rss = ResidentBytes(Pid);
+        double cpu = CpuSeconds(Pid);
+        (long? heap, int? connections) = (null, null);
+        try
+        {
+            if (_launch.IsGateway)
+            {
+                (heap, connections) = ParseMetrics(await Http.GetStringAsync(new Uri(BaseUri, "/metrics")));
+            }
+            else
+            {
+                using JsonDocument stats = JsonDocument.Parse(await Http.GetStringAsync(new Uri(BaseUri, "/stats")));
+                heap = stats.RootElement.GetProperty("heapBytes").GetInt64();
+                connections = stats.RootElement.GetProperty("connections").GetInt32();
+            }
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or JsonException or KeyNotFoundException)
+        {
+            // The process figures above still hold; the server's own view is missing.
+        }
+
+        return new ServerStats(rss, cpu, heap, connections);
+    }
+
+    /// <summary>
+    /// Sends SIGTERM (<c>kill -TERM pid</c>) and waits for the exit; past the server's deadline,
+    /// kills it. True when it exited by itself after the SIGTERM. Later calls return the first one's answer.
+    /// </summary>
+    public Task<bool> StopAsync()
+    {
+        lock (_stopLock)
+        {
+            return _stop ??= StopCoreAsync();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync();
+        _process.Dispose();
+    }
+
+    /// <summary>Starts the process and returns once it answers <see cref="Launch.ReadyPath"/> with a success.</summary>
+    internal static async Task<RunningServer> StartAsync(Launch launch)
+    {
+        var start = new ProcessStartInfo(launch.Program, launch.Arguments)
+        {
+            WorkingDirectory = launch.WorkingDirectory,
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        var output = new OutputTail(KeptOutputLines);
+        var process = new Process { StartInfo = start };
+        process.OutputDataReceived += (_, e) => output.Add(e.Data);
+        process.ErrorDataReceived += (_, e) => output.Add(e.Data);
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+
+        // Servers read nothing from stdin; an end of file there is all they should see.
+        process.StandardInput.Close();
+
+        var server = new RunningServer(launch, process, output);
+        try
+        {
+            await server.WaitUntilReadyAsync();
+            return server;
+        }
+        catch
+        {
+            await server.DisposeAsync();
+            throw;
+        }
+    }
+
+    private async Task WaitUntilReadyAsync()
+    {
+        var waited = Stopwatch.StartNew();
+        var ready = new Uri(BaseUri, _launch.ReadyPath);
+        while (true)
+        {
+            if (_process.HasExited)
+            {
+                throw new InvalidOperationException(
+                    $"{Name} exited with code {_process.ExitCode} before it answered {ready}: `{CommandLine}`{Environment.NewLine}{RecentOutput}");
+            }
+
+            try
+            {
+                using var attempt = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+                using HttpResponseMessage response = await Http.GetAsync(ready, attempt.Token);
+                if (response.IsSuccessStatusCode)
+                {
+                    return;
+                }
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+            {
+                // Not listening yet.
+            }
+
+            if (waited.Elapsed > ReadyTimeout)
+            {
+                throw new TimeoutException(
+                    $"{Name} did not answer {ready} within {ReadyTimeout.TotalSeconds:0} s: `{CommandLine}`{Environment.NewLine}{RecentOutput}");
+            }
+
+            await Task.Delay(ReadyPollInterval);
+        }
+    }
+
+    private async Task<bool> StopCoreAsync()
+    {
+        if (_process.HasExited)
+        {
+            return false;
+        }
+
+        string kill = Toolchain.Find("kill") ?? "/bin/kill";
+        using (Process term = Process.Start(kill, ["-TERM", Pid.ToString(CultureInfo.InvariantCulture)]))
+        {
+            await term.WaitForExitAsync();
+        }
+
+        using var deadline = new CancellationTokenSource(_launch.StopTimeout);
+        try
+        {
+            await _process.WaitForExitAsync(deadline.Token);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+            return false;
+        }
+    }
+
+    /// <summary>Sums the generations of <c>dotnet_gc_last_collection_heap_size_bytes</c>; reads the WebSocket connections open.</summary>
+    private static (long? Heap, int? Connections) ParseMetrics(string metrics)
+    {
+        const string HeapMetric = "dotnet_gc_last_collection_heap_size_bytes";
+        const string ConnectionsMetric = "gateway_connections_open{transport=\"websocket\"}";
+        double? heap = null;
+        int? connections = null;
+        foreach (string line in metrics.Split('\n'))
+        {
+            int space = line.LastIndexOf(' ');
+            if (space < 0 || line.StartsWith('#'))
+            {
+                continue;
+            }
+
+            if ((line.StartsWith(HeapMetric + "{", StringComparison.Ordinal) || line.StartsWith(HeapMetric + " ", StringComparison.Ordinal))
+                && double.TryParse(line.AsSpan(space + 1), NumberStyles.Float, CultureInfo.InvariantCulture, out double bytes))
+            {
+                heap = (heap ?? 0) + bytes;
+            }
+            else if (line.StartsWith(ConnectionsMetric + " ", StringComparison.Ordinal)
+                && double.TryParse(line.AsSpan(space + 1), NumberStyles.Float, CultureInfo.InvariantCulture, out double open))
+            {
+                connections = (int)open;
+            }
+        }
+
+        return ((long?)heap, connections);
+    }
+
+    private static long ResidentBytes(int pid)
+    {
+        foreach (string line in File.ReadLines($"/proc/{pid}/status"))
+        {
+            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+            {
+                // "VmRSS:     123456 kB"
+                return long.Parse(line["VmRSS:".Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture) * 1024;
+            }
+        }
+
+        return 0;
+    }
+
+    private static double CpuSeconds(int pid)
+    {
+        // The command name is in parentheses and may hold spaces: count the fields after it. utime
+        // and stime are fields 14 and 15 of proc(5), the 12th and 13th after the name.
+        string stat = File.ReadAllText($"/proc/{pid}/stat");
+        string[] fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        long ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+        return ticks / ClockTicksPerSecond.Value;
+    }
+
+    /// <summary>The unit of utime and stime: <c>getconf CLK_TCK</c>, 100 on Linux.</summary>
+    private static double ReadClockTicks()
+    {
+        try
+        {
+            using Process getconf = Process.Start(new ProcessStartInfo("getconf", ["CLK_TCK"]) { RedirectStandardOutput = true, UseShellExecute = false })!;
+            string text = getconf.StandardOutput.ReadToEnd();
+            getconf.WaitForExit();
+            return double.TryParse(text.Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out double ticks) && ticks > 0 ? ticks : 100;
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return 100;
+        }
+    }
+
+    /// <summary>What <see cref="ServerCatalog"/> decided about a start.</summary>
+    /// <param name="Name">The catalog's name of the server.</param>
+    /// <param name="Program">What is executed: taskset, dotnet, node, or the server's binary.</param>
+    /// <param name="Arguments">Its arguments.</param>
+    /// <param name="WorkingDirectory">The server's folder.</param>
+    /// <param name="BaseUri"><c>http://127.0.0.1:port/</c>.</param>
+    /// <param name="ReadyPath">The path that answers 2xx once the server takes clients.</param>
+    /// <param name="IsGateway">Statistics from <c>/metrics</c> rather than <c>/stats</c>.</param>
+    /// <param name="IsSignalR">The SignalR peer.</param>
+    /// <param name="StopTimeout">How long the server has to exit after SIGTERM.</param>
+    internal sealed record Launch(
+        string Name, string Program, IReadOnlyList<string> Arguments, string WorkingDirectory, Uri BaseUri,
+        string ReadyPath, bool IsGateway, bool IsSignalR, TimeSpan StopTimeout);
+}
+
+/// <summary>What a running server costs at one moment.</summary>
+/// <param name="RssBytes">Resident memory (VmRSS); kernel socket buffers are not in it.</param>
+/// <param name="CpuSeconds">User plus system CPU time since the start.</param>
+/// <param name="HeapBytes">The managed heap: a peer's after a full collection, the gateway's as of its last collection; null when unreadable.</param>
+/// <param name="Connections">Open WebSocket connections as the server counts them, or null.</param>
+internal sealed record ServerStats(long RssBytes, double CpuSeconds, long? HeapBytes, int? Connections);
