@@ -40,9 +40,26 @@ var check = new Command("check", "Build and start every server and check that it
 check.SetAction((_, _) => Gateway.Bench.Servers.ServerCheck.CheckAllAsync());
 var serversCommand = new Command("servers", "The servers under test.") { check };
 
+var url = new Option<string>("--url") { Description = "A running server's base address.", DefaultValueFactory = _ => "http://127.0.0.1:8080" };
+var rate = new Option<double>("--rate") { DefaultValueFactory = _ => 1000 };
+var seconds = new Option<double>("--seconds") { DefaultValueFactory = _ => 5 };
+var connections = new Option<int>("--connections") { DefaultValueFactory = _ => 16 };
+var sessionCount = new Option<int>("--sessions") { DefaultValueFactory = _ => 100 };
+var probe = new Command("probe", "Publish open-loop to a running server and print the publish latency (no clients).") { url, rate, seconds, connections, sessionCount };
+probe.SetAction(async (result, _) =>
+{
+    ThreadPools.Prepare();
+    await using HttpPublisher publisher = await HttpPublisher.ConnectAsync(new Uri(result.GetValue(url)!), result.GetValue(connections));
+    int count = result.GetValue(sessionCount);
+    long sent = await RatePublisher.RunAsync(publisher, result.GetValue(rate), TimeSpan.FromSeconds(result.GetValue(seconds)), k => $"probe-{k % count}", 128);
+    LatencySummary latency = publisher.Latency.Summarize();
+    Console.WriteLine($"{sent} publishes, {publisher.Errors} errors; publish latency p50 {LatencySummary.Milliseconds(latency.P50)} p99 {LatencySummary.Milliseconds(latency.P99)} p99.9 {LatencySummary.Milliseconds(latency.P999)} max {LatencySummary.Milliseconds(latency.Max)} ms");
+    return 0;
+});
+
 var root = new RootCommand("Gateway.Bench: measurements of the gateway beside the peers users would pick instead.")
 {
-    run, worker, micro, historyMemory, serversCommand,
+    run, worker, micro, historyMemory, serversCommand, probe,
 };
 return await root.Parse(args).InvokeAsync();
 

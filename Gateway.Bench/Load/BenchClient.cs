@@ -43,9 +43,20 @@ internal sealed class BenchClient
     public int CloseCode { get; private set; }
 
     /// <summary>Opens the socket and completes the WebSocket upgrade (and the SignalR handshake).</summary>
-    public static async Task<BenchClient> ConnectAsync(IPEndPoint server, string path, bool signalR, LatencyHistogram latency, CancellationToken cancellationToken)
+    /// <param name="server">Where the server listens.</param>
+    /// <param name="path">The upgrade's request target.</param>
+    /// <param name="signalR">Whether to speak SignalR's JSON framing on top.</param>
+    /// <param name="latency">Where this client records each event's latency.</param>
+    /// <param name="receiveBufferBytes">A receive buffer of this size (0: the kernel's own, which grows): small, so that a client that stops reading pushes back soon, as a phone on a bad network does.</param>
+    /// <param name="cancellationToken">Ends the attempt.</param>
+    public static async Task<BenchClient> ConnectAsync(IPEndPoint server, string path, bool signalR, LatencyHistogram latency, int receiveBufferBytes, CancellationToken cancellationToken)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        if (receiveBufferBytes > 0)
+        {
+            socket.ReceiveBufferSize = receiveBufferBytes;
+        }
+
         try
         {
             await socket.ConnectAsync(server, cancellationToken);

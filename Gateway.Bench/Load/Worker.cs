@@ -87,7 +87,7 @@ internal static class Worker
             {
                 try
                 {
-                    BenchClient client = await BenchClient.ConnectAsync(server, paths[i], command.SignalR, latency, stop);
+                    BenchClient client = await BenchClient.ConnectAsync(server, paths[i], command.SignalR, latency, command.ReceiveBuffer, stop);
                     lock (clients)
                     {
                         clients.Add(client);

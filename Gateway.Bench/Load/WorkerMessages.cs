@@ -11,7 +11,8 @@ internal sealed record WorkerCommand(
     [property: JsonPropertyName("paths")] string[]? Paths = null,
     [property: JsonPropertyName("signalr")] bool SignalR = false,
     [property: JsonPropertyName("inFlight")] int InFlight = 128,
-    [property: JsonPropertyName("count")] int Count = 0);
+    [property: JsonPropertyName("count")] int Count = 0,
+    [property: JsonPropertyName("receiveBuffer")] int ReceiveBuffer = 0);
 
 /// <summary>A worker's answer or progress, one JSON line on its stdout.</summary>
 internal sealed record WorkerReport(

@@ -106,7 +106,7 @@ internal sealed class WorkerPool : IAsyncDisposable
     }
 
     /// <summary>Connects one client per path, the paths dealt round-robin to the workers.</summary>
-    public async Task<ConnectResult> ConnectAsync(Uri server, IReadOnlyList<string> paths, bool signalR, int inFlight)
+    public async Task<ConnectResult> ConnectAsync(Uri server, IReadOnlyList<string> paths, bool signalR, int inFlight, int receiveBuffer = 0)
     {
         var shares = _workers.Select(_ => new List<string>()).ToList();
         for (int i = 0; i < paths.Count; i++)
@@ -116,7 +116,7 @@ internal sealed class WorkerPool : IAsyncDisposable
 
         var stopwatch = Stopwatch.StartNew();
         WorkerReport[] reports = await Task.WhenAll(_workers.Select((w, i) => w.SendAsync(new WorkerCommand(
-            "connect", server.Host, server.Port, [.. shares[i]], signalR, Math.Max(1, inFlight / _workers.Count)))));
+            "connect", server.Host, server.Port, [.. shares[i]], signalR, Math.Max(1, inFlight / _workers.Count), ReceiveBuffer: receiveBuffer))));
         return new ConnectResult(reports.Sum(r => r.Connected), reports.Sum(r => r.Failed), stopwatch.Elapsed.TotalSeconds,
             reports.Select(r => r.FirstError).FirstOrDefault(e => e is not null));
     }

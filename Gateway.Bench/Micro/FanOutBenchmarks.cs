@@ -139,8 +139,18 @@ public class FanOutBenchmarks
         {
         }
 
-        public EnqueueResult Deliver(SessionEvent sessionEvent) =>
-            _filter.Accepts(sessionEvent.Name) ? queue.TryEnqueue(new OutboundFrame(sessionEvent.Frame, sessionEvent)) : EnqueueResult.Enqueued;
+        public EnqueueResult Deliver(SessionEvent sessionEvent)
+        {
+            if (!_filter.Accepts(sessionEvent.Name))
+            {
+                return EnqueueResult.Enqueued;
+            }
+
+            EnqueueResult result = queue.TryEnqueue(new OutboundFrame(sessionEvent.Frame, sessionEvent), out bool idle);
+            return idle ? EnqueueResult.EnqueuedIdle : result;
+        }
+
+        public void Wake() => queue.Wake();
 
         public void OnSessionClosed(ushort code, string reason)
         {

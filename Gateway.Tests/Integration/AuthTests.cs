@@ -235,6 +235,7 @@ public sealed class AuthTests
         await using GatewayServer server = await GatewayServer.StartAsync(
             TestTokens.JwtSettings(new Dictionary<string, string?> { ["Gateway:Auth:FirstMessage"] = "true" }),
             s => s.AddSingleton<TimeProvider>(clock));
+        using var metrics = new MetricRecorder(server.Get<Gateway.Diagnostics.GatewayMetrics>());
 
         await using (TestClient good = await TestClient.ConnectAsync(server.WebSocketUri("first", "since=0")))
         {
@@ -259,6 +260,9 @@ public sealed class AuthTests
 
         await using (TestClient silent = await TestClient.ConnectAsync(server.WebSocketUri("first")))
         {
+            // The client hears nothing before it authenticates, so the accepted count is how the
+            // test knows the gateway has started this connection's clock before moving it.
+            await metrics.WhenSumReachesAsync("gateway.connections.accepted", 4);
             clock.Advance(TimeSpan.FromSeconds(6));
             (int? code, string? reason, List<string> before) = await silent.ReceiveCloseAsync();
             Assert.That((code, reason, before.Count), Is.EqualTo((1008, "authentication timeout", 0)));

@@ -22,13 +22,18 @@ public sealed class DeliveryTests
         (TestClient healthy, _) = await TestClient.JoinAsync(server.WebSocketUri("slow"));
         await using (healthy)
         {
-            // The healthy client reads everything until the pong that follows the last publish.
+            // The healthy client reads everything until the pong that follows the last publish, and
+            // each publish waits until the healthy client has the one before: whatever the
+            // scheduling, only the client that stopped reading can fall behind.
             var received = new List<long>();
+            var arrivals = System.Threading.Channels.Channel.CreateUnbounded<long>();
             Task reading = Task.Run(async () =>
             {
                 while (await healthy.ReceiveAsync() is var message && message.GetProperty("type").GetString() == "event")
                 {
-                    received.Add(message.GetProperty("seq").GetInt64());
+                    long arrived = message.GetProperty("seq").GetInt64();
+                    received.Add(arrived);
+                    arrivals.Writer.TryWrite(arrived);
                 }
             });
 
@@ -39,12 +44,14 @@ public sealed class DeliveryTests
             while (await ClientsAsync(server, "slow") == 2)
             {
                 seq = await server.PublishAsync("slow", "chunk", data);
+                Assert.That(await arrivals.Reader.ReadAsync(TestClient.Deadline), Is.EqualTo(seq));
                 Assert.That(seq, Is.LessThan(2000), "the slow client was never dropped");
             }
 
             for (int i = 0; i < 20; i++)
             {
                 seq = await server.PublishAsync("slow", "chunk", data);
+                Assert.That(await arrivals.Reader.ReadAsync(TestClient.Deadline), Is.EqualTo(seq));
             }
 
             Assert.That(metrics.Sum("gateway.send_queue.overflows"), Is.EqualTo(1));

@@ -44,6 +44,25 @@ internal sealed class MemorySession(string name, int historyCapacity, int maxEve
     {
         var seqs = new long[requests.Count];
         var duplicate = new bool[requests.Count];
+        List<ISessionMember>? idle = null;
+        try
+        {
+            return TryPublishLocked(requests, now, timestamp, closed, seqs, duplicate, ref idle);
+        }
+        finally
+        {
+            // Outside the lock: the members whose senders were idle.
+            if (idle is not null)
+            {
+                SenderWakeup.WakeAll(idle);
+            }
+        }
+    }
+
+    private PublishResult? TryPublishLocked(
+        IReadOnlyList<PublishRequest> requests, DateTimeOffset now, long timestamp, List<ISessionMember> closed,
+        long[] seqs, bool[] duplicate, ref List<ISessionMember>? idle)
+    {
         TaskCompletionSource? wake;
         lock (_gate)
         {
@@ -106,7 +125,7 @@ internal sealed class MemorySession(string name, int historyCapacity, int maxEve
                     continue;
                 }
 
-                seqs[i] = Append(request, now, timestamp, ref cost);
+                seqs[i] = Append(request, now, timestamp, ref cost, ref idle);
             }
 
             // The reservation was an estimate; keep what the events really cost.
@@ -288,7 +307,7 @@ internal sealed class MemorySession(string name, int historyCapacity, int maxEve
         wake?.TrySetResult();
     }
 
-    private long Append(PublishRequest request, DateTimeOffset now, long timestamp, ref long cost)
+    private long Append(PublishRequest request, DateTimeOffset now, long timestamp, ref long cost, ref List<ISessionMember>? idle)
     {
         long seq = ++_seq;
         byte[] frame = ServerFrames.CreateTextFrame(new EventMessage(Name, request.Event, seq, now, request.Data));
@@ -322,7 +341,7 @@ internal sealed class MemorySession(string name, int historyCapacity, int maxEve
 
         _state[request.Event] = sessionEvent;
         _complete |= request.Final;
-        FanOut(sessionEvent);
+        FanOut(sessionEvent, ref idle);
         return seq;
     }
 
@@ -356,15 +375,23 @@ internal sealed class MemorySession(string name, int historyCapacity, int maxEve
         return new Replay(since, events, complete);
     }
 
-    private void FanOut(SessionEvent sessionEvent)
+    private void FanOut(SessionEvent sessionEvent, ref List<ISessionMember>? idle)
     {
         // Backwards, so that removing the current member (swapping the last one into its slot)
         // never skips a member or visits one twice.
         for (int i = _memberCount - 1; i >= 0; i--)
         {
-            if (_members[i]!.Deliver(sessionEvent) != EnqueueResult.Enqueued)
+            ISessionMember member = _members[i]!;
+            switch (member.Deliver(sessionEvent))
             {
-                RemoveAt(i);
+                case EnqueueResult.Enqueued:
+                    break;
+                case EnqueueResult.EnqueuedIdle:
+                    (idle ??= new List<ISessionMember>(_memberCount)).Add(member);
+                    break;
+                default:
+                    RemoveAt(i);
+                    break;
             }
         }
     }

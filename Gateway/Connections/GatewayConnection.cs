@@ -54,7 +54,6 @@ internal sealed partial class GatewayConnection : ISessionMember, IClientConnect
         _filter = filter;
         _since = since;
         Id = ConnectionIds.Next();
-        RemoteAddress = http.Connection.RemoteIpAddress?.ToString() ?? "unknown";
 
         // Zero-byte reads: an idle connection holds no read buffer until bytes arrive.
         _input = PipeReader.Create(transport, new StreamPipeReaderOptions(bufferSize: 4096, minimumReadSize: 1024, leaveOpen: true, useZeroByteReads: true));
@@ -68,7 +67,8 @@ internal sealed partial class GatewayConnection : ISessionMember, IClientConnect
 
     public string Session { get; }
 
-    public string RemoteAddress { get; }
+    /// <summary>The client's address, for logs: formatted when a log needs it, not kept for each connection.</summary>
+    public string RemoteAddress => _http.Connection.RemoteIpAddress?.ToString() ?? "unknown";
 
     public int SessionSlot { get; set; } = -1;
 
@@ -154,15 +154,17 @@ internal sealed partial class GatewayConnection : ISessionMember, IClientConnect
             return EnqueueResult.Enqueued;
         }
 
-        EnqueueResult result = _queue.TryEnqueue(new OutboundFrame(sessionEvent.Frame, sessionEvent));
+        EnqueueResult result = _queue.TryEnqueue(new OutboundFrame(sessionEvent.Frame, sessionEvent), out bool idle);
         if (result == EnqueueResult.Full)
         {
             // Under the session's lock: the session drops us from its members itself.
             CloseAsSlowConsumer(leaveSession: false);
         }
 
-        return result;
+        return idle ? EnqueueResult.EnqueuedIdle : result;
     }
+
+    public void Wake() => _queue.Wake();
 
     public void OnSessionClosed(ushort code, string reason) => TryBeginClose(code, reason, discardPending: false);
 

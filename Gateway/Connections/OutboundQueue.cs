@@ -34,7 +34,9 @@ internal sealed class OutboundQueue(int limit) : IValueTaskSource<bool>
     private bool _completed;
     private byte[]? _finalFrame;
     private bool _waiting;
-    private ManualResetValueTaskSourceCore<bool> _signal = new() { RunContinuationsAsynchronously = true };
+    // Continuations run where Wake is called: inline for a fan-out that wakes its idle readers after
+    // its lock, on the thread pool for everyone else (WakeLater).
+    private ManualResetValueTaskSourceCore<bool> _signal = new() { RunContinuationsAsynchronously = false };
 
     public int Limit { get; } = limit;
 
@@ -52,8 +54,26 @@ internal sealed class OutboundQueue(int limit) : IValueTaskSource<bool>
     /// <summary>How many frames the send loop has taken out so far.</summary>
     public long Dequeued => Interlocked.Read(ref _dequeued);
 
+    /// <summary>Queues a frame; an idle send loop is woken on the thread pool. Safe under any lock.</summary>
     public EnqueueResult TryEnqueue(in OutboundFrame frame)
     {
+        EnqueueResult result = TryEnqueue(frame, out bool wake);
+        if (wake)
+        {
+            WakeLater();
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// Queues a frame without waking the send loop: when <paramref name="wake"/> comes back true,
+    /// the loop was idle and the caller must call <see cref="Wake"/> (or <see cref="WakeLater"/>)
+    /// once it holds no lock, because <see cref="Wake"/> runs the loop on the caller's thread.
+    /// </summary>
+    public EnqueueResult TryEnqueue(in OutboundFrame frame, out bool wake)
+    {
+        wake = false;
         lock (_gate)
         {
             if (_completed)
@@ -74,18 +94,17 @@ internal sealed class OutboundQueue(int limit) : IValueTaskSource<bool>
             _ring[(_head + _count) % _ring.Length] = frame;
             _count++;
             _replayed += frame.Replayed ? 1 : 0;
-            if (!_waiting)
-            {
-                return EnqueueResult.Enqueued;
-            }
-
+            wake = _waiting;
             _waiting = false;
+            return EnqueueResult.Enqueued;
         }
-
-        // Outside the lock: the continuation is queued to the thread pool, never run inline on a publisher.
-        _signal.SetResult(true);
-        return EnqueueResult.Enqueued;
     }
+
+    /// <summary>Runs the waiting send loop on this thread, until it next waits. Call only when an enqueue said so.</summary>
+    public void Wake() => _signal.SetResult(true);
+
+    /// <summary>Wakes the waiting send loop on the thread pool.</summary>
+    public void WakeLater() => ThreadPool.UnsafeQueueUserWorkItem(static queue => queue.Wake(), this, preferLocal: false);
 
     /// <summary>
     /// Ends the queue: nothing more is accepted, and the send loop gets <paramref name="finalFrame"/>
@@ -118,7 +137,8 @@ internal sealed class OutboundQueue(int limit) : IValueTaskSource<bool>
             _waiting = false;
         }
 
-        _signal.SetResult(true);
+        // Completion can come from under a session's lock (a slow consumer): never run the loop inline.
+        WakeLater();
         return true;
     }
 

@@ -134,14 +134,16 @@ internal sealed partial class ServerSentEventStream : ISessionMember, IClientCon
             return EnqueueResult.Enqueued;
         }
 
-        EnqueueResult result = _queue.TryEnqueue(new OutboundFrame(sessionEvent.ServerSentEvent, sessionEvent));
+        EnqueueResult result = _queue.TryEnqueue(new OutboundFrame(sessionEvent.ServerSentEvent, sessionEvent), out bool idle);
         if (result == EnqueueResult.Full)
         {
             CloseAsSlowConsumer();
         }
 
-        return result;
+        return idle ? EnqueueResult.EnqueuedIdle : result;
     }
+
+    public void Wake() => _queue.Wake();
 
     public void OnSessionClosed(ushort code, string reason) => TryClose(new CloseNotice(code, reason), discardPending: false);
 

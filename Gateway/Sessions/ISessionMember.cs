@@ -11,6 +11,12 @@ internal enum EnqueueResult
 
     /// <summary>The member is closing and takes nothing more: it leaves the session now.</summary>
     Closed,
+
+    /// <summary>
+    /// Queued, and the member's sender was idle: once the session has released its lock it must
+    /// call <see cref="ISessionMember.Wake"/>.
+    /// </summary>
+    EnqueuedIdle,
 }
 
 /// <summary>
@@ -39,6 +45,12 @@ internal interface ISessionMember
     /// enqueue, never wait, and never call back into the session.
     /// </summary>
     EnqueueResult Deliver(SessionEvent sessionEvent);
+
+    /// <summary>
+    /// Starts the member's idle sender after <see cref="Deliver"/> said <see cref="EnqueueResult.EnqueuedIdle"/>.
+    /// Called outside the session's lock; the sender runs on the calling thread until it would wait.
+    /// </summary>
+    void Wake();
 
     /// <summary>
     /// The member is no longer in the session: it completed (1000) or was deleted (1001). Called
