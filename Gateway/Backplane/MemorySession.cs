@@ -19,8 +19,7 @@ internal sealed class MemorySession(string name, int historyCapacity, int maxEve
     // Idempotency keys of the events history holds, so that a retried publish finds its seq.
     private readonly Dictionary<JsonScalar, long> _ids = [];
 
-    private ISessionMember?[] _members = [];
-    private int _memberCount;
+    private readonly MemberList _members = new();
     private long _seq;
     private long _idleSince = createdAt;
     private long _completedAt;
@@ -139,7 +138,7 @@ internal sealed class MemorySession(string name, int historyCapacity, int maxEve
                 if (_complete)
                 {
                     _completedAt = timestamp;
-                    TakeMembers(closed);
+                    _members.TakeAll(closed);
                 }
             }
 
@@ -172,13 +171,7 @@ internal sealed class MemorySession(string name, int historyCapacity, int maxEve
                 return state;
             }
 
-            if (_memberCount == _members.Length)
-            {
-                Array.Resize(ref _members, Math.Max(4, _members.Length * 2));
-            }
-
-            member.SessionSlot = _memberCount;
-            _members[_memberCount++] = member;
+            _members.Add(member);
             member.OnJoined(state);
             return state;
         }
@@ -197,13 +190,8 @@ internal sealed class MemorySession(string name, int historyCapacity, int maxEve
     {
         lock (_gate)
         {
-            int slot = member.SessionSlot;
-            if (slot >= 0 && slot < _memberCount && ReferenceEquals(_members[slot], member))
-            {
-                RemoveAt(slot);
-            }
-
-            if (_memberCount == 0)
+            _members.Remove(member);
+            if (_members.Count == 0)
             {
                 _idleSince = timestamp;
             }
@@ -214,7 +202,7 @@ internal sealed class MemorySession(string name, int historyCapacity, int maxEve
     {
         lock (_gate)
         {
-            return new SessionSummary(Name, _seq, _memberCount, _lastEventAt, _complete);
+            return new SessionSummary(Name, _seq, _members.Count, _lastEventAt, _complete);
         }
     }
 
@@ -230,7 +218,7 @@ internal sealed class MemorySession(string name, int historyCapacity, int maxEve
             }
 
             Array.Sort(state, static (a, b) => a.Seq.CompareTo(b.Seq));
-            return new SessionSnapshot(Name, _seq, _memberCount, _lastEventAt, _complete, state);
+            return new SessionSnapshot(Name, _seq, _members.Count, _lastEventAt, _complete, state);
         }
     }
 
@@ -275,7 +263,7 @@ internal sealed class MemorySession(string name, int historyCapacity, int maxEve
         {
             bool expired = _complete
                 ? time.GetElapsedTime(_completedAt, now) >= retainCompleted
-                : _memberCount == 0 && time.GetElapsedTime(_idleSince, now) >= idleFor;
+                : _members.Count == 0 && time.GetElapsedTime(_idleSince, now) >= idleFor;
             if (_removed || !expired)
             {
                 return false;
@@ -299,7 +287,7 @@ internal sealed class MemorySession(string name, int historyCapacity, int maxEve
         {
             _removed = true;
             ReleaseAll();
-            TakeMembers(members);
+            _members.TakeAll(members);
             wake = _nextEvent;
             _nextEvent = null;
         }
@@ -341,7 +329,7 @@ internal sealed class MemorySession(string name, int historyCapacity, int maxEve
 
         _state[request.Event] = sessionEvent;
         _complete |= request.Final;
-        FanOut(sessionEvent, ref idle);
+        _members.FanOut(sessionEvent, ref idle);
         return seq;
     }
 
@@ -375,65 +363,10 @@ internal sealed class MemorySession(string name, int historyCapacity, int maxEve
         return new Replay(since, events, complete);
     }
 
-    private void FanOut(SessionEvent sessionEvent, ref List<ISessionMember>? idle)
-    {
-        // Backwards, so that removing the current member (swapping the last one into its slot)
-        // never skips a member or visits one twice.
-        for (int i = _memberCount - 1; i >= 0; i--)
-        {
-            ISessionMember member = _members[i]!;
-            switch (member.Deliver(sessionEvent))
-            {
-                case EnqueueResult.Enqueued:
-                    break;
-                case EnqueueResult.EnqueuedIdle:
-                    (idle ??= new List<ISessionMember>(_memberCount)).Add(member);
-                    break;
-                default:
-                    RemoveAt(i);
-                    break;
-            }
-        }
-    }
-
     /// <summary>The session is gone: everything it held goes back to the budget.</summary>
     private void ReleaseAll()
     {
         budget.Release(_retained);
         _retained = 0;
-    }
-
-    private void TakeMembers(List<ISessionMember> into)
-    {
-        for (int i = 0; i < _memberCount; i++)
-        {
-            ISessionMember member = _members[i]!;
-            member.SessionSlot = -1;
-            into.Add(member);
-        }
-
-        _members = [];
-        _memberCount = 0;
-    }
-
-    private void RemoveAt(int slot)
-    {
-        ISessionMember removed = _members[slot]!;
-        int last = --_memberCount;
-        if (slot != last)
-        {
-            ISessionMember moved = _members[last]!;
-            _members[slot] = moved;
-            moved.SessionSlot = slot;
-        }
-
-        _members[last] = null;
-        removed.SessionSlot = -1;
-
-        // Give memory back after a crowd has left.
-        if (_members.Length > 16 && _memberCount < _members.Length / 4)
-        {
-            Array.Resize(ref _members, _members.Length / 2);
-        }
     }
 }
