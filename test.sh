@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test. On a fresh machine it first installs what the tests need and is missing:
-# Debian's prometheus (promtool and the server, for the metrics tests).
+# Debian's prometheus (promtool and the server, for the metrics tests) and redis-server (for
+# the Redis backplane tests; each test starts its own on 127.0.0.1).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -15,6 +16,7 @@ need() { # need <command> <debian package>
 }
 need promtool prometheus
 need prometheus prometheus
+need redis-server redis-server
 
 if [ ${#missing[@]} -gt 0 ]; then
   packages=$(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')

@@ -80,9 +80,7 @@ internal static class GatewayHost
         services.AddSingleton<PrometheusExporter>();
         services.AddSingleton<GatewayTelemetry>();
         services.AddHostedService(sp => sp.GetRequiredService<GatewayTelemetry>());
-        services.AddSingleton<MemoryBackplane>();
-        services.AddSingleton<IBackplane>(sp => sp.GetRequiredService<MemoryBackplane>());
-        services.AddHostedService<SessionExpiryService>();
+        AddBackplane(builder);
         services.AddSingleton<TokenValidator>();
         services.AddSingleton<ApiKeys>();
         services.AddSingleton<TicketStore>();
@@ -101,6 +99,7 @@ internal static class GatewayHost
 
         WebApplication app = builder.Build();
         GatewayConfiguration.Validate(app.Services, app.Configuration);
+        app.UseBackplaneUnavailable();
         app.MapWebSocketEndpoint();
         app.MapSessionEndpoints();
         app.MapFallbackEndpoints();
@@ -108,6 +107,26 @@ internal static class GatewayHost
         app.MapMetricsEndpoint();
         app.MapHealthEndpoints();
         return app;
+    }
+
+    /// <summary>
+    /// Sessions in this process (the default), or in Redis shared with other nodes
+    /// (<c>Gateway:Backplane:Mode redis</c>). A Mode that is neither is reported by validation.
+    /// </summary>
+    private static void AddBackplane(WebApplicationBuilder builder)
+    {
+        IServiceCollection services = builder.Services;
+        if (string.Equals(builder.Configuration["Gateway:Backplane:Mode"], BackplaneOptions.RedisMode, StringComparison.OrdinalIgnoreCase))
+        {
+            services.AddSingleton<Backplane.Redis.RedisBackplane>();
+            services.AddSingleton<IBackplane>(sp => sp.GetRequiredService<Backplane.Redis.RedisBackplane>());
+            services.AddHostedService(sp => sp.GetRequiredService<Backplane.Redis.RedisBackplane>());
+            return;
+        }
+
+        services.AddSingleton<MemoryBackplane>();
+        services.AddSingleton<IBackplane>(sp => sp.GetRequiredService<MemoryBackplane>());
+        services.AddHostedService<SessionExpiryService>();
     }
 
     /// <summary>

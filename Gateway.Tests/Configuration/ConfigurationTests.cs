@@ -30,6 +30,10 @@ public sealed class ConfigurationTests
         yield return Case("Gateway:Auth:FirstMessage", "true", "Gateway:Auth:FirstMessage needs Mode jwt");
         yield return Case("Gateway:Security:AllowedOrigins:0", "https://app.example.com/path", "Gateway:Security:AllowedOrigins must hold origins like https://app.example.com");
         yield return Case("Gateway:Auth:ApiKeys:0", "short", "Gateway:Auth:ApiKeys:0 must be at least 16 characters; it has 5");
+        yield return Case("Gateway:Backplane:Mode", "postgres", "Gateway:Backplane:Mode must be memory or redis; got 'postgres'");
+        yield return Case("Gateway:Backplane:Mode", "redis", "Gateway:Backplane:Redis must be a Redis connection string such as 127.0.0.1:6379 when Mode is redis");
+        yield return Case("Gateway:Backplane:KeyPrefix", "gateway prod", "Gateway:Backplane:KeyPrefix must be 1 to 64 characters from A-Z a-z 0-9 . _ : -; got 'gateway prod'");
+        yield return Case("Gateway:Backplane:OperationTimeout", "00:00:00.01", "Gateway:Backplane:OperationTimeout must be a duration between 00:00:00.1000000 and 00:01:00");
     }
 
     private static TestCaseData Case(string key, string value, string message) =>
@@ -58,6 +62,15 @@ public sealed class ConfigurationTests
         GatewayConfigurationException? error = Assert.Throws<GatewayConfigurationException>(() => GatewayHost.Build([], settings));
         Assert.That(error!.Message, Does.Contain(message));
         Assert.That(error.Message, Does.Not.Contain("too-short"), "a secret is never printed");
+    }
+
+    [TestCase("127.0.0.1:6379,bogus=1", "Gateway:Backplane:Redis is not a Redis connection string")]
+    [TestCase("connectTimeout=5", "Gateway:Backplane:Redis names no server")]
+    public void A_redis_connection_string_is_checked_before_anything_connects(string value, string message)
+    {
+        var settings = new Dictionary<string, string?> { ["Gateway:Backplane:Mode"] = "redis", ["Gateway:Backplane:Redis"] = value };
+        GatewayConfigurationException? error = Assert.Throws<GatewayConfigurationException>(() => GatewayHost.Build([], settings));
+        Assert.That(error!.Message, Does.Contain(message));
     }
 
     [Test]
@@ -89,6 +102,7 @@ public sealed class ConfigurationTests
         AssertSame(new AuthOptions(), Bound<AuthOptions>(services), json, AuthOptions.Section);
         AssertSame(new TelemetryOptions(), Bound<TelemetryOptions>(services), json, TelemetryOptions.Section);
         AssertSame(new TransportOptions(), Bound<TransportOptions>(services), json, TransportOptions.Section);
+        AssertSame(new BackplaneOptions(), Bound<BackplaneOptions>(services), json, BackplaneOptions.Section);
         Assert.That(file["Urls"], Is.EqualTo(GatewayConfiguration.DefaultUrl));
     }
 

@@ -8,10 +8,20 @@ namespace Gateway.Backplane;
 /// completion and fan-out to the session's members. Connection and HTTP code talk only to this, so
 /// that the in-memory implementation can be replaced by one shared between nodes without touching them.
 /// </summary>
+/// <remarks>
+/// Every asynchronous member may throw <see cref="BackplaneUnavailableException"/> when the shared
+/// store does not answer; <see cref="PublishAsync"/> reports that as <see cref="PublishStatus.Unavailable"/> instead.
+/// </remarks>
 internal interface IBackplane
 {
     /// <summary>How many sessions this node holds (for the sessions gauge).</summary>
     int SessionCount { get; }
+
+    /// <summary>
+    /// False while the store behind the sessions cannot be reached (Redis down): publishes answer
+    /// 503, new connections are refused, <c>/readyz</c> says so. Always true in memory.
+    /// </summary>
+    bool IsAvailable { get; }
 
     /// <summary>
     /// Gives each new event the next seq of <paramref name="session"/> (consecutive within the
@@ -51,3 +61,6 @@ internal interface IBackplane
     /// <summary>Forgets <paramref name="session"/> and closes its members with 1001. False when it did not exist.</summary>
     ValueTask<bool> DeleteSessionAsync(string session, CancellationToken cancellationToken);
 }
+
+/// <summary>The shared store behind the sessions (Redis) did not answer in time or is unreachable.</summary>
+internal sealed class BackplaneUnavailableException(string message, Exception? inner = null) : Exception(message, inner);

@@ -39,6 +39,8 @@ internal sealed partial class MemoryBackplane : IBackplane
 
     public int SessionCount => _sessions.Count;
 
+    public bool IsAvailable => true;
+
     /// <summary>The bytes all sessions' events hold now, against <see cref="HistoryOptions.MaxTotalBytes"/>.</summary>
     public long HistoryBytes => _budget.Used;
 

@@ -26,6 +26,7 @@ internal static class GatewayConfiguration
         ("Auth", typeof(AuthOptions)),
         ("Telemetry", typeof(TelemetryOptions)),
         ("Transport", typeof(TransportOptions)),
+        ("Backplane", typeof(BackplaneOptions)),
     ];
 
     public static IServiceCollection AddGatewayOptions(this IServiceCollection services)
@@ -40,6 +41,7 @@ internal static class GatewayConfiguration
         Add<AuthOptions>(services, AuthOptions.Section);
         Add<TelemetryOptions>(services, TelemetryOptions.Section);
         services.AddOptions<TransportOptions>().BindConfiguration(TransportOptions.Section);
+        Add<BackplaneOptions>(services, BackplaneOptions.Section);
         return services;
     }
 
@@ -61,6 +63,7 @@ internal static class GatewayConfiguration
         Resolve<AuthOptions>(services, problems);
         Resolve<TelemetryOptions>(services, problems);
         Resolve<TransportOptions>(services, problems);
+        Resolve<BackplaneOptions>(services, problems);
         if (problems.Count > 0)
         {
             throw new GatewayConfigurationException("invalid configuration:\n  " + string.Join("\n  ", problems));

@@ -267,3 +267,40 @@ internal sealed class TransportOptions
     /// </summary>
     public bool InlineScheduling { get; set; } = DefaultInlineScheduling;
 }
+
+/// <summary>The <c>Gateway:Backplane</c> section: where sessions live (spec section 7).</summary>
+internal sealed class BackplaneOptions
+{
+    /// <summary>The section's path in configuration.</summary>
+    public const string Section = "Gateway:Backplane";
+
+    /// <summary>Every session in this process: nothing to install.</summary>
+    public const string MemoryMode = "memory";
+
+    /// <summary>Sessions in Redis, shared by every node that points at it.</summary>
+    public const string RedisMode = "redis";
+
+    /// <summary>
+    /// Two seconds: a Redis on the same network answers in well under a millisecond, so a command
+    /// this late means Redis is gone, and the publisher is better told so than kept waiting.
+    /// </summary>
+    public static readonly TimeSpan DefaultOperationTimeout = TimeSpan.FromSeconds(2);
+
+    /// <summary><c>memory</c> (one process) or <c>redis</c> (any number of nodes sharing one Redis).</summary>
+    public string Mode { get; set; } = MemoryMode;
+
+    /// <summary>A StackExchange.Redis connection string, such as <c>127.0.0.1:6379</c> or <c>redis:6379,password=...</c>.</summary>
+    public string Redis { get; set; } = "";
+
+    /// <summary>
+    /// What every Redis key and channel of this gateway starts with, so that two deployments can
+    /// share one Redis (1 to 64 characters from <c>A-Z a-z 0-9 . _ : -</c>).
+    /// </summary>
+    public string KeyPrefix { get; set; } = "gateway:";
+
+    /// <summary>How long a Redis command may take before the operation fails as unavailable (100 ms to 1 min).</summary>
+    public TimeSpan OperationTimeout { get; set; } = DefaultOperationTimeout;
+
+    /// <summary>True when sessions live in Redis.</summary>
+    public bool IsRedis => string.Equals(Mode, RedisMode, StringComparison.OrdinalIgnoreCase);
+}

@@ -15,7 +15,8 @@ internal sealed class GatewayOptionsValidator :
     IValidateOptions<ShutdownOptions>,
     IValidateOptions<SecurityOptions>,
     IValidateOptions<AuthOptions>,
-    IValidateOptions<TelemetryOptions>
+    IValidateOptions<TelemetryOptions>,
+    IValidateOptions<BackplaneOptions>
 {
     public ValidateOptionsResult Validate(string? name, HistoryOptions options)
     {
@@ -152,6 +153,47 @@ internal sealed class GatewayOptionsValidator :
             errors.Add($"{section}:LogFormat must be text or json; got '{options.LogFormat}'");
         }
 
+        return Result(errors);
+    }
+
+    public ValidateOptionsResult Validate(string? name, BackplaneOptions options)
+    {
+        var errors = new List<string>();
+        string section = BackplaneOptions.Section;
+        if (!string.Equals(options.Mode, BackplaneOptions.MemoryMode, StringComparison.OrdinalIgnoreCase) && !options.IsRedis)
+        {
+            errors.Add($"{section}:Mode must be memory or redis; got '{options.Mode}'");
+        }
+
+        if (options.IsRedis)
+        {
+            if (string.IsNullOrWhiteSpace(options.Redis))
+            {
+                errors.Add($"{section}:Redis must be a Redis connection string such as 127.0.0.1:6379 when Mode is redis");
+            }
+            else
+            {
+                try
+                {
+                    if (StackExchange.Redis.ConfigurationOptions.Parse(options.Redis).EndPoints.Count == 0)
+                    {
+                        errors.Add($"{section}:Redis names no server; give host:port, such as 127.0.0.1:6379");
+                    }
+                }
+                catch (ArgumentException e)
+                {
+                    errors.Add($"{section}:Redis is not a Redis connection string ({e.Message}); such as 127.0.0.1:6379,password=secret");
+                }
+            }
+        }
+
+        // The same rule as an event name: 1 to 64 characters of the name alphabet.
+        if (!Protocol.Names.IsValidEventName(options.KeyPrefix))
+        {
+            errors.Add($"{section}:KeyPrefix must be 1 to 64 characters from A-Z a-z 0-9 . _ : -; got '{options.KeyPrefix}'");
+        }
+
+        Range(errors, section, nameof(options.OperationTimeout), options.OperationTimeout, TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(1));
         return Result(errors);
     }
 

@@ -24,5 +24,8 @@ internal sealed partial class GatewayConnection
 
         [LoggerMessage(EventId = 107, Level = LogLevel.Error, Message = "Connection {ConnectionId} to session {Session} failed")]
         public static partial void Failed(ILogger logger, string connectionId, string session, Exception exception);
+
+        [LoggerMessage(EventId = 108, Level = LogLevel.Warning, Message = "Connection {ConnectionId} could not join session {Session}: {Reason}; closing with 1011")]
+        public static partial void JoinFailed(ILogger logger, string connectionId, string session, string reason);
     }
 }

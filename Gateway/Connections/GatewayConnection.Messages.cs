@@ -1,4 +1,5 @@
 using System.Buffers;
+using Gateway.Backplane;
 using Gateway.Protocol.Json;
 using Gateway.Protocol.Framing;
 using Gateway.Protocol.Messages;
@@ -43,57 +44,65 @@ internal sealed partial class GatewayConnection
             }
         }
 
-        switch (message)
+        try
         {
-            case PingMessage ping:
-                Send(new PongMessage(ping.Id, ping.Ts, _env.Time.GetUtcNow().ToUnixTimeMilliseconds()));
-                break;
+            switch (message)
+            {
+                case PingMessage ping:
+                    Send(new PongMessage(ping.Id, ping.Ts, _env.Time.GetUtcNow().ToUnixTimeMilliseconds()));
+                    break;
 
-            case SubscribeMessage subscribe:
-                if (_filter.TrySubscribe(subscribe, out EventFilter widened))
-                {
-                    _filter = widened;
-                    Send(new SubscribedMessage(subscribe.Id, widened.Names));
-                }
-                else
-                {
-                    SendError(subscribe.Id, ErrorCode.InvalidMessage, FilterTooLarge);
-                }
+                case SubscribeMessage subscribe:
+                    if (_filter.TrySubscribe(subscribe, out EventFilter widened))
+                    {
+                        _filter = widened;
+                        Send(new SubscribedMessage(subscribe.Id, widened.Names));
+                    }
+                    else
+                    {
+                        SendError(subscribe.Id, ErrorCode.InvalidMessage, FilterTooLarge);
+                    }
 
-                break;
+                    break;
 
-            case UnsubscribeMessage unsubscribe:
-                if (_filter.TryUnsubscribe(unsubscribe, out EventFilter narrowed))
-                {
-                    _filter = narrowed;
-                    Send(new SubscribedMessage(unsubscribe.Id, narrowed.Names));
-                }
-                else
-                {
-                    SendError(unsubscribe.Id, ErrorCode.InvalidMessage, UnsubscribeFromAll);
-                }
+                case UnsubscribeMessage unsubscribe:
+                    if (_filter.TryUnsubscribe(unsubscribe, out EventFilter narrowed))
+                    {
+                        _filter = narrowed;
+                        Send(new SubscribedMessage(unsubscribe.Id, narrowed.Names));
+                    }
+                    else
+                    {
+                        SendError(unsubscribe.Id, ErrorCode.InvalidMessage, UnsubscribeFromAll);
+                    }
 
-                break;
+                    break;
 
-            case StatusRequest status:
-                await SendStatusAsync(status);
-                break;
+                case StatusRequest status:
+                    await SendStatusAsync(status);
+                    break;
 
-            case PublishMessage publish:
-                await PublishAsync(publish);
-                break;
+                case PublishMessage publish:
+                    await PublishAsync(publish);
+                    break;
 
-            case ResumeMessage resume:
-                await _membership!.ReplayAsync(resume.Since, replay => SendReplay(replay, resume.Id), _http.RequestAborted);
-                break;
+                case ResumeMessage resume when _membership is { } membership:
+                    await membership.ReplayAsync(resume.Since, replay => SendReplay(replay, resume.Id), _http.RequestAborted);
+                    break;
 
-            case AuthMessage auth:
-                await ReauthenticateAsync(auth);
-                break;
+                case AuthMessage auth:
+                    await ReauthenticateAsync(auth);
+                    break;
 
-            case RpcRequest rpc:
-                SendError(rpc.Id, ErrorCode.Unavailable, "this gateway has no RPC backend configured");
-                break;
+                case RpcRequest rpc:
+                    SendError(rpc.Id, ErrorCode.Unavailable, "this gateway has no RPC backend configured");
+                    break;
+            }
+        }
+        catch (BackplaneUnavailableException e)
+        {
+            // Redis did not answer: this request fails, the connection stays.
+            SendError(message.Id, ErrorCode.Unavailable, $"the session store did not answer ({e.Message}); retry");
         }
     }
 
@@ -125,6 +134,9 @@ internal sealed partial class GatewayConnection
                 break;
             case PublishStatus.TooManyEventNames:
                 SendError(publish.Id, ErrorCode.InvalidMessage, "the session has as many event names as it may (Gateway:Sessions:MaxEventNames); reuse a name");
+                break;
+            case PublishStatus.Unavailable:
+                SendError(publish.Id, ErrorCode.Unavailable, "the session store (Redis) did not answer; the event may or may not be published: check the session's seq before retrying");
                 break;
             default:
                 SendError(publish.Id, ErrorCode.Unavailable, "the gateway cannot take more events now (history memory or session limit); retry later");

@@ -1,4 +1,5 @@
 using System.IO.Pipelines;
+using Gateway.Backplane;
 using Gateway.Diagnostics;
 using Gateway.Protocol.Framing;
 using Gateway.Protocol.Messages;
@@ -119,7 +120,19 @@ internal sealed partial class GatewayConnection : ISessionMember, IClientConnect
 
     private async ValueTask JoinAsync()
     {
-        _membership = await _env.Backplane.JoinAsync(Session, this, _since, _http.RequestAborted);
+        try
+        {
+            _membership = await _env.Backplane.JoinAsync(Session, this, _since, _http.RequestAborted);
+        }
+        catch (BackplaneUnavailableException e)
+        {
+            // Redis went away between the upgrade's check and the join: the client reconnects,
+            // to this node once it is back or to another.
+            Log.JoinFailed(_env.Logger, Id, Session, e.Message);
+            TryBeginClose(CloseCodes.InternalError, "backplane unavailable", discardPending: true);
+            return;
+        }
+
         if (_env.Lifecycle.IsDraining)
         {
             // Shutdown began while this connection was being set up, after the drain closed the others.

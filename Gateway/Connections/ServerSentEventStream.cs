@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text;
 using System.Text.Json;
+using Gateway.Backplane;
 using Gateway.Diagnostics;
 using Gateway.Protocol.Framing;
 using Gateway.Protocol.Messages;
@@ -93,6 +94,14 @@ internal sealed partial class ServerSentEventStream : ISessionMember, IClientCon
         catch (OperationCanceledException) when (_http.RequestAborted.IsCancellationRequested)
         {
             // The client left while the stream was being set up.
+        }
+        catch (BackplaneUnavailableException e) when (!response.HasStarted)
+        {
+            // Redis went away between the checks and the join: nothing was sent yet, so say so plainly.
+            _closeCode = CloseCodes.InternalError;
+            response.Clear();
+            response.Headers.RetryAfter = "1";
+            await Http.Problems.Result(StatusCodes.Status503ServiceUnavailable, $"the session store did not answer ({e.Message}); retry").ExecuteAsync(_http);
         }
         finally
         {

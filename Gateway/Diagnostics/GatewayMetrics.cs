@@ -86,11 +86,28 @@ internal sealed class GatewayMetrics
         _networkIo.Add(0, _transmitTag);
     }
 
-    /// <summary>Registers the sessions and history gauges, read at collection.</summary>
-    public void ObserveSessions(Func<int> count, Func<long> historyBytes)
+    /// <summary>
+    /// Registers the Redis backplane's instruments: whether the link is up, and a counter the
+    /// backplane adds to each time it reconnects or catches a session up from history.
+    /// </summary>
+    public Counter<long> ObserveBackplane(Func<int> up)
     {
-        Meter.CreateObservableGauge("gateway.sessions", count, "{session}", "Sessions held by this node.");
-        Meter.CreateObservableGauge("gateway.history.bytes", historyBytes, "By", "Memory held by all sessions' events, against Gateway:History:MaxTotalBytes.");
+        Meter.CreateObservableGauge("gateway.backplane.up", up, unit: null, "1 while this node is connected to Redis (Backplane:Mode redis), else 0.");
+        return Meter.CreateCounter<long>("gateway.backplane.events", "{event}",
+            "Redis backplane events, by kind: reconnect (the link came back), catchup (events read from history to fill a gap), dropped (members closed because history had lost what they missed).");
+    }
+
+    /// <summary>
+    /// Registers the sessions gauge and, for the memory backplane, the history gauge (with Redis,
+    /// history is Redis's memory, watched there), read at collection.
+    /// </summary>
+    public void ObserveSessions(Func<int> count, Func<long>? historyBytes)
+    {
+        Meter.CreateObservableGauge("gateway.sessions", count, "{session}", "Sessions held by this node (with Redis: sessions this node has clients or pollers in).");
+        if (historyBytes is not null)
+        {
+            Meter.CreateObservableGauge("gateway.history.bytes", historyBytes, "By", "Memory held by all sessions' events, against Gateway:History:MaxTotalBytes.");
+        }
     }
 
     public void ConnectionOpened(string transport)

@@ -104,6 +104,14 @@ internal static class FallbackEndpoints
             return;
         }
 
+        if (!backplane.IsAvailable)
+        {
+            http.Response.Headers.RetryAfter = "1";
+            await refusals.Problem(http, endpoint, StatusCodes.Status503ServiceUnavailable, "backplane_unavailable",
+                "this gateway node cannot reach its session store (Redis) just now; retry, or connect to another node").ExecuteAsync(http);
+            return;
+        }
+
         if (!backplane.CanAdmit(session))
         {
             http.Response.Headers.RetryAfter = "5";

@@ -1,15 +1,23 @@
+using Gateway.Backplane;
 using Gateway.Connections;
 
 namespace Gateway.Http;
 
-/// <summary><c>/healthz</c> (the process answers) and <c>/readyz</c> (it takes new clients).</summary>
+/// <summary>
+/// <c>/healthz</c> (the process answers) and <c>/readyz</c> (it takes new clients: not while it
+/// drains, nor while its Redis backplane is unreachable).
+/// </summary>
 internal static class HealthEndpoints
 {
     public static void MapHealthEndpoints(this IEndpointRouteBuilder app)
     {
         app.MapGet("/healthz", () => Results.Json(new HealthStatus("ok"), GatewayJsonContext.Relaxed.HealthStatus));
-        app.MapGet("/readyz", (GatewayLifecycle lifecycle) => lifecycle.IsDraining
-            ? Results.Json(new HealthStatus("draining"), GatewayJsonContext.Relaxed.HealthStatus, statusCode: StatusCodes.Status503ServiceUnavailable)
+        app.MapGet("/readyz", (GatewayLifecycle lifecycle, IBackplane backplane) =>
+            lifecycle.IsDraining ? NotReady("draining")
+            : !backplane.IsAvailable ? NotReady("backplane_unavailable")
             : Results.Json(new HealthStatus("ready"), GatewayJsonContext.Relaxed.HealthStatus));
     }
+
+    private static IResult NotReady(string status) =>
+        Results.Json(new HealthStatus(status), GatewayJsonContext.Relaxed.HealthStatus, statusCode: StatusCodes.Status503ServiceUnavailable);
 }

@@ -116,11 +116,15 @@ internal static partial class SessionEndpoints
             case PublishStatus.MemoryFull:
                 http.Response.Headers.RetryAfter = "5";
                 return refusals.Problem(http, PublishEndpoint, StatusCodes.Status503ServiceUnavailable, "history_full",
-                    "history memory is full (Gateway:History:MaxTotalBytes); retry when idle sessions have expired");
+                    "history memory is full (Gateway:History:MaxTotalBytes, or Redis's maxmemory with the Redis backplane); retry when idle sessions have expired");
             case PublishStatus.SessionLimit:
                 http.Response.Headers.RetryAfter = "5";
                 return refusals.Problem(http, PublishEndpoint, StatusCodes.Status503ServiceUnavailable, "max_sessions",
                     $"this gateway holds {SessionsLimit(http).MaxSessions} sessions already (Gateway:Sessions:MaxSessions); retry when idle sessions have expired");
+            case PublishStatus.Unavailable:
+                http.Response.Headers.RetryAfter = "1";
+                return refusals.Problem(http, PublishEndpoint, StatusCodes.Status503ServiceUnavailable, "backplane_unavailable",
+                    "the session store (Redis) did not answer, so the events may or may not be published; retry with the same event ids to be safe");
         }
 
         if (!isBatch)

@@ -90,6 +90,14 @@ internal static class WebSocketEndpoint
             return;
         }
 
+        if (!env.Backplane.IsAvailable)
+        {
+            http.Response.Headers.RetryAfter = "1";
+            await RefuseAsync(http, refusals, StatusCodes.Status503ServiceUnavailable, "backplane_unavailable",
+                "this gateway node cannot reach its session store (Redis) just now; retry, or connect to another node");
+            return;
+        }
+
         if (!env.Backplane.CanAdmit(session))
         {
             http.Response.Headers.RetryAfter = "5";

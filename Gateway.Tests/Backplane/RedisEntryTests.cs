@@ -1,0 +1,76 @@
+using System.Text;
+using Gateway.Backplane.Redis;
+using Gateway.Sessions;
+
+namespace Gateway.Tests.Backplane;
+
+/// <summary>The entry format the Redis scripts write, read back; and anything else, refused without throwing.</summary>
+public sealed class RedisEntryTests
+{
+    private static readonly DateTimeOffset Now = DateTimeOffset.FromUnixTimeMilliseconds(1_795_324_585_123);
+
+    [Test]
+    public void An_entry_becomes_the_event_frame_a_client_gets()
+    {
+        SessionEvent e = Decode("7\n1795324585000\n1\nbuild_done\n{\"ok\":true,\"note\":\"a\\nb\"}")!;
+        Assert.That((e.Seq, e.Name, e.Final), Is.EqualTo((7L, "build_done", true)));
+        Assert.That(e.Timestamp, Is.EqualTo(DateTimeOffset.FromUnixTimeMilliseconds(1_795_324_585_000)));
+        Assert.That(Encoding.UTF8.GetString(e.Data.Span), Is.EqualTo("{\"ok\":true,\"note\":\"a\\nb\"}"));
+        Assert.That(Encoding.UTF8.GetString(e.Json.Span), Is.EqualTo(
+            "{\"type\":\"event\",\"session\":\"s\",\"event\":\"build_done\",\"seq\":7,\"ts\":\"2026-11-22T05:16:25.000Z\",\"data\":{\"ok\":true,\"note\":\"a\\nb\"}}"));
+    }
+
+    [Test]
+    public void The_seq_is_read_without_decoding_the_rest()
+    {
+        Assert.That(RedisEntry.TryReadSeq("42\nanything"u8, out long seq), Is.True);
+        Assert.That(seq, Is.EqualTo(42));
+        Assert.That(RedisEntry.TryReadSeq("#deleted"u8, out _), Is.False);
+        Assert.That(RedisEntry.TryReadSeq("0\n1\n0\ne\n1"u8, out _), Is.False);
+        Assert.That(RedisEntry.TryReadSeq("\n"u8, out _), Is.False);
+    }
+
+    [TestCase("", TestName = "empty")]
+    [TestCase("7", TestName = "seq only")]
+    [TestCase("7\n1795324585000\n0\nname", TestName = "truncated before data")]
+    [TestCase("7\n1795324585000\n0\nname\n", TestName = "no data")]
+    [TestCase("x7\n1795324585000\n0\nname\n1", TestName = "seq not a number")]
+    [TestCase("7\n-5\n0\nname\n1", TestName = "negative time")]
+    [TestCase("7\n99999999999999999999\n0\nname\n1", TestName = "time out of range")]
+    [TestCase("7\n1795324585000\n01\nname\n1", TestName = "final flag too long")]
+    [TestCase("7\n1795324585000\n0\nbad name\n1", TestName = "event name outside the alphabet")]
+    [TestCase("7\n1795324585000\n0\n\n1", TestName = "empty event name")]
+    public void Anything_else_is_refused(string entry) =>
+        Assert.That(Decode(entry), Is.Null);
+
+    [Test]
+    public void Random_bytes_never_throw()
+    {
+        var random = new Random(11);
+        for (int i = 0; i < 20_000; i++)
+        {
+            byte[] bytes = new byte[random.Next(0, 64)];
+            random.NextBytes(bytes);
+            if (i % 2 == 0 && bytes.Length > 8)
+            {
+                // Half the cases look like an entry up to a point.
+                "1\n2\n0\ne\n"u8.CopyTo(bytes);
+                bytes[random.Next(bytes.Length)] = (byte)random.Next(256);
+            }
+
+            Assert.DoesNotThrow(() => RedisEntry.TryDecode("s", bytes, 0, Now, TimeProvider.System));
+            Assert.DoesNotThrow(() => RedisEntry.TryReadSeq(bytes, out _));
+        }
+    }
+
+    [Test]
+    public void An_entry_after_a_prefix_is_read_from_its_offset()
+    {
+        byte[] message = Encoding.UTF8.GetBytes("session-x\n3\n1795324585000\n0\ntick\n[1,2]");
+        SessionEvent e = RedisEntry.TryDecode("session-x", message, "session-x\n".Length, Now, TimeProvider.System)!;
+        Assert.That((e.Seq, e.Name, Encoding.UTF8.GetString(e.Data.Span)), Is.EqualTo((3L, "tick", "[1,2]")));
+    }
+
+    private static SessionEvent? Decode(string entry) =>
+        RedisEntry.TryDecode("s", Encoding.UTF8.GetBytes(entry), 0, Now, TimeProvider.System);
+}

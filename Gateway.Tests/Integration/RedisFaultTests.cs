@@ -1,0 +1,314 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using Gateway.Backplane.Redis;
+using Gateway.Tests.Infrastructure;
+
+namespace Gateway.Tests.Integration;
+
+/// <summary>
+/// The Redis backplane under faults: Redis going away and coming back, a node killed outright,
+/// and clients roaming between nodes while events are published to any of them.
+/// </summary>
+public sealed class RedisFaultTests
+{
+    [Test]
+    [CancelAfter(120_000)]
+    public async Task Redis_stopped_and_restarted_mid_stream_loses_no_acknowledged_event()
+    {
+        await using RedisCluster cluster = await RedisCluster.StartAsync(appendOnly: true, settings: new Dictionary<string, string?>
+        {
+            ["Gateway:Security:AllowClientPublish"] = "true",
+        });
+        var clients = new List<TestClient>();
+        foreach (GatewayServer node in cluster.Nodes)
+        {
+            clients.Add((await TestClient.JoinAsync(node.WebSocketUri("outage"))).Client);
+        }
+
+        // A client of another, quiet session: the next thing it reads is the answer to its publish.
+        (TestClient bystander, _) = await TestClient.JoinAsync(cluster[1].WebSocketUri("outage-quiet"));
+        clients.Add(bystander);
+
+        try
+        {
+            var publisher = new RetryingPublisher(cluster.Nodes, "outage");
+            for (int i = 0; i < 50; i++)
+            {
+                await publisher.PublishAsync();
+            }
+
+            await cluster.Redis.StopAsync();
+
+            // While Redis is down: publishes fail cleanly, with 503 and Retry-After, on every node;
+            // the nodes say they are not ready; a client's publish gets "unavailable"; nobody is closed.
+            foreach (GatewayServer node in cluster.Nodes)
+            {
+                await WhenUnavailableAsync(node);
+                using HttpResponseMessage ready = await node.Http.GetAsync("/readyz");
+                Assert.That(ready.StatusCode, Is.EqualTo(HttpStatusCode.ServiceUnavailable));
+                using HttpResponseMessage refused = await node.Http.PostAsync("/api/sessions/outage/events", new StringContent("""{"event":"lost"}"""));
+                Assert.That(refused.StatusCode, Is.EqualTo(HttpStatusCode.ServiceUnavailable));
+                Assert.That(refused.Headers.RetryAfter, Is.Not.Null);
+            }
+
+            await bystander.SendAsync("""{"type":"publish","id":"p","event":"from-client","data":1}""");
+            JsonElement error = await bystander.ReceiveAsync("error");
+            Assert.That((error.GetProperty("id").GetString(), error.GetProperty("code").GetString()), Is.EqualTo(("p", "unavailable")));
+
+            // A publisher keeps retrying through the outage (its ids make retries safe).
+            Task retrying = Task.WhenAll(Enumerable.Range(0, 25).Select(_ => publisher.PublishAsync()));
+            await cluster.Redis.StartAgainAsync();
+            await retrying;
+            for (int i = 0; i < 25; i++)
+            {
+                await publisher.PublishAsync();
+            }
+
+            // Every acknowledged event is there, once, in seq order, on clients that never reconnected.
+            long last = publisher.Acknowledged.Max();
+            Assert.That(publisher.Acknowledged.Order(), Is.EqualTo(ResumeTests.Range(1, last)), "seqs are dense: nothing published twice or lost");
+            Assert.That(last, Is.EqualTo(100));
+            foreach (TestClient client in clients.Take(3))
+            {
+                Assert.That(await ResumeTests.SeqsAsync(client, (int)last), Is.EqualTo(ResumeTests.Range(1, last)));
+            }
+
+            foreach (GatewayServer node in cluster.Nodes)
+            {
+                using HttpResponseMessage ready = await node.Http.GetAsync("/readyz");
+                Assert.That(ready.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+            }
+
+            Assert.That((await RedisBackplaneTests.GetJsonAsync(cluster[2], "/api/sessions/outage")).GetProperty("clients").GetInt32(), Is.EqualTo(3), "counts restated after the restart");
+        }
+        finally
+        {
+            await Task.WhenAll(clients.Select(c => c.DisposeAsync().AsTask()));
+        }
+    }
+
+    [Test]
+    [CancelAfter(60_000)]
+    public async Task Redis_restarted_without_persistence_resets_its_sessions_and_tells_their_clients()
+    {
+        await using RedisCluster cluster = await RedisCluster.StartAsync(nodes: 1);
+        (TestClient client, _) = await TestClient.JoinAsync(cluster[0].WebSocketUri("forgotten"));
+        await using (client)
+        {
+            for (int i = 0; i < 3; i++)
+            {
+                await cluster[0].PublishAsync("forgotten", "e");
+            }
+
+            Assert.That(await ResumeTests.SeqsAsync(client, 3), Is.EqualTo(new long[] { 1, 2, 3 }));
+            await cluster.Redis.StopAsync();
+            await WhenUnavailableAsync(cluster[0]);
+            await cluster.Redis.StartAgainAsync();
+
+            // The session came back empty: the client's place in it means nothing now.
+            (int? code, string? reason, List<string> before) = await client.ReceiveCloseAsync();
+            Assert.That((code, reason, before.Count), Is.EqualTo((1001, "session reset; reconnect", 0)));
+        }
+
+        // Reconnecting from where it was: the session begins again, and says nothing is missing.
+        (TestClient again, JsonElement welcome) = await TestClient.JoinAsync(cluster[0].WebSocketUri("forgotten", "since=3"));
+        await using (again)
+        {
+            Assert.That(welcome.GetProperty("seq").GetInt64(), Is.Zero);
+            Assert.That((await again.ReceiveAsync("resumed")).GetProperty("replayed").GetInt32(), Is.Zero);
+            Assert.That(await cluster[0].PublishAsync("forgotten", "e"), Is.EqualTo(1));
+            Assert.That(await ResumeTests.SeqsAsync(again, 1), Is.EqualTo(new long[] { 1 }));
+        }
+    }
+
+    [Test]
+    [CancelAfter(120_000)]
+    public async Task A_node_killed_with_SIGKILL_loses_nothing_its_clients_reconnect_elsewhere()
+    {
+        await using RedisServer redis = await RedisServer.StartAsync();
+        await using GatewayServer survivor = await RedisCluster.StartNodeAsync(redis);
+        Dictionary<string, string?> settings = RedisCluster.Settings(redis);
+        GatewayProcess victim = await GatewayProcess.StartAsync(settings);
+        await using (victim)
+        {
+            await victim.WhenLoggedAsync("Backplane connected to Redis");
+            (TestClient onVictim, _) = await TestClient.JoinAsync(victim.WebSocketUri("sigkill"));
+            await using (onVictim)
+            {
+                // Events acknowledged by the victim itself, then one from the survivor.
+                for (int i = 0; i < 10; i++)
+                {
+                    using HttpResponseMessage response = await victim.Http.PostAsync("/api/sessions/sigkill/events", new StringContent($$"""{"event":"e","data":{{i}}}"""));
+                    Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Accepted));
+                }
+
+                Assert.That(await ResumeTests.SeqsAsync(onVictim, 4), Is.EqualTo(new long[] { 1, 2, 3, 4 }));
+                await victim.KillAsync();
+                await DropsAsync(onVictim);
+            }
+
+            for (int i = 0; i < 5; i++)
+            {
+                await survivor.PublishAsync("sigkill", "e");
+            }
+
+            // The client reconnects to the survivor from the last seq it saw.
+            (TestClient moved, _) = await TestClient.JoinAsync(survivor.WebSocketUri("sigkill", "since=4"));
+            await using (moved)
+            {
+                Assert.That(await ResumeTests.SeqsAsync(moved, 11), Is.EqualTo(ResumeTests.Range(5, 15)));
+                Assert.That((await moved.ReceiveAsync("resumed")).GetProperty("complete").GetBoolean(), Is.True);
+            }
+        }
+
+        // The node restarts (a new process, as an orchestrator would) and serves the whole session.
+        await using GatewayProcess restarted = await GatewayProcess.StartAsync(settings);
+        await restarted.WhenLoggedAsync("Backplane connected to Redis");
+        (TestClient late, _) = await TestClient.JoinAsync(restarted.WebSocketUri("sigkill", "since=0"));
+        await using (late)
+        {
+            Assert.That(await ResumeTests.SeqsAsync(late, 15), Is.EqualTo(ResumeTests.Range(1, 15)));
+        }
+
+        // The killed node's clients no longer count once its liveness key lapses; until then they
+        // may. The survivor's own count is exact: none left.
+        JsonElement session = await RedisBackplaneTests.GetJsonAsync(survivor, "/api/sessions/sigkill");
+        Assert.That(session.GetProperty("seq").GetInt64(), Is.EqualTo(15));
+    }
+
+    [Test]
+    [CancelAfter(300_000)]
+    public async Task Thirty_clients_roaming_over_three_nodes_each_get_ten_thousand_events_from_any_node_exactly_once()
+    {
+        const int Events = 10_000;
+        await using RedisCluster cluster = await RedisCluster.StartAsync(settings: new Dictionary<string, string?>
+        {
+            ["Gateway:History:MaxEvents"] = Events.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        });
+
+        Task<(List<long> Seqs, int Connections)>[] clients = Enumerable.Range(0, 30)
+            .Select(i => Task.Run(() => RoamAsync(cluster.Nodes, "roaming", Events, seed: 2000 + i)))
+            .ToArray();
+
+        var random = new Random(7);
+        for (int published = 0; published < Events;)
+        {
+            int size = Math.Min(Events - published, random.Next(1, 20));
+            string body = "[" + string.Join(",", Enumerable.Range(published, size).Select(n => $$"""{"event":"tick","data":{{n}}}""")) + "]";
+            await RedisBackplaneTests.PostAsync(cluster[random.Next(3)], "roaming", body);
+            published += size;
+        }
+
+        (List<long> Seqs, int Connections)[] runs = await Task.WhenAll(clients);
+        foreach ((List<long> seqs, int connections) in runs)
+        {
+            Assert.That(seqs, Is.EqualTo(ResumeTests.Range(1, Events)));
+            Assert.That(connections, Is.GreaterThan(1));
+        }
+
+        TestContext.Out.WriteLine($"connections per client: min {runs.Min(r => r.Connections)}, max {runs.Max(r => r.Connections)}");
+    }
+
+    /// <summary>
+    /// A client that drops at random moments and reconnects to a random node from the last seq it
+    /// saw; any duplicate or gap fails at once.
+    /// </summary>
+    private static async Task<(List<long> Seqs, int Connections)> RoamAsync(GatewayServer[] nodes, string session, int events, int seed)
+    {
+        var random = new Random(seed);
+        var seqs = new List<long>(events);
+        long last = 0;
+        int connections = 0;
+        while (last < events)
+        {
+            connections++;
+            TestClient client = await TestClient.ConnectAsync(nodes[random.Next(nodes.Length)].WebSocketUri(session, $"since={last}"));
+            try
+            {
+                while (await client.ReceiveTextAsync() is { } text)
+                {
+                    JsonElement message = JsonDocument.Parse(text).RootElement;
+                    switch (message.GetProperty("type").GetString())
+                    {
+                        case "event":
+                            long seq = message.GetProperty("seq").GetInt64();
+                            Assert.That(seq, Is.EqualTo(last + 1), $"client {seed}: after {last}");
+                            last = seq;
+                            seqs.Add(seq);
+                            break;
+                        case "resumed":
+                            Assert.That(message.GetProperty("complete").GetBoolean(), Is.True, $"client {seed}");
+                            break;
+                    }
+
+                    if (last == events || random.Next(300) == 0)
+                    {
+                        break;
+                    }
+                }
+            }
+            finally
+            {
+                client.Socket.Abort();
+                client.Socket.Dispose();
+            }
+        }
+
+        return (seqs, connections);
+    }
+
+    /// <summary>Completes once the socket fails or closes (a killed server sends nothing more).</summary>
+    private static async Task DropsAsync(TestClient client)
+    {
+        try
+        {
+            while (await client.ReceiveTextAsync() is not null)
+            {
+            }
+        }
+        catch (System.Net.WebSockets.WebSocketException)
+        {
+        }
+    }
+
+    /// <summary>Completes once <paramref name="node"/> has noticed that Redis is gone.</summary>
+    private static Task WhenUnavailableAsync(GatewayServer node) =>
+        node.Get<RedisBackplane>().WhenUnavailableAsync(TestClient.Deadline);
+
+    /// <summary>
+    /// Publishes numbered events to the nodes in turn, each with an id; a 503 is retried (on the
+    /// next node) until it is accepted, so that every event is acknowledged exactly once.
+    /// </summary>
+    private sealed class RetryingPublisher(GatewayServer[] nodes, string session)
+    {
+        private int _next;
+
+        public List<long> Acknowledged { get; } = [];
+
+        public async Task PublishAsync()
+        {
+            int n = Interlocked.Increment(ref _next);
+            for (int attempt = 0; ; attempt++)
+            {
+                GatewayServer node = nodes[(n + attempt) % nodes.Length];
+                using HttpResponseMessage response = await node.Http.PostAsync($"/api/sessions/{session}/events",
+                    new StringContent($$"""{"event":"n","data":{{n}},"id":"event-{{n}}"}""", Encoding.UTF8, "application/json"), TestClient.Deadline);
+                if (response.StatusCode == HttpStatusCode.Accepted)
+                {
+                    long seq = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("seq").GetInt64();
+                    lock (Acknowledged)
+                    {
+                        Acknowledged.Add(seq);
+                    }
+
+                    return;
+                }
+
+                Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.ServiceUnavailable), await response.Content.ReadAsStringAsync());
+                using var pause = new PeriodicTimer(TimeSpan.FromMilliseconds(50));
+                await pause.WaitForNextTickAsync(TestClient.Deadline);
+            }
+        }
+    }
+}

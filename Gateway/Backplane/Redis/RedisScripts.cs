@@ -1,0 +1,246 @@
+namespace Gateway.Backplane.Redis;
+
+/// <summary>
+/// The Lua scripts that do every change to a session in Redis, each one atomically. A session's
+/// keys share the hash tag <c>{name}</c>: <c>meta</c> (a hash: seq, last event time, complete),
+/// <c>events</c> (a list, the history, oldest first, seq = last seq - length + 1 + index),
+/// <c>state</c> (a hash: event name to its latest entry), <c>ids</c> (a sorted set: idempotency key
+/// scored by its seq) and <c>clients</c> (a hash: node id to that node's client count).
+/// </summary>
+/// <remarks>
+/// An entry, in history, in state and on the events channel, is
+/// <c>seq \n ts(ms) \n final(0|1) \n name \n data</c>: the name alphabet has no newline, and data
+/// is the rest of the string, so nothing needs escaping. On the channel it is preceded by
+/// <c>session \n</c>; <c>session \n #deleted</c> tells the nodes a session was deleted.
+/// Every script takes the same six keys: meta, events, state, ids, clients, and the set of all sessions.
+/// </remarks>
+internal static class RedisScripts
+{
+    /// <summary>
+    /// Appends a batch. ARGV: session, channel, max events, max names, idle ttl ms, completed ttl
+    /// ms, max sessions, n, then for each event: id key (empty for none), name, data, final.
+    /// Returns <c>{status, seq, ts, seq1, ..., seqN}</c>; a duplicate's seq is negative.
+    /// </summary>
+    public const string Publish = """
+        local meta, events, state, ids, clients, all = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+        local n = tonumber(ARGV[8])
+        local exists = redis.call('EXISTS', meta) == 1
+        local seq, complete = 0, false
+        if exists then
+          local m = redis.call('HMGET', meta, 'seq', 'complete')
+          seq = tonumber(m[1]) or 0
+          complete = m[2] == '1'
+        elseif redis.call('SCARD', all) >= tonumber(ARGV[7]) and redis.call('SISMEMBER', all, ARGV[1]) == 0 then
+          return {'limit', 0, 0}
+        end
+
+        local result, anyNew = {}, false
+        for i = 1, n do
+          local id = ARGV[5 + 4 * i]
+          local known = id ~= '' and redis.call('ZSCORE', ids, id)
+          if known then result[i] = -tonumber(known) else result[i] = 0; anyNew = true end
+        end
+        if anyNew and complete then return {'complete', seq, 0} end
+
+        if anyNew then
+          local names, added = redis.call('HLEN', state), {}
+          for i = 1, n do
+            local name = ARGV[6 + 4 * i]
+            if result[i] == 0 and not added[name] and redis.call('HEXISTS', state, name) == 0 then
+              added[name] = true
+              names = names + 1
+            end
+          end
+          if names > tonumber(ARGV[4]) then return {'names', seq, 0} end
+        end
+
+        local t = redis.call('TIME')
+        local ts = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        local final = false
+        for i = 1, n do
+          if result[i] == 0 then
+            local id, name, data, fin = ARGV[5 + 4 * i], ARGV[6 + 4 * i], ARGV[7 + 4 * i], ARGV[8 + 4 * i]
+            local earlier = id ~= '' and redis.call('ZSCORE', ids, id)
+            if earlier then
+              result[i] = -tonumber(earlier)
+            else
+              seq = seq + 1
+              local entry = string.format('%d\n%d\n%s\n%s\n', seq, ts, fin, name) .. data
+              redis.call('RPUSH', events, entry)
+              redis.call('HSET', state, name, entry)
+              if id ~= '' then redis.call('ZADD', ids, seq, id) end
+              redis.call('PUBLISH', ARGV[2], ARGV[1] .. '\n' .. entry)
+              result[i] = seq
+              if fin == '1' then final = true end
+            end
+          end
+        end
+
+        local max = tonumber(ARGV[3])
+        local len = redis.call('LLEN', events)
+        if len > max then
+          redis.call('LTRIM', events, len - max, -1)
+          -- An id leaves with its event: idempotency holds within history.
+          redis.call('ZREMRANGEBYSCORE', ids, '-inf', '(' .. string.format('%d', seq - max + 1))
+        end
+
+        if anyNew then
+          redis.call('HSET', meta, 'seq', string.format('%d', seq), 'last', string.format('%d', ts))
+          if final then redis.call('HSET', meta, 'complete', '1') end
+          local ttl = final and ARGV[6] or ARGV[5]
+          for _, key in ipairs({meta, events, state, ids, clients}) do redis.call('PEXPIRE', key, ttl) end
+        end
+        if not exists then redis.call('SADD', all, ARGV[1]) end
+
+        local out = {'ok', seq, ts}
+        for i = 1, n do out[3 + i] = result[i] end
+        return out
+        """;
+
+    /// <summary>
+    /// Reads where a session stands and the held events after <c>since</c>, creating the session
+    /// when asked. ARGV: session, since (-1: no events wanted), limit, node id (non-empty: count a
+    /// client of that node), idle ttl ms, max sessions (-1: do not create), touch (1: a client
+    /// joins, so the session's idle time starts again).
+    /// Returns <c>{found, seq, complete, held, more, entry...}</c>: found is 0 when the session
+    /// does not exist, -1 when the session limit forbids creating it; held is 0 when history no
+    /// longer holds every event after since; more is 1 when the limit cut the page short.
+    /// </summary>
+    public const string Read = """
+        local meta, events, clients, all = KEYS[1], KEYS[2], KEYS[5], KEYS[6]
+        if redis.call('EXISTS', meta) == 0 then
+          if ARGV[6] == '-1' then return {0, 0, 0, 1, 0} end
+          if redis.call('SCARD', all) >= tonumber(ARGV[6]) and redis.call('SISMEMBER', all, ARGV[1]) == 0 then
+            return {-1, 0, 0, 1, 0}
+          end
+          redis.call('HSET', meta, 'seq', '0')
+          redis.call('PEXPIRE', meta, ARGV[5])
+          redis.call('SADD', all, ARGV[1])
+        end
+
+        local m = redis.call('HMGET', meta, 'seq', 'complete')
+        local seq, complete = tonumber(m[1]) or 0, m[2] == '1'
+        if not complete then
+          if ARGV[4] ~= '' then redis.call('HINCRBY', clients, ARGV[4], 1) end
+          if ARGV[7] == '1' then
+            for _, key in ipairs({meta, events, KEYS[3], KEYS[4], clients}) do redis.call('PEXPIRE', key, ARGV[5]) end
+          end
+        end
+
+        local out = {1, seq, complete and 1 or 0, 1, 0}
+        local since = tonumber(ARGV[2])
+        if since >= 0 and since < seq then
+          local oldest = seq - redis.call('LLEN', events) + 1
+          local from = math.max(since + 1, oldest)
+          local to = math.min(seq, from + tonumber(ARGV[3]) - 1)
+          if since + 1 < oldest then out[4] = 0 end
+          if to < seq then out[5] = 1 end
+          if from <= to then
+            local entries = redis.call('LRANGE', events, from - oldest, to - oldest)
+            for i = 1, #entries do out[5 + i] = entries[i] end
+          end
+        end
+        return out
+        """;
+
+    /// <summary>A node's client leaves: ARGV node id. The count's field goes when it reaches zero.</summary>
+    public const string Leave = """
+        if redis.call('HINCRBY', KEYS[5], ARGV[1], -1) <= 0 then redis.call('HDEL', KEYS[5], ARGV[1]) end
+        return 1
+        """;
+
+    /// <summary>
+    /// Where a session stands. ARGV: the key prefix (for the nodes' liveness keys). Returns
+    /// <c>{found, seq, complete, last, clients, state entry...}</c>. Counts of nodes whose
+    /// liveness key has expired (a node that died) are dropped.
+    /// </summary>
+    public const string Snapshot = """
+        local meta, state, clients = KEYS[1], KEYS[3], KEYS[5]
+        if redis.call('EXISTS', meta) == 0 then return {0} end
+        local m = redis.call('HMGET', meta, 'seq', 'complete', 'last')
+        local counts, sum = redis.call('HGETALL', clients), 0
+        for i = 1, #counts, 2 do
+          if redis.call('EXISTS', ARGV[1] .. 'node:' .. counts[i]) == 1 then
+            sum = sum + tonumber(counts[i + 1])
+          else
+            redis.call('HDEL', clients, counts[i])
+          end
+        end
+        local out = {1, tonumber(m[1]) or 0, m[2] == '1' and 1 or 0, tonumber(m[3] or '0'), sum}
+        local entries = redis.call('HVALS', state)
+        for i = 1, #entries do out[5 + i] = entries[i] end
+        return out
+        """;
+
+    /// <summary>
+    /// Every session: KEYS[1] the set of all sessions; ARGV the key prefix. Returns
+    /// <c>{name, seq, complete, last, clients, ...}</c>; names whose keys expired leave the set.
+    /// </summary>
+    public const string List = """
+        local prefix, out = ARGV[1], {}
+        for _, name in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+          local tag = prefix .. '{' .. name .. '}:'
+          local m = redis.call('HMGET', tag .. 'meta', 'seq', 'complete', 'last')
+          if m[1] then
+            local counts, sum = redis.call('HGETALL', tag .. 'clients'), 0
+            for i = 1, #counts, 2 do
+              if redis.call('EXISTS', prefix .. 'node:' .. counts[i]) == 1 then sum = sum + tonumber(counts[i + 1]) end
+            end
+            table.insert(out, name)
+            table.insert(out, tonumber(m[1]))
+            table.insert(out, m[2] == '1' and 1 or 0)
+            table.insert(out, tonumber(m[3] or '0'))
+            table.insert(out, sum)
+          else
+            redis.call('SREM', KEYS[1], name)
+          end
+        end
+        return out
+        """;
+
+    /// <summary>Forgets a session and tells every node. ARGV: session, channel. Returns 1, or 0 when it did not exist.</summary>
+    public const string Delete = """
+        if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+        redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5])
+        redis.call('SREM', KEYS[6], ARGV[1])
+        redis.call('PUBLISH', ARGV[2], ARGV[1] .. '\n#deleted')
+        return 1
+        """;
+
+    /// <summary>
+    /// A node's periodic visit: keeps its liveness key, keeps alive the sessions it has clients in,
+    /// and (after a reconnect) states its client counts afresh. KEYS[1] the set of all sessions.
+    /// ARGV: prefix, node id, liveness ttl ms, idle ttl ms, set counts (1: write each count as is),
+    /// then pairs of session and this node's client count. Returns how many sessions exist.
+    /// </summary>
+    public const string Touch = """
+        local prefix, node, idle, set = ARGV[1], ARGV[2], ARGV[4], ARGV[5] == '1'
+        redis.call('SET', prefix .. 'node:' .. node, '1', 'PX', ARGV[3])
+        for i = 6, #ARGV, 2 do
+          local tag = prefix .. '{' .. ARGV[i] .. '}:'
+          local count = tonumber(ARGV[i + 1])
+          local m = redis.call('HMGET', tag .. 'meta', 'seq', 'complete')
+          if m[1] and m[2] ~= '1' then
+            if set then
+              if count > 0 then redis.call('HSET', tag .. 'clients', node, count) else redis.call('HDEL', tag .. 'clients', node) end
+            end
+            if count > 0 then
+              for _, key in ipairs({'meta', 'events', 'state', 'ids', 'clients'}) do redis.call('PEXPIRE', tag .. key, idle) end
+            end
+          end
+        end
+        return redis.call('SCARD', KEYS[1])
+        """;
+
+    /// <summary>
+    /// Drops up to 1000 names of expired sessions from the set of all sessions, from a cursor.
+    /// KEYS[1] the set; ARGV: prefix, cursor. Returns <c>{next cursor, sessions left}</c>.
+    /// </summary>
+    public const string Sweep = """
+        local page = redis.call('SSCAN', KEYS[1], ARGV[2], 'COUNT', 1000)
+        for _, name in ipairs(page[2]) do
+          if redis.call('EXISTS', ARGV[1] .. '{' .. name .. '}:meta') == 0 then redis.call('SREM', KEYS[1], name) end
+        end
+        return {page[1], redis.call('SCARD', KEYS[1])}
+        """;
+}
