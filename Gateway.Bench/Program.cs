@@ -5,7 +5,8 @@ using Gateway.Bench.Load;
 var quick = new Option<bool>("--quick") { Description = "A quick pass of every scenario (a few minutes), instead of the full suite." };
 var servers = new Option<string[]>("--servers")
 {
-    Description = "The servers to compare: " + string.Join(", ", BenchRunner.AllServers),
+    Description = "The servers to compare: " + string.Join(", ", BenchRunner.AllServers)
+        + "; also gateway-redis (two gateway nodes sharing a redis-server), when named",
     AllowMultipleArgumentsPerToken = true,
     DefaultValueFactory = _ => BenchRunner.AllServers,
 };

@@ -7,13 +7,22 @@ namespace Gateway.Bench.Load;
 
 /// <summary>
 /// Runs the chosen scenarios against each chosen server in turn, each scenario on a freshly started
-/// server pinned to its own core, with the generators pinned to the other; prints and saves the results.
+/// server pinned to its own core (every process of it, for gateway-redis), with the generators
+/// pinned to the other; prints and saves the results.
 /// </summary>
 internal static class BenchRunner
 {
+    /// <summary>
+    /// The servers a run compares unless told otherwise. gateway-redis is not among them: it needs
+    /// a redis-server installed, and it answers another question (what the backplane costs), so it
+    /// runs when named.
+    /// </summary>
     public static readonly string[] AllServers = ["gateway", "kestrel-naive", "signalr", "node-ws", "go-gorilla", "floor", "floor-batched"];
 
     public static readonly string[] AllScenarios = ["S1", "S2", "S3", "S4", "S5"];
+
+    /// <summary>How the simple console logger marks warnings, errors and critical errors: <c>2026-01-01T00:00:00.000Z warn: Category[id] message</c>.</summary>
+    private static readonly string[] LogLevels = ["warn: ", "fail: ", "crit: "];
 
     public static async Task<int> RunAsync(string[] servers, string[] scenarios, bool quick, string outputDirectory, string command)
     {
@@ -67,8 +76,22 @@ internal static class BenchRunner
     private static async Task RunScenarioAsync(ServerCatalog catalog, string name, string scenario, SuiteSize size, Placement placement, Progress progress, SuiteResults results)
     {
         progress.Phase($"{name} {scenario}: starting the server");
-        await using RunningServer running = await catalog.StartAsync(name, FreePort(), placement.ServerCpus);
-        var scenarios = new Scenarios(new ServerUnderTest(running), size, placement, progress);
+        await using ServerGroup running = await catalog.StartAsync(name, placement.ServerCpus);
+        try
+        {
+            await MeasureAsync(new Scenarios(new ServerUnderTest(running), size, placement, progress), name, scenario, size, progress, results);
+        }
+        finally
+        {
+            // Stopped first, so that what the server logs as it drains counts too.
+            await running.StopAsync();
+            NoteLoggedProblems(running, scenario, progress, results);
+        }
+    }
+
+    /// <summary>Runs one scenario on a started server and keeps what it measured.</summary>
+    private static async Task MeasureAsync(Scenarios scenarios, string name, string scenario, SuiteSize size, Progress progress, SuiteResults results)
+    {
         switch (scenario)
         {
             case "S1":
@@ -120,11 +143,23 @@ internal static class BenchRunner
         }
     }
 
-    private static int FreePort()
+    /// <summary>
+    /// The gateway logs warnings and errors only (see <see cref="ServerCatalog.DefaultGatewaySettings"/>),
+    /// one line each: any a process logged during the scenario go into the notes, counted, with the
+    /// first one, so that a loss or a stall in the tables comes with what the server said about it.
+    /// </summary>
+    private static void NoteLoggedProblems(ServerGroup server, string scenario, Progress progress, SuiteResults results)
     {
-        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        foreach (ServerProcess process in server.Processes)
+        {
+            string[] problems = [.. process.Server.RecentOutput.Split('\n').Where(line => LogLevels.Any(level => line.Contains(level, StringComparison.Ordinal)))];
+            if (problems.Length > 0)
+            {
+                string note = $"{server.Name} {scenario}: {process.Role} logged {problems.Length} warnings or errors (in the last lines kept of its console); the first: {problems[0].Trim()}";
+                results.Notes.Add(note);
+                progress.Line("  " + note);
+            }
+        }
     }
 
     private static string Machine()
@@ -134,19 +169,34 @@ internal static class BenchRunner
         return $"{Environment.ProcessorCount} vCPU {cpu}, {memory} GiB, Linux {Environment.OSVersion.Version}, .NET {Environment.Version}";
     }
 
-    /// <summary>Adapts a running server to what the scenarios need.</summary>
-    private sealed class ServerUnderTest(RunningServer server) : IServerUnderTest
+    /// <summary>Adapts a running server, of one process or several, to what the scenarios need.</summary>
+    private sealed class ServerUnderTest(ServerGroup server) : IServerUnderTest
     {
         public string Name => server.Name;
 
-        public int Pid => server.Pid;
+        public IReadOnlyList<Uri> Nodes { get; } = [.. server.Nodes.Select(n => n.BaseUri)];
 
-        public Uri BaseUri => server.BaseUri;
+        public IReadOnlyList<ServerProcess> Processes => server.Processes;
 
         public bool IsSignalR => server.IsSignalR;
 
-        public string WebSocketPath(string session) => server.WebSocketPath(session);
+        public string WebSocketPath(string session) => server.Nodes[0].WebSocketPath(session);
 
-        public async Task<long?> HeapBytesAsync() => (await server.ReadStatsAsync()).HeapBytes;
+        /// <summary>The nodes' heaps together; null when any node's is unknown.</summary>
+        public async Task<long?> HeapBytesAsync()
+        {
+            long total = 0;
+            foreach (RunningServer node in server.Nodes)
+            {
+                if ((await node.ReadStatsAsync()).HeapBytes is not { } heap)
+                {
+                    return null;
+                }
+
+                total += heap;
+            }
+
+            return total;
+        }
     }
 }

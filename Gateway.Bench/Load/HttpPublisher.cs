@@ -10,17 +10,19 @@ namespace Gateway.Bench.Load;
 /// Publishes over a fixed number of keep-alive HTTP/1.1 connections, one request in flight on
 /// each: a lean client of its own, so that the generator's core is spent on the load, and so that
 /// a publish's latency is measured from the moment it was due (open loop: time spent waiting for
-/// a free connection counts, as it would for a real publisher).
+/// a free connection counts, as it would for a real publisher). For a server of several nodes, the
+/// connections are dealt over the nodes, and each publish takes whichever connection is free next.
 /// </summary>
 internal sealed class HttpPublisher : IAsyncDisposable
 {
     private readonly Channel<Connection> _idle = Channel.CreateUnbounded<Connection>();
     private readonly List<Connection> _all = [];
-    private readonly string _host;
     private long _errors;
     private long _completed;
 
-    private HttpPublisher(string host) => _host = host;
+    private HttpPublisher()
+    {
+    }
 
     /// <summary>Publish latency, from due time to response, in microseconds.</summary>
     public LatencyHistogram Latency { get; } = new();
@@ -29,15 +31,22 @@ internal sealed class HttpPublisher : IAsyncDisposable
 
     public long Completed => Interlocked.Read(ref _completed);
 
-    public static async Task<HttpPublisher> ConnectAsync(Uri server, int connections)
+    public static Task<HttpPublisher> ConnectAsync(Uri server, int connections) => ConnectAsync([server], connections);
+
+    /// <summary>
+    /// Opens <paramref name="connections"/> keep-alive connections, dealt round-robin over
+    /// <paramref name="servers"/>: at a low rate the publishes alternate between the nodes; at a
+    /// high one, a node that answers sooner takes more of them, as behind a least-busy balancer.
+    /// </summary>
+    public static async Task<HttpPublisher> ConnectAsync(IReadOnlyList<Uri> servers, int connections)
     {
-        var publisher = new HttpPublisher(server.Authority);
-        var endpoint = new IPEndPoint(IPAddress.Parse(server.Host), server.Port);
+        var publisher = new HttpPublisher();
         for (int i = 0; i < connections; i++)
         {
+            Uri server = servers[i % servers.Count];
             var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-            await socket.ConnectAsync(endpoint);
-            var connection = new Connection(socket);
+            await socket.ConnectAsync(new IPEndPoint(IPAddress.Parse(server.Host), server.Port));
+            var connection = new Connection(socket, server.Authority);
             publisher._all.Add(connection);
             publisher._idle.Writer.TryWrite(connection);
         }
@@ -60,7 +69,7 @@ internal sealed class HttpPublisher : IAsyncDisposable
         int status = 0;
         try
         {
-            status = await connection.PostAsync(_host, $"/api/sessions/{session}/events", body);
+            status = await connection.PostAsync($"/api/sessions/{session}/events", body);
         }
         catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException)
         {
@@ -86,13 +95,14 @@ internal sealed class HttpPublisher : IAsyncDisposable
         return ValueTask.CompletedTask;
     }
 
-    private sealed class Connection(Socket socket)
+    /// <summary>One keep-alive connection, to the server whose authority is <paramref name="host"/> (its Host header).</summary>
+    private sealed class Connection(Socket socket, string host)
     {
         private readonly byte[] _buffer = new byte[8192];
         private int _start;
         private int _end;
 
-        public async Task<int> PostAsync(string host, string path, byte[] body)
+        public async Task<int> PostAsync(string path, byte[] body)
         {
             byte[] head = Encoding.ASCII.GetBytes($"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {body.Length}\r\n\r\n");
             await socket.SendAsync(new List<ArraySegment<byte>> { head, body });

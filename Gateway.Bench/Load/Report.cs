@@ -29,7 +29,10 @@ internal sealed class SuiteResults
     public List<string> Notes { get; } = [];
 }
 
-/// <summary>The results as Markdown tables, the gateway beside each peer, with ratios.</summary>
+/// <summary>
+/// The results as Markdown tables, the gateway beside each peer, with ratios. Where a server of
+/// several processes is in a table (gateway-redis), a column splits its CPU by process.
+/// </summary>
 internal static class Report
 {
     private const string Gateway = "gateway";
@@ -63,8 +66,9 @@ internal static class Report
         {
             md.AppendLine(CultureInfo.InvariantCulture, $"### S2: fan-out to one session of {clients:#,0}");
             md.AppendLine();
-            md.AppendLine("| server | highest rate passing | deliveries/s | p99 there | server CPU s per million deliveries | gateway ÷ this (deliveries/s) |");
-            md.AppendLine("|---|---|---|---|---|---|");
+            bool split = results.FanOut.Values.SelectMany(list => list).Any(r => r.Clients == clients && r.CpuSecondsPerMillionByProcess.Count > 1);
+            md.AppendLine("| server | highest rate passing | deliveries/s | p99 there | server CPU s per million deliveries |" + (split ? " of which, by process |" : "") + " gateway ÷ this (deliveries/s) |");
+            md.AppendLine("|---|---|---|---|---|" + (split ? "---|" : "") + "---|");
             FanOutResult? gateway = results.FanOut.GetValueOrDefault(Gateway)?.FirstOrDefault(r => r.Clients == clients);
             foreach ((string server, List<FanOutResult> list) in results.FanOut)
             {
@@ -73,7 +77,7 @@ internal static class Report
                     continue;
                 }
 
-                md.AppendLine(CultureInfo.InvariantCulture, $"| {server} | {r.MaxRate:#,0.#}/s | {r.DeliveriesPerSecond:#,0} | {LatencySummary.Milliseconds(r.AtMax.P99)} ms | {r.CpuSecondsPerMillion:0.00} | {Ratio(gateway?.DeliveriesPerSecond, r.DeliveriesPerSecond)} |");
+                md.AppendLine(CultureInfo.InvariantCulture, $"| {server} | {r.MaxRate:#,0.#}/s | {r.DeliveriesPerSecond:#,0} | {LatencySummary.Milliseconds(r.AtMax.P99)} ms | {r.CpuSecondsPerMillion:0.00} |{(split ? $" {ByProcess(r.CpuSecondsPerMillionByProcess)} |" : "")} {Ratio(gateway?.DeliveriesPerSecond, r.DeliveriesPerSecond)} |");
             }
 
             md.AppendLine();
@@ -83,13 +87,14 @@ internal static class Report
         {
             md.AppendLine("### S3: many sessions (5 clients each)");
             md.AppendLine();
-            md.AppendLine("| server | publishes/s | publish p99 | delivery p99 | delivered / due |");
-            md.AppendLine("|---|---|---|---|---|");
+            bool split = results.Many.Values.SelectMany(list => list).Any(r => r.CpuSecondsPerMillionByProcess.Count > 1);
+            md.AppendLine("| server | publishes/s | publish p99 | delivery p99 | delivered / due | server CPU s per million deliveries |" + (split ? " of which, by process |" : ""));
+            md.AppendLine("|---|---|---|---|---|---|" + (split ? "---|" : ""));
             foreach ((string server, List<ManyResult> list) in results.Many)
             {
                 foreach (ManyResult r in list)
                 {
-                    md.AppendLine(CultureInfo.InvariantCulture, $"| {server} | {r.Rate:#,0} | {LatencySummary.Milliseconds(r.Publish.P99)} ms | {LatencySummary.Milliseconds(r.Delivery.P99)} ms | {r.Received:#,0} / {r.Expected:#,0}{(r.PublishErrors > 0 ? $" ({r.PublishErrors} publish errors)" : "")} |");
+                    md.AppendLine(CultureInfo.InvariantCulture, $"| {server} | {r.Rate:#,0} | {LatencySummary.Milliseconds(r.Publish.P99)} ms | {LatencySummary.Milliseconds(r.Delivery.P99)} ms | {r.Received:#,0} / {r.Expected:#,0}{(r.PublishErrors > 0 ? $" ({r.PublishErrors} publish errors)" : "")} | {r.CpuSecondsPerMillion:0.00} |{(split ? $" {ByProcess(r.CpuSecondsPerMillionByProcess)} |" : "")}");
                 }
             }
 
@@ -143,6 +148,10 @@ internal static class Report
     }
 
     private static string Ms(long microseconds) => LatencySummary.Milliseconds(microseconds) + " ms";
+
+    /// <summary>A server of several processes' split, or "-" for one of a single process.</summary>
+    private static string ByProcess(Dictionary<string, double> perMillion) =>
+        CpuByProcess.Describe(perMillion) is { Length: > 0 } split ? split : "-";
 
     /// <summary>The gateway's value over this one's; "-" on the gateway's own row or where either is missing.</summary>
     private static string Ratio(double? gateway, double value) =>

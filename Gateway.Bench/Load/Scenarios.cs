@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using Gateway.Bench.Servers;
 
 namespace Gateway.Bench.Load;
 
@@ -8,15 +9,20 @@ internal interface IServerUnderTest
 {
     string Name { get; }
 
-    int Pid { get; }
+    /// <summary>
+    /// Where clients and publishers go: one address for most servers; for gateway-redis, each
+    /// node's, and clients and publishes spread over them.
+    /// </summary>
+    IReadOnlyList<Uri> Nodes { get; }
 
-    Uri BaseUri { get; }
+    /// <summary>Every process whose CPU and memory count as the server's: for gateway-redis, its redis-server too.</summary>
+    IReadOnlyList<ServerProcess> Processes { get; }
 
     bool IsSignalR { get; }
 
     string WebSocketPath(string session);
 
-    /// <summary>The server's managed heap in bytes (after a full collection where the server can do one), or null.</summary>
+    /// <summary>The server's managed heap in bytes, of all its nodes (after a full collection where the server can do one), or null.</summary>
     Task<long?> HeapBytesAsync();
 }
 
@@ -51,11 +57,18 @@ internal sealed record Placement(string ServerCpus, string GeneratorCpus);
 
 internal sealed record IdleResult(int Connections, int Failed, double ConnectsPerSecond, double RssBytesPerConnection, double? HeapBytesPerConnection, double ServerRssMiB);
 
-internal sealed record StepResult(double Rate, long Expected, long Received, LatencySummary Delivery, double ServerCpuSeconds, bool Passed);
+/// <summary>One rate of S2; the server's CPU seconds are those of all its processes, and each one's by its role (<see cref="ServerProcess.Role"/>).</summary>
+internal sealed record StepResult(double Rate, long Expected, long Received, LatencySummary Delivery, double ServerCpuSeconds, bool Passed, Dictionary<string, double> ServerCpuByProcess);
 
-internal sealed record FanOutResult(int Clients, double MaxRate, double DeliveriesPerSecond, double CpuSecondsPerMillion, LatencySummary AtMax, List<StepResult> Steps);
+internal sealed record FanOutResult(int Clients, double MaxRate, double DeliveriesPerSecond, double CpuSecondsPerMillion, LatencySummary AtMax, List<StepResult> Steps,
+    Dictionary<string, double> CpuSecondsPerMillionByProcess);
 
-internal sealed record ManyResult(double Rate, long Published, long Expected, long Received, LatencySummary Publish, LatencySummary Delivery, long PublishErrors);
+/// <summary>
+/// One rate of S3. Its CPU is the server's (all its processes, and by process) from the first
+/// publish until the clients had every event, per million deliveries due.
+/// </summary>
+internal sealed record ManyResult(double Rate, long Published, long Expected, long Received, LatencySummary Publish, LatencySummary Delivery, long PublishErrors,
+    double CpuSecondsPerMillion, Dictionary<string, double> CpuSecondsPerMillionByProcess);
 
 internal sealed record SteadyResult(double Rate, int Clients, long Expected, long Received, LatencySummary Delivery, int BurstClients, LatencySummary TimeToLast);
 
@@ -83,13 +96,13 @@ internal sealed class Scenarios(IServerUnderTest server, SuiteSize size, Placeme
             }
         }
 
-        long rssBefore = ProcStats.ResidentBytes(server.Pid);
+        long rssBefore = ProcStats.ResidentBytes(server.Processes);
         long? heapBefore = await server.HeapBytesAsync();
         await using WorkerPool pool = WorkerPool.Start(paths.Count, placement.GeneratorCpus);
         progress.Phase($"{server.Name} S1: connecting {paths.Count}");
-        ConnectResult connected = await pool.ConnectAsync(server.BaseUri, paths, server.IsSignalR, inFlight: 256);
+        ConnectResult connected = await pool.ConnectAsync(server.Nodes, paths, server.IsSignalR, inFlight: 256);
         await progress.CountdownAsync($"{server.Name} S1: {connected.Connected} connected, idle", size.IdleFor);
-        long rssAfter = ProcStats.ResidentBytes(server.Pid);
+        long rssAfter = ProcStats.ResidentBytes(server.Processes);
         long? heapAfter = await server.HeapBytesAsync();
         int n = Math.Max(1, connected.Connected);
         return new IdleResult(connected.Connected, connected.Failed, connected.Connected / connected.Seconds,
@@ -105,7 +118,7 @@ internal sealed class Scenarios(IServerUnderTest server, SuiteSize size, Placeme
     public async Task<FanOutResult> FanOutAsync(int clients, TimeSpan p99Limit)
     {
         await using WorkerPool pool = WorkerPool.Start(clients, placement.GeneratorCpus);
-        await using HttpPublisher publisher = await HttpPublisher.ConnectAsync(server.BaseUri, 4);
+        await using HttpPublisher publisher = await HttpPublisher.ConnectAsync(server.Nodes, 4);
         progress.Phase($"{server.Name} S2 N={clients}: connecting");
         await ConnectAllAsync(pool, Enumerable.Repeat(server.WebSocketPath("fanout"), clients).ToList());
         await WarmUpAsync(pool, publisher, ["fanout"], clients);
@@ -146,8 +159,8 @@ internal sealed class Scenarios(IServerUnderTest server, SuiteSize size, Placeme
 
         best ??= steps[0];
         double deliveries = best.Rate * clients;
-        double cpuPerMillion = best.ServerCpuSeconds / (best.Expected / 1_000_000.0);
-        return new FanOutResult(clients, best.Passed ? best.Rate : 0, best.Passed ? deliveries : 0, cpuPerMillion, best.Delivery, steps);
+        return new FanOutResult(clients, best.Passed ? best.Rate : 0, best.Passed ? deliveries : 0, CpuByProcess.PerMillion(best.ServerCpuSeconds, best.Expected), best.Delivery, steps,
+            CpuByProcess.PerMillion(best.ServerCpuByProcess, best.Expected));
     }
 
     /// <summary>S3: many small sessions; publishes spread over them at each rate, over 16 connections.</summary>
@@ -166,21 +179,27 @@ internal sealed class Scenarios(IServerUnderTest server, SuiteSize size, Placeme
         await using WorkerPool pool = WorkerPool.Start(paths.Count, placement.GeneratorCpus);
         progress.Phase($"{server.Name} S3: connecting {paths.Count}");
         await ConnectAllAsync(pool, paths);
-        await using (HttpPublisher warming = await HttpPublisher.ConnectAsync(server.BaseUri, 16))
+        await using (HttpPublisher warming = await HttpPublisher.ConnectAsync(server.Nodes, 16))
         {
             await WarmUpAsync(pool, warming, [.. Enumerable.Range(0, size.ManySessions).Select(s => $"many-{s}")], ClientsPerSession);
         }
         var results = new List<ManyResult>();
         foreach (double rate in size.ManyRates)
         {
-            await using HttpPublisher publisher = await HttpPublisher.ConnectAsync(server.BaseUri, 16);
+            await using HttpPublisher publisher = await HttpPublisher.ConnectAsync(server.Nodes, 16);
             await pool.ResetAsync();
             long before = (await pool.ReportAsync()).Received;
             progress.Phase($"{server.Name} S3: {rate:0}/s over {size.ManySessions} sessions");
+            Dictionary<string, double> cpuBefore = ProcStats.CpuSeconds(server.Processes);
             long published = await RatePublisher.RunAsync(publisher, rate, size.ManyFor, k => $"many-{k % size.ManySessions}", PayloadBytes);
             long expected = (published - publisher.Errors) * ClientsPerSession;
             PoolReport report = await DrainAsync(pool, before, expected);
-            results.Add(new ManyResult(rate, published, expected, report.Received - before, publisher.Latency.Summarize(), report.Latency.Summarize(), publisher.Errors));
+            Dictionary<string, double> cpu = CpuByProcess.Since(ProcStats.CpuSeconds(server.Processes), cpuBefore);
+            var result = new ManyResult(rate, published, expected, report.Received - before, publisher.Latency.Summarize(), report.Latency.Summarize(), publisher.Errors,
+                CpuByProcess.PerMillion(cpu.Values.Sum(), expected), CpuByProcess.PerMillion(cpu, expected));
+            results.Add(result);
+            string split = CpuByProcess.Describe(result.CpuSecondsPerMillionByProcess);
+            progress.Line($"  {server.Name} S3 {rate:0}/s: received {result.Received}/{expected}{(result.PublishErrors > 0 ? $" ({result.PublishErrors} publish errors)" : "")}, publish p99 {LatencySummary.Milliseconds(result.Publish.P99)} ms, delivery p99 {LatencySummary.Milliseconds(result.Delivery.P99)} max {LatencySummary.Milliseconds(result.Delivery.Max)} ms, {result.CpuSecondsPerMillion:0.00} CPU s per million{(split.Length > 0 ? $" ({split})" : "")}");
         }
 
         return results;
@@ -197,7 +216,7 @@ internal sealed class Scenarios(IServerUnderTest server, SuiteSize size, Placeme
         long expected;
         long received;
         await using (WorkerPool pool = WorkerPool.Start(clients, placement.GeneratorCpus))
-        await using (HttpPublisher publisher = await HttpPublisher.ConnectAsync(server.BaseUri, 4))
+        await using (HttpPublisher publisher = await HttpPublisher.ConnectAsync(server.Nodes, 4))
         {
             progress.Phase($"{server.Name} S4: connecting");
             await ConnectAllAsync(pool, Enumerable.Repeat(server.WebSocketPath("steady"), clients).ToList());
@@ -214,7 +233,7 @@ internal sealed class Scenarios(IServerUnderTest server, SuiteSize size, Placeme
 
         var lasts = new LatencyHistogram();
         await using (WorkerPool pool = WorkerPool.Start(size.BurstClients, placement.GeneratorCpus))
-        await using (HttpPublisher publisher = await HttpPublisher.ConnectAsync(server.BaseUri, 1))
+        await using (HttpPublisher publisher = await HttpPublisher.ConnectAsync(server.Nodes, 1))
         {
             progress.Phase($"{server.Name} S4: connecting {size.BurstClients} for bursts");
             await ConnectAllAsync(pool, Enumerable.Repeat(server.WebSocketPath("burst"), size.BurstClients).ToList());
@@ -248,7 +267,7 @@ internal sealed class Scenarios(IServerUnderTest server, SuiteSize size, Placeme
         const int Bytes = 2048;
         int healthy = size.SlowClients - size.SlowStopped;
         await using WorkerPool pool = WorkerPool.Start(size.SlowClients, placement.GeneratorCpus);
-        await using HttpPublisher publisher = await HttpPublisher.ConnectAsync(server.BaseUri, 2);
+        await using HttpPublisher publisher = await HttpPublisher.ConnectAsync(server.Nodes, 2);
         progress.Phase($"{server.Name} S5: connecting");
         await ConnectAllAsync(pool, Enumerable.Repeat(server.WebSocketPath("slow"), size.SlowClients).ToList(), receiveBuffer: SlowReceiveBuffer);
         await WarmUpAsync(pool, publisher, ["slow"], size.SlowClients);
@@ -260,7 +279,7 @@ internal sealed class Scenarios(IServerUnderTest server, SuiteSize size, Placeme
             using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
             while (await timer.WaitForNextTickAsync(sampling.Token).AsTask().ContinueWith(t => !t.IsCanceled && t.Result, TaskScheduler.Default))
             {
-                rss.Add(ProcStats.ResidentBytes(server.Pid) / 1048576.0);
+                rss.Add(ProcStats.ResidentBytes(server.Processes) / 1048576.0);
             }
         });
 
@@ -289,17 +308,19 @@ internal sealed class Scenarios(IServerUnderTest server, SuiteSize size, Placeme
         publisher.Latency.Reset();
         await pool.ResetAsync();
         long before = (await pool.ReportAsync()).Received;
-        double cpuBefore = ProcStats.CpuSeconds(server.Pid);
+        Dictionary<string, double> cpuBefore = ProcStats.CpuSeconds(server.Processes);
         progress.Phase($"{server.Name} S2 N={clients}: {rate:0.#} events/s = {rate * clients:0} deliveries/s");
         long published = await RatePublisher.RunAsync(publisher, rate, size.StepFor, session, PayloadBytes);
         long expected = (published - publisher.Errors) * clients;
         PoolReport report = await DrainAsync(pool, before, expected);
-        double cpu = ProcStats.CpuSeconds(server.Pid) - cpuBefore;
+        Dictionary<string, double> cpu = CpuByProcess.Since(ProcStats.CpuSeconds(server.Processes), cpuBefore);
+        double totalCpu = cpu.Values.Sum();
+        string split = CpuByProcess.Describe(cpu);
         LatencySummary latency = report.Latency.Summarize();
         long received = report.Received - before;
         bool passed = received == expected && publisher.Errors == 0 && latency.P99 <= p99Limit.TotalMicroseconds;
-        progress.Line($"  {server.Name} S2 N={clients} rate {rate:0.#}/s: received {received}/{expected}, p50 {LatencySummary.Milliseconds(latency.P50)} p99 {LatencySummary.Milliseconds(latency.P99)} max {LatencySummary.Milliseconds(latency.Max)} ms (publish p99 {LatencySummary.Milliseconds(publisher.Latency.Percentile(0.99))} ms), server CPU {cpu:0.00} s: {(passed ? "pass" : "fail")}");
-        return new StepResult(rate, expected, received, latency, cpu, passed);
+        progress.Line($"  {server.Name} S2 N={clients} rate {rate:0.#}/s: received {received}/{expected}{(publisher.Errors > 0 ? $" ({publisher.Errors} publish errors)" : "")}, p50 {LatencySummary.Milliseconds(latency.P50)} p99 {LatencySummary.Milliseconds(latency.P99)} max {LatencySummary.Milliseconds(latency.Max)} ms (publish p99 {LatencySummary.Milliseconds(publisher.Latency.Percentile(0.99))} ms), server CPU {totalCpu:0.00} s{(split.Length > 0 ? $" ({split})" : "")}: {(passed ? "pass" : "fail")}");
+        return new StepResult(rate, expected, received, latency, totalCpu, passed, cpu);
     }
 
     /// <summary>
@@ -331,7 +352,7 @@ internal sealed class Scenarios(IServerUnderTest server, SuiteSize size, Placeme
 
     private async Task ConnectAllAsync(WorkerPool pool, List<string> paths, int receiveBuffer = 0)
     {
-        ConnectResult result = await pool.ConnectAsync(server.BaseUri, paths, server.IsSignalR, inFlight: 256, receiveBuffer);
+        ConnectResult result = await pool.ConnectAsync(server.Nodes, paths, server.IsSignalR, inFlight: 256, receiveBuffer);
         if (result.Failed > 0)
         {
             progress.Line($"  {server.Name}: {result.Failed} of {paths.Count} connections failed: {result.FirstError}");

@@ -72,7 +72,7 @@ internal static class Worker
 
     private static async Task<WorkerReport> ConnectAsync(WorkerCommand command, LatencyHistogram latency, List<BenchClient> clients, List<Task> running, CancellationToken stop)
     {
-        var server = new IPEndPoint(IPAddress.Parse(command.Host!), command.Port);
+        IPAddress host = IPAddress.Parse(command.Host!);
         string[] paths = command.Paths!;
         var started = System.Diagnostics.Stopwatch.StartNew();
         int next = -1;
@@ -87,6 +87,7 @@ internal static class Worker
             {
                 try
                 {
+                    var server = new IPEndPoint(host, command.Ports?[i] ?? command.Port);
                     BenchClient client = await BenchClient.ConnectAsync(server, paths[i], command.SignalR, latency, command.ReceiveBuffer, stop);
                     lock (clients)
                     {

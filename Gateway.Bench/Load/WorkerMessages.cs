@@ -3,7 +3,11 @@ using System.Text.Json.Serialization;
 
 namespace Gateway.Bench.Load;
 
-/// <summary>A command from the coordinator to a worker, one JSON line on the worker's stdin.</summary>
+/// <summary>
+/// A command from the coordinator to a worker, one JSON line on the worker's stdin. A connect's
+/// clients go to <c>host:port</c>, or, with <c>ports</c> (a server of several nodes on one host),
+/// each to <c>host:ports[i]</c>, one port per path.
+/// </summary>
 internal sealed record WorkerCommand(
     [property: JsonPropertyName("cmd")] string Cmd,
     [property: JsonPropertyName("host")] string? Host = null,
@@ -12,7 +16,8 @@ internal sealed record WorkerCommand(
     [property: JsonPropertyName("signalr")] bool SignalR = false,
     [property: JsonPropertyName("inFlight")] int InFlight = 128,
     [property: JsonPropertyName("count")] int Count = 0,
-    [property: JsonPropertyName("receiveBuffer")] int ReceiveBuffer = 0);
+    [property: JsonPropertyName("receiveBuffer")] int ReceiveBuffer = 0,
+    [property: JsonPropertyName("ports")] int[]? Ports = null);
 
 /// <summary>A worker's answer or progress, one JSON line on its stdout.</summary>
 internal sealed record WorkerReport(

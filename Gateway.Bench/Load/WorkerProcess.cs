@@ -105,20 +105,55 @@ internal sealed class WorkerPool : IAsyncDisposable
         return new WorkerPool(Enumerable.Range(0, count).Select(_ => WorkerProcess.Start(cpus)).ToList());
     }
 
-    /// <summary>Connects one client per path, the paths dealt round-robin to the workers.</summary>
-    public async Task<ConnectResult> ConnectAsync(Uri server, IReadOnlyList<string> paths, bool signalR, int inFlight, int receiveBuffer = 0)
+    /// <summary>
+    /// Connects one client per path, the paths dealt round-robin to the workers, each client to
+    /// one of <paramref name="nodes"/> (the addresses of one server's nodes, on one host) as
+    /// <see cref="SpreadOverNodes"/> decides.
+    /// </summary>
+    public async Task<ConnectResult> ConnectAsync(IReadOnlyList<Uri> nodes, IReadOnlyList<string> paths, bool signalR, int inFlight, int receiveBuffer = 0)
     {
-        var shares = _workers.Select(_ => new List<string>()).ToList();
+        if (nodes.Any(n => n.Host != nodes[0].Host))
+        {
+            throw new ArgumentException($"the nodes must share one host: {string.Join(", ", nodes)}", nameof(nodes));
+        }
+
+        int[] spread = SpreadOverNodes(paths, nodes.Count);
+        var shares = _workers.Select(_ => new List<int>()).ToList();
         for (int i = 0; i < paths.Count; i++)
         {
-            shares[i % shares.Count].Add(paths[i]);
+            shares[i % shares.Count].Add(i);
         }
 
         var stopwatch = Stopwatch.StartNew();
         WorkerReport[] reports = await Task.WhenAll(_workers.Select((w, i) => w.SendAsync(new WorkerCommand(
-            "connect", server.Host, server.Port, [.. shares[i]], signalR, Math.Max(1, inFlight / _workers.Count), ReceiveBuffer: receiveBuffer))));
+            "connect", nodes[0].Host, nodes[0].Port, [.. shares[i].Select(p => paths[p])], signalR, Math.Max(1, inFlight / _workers.Count), ReceiveBuffer: receiveBuffer,
+            Ports: nodes.Count > 1 ? [.. shares[i].Select(p => nodes[spread[p]].Port)] : null))));
         return new ConnectResult(reports.Sum(r => r.Connected), reports.Sum(r => r.Failed), stopwatch.Elapsed.TotalSeconds,
             reports.Select(r => r.FirstError).FirstOrDefault(e => e is not null));
+    }
+
+    /// <summary>
+    /// The node of each path's client: the clients of a session take the nodes in turn, the first
+    /// on the node after the previous session's first, so that every session of two clients or
+    /// more has clients on every node (each of its events must cross the backplane, the case a
+    /// backplane exists for) and the nodes hold as many clients as each other, give or take one a session.
+    /// </summary>
+    internal static int[] SpreadOverNodes(IReadOnlyList<string> paths, int nodes)
+    {
+        var next = new Dictionary<string, int>(StringComparer.Ordinal);
+        int[] spread = new int[paths.Count];
+        for (int i = 0; i < paths.Count; i++)
+        {
+            if (!next.TryGetValue(paths[i], out int node))
+            {
+                node = next.Count % nodes;
+            }
+
+            spread[i] = node;
+            next[paths[i]] = (node + 1) % nodes;
+        }
+
+        return spread;
     }
 
     public Task ResetAsync() => Task.WhenAll(_workers.Select(w => w.SendAsync(new WorkerCommand("reset"))));

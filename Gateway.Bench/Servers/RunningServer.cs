@@ -1,16 +1,19 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
 using System.Text.Json;
 
 namespace Gateway.Bench.Servers;
 
 /// <summary>
-/// A server under test, started by <see cref="ServerCatalog"/>: where to reach it, what it costs,
-/// and how to stop it (SIGTERM, then a kill past its deadline).
+/// One process of a server under test, started by <see cref="ServerCatalog"/>: where to reach it,
+/// what it costs, and how to stop it (SIGTERM, then a kill past its deadline). Most servers are one
+/// such process; gateway-redis is three (see <see cref="ServerGroup"/>).
 /// </summary>
 internal sealed class RunningServer : IAsyncDisposable
 {
-    /// <summary>How long a server has to answer HTTP after its start: the gateway JITs on one core.</summary>
+    /// <summary>How long a server has to be ready after its start: the gateway JITs on one core.</summary>
     private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(60);
 
     private static readonly TimeSpan ReadyPollInterval = TimeSpan.FromMilliseconds(100);
@@ -42,13 +45,13 @@ internal sealed class RunningServer : IAsyncDisposable
         Pid = process.Id;
     }
 
-    /// <summary>The catalog's name of the server.</summary>
+    /// <summary>The catalog's name of the server (with the process's role, for a server of several processes).</summary>
     public string Name => _launch.Name;
 
     /// <summary>The server's process (taskset runs it in its own process: the id is the server's).</summary>
     public int Pid { get; }
 
-    /// <summary><c>http://127.0.0.1:port/</c>.</summary>
+    /// <summary><c>http://127.0.0.1:port/</c> (<c>redis://127.0.0.1:port/</c> for a redis-server).</summary>
     public Uri BaseUri => _launch.BaseUri;
 
     /// <summary>True for the SignalR peer: clients send the JSON handshake first and events arrive as invocation records.</summary>
@@ -68,7 +71,7 @@ internal sealed class RunningServer : IAsyncDisposable
     /// Resident memory and CPU time from /proc, and the managed heap and open connections from the
     /// server: a peer's <c>/stats</c> (after a full collection: it costs the server a pause, so read
     /// it between measurements) or the gateway's <c>/metrics</c> (heap as of its last collection).
-    /// Heap and connections are null when the server does not answer.
+    /// Heap and connections are null when the server does not answer, and for a redis-server.
     /// </summary>
     public async Task<ServerStats> ReadStatsAsync()
     {
@@ -77,11 +80,11 @@ internal sealed class RunningServer : IAsyncDisposable
         (long? heap, int? connections) = (null, null);
         try
         {
-            if (_launch.IsGateway)
+            if (_launch.Stats == StatsSource.Metrics)
             {
                 (heap, connections) = ParseMetrics(await Http.GetStringAsync(new Uri(BaseUri, "/metrics")));
             }
-            else
+            else if (_launch.Stats == StatsSource.StatsEndpoint)
             {
                 using JsonDocument stats = JsonDocument.Parse(await Http.GetStringAsync(new Uri(BaseUri, "/stats")));
                 heap = stats.RootElement.GetProperty("heapBytes").GetInt64();
@@ -114,7 +117,7 @@ internal sealed class RunningServer : IAsyncDisposable
         _process.Dispose();
     }
 
-    /// <summary>Starts the process and returns once it answers <see cref="Launch.ReadyPath"/> with a success.</summary>
+    /// <summary>Starts the process and returns once <see cref="Launch.Ready"/> says it takes work.</summary>
     internal static async Task<RunningServer> StartAsync(Launch launch)
     {
         var start = new ProcessStartInfo(launch.Program, launch.Arguments)
@@ -152,25 +155,24 @@ internal sealed class RunningServer : IAsyncDisposable
     private async Task WaitUntilReadyAsync()
     {
         var waited = Stopwatch.StartNew();
-        var ready = new Uri(BaseUri, _launch.ReadyPath);
+        ReadyCheck ready = _launch.Ready;
         while (true)
         {
             if (_process.HasExited)
             {
                 throw new InvalidOperationException(
-                    $"{Name} exited with code {_process.ExitCode} before it answered {ready}: `{CommandLine}`{Environment.NewLine}{RecentOutput}");
+                    $"{Name} exited with code {_process.ExitCode} before it was ready ({ready.Description}): `{CommandLine}`{Environment.NewLine}{RecentOutput}");
             }
 
             try
             {
                 using var attempt = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-                using HttpResponseMessage response = await Http.GetAsync(ready, attempt.Token);
-                if (response.IsSuccessStatusCode)
+                if (await ready.ProbeAsync(attempt.Token))
                 {
                     return;
                 }
             }
-            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException or SocketException or IOException)
             {
                 // Not listening yet.
             }
@@ -178,7 +180,7 @@ internal sealed class RunningServer : IAsyncDisposable
             if (waited.Elapsed > ReadyTimeout)
             {
                 throw new TimeoutException(
-                    $"{Name} did not answer {ready} within {ReadyTimeout.TotalSeconds:0} s: `{CommandLine}`{Environment.NewLine}{RecentOutput}");
+                    $"{Name} was not ready within {ReadyTimeout.TotalSeconds:0} s ({ready.Description}): `{CommandLine}`{Environment.NewLine}{RecentOutput}");
             }
 
             await Task.Delay(ReadyPollInterval);
@@ -283,18 +285,62 @@ internal sealed class RunningServer : IAsyncDisposable
     }
 
     /// <summary>What <see cref="ServerCatalog"/> decided about a start.</summary>
-    /// <param name="Name">The catalog's name of the server.</param>
-    /// <param name="Program">What is executed: taskset, dotnet, node, or the server's binary.</param>
+    /// <param name="Name">The catalog's name of the server, with the process's role where it has several.</param>
+    /// <param name="Program">What is executed: taskset, dotnet, node, redis-server, or the server's binary.</param>
     /// <param name="Arguments">Its arguments.</param>
     /// <param name="WorkingDirectory">The server's folder.</param>
-    /// <param name="BaseUri"><c>http://127.0.0.1:port/</c>.</param>
-    /// <param name="ReadyPath">The path that answers 2xx once the server takes clients.</param>
-    /// <param name="IsGateway">Statistics from <c>/metrics</c> rather than <c>/stats</c>.</param>
+    /// <param name="BaseUri"><c>http://127.0.0.1:port/</c>, or <c>redis://127.0.0.1:port/</c>.</param>
+    /// <param name="Ready">How to tell that the process takes work.</param>
+    /// <param name="Stats">Where the heap and the connections are read.</param>
     /// <param name="IsSignalR">The SignalR peer.</param>
     /// <param name="StopTimeout">How long the server has to exit after SIGTERM.</param>
     internal sealed record Launch(
         string Name, string Program, IReadOnlyList<string> Arguments, string WorkingDirectory, Uri BaseUri,
-        string ReadyPath, bool IsGateway, bool IsSignalR, TimeSpan StopTimeout);
+        ReadyCheck Ready, StatsSource Stats, bool IsSignalR, TimeSpan StopTimeout);
+
+    /// <summary>
+    /// One attempt at telling whether a started process takes work, and what it waits for, for
+    /// errors. An exception of the kinds a process that is not listening yet causes counts as "not yet".
+    /// </summary>
+    /// <param name="Description">What is awaited, as errors say it.</param>
+    /// <param name="ProbeAsync">One attempt; true once the process is ready.</param>
+    internal sealed record ReadyCheck(string Description, Func<CancellationToken, Task<bool>> ProbeAsync)
+    {
+        /// <summary>A 2xx answer to a GET of <paramref name="address"/>.</summary>
+        public static ReadyCheck Http(Uri address) => new($"a 2xx answer to GET {address}", async token =>
+        {
+            using HttpResponseMessage response = await RunningServer.Http.GetAsync(address, token);
+            return response.IsSuccessStatusCode;
+        });
+
+        /// <summary>
+        /// <c>+PONG</c> to a PING on 127.0.0.1:<paramref name="port"/>: redis-server answers once it
+        /// accepts connections (it answers <c>-LOADING</c> while it reads a data file; it has none here).
+        /// </summary>
+        public static ReadyCheck RedisPing(int port) => new($"+PONG to PING on 127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}", async token =>
+        {
+            using var client = new TcpClient();
+            await client.ConnectAsync(IPAddress.Loopback, port, token);
+            NetworkStream stream = client.GetStream();
+            await stream.WriteAsync("PING\r\n"u8.ToArray(), token);
+            byte[] reply = new byte[64];
+            int read = await stream.ReadAsync(reply, token);
+            return reply.AsSpan(0, read).StartsWith("+PONG"u8);
+        });
+    }
+
+    /// <summary>Where <see cref="ReadStatsAsync"/> reads the heap and the connections, beside /proc.</summary>
+    internal enum StatsSource
+    {
+        /// <summary>The gateway's Prometheus <c>/metrics</c>.</summary>
+        Metrics,
+
+        /// <summary>A peer's <c>/stats</c> (peers/CONTRACT.md).</summary>
+        StatsEndpoint,
+
+        /// <summary>Nowhere: a process that is not a WebSocket server (redis-server); /proc only.</summary>
+        None,
+    }
 }
 
 /// <summary>What a running server costs at one moment.</summary>

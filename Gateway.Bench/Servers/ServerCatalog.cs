@@ -1,19 +1,21 @@
 using System.Globalization;
+using Gateway.Configuration;
 
 namespace Gateway.Bench.Servers;
 
 /// <summary>
-/// The servers under test, by name: the gateway and its peers (<c>Gateway.Bench/peers</c>, see
-/// <c>peers/CONTRACT.md</c>). Builds each once per catalog and starts any of them, pinned to the
-/// given CPUs, on <c>127.0.0.1:port</c>.
+/// The servers under test, by name: the gateway, the gateway as two nodes sharing a Redis
+/// backplane, and its peers (<c>Gateway.Bench/peers</c>, see <c>peers/CONTRACT.md</c>). Builds each
+/// once per catalog and starts any of them, every process pinned to the given CPUs, on free ports
+/// of 127.0.0.1.
 /// </summary>
 internal sealed class ServerCatalog
 {
     /// <summary>Every server the catalog knows, in the order a comparison shows them.</summary>
-    public static readonly IReadOnlyList<string> Names = ["gateway", "kestrel-naive", "signalr", "node-ws", "go-gorilla", "floor", "floor-batched"];
+    public static readonly IReadOnlyList<string> Names = ["gateway", "gateway-redis", "kestrel-naive", "signalr", "node-ws", "go-gorilla", "floor", "floor-batched"];
 
     /// <summary>
-    /// The gateway's settings for the bench, each overridable by <see cref="StartAsync(string, int, string[], IDictionary{string, string}?)"/>:
+    /// The gateway's settings for the bench, each overridable by <see cref="StartAsync(string, string[], IDictionary{string, string}?)"/>:
     /// room for the bench's connections under the process's 20,000 open files, no per-client message
     /// rate limit (the bench's clients only listen), and warnings only on the console.
     /// </summary>
@@ -30,9 +32,16 @@ internal sealed class ServerCatalog
     /// <summary>Where Debian's golang-github-gorilla-websocket-dev puts the source; go-gorilla/go.mod points here.</summary>
     private const string GorillaSource = "/usr/share/gocode/src/github.com/gorilla/websocket";
 
+    /// <summary>
+    /// The gateway nodes of gateway-redis: two, the fewest for which an event published to one node
+    /// has to cross Redis to reach the clients of the other.
+    /// </summary>
+    private const int RedisNodes = 2;
+
     private static readonly Definition[] Definitions =
     [
         new("gateway", Kind.Gateway, "Gateway", "Gateway.csproj", "Gateway.dll"),
+        new("gateway-redis", Kind.GatewayRedis, "Gateway", "Gateway.csproj", "Gateway.dll"),
         new("kestrel-naive", Kind.DotNet, "Gateway.Bench/peers/kestrel-naive", "KestrelNaive.csproj", "KestrelNaive.dll"),
         new("signalr", Kind.DotNet, "Gateway.Bench/peers/signalr", "SignalRPeer.csproj", "SignalRPeer.dll"),
         new("node-ws", Kind.Node, "Gateway.Bench/peers/node-ws", "package.json", "server.js"),
@@ -57,12 +66,18 @@ internal sealed class ServerCatalog
     public string RepositoryRoot { get; }
 
     /// <summary>
-    /// Builds the server, once per catalog (floor and floor-batched share one build); a failed build
-    /// is tried again on the next call. A missing toolchain fails with the package to install.
+    /// Builds the server, once per catalog (floor and floor-batched share one build, and so do the
+    /// gateway and gateway-redis); a failed build is tried again on the next call. A missing
+    /// toolchain, or a missing redis-server for gateway-redis, fails with the package to install.
     /// </summary>
     public Task BuildAsync(string name)
     {
         Definition server = Find(name);
+        if (server.Kind == Kind.GatewayRedis)
+        {
+            _ = RedisServerProgram(name);
+        }
+
         lock (_lock)
         {
             if (!_builds.TryGetValue(server.Directory, out Task? build) || build.IsFaulted || build.IsCanceled)
@@ -76,40 +91,119 @@ internal sealed class ServerCatalog
     }
 
     /// <summary>
-    /// Builds the server if needed and starts it on <c>127.0.0.1:<paramref name="port"/></c>, pinned
-    /// with <c>taskset -c</c> to <paramref name="cpuList"/> (not pinned when empty, or when taskset is
-    /// missing); returns once it answers HTTP. <paramref name="gatewaySettings"/> (configuration keys
-    /// such as <c>Gateway:Limits:SendQueueMessages</c>) go to the gateway on top of
+    /// Builds the server if needed and starts it on free ports of 127.0.0.1, every process pinned
+    /// with <c>taskset -c</c> to <paramref name="cpuList"/> (not pinned when empty, or when taskset
+    /// is missing); returns once every process is ready: HTTP answers, and for gateway-redis, a
+    /// redis-server answers PING and each node's <c>/readyz</c> says its Redis link is up.
+    /// <paramref name="gatewaySettings"/> (configuration keys such as
+    /// <c>Gateway:Limits:SendQueueMessages</c>) go to the gateway's nodes on top of
     /// <see cref="DefaultGatewaySettings"/>; peers ignore them.
     /// </summary>
-    public async Task<RunningServer> StartAsync(string name, int port, string[] cpuList, IDictionary<string, string>? gatewaySettings = null)
+    public async Task<ServerGroup> StartAsync(string name, string[] cpuList, IDictionary<string, string>? gatewaySettings = null)
     {
         Definition server = Find(name);
         await BuildAsync(name);
+        if (server.Kind == Kind.GatewayRedis)
+        {
+            return await StartRedisPairAsync(server, cpuList, gatewaySettings);
+        }
 
+        var group = new ServerGroup(name);
+        group.AddNode(name, await StartProcessAsync(server, name, FreePort(), cpuList, gatewaySettings));
+        return group;
+    }
+
+    /// <summary>The same, with the CPUs as taskset writes them: <c>"0"</c>, <c>"0,1"</c> or <c>"0-1"</c>.</summary>
+    public Task<ServerGroup> StartAsync(string name, string cpus, IDictionary<string, string>? gatewaySettings = null) =>
+        StartAsync(name, cpus.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), gatewaySettings);
+
+    /// <summary>A port of 127.0.0.1 that nothing listens on at the moment.</summary>
+    internal static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    /// <summary>
+    /// A redis-server in a folder of its own, then the gateway nodes, each pointed at it; on a
+    /// failure, stops whatever had started.
+    /// </summary>
+    private async Task<ServerGroup> StartRedisPairAsync(Definition server, string[] cpuList, IDictionary<string, string>? gatewaySettings)
+    {
+        string scratch = Directory.CreateTempSubdirectory("gateway-bench-redis-").FullName;
+        var group = new ServerGroup(server.Name, scratch);
+        try
+        {
+            RunningServer redis = await StartRedisAsync(server.Name, scratch, cpuList);
+            group.AddSupport("redis-server", redis);
+            Dictionary<string, string> settings = Overlay(new Dictionary<string, string>
+            {
+                [$"{BackplaneOptions.Section}:{nameof(BackplaneOptions.Mode)}"] = BackplaneOptions.RedisMode,
+                [$"{BackplaneOptions.Section}:{nameof(BackplaneOptions.Redis)}"] = redis.BaseUri.Authority,
+            }, gatewaySettings);
+
+            // One after the other: each JITs on the same core, and the second need not slow the first.
+            for (int node = 1; node <= RedisNodes; node++)
+            {
+                string role = "node-" + node.ToString(CultureInfo.InvariantCulture);
+                group.AddNode(role, await StartProcessAsync(server, $"{server.Name} {role}", FreePort(), cpuList, settings));
+            }
+
+            return group;
+        }
+        catch
+        {
+            await group.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// redis-server on 127.0.0.1 with nothing persisted (<c>--save "" --appendonly no</c>: the bench
+    /// measures the backplane, not disks), its log on stdout for errors.
+    /// </summary>
+    private async Task<RunningServer> StartRedisAsync(string name, string directory, string[] cpuList)
+    {
+        int port = FreePort();
+        string portText = port.ToString(CultureInfo.InvariantCulture);
+        (string program, List<string> arguments) = Pin(name, RedisServerProgram(name),
+        [
+            "--port", portText, "--bind", "127.0.0.1", "--dir", directory,
+            "--save", "", "--appendonly", "no", "--daemonize", "no", "--logfile", "",
+        ], cpuList);
+        return await RunningServer.StartAsync(new RunningServer.Launch(
+            $"{name} redis-server",
+            program,
+            arguments,
+            directory,
+            new Uri($"redis://127.0.0.1:{portText}/"),
+            RunningServer.ReadyCheck.RedisPing(port),
+            RunningServer.StatsSource.None,
+            IsSignalR: false,
+            TimeSpan.FromSeconds(10)));
+    }
+
+    /// <summary>Starts one process of <paramref name="server"/> on <paramref name="port"/>, named <paramref name="processName"/> in errors.</summary>
+    private async Task<RunningServer> StartProcessAsync(Definition server, string processName, int port, string[] cpuList, IDictionary<string, string>? gatewaySettings)
+    {
         string directory = Path.Combine(RepositoryRoot, server.Directory);
         string portText = port.ToString(CultureInfo.InvariantCulture);
         string program;
         List<string> arguments;
         switch (server.Kind)
         {
-            case Kind.Gateway:
-                program = Dotnet(name);
+            case Kind.Gateway or Kind.GatewayRedis:
+                program = Dotnet(server.Name);
                 arguments = [Output(server), $"--Urls=http://127.0.0.1:{portText}"];
-                var settings = new Dictionary<string, string>(DefaultGatewaySettings, StringComparer.OrdinalIgnoreCase);
-                foreach ((string key, string value) in gatewaySettings ?? new Dictionary<string, string>())
-                {
-                    settings[key] = value;
-                }
-
-                arguments.AddRange(settings.Select(s => $"--{s.Key}={s.Value}"));
+                arguments.AddRange(Overlay(DefaultGatewaySettings, gatewaySettings).Select(s => $"--{s.Key}={s.Value}"));
                 break;
             case Kind.DotNet:
-                program = Dotnet(name);
+                program = Dotnet(server.Name);
                 arguments = [Output(server), "--port", portText, .. server.ExtraArguments];
                 break;
             case Kind.Node:
-                program = Toolchain.Require("node", name, "install Node.js (apt-get install nodejs)");
+                program = Toolchain.Require("node", server.Name, "install Node.js (apt-get install nodejs)");
                 arguments = ["--expose-gc", server.Artifact, "--port", portText];
                 break;
             case Kind.Go:
@@ -120,35 +214,54 @@ internal sealed class ServerCatalog
                 throw new InvalidOperationException($"unknown kind of server: {server.Kind}");
         }
 
-        if (cpuList.Length > 0)
-        {
-            if (Toolchain.Find("taskset") is { } taskset)
-            {
-                arguments = ["-c", string.Join(',', cpuList), program, .. arguments];
-                program = taskset;
-            }
-            else
-            {
-                _log?.WriteLine($"{name}: taskset was not found (apt-get install util-linux); the server is not pinned");
-            }
-        }
-
+        (program, arguments) = Pin(processName, program, arguments, cpuList);
+        var baseUri = new Uri($"http://127.0.0.1:{portText}/");
+        bool isGateway = server.Kind is Kind.Gateway or Kind.GatewayRedis;
         return await RunningServer.StartAsync(new RunningServer.Launch(
-            name,
+            processName,
             program,
             arguments,
             directory,
-            new Uri($"http://127.0.0.1:{portText}/"),
-            server.Kind == Kind.Gateway ? "/healthz" : "/stats",
-            server.Kind == Kind.Gateway,
-            name == "signalr",
+            baseUri,
+
+            // A node of gateway-redis is ready once its Redis link is up, which /healthz does not wait for.
+            RunningServer.ReadyCheck.Http(new Uri(baseUri, server.Kind switch { Kind.Gateway => "/healthz", Kind.GatewayRedis => "/readyz", _ => "/stats" })),
+            isGateway ? RunningServer.StatsSource.Metrics : RunningServer.StatsSource.StatsEndpoint,
+            server.Name == "signalr",
+
             // The gateway drains for up to Gateway:Shutdown:DrainTimeout (10 s) plus a close timeout (5 s).
-            server.Kind == Kind.Gateway ? TimeSpan.FromSeconds(30) : TimeSpan.FromSeconds(10)));
+            isGateway ? TimeSpan.FromSeconds(30) : TimeSpan.FromSeconds(10)));
     }
 
-    /// <summary>The same, with the CPUs as taskset writes them: <c>"0"</c>, <c>"0,1"</c> or <c>"0-1"</c>.</summary>
-    public Task<RunningServer> StartAsync(string name, int port, string cpus, IDictionary<string, string>? gatewaySettings = null) =>
-        StartAsync(name, port, cpus.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), gatewaySettings);
+    /// <summary>Configuration keys (case-insensitive, as .NET's configuration reads them): <paramref name="over"/> wins.</summary>
+    private static Dictionary<string, string> Overlay(IEnumerable<KeyValuePair<string, string>> under, IEnumerable<KeyValuePair<string, string>>? over)
+    {
+        var settings = new Dictionary<string, string>(under, StringComparer.OrdinalIgnoreCase);
+        foreach ((string key, string value) in over ?? [])
+        {
+            settings[key] = value;
+        }
+
+        return settings;
+    }
+
+    /// <summary><c>taskset -c CPUS program arguments</c>; the command unchanged when there are no CPUs or no taskset.</summary>
+    private (string Program, List<string> Arguments) Pin(string name, string program, List<string> arguments, string[] cpuList)
+    {
+        if (cpuList.Length == 0)
+        {
+            return (program, arguments);
+        }
+
+        if (Toolchain.Find("taskset") is not { } taskset)
+        {
+            _log?.WriteLine($"{name}: taskset was not found (apt-get install util-linux); the server is not pinned");
+            return (program, arguments);
+        }
+
+        List<string> pinned = ["-c", string.Join(',', cpuList), program, .. arguments];
+        return (taskset, pinned);
+    }
 
     private static Definition Find(string name) =>
         Definitions.FirstOrDefault(d => d.Name == name)
@@ -170,6 +283,9 @@ internal sealed class ServerCatalog
         throw new InvalidOperationException("gateway.sln was not found above the bench or the current directory; run the bench from the repository");
     }
 
+    private static string RedisServerProgram(string name) =>
+        Toolchain.Require("redis-server", name, "install Redis (apt-get install redis-server)");
+
     private static string Dotnet(string name) =>
         Toolchain.Require("dotnet", name, "install the .NET 10 SDK (Debian: the dotnet-sdk-10.0 package from Microsoft's package feed)");
 
@@ -184,7 +300,7 @@ internal sealed class ServerCatalog
         Dictionary<string, string> environment = [];
         switch (server.Kind)
         {
-            case Kind.Gateway or Kind.DotNet:
+            case Kind.Gateway or Kind.GatewayRedis or Kind.DotNet:
                 program = Dotnet(server.Name);
 
                 // No build servers: nothing of the build stays running beside the servers under test.
@@ -222,7 +338,7 @@ internal sealed class ServerCatalog
 
         _log?.WriteLine($"building {server.Name}: {Toolchain.CommandLine(program, arguments, environment)}  (in {directory})");
         await Toolchain.RunAsync(program, arguments, directory, environment, $"building {server.Name}");
-        string artifact = server.Kind is Kind.Gateway or Kind.DotNet ? Output(server) : Path.Combine(directory, server.Artifact);
+        string artifact = server.Kind is Kind.Gateway or Kind.GatewayRedis or Kind.DotNet ? Output(server) : Path.Combine(directory, server.Artifact);
         if (!File.Exists(artifact))
         {
             throw new InvalidOperationException($"building {server.Name} succeeded but left no {artifact}");
@@ -233,6 +349,12 @@ internal sealed class ServerCatalog
     {
         /// <summary>Gateway/Gateway.csproj, configured with --Key=Value, health at /healthz, statistics in /metrics.</summary>
         Gateway,
+
+        /// <summary>
+        /// The same build as <see cref="Gateway"/>, started as <see cref="RedisNodes"/> nodes with
+        /// <c>Gateway:Backplane:Mode redis</c> beside a redis-server of their own; each node ready at /readyz.
+        /// </summary>
+        GatewayRedis,
 
         /// <summary>A peer's .NET project, started as <c>dotnet bin/Release/net10.0/X.dll --port P</c>.</summary>
         DotNet,

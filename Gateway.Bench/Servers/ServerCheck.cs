@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using System.Net.WebSockets;
 using System.Text;
 
@@ -10,7 +8,9 @@ namespace Gateway.Bench.Servers;
 /// <summary>
 /// Checks that every server speaks the scenario contract (peers/CONTRACT.md): builds it, starts it
 /// pinned to CPU 0, connects one WebSocket client, publishes one event, waits for it, reads the
-/// statistics, closes the client with a close handshake, and stops the server with SIGTERM.
+/// statistics, closes the client with a close handshake, and stops the server with SIGTERM. With
+/// several nodes (gateway-redis), the client is on the first and the publish goes to the last, so
+/// that the event has to cross the backplane.
 /// </summary>
 internal static class ServerCheck
 {
@@ -70,12 +70,12 @@ internal static class ServerCheck
         TimeSpan built = building.Elapsed;
 
         var starting = Stopwatch.StartNew();
-        RunningServer server = await catalog.StartAsync(name, FreePort(), ["0"]);
+        ServerGroup group = await catalog.StartAsync(name, ["0"]);
         TimeSpan ready = starting.Elapsed;
         try
         {
             using var timeout = new CancellationTokenSource(ExchangeTimeout);
-            (TimeSpan delivery, int publishes, ServerStats stats) = await ExchangeAsync(server, timeout.Token);
+            (TimeSpan delivery, int publishes, ServerStats stats) = await ExchangeAsync(group.Nodes[0], group.Nodes[^1], timeout.Token);
             if (stats.Connections != 1)
             {
                 throw new InvalidOperationException($"with one client connected, the server counts {stats.Connections?.ToString(CultureInfo.InvariantCulture) ?? "no"} connections");
@@ -87,10 +87,10 @@ internal static class ServerCheck
             }
 
             var stopping = Stopwatch.StartNew();
-            bool exited = await server.StopAsync();
+            bool exited = await group.StopAsync();
             if (!exited)
             {
-                throw new InvalidOperationException($"did not exit within its deadline after SIGTERM and was killed{Environment.NewLine}{server.RecentOutput}");
+                throw new InvalidOperationException($"did not exit within its deadline after SIGTERM and was killed{Environment.NewLine}{group.RecentOutput}");
             }
 
             return string.Create(CultureInfo.InvariantCulture,
@@ -100,15 +100,16 @@ internal static class ServerCheck
         }
         finally
         {
-            await server.DisposeAsync();
+            await group.DisposeAsync();
         }
     }
 
     /// <summary>
-    /// Connects, publishes until the event arrives, reads the statistics with the client still
+    /// Connects to <paramref name="server"/>, publishes to <paramref name="publishTo"/> until the
+    /// event arrives, reads the statistics of <paramref name="server"/> with the client still
     /// connected, and closes; returns the last publish's delivery time.
     /// </summary>
-    private static async Task<(TimeSpan Delivery, int Publishes, ServerStats Stats)> ExchangeAsync(RunningServer server, CancellationToken cancellation)
+    private static async Task<(TimeSpan Delivery, int Publishes, ServerStats Stats)> ExchangeAsync(RunningServer server, RunningServer publishTo, CancellationToken cancellation)
     {
         using var socket = new ClientWebSocket();
         var uri = new Uri($"ws://{server.BaseUri.Authority}{server.WebSocketPath(Session)}");
@@ -124,7 +125,7 @@ internal static class ServerCheck
         }
 
         Task<long> arrival = ReceiveUntilMarkerAsync(socket, cancellation);
-        var publish = new Uri(server.BaseUri, $"/api/sessions/{Session}/events");
+        var publish = new Uri(publishTo.BaseUri, $"/api/sessions/{Session}/events");
         int publishes = 0;
         long published;
         while (true)
@@ -184,12 +185,5 @@ internal static class ServerCheck
                 return Encoding.UTF8.GetString(message.GetBuffer(), 0, (int)message.Length);
             }
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
