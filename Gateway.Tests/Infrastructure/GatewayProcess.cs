@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Net.Http.Headers;
 using System.Text.RegularExpressions;
 
 namespace Gateway.Tests.Infrastructure;
@@ -18,8 +17,7 @@ public sealed partial class GatewayProcess : IAsyncDisposable
     {
         _process = process;
         BaseAddress = baseAddress;
-        Http = new HttpClient { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(60) };
-        Http.DefaultRequestHeaders.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+        Http = GatewayAddress.CreateHttpClient(baseAddress);
     }
 
     public Uri BaseAddress { get; }
@@ -68,7 +66,7 @@ public sealed partial class GatewayProcess : IAsyncDisposable
     }
 
     public Uri WebSocketUri(string session, string? query = null) =>
-        new($"ws://{BaseAddress.Authority}/ws/{session}{(query is null ? string.Empty : "?" + query)}");
+        GatewayAddress.WebSocket(BaseAddress, session, query);
 
     /// <summary>SIGKILL: no drain, no close frames, nothing flushed; its clients see their sockets drop.</summary>
     public async Task KillAsync()

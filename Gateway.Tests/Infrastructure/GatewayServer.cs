@@ -1,4 +1,3 @@
-using System.Net.Http.Headers;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -16,8 +15,7 @@ public sealed class GatewayServer : IAsyncDisposable
     {
         _app = app;
         BaseAddress = baseAddress;
-        Http = new HttpClient { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(60) };
-        Http.DefaultRequestHeaders.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+        Http = GatewayAddress.CreateHttpClient(baseAddress);
     }
 
     public Uri BaseAddress { get; }
@@ -49,7 +47,7 @@ public sealed class GatewayServer : IAsyncDisposable
     public T Get<T>() where T : notnull => _app.Services.GetRequiredService<T>();
 
     public Uri WebSocketUri(string session, string? query = null) =>
-        new($"ws://{BaseAddress.Authority}/ws/{session}{(query is null ? string.Empty : "?" + query)}");
+        GatewayAddress.WebSocket(BaseAddress, session, query);
 
     /// <summary>Publishes one event over HTTP and returns its seq.</summary>
     public async Task<long> PublishAsync(string session, string eventName, string dataJson = "null")
