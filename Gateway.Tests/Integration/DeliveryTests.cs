@@ -68,6 +68,54 @@ public sealed class DeliveryTests
     }
 
     [Test]
+    [CancelAfter(120_000)]
+    public async Task A_client_that_kept_up_then_stalls_is_held_to_its_queue_and_a_bounded_socket_buffer()
+    {
+        // 16 KiB events: the first 288 (4.5 MiB) read as fast as they come, so that the kernel grows
+        // the connection's buffers as far as it will; then the client stops reading.
+        const int EventBytes = 16 * 1024;
+        const int KeptUp = 6 * 48;
+        const int Batch = 6;
+        await using GatewayServer server = await GatewayServer.StartAsync(new Dictionary<string, string?>
+        {
+            ["Gateway:Limits:SendQueueMessages"] = "8",
+            ["Gateway:Limits:SocketSendBufferBytes"] = "65536",
+            ["Gateway:Limits:CloseTimeout"] = "00:00:30",
+        });
+        await using RawWebSocket client = await RawWebSocket.ConnectAsync(server.WebSocketUri("stall"), receiveBufferSize: 64 * 1024);
+        Assert.That((await client.ReceiveAsync())!.Value.Text, Does.Contain("welcome"));
+        string data = JsonSerializer.Serialize(new string('d', EventBytes));
+        string batch = "[" + string.Join(",", Enumerable.Repeat($$"""{"event":"chunk","data":{{data}}}""", Batch)) + "]";
+        for (int i = 1; i <= KeptUp;)
+        {
+            // 96 KiB at a time (the queue holds 8 frames), read as it streams in: the kernel sizes its
+            // buffers for a fast stream.
+            using HttpResponseMessage response = await server.Http.PostAsync("/api/sessions/stall/events", new StringContent(batch, Encoding.UTF8, "application/json"));
+            Assert.That(response.StatusCode, Is.EqualTo(System.Net.HttpStatusCode.Accepted));
+            for (int end = i + Batch; i < end; i++)
+            {
+                Assert.That((await client.ReceiveAsync())!.Value.Text, Does.Contain($"\"seq\":{i},"));
+            }
+        }
+
+        // Stalled: what the gateway holds for it is its 8-frame queue, Kestrel's output buffer
+        // (64 KiB) and the socket's (twice the setting, as Linux counts it), plus what the client's
+        // own 64 KiB window took: about 23 of these events, every time. Left to the kernel's own
+        // sizing (SocketSendBufferBytes 0), the same test held anywhere from 9 to more than 80.
+        int published = 0;
+        while (await ClientsAsync(server, "stall") == 1)
+        {
+            await server.PublishAsync("stall", "chunk", data);
+            published++;
+            Assert.That(published, Is.LessThan(40), "the stalled client was still held after 40 more events (640 KiB)");
+        }
+
+        TestContext.Out.WriteLine($"dropped after {published} events of {EventBytes} bytes");
+        (ServerFrame? close, _) = await client.ReceiveCloseAsync();
+        Assert.That(close?.CloseCode, Is.EqualTo(4001));
+    }
+
+    [Test]
     [CancelAfter(240_000)]
     public async Task A_thousand_clients_in_one_session_each_get_a_thousand_events_in_order_without_gaps()
     {

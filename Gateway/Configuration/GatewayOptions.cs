@@ -86,6 +86,17 @@ internal sealed class LimitsOptions
     /// <summary>How many frames may wait in one connection's send queue (1 to 1,000,000); overflow closes it with 4001.</summary>
     public int SendQueueMessages { get; set; } = DefaultSendQueueMessages;
 
+    /// <summary>
+    /// 64 KiB: what the kernel may hold for one client beyond its send queue. Left to itself, Linux
+    /// grows a loopback or LAN socket's send buffer to megabytes, which a stalled client fills
+    /// before its send queue even starts to count; bounded, a client that stops reading meets the
+    /// queue's limit (and 4001) within seconds.
+    /// </summary>
+    public const int DefaultSocketSendBufferBytes = 64 * 1024;
+
+    /// <summary>The kernel send buffer of each WebSocket and SSE connection, in bytes (0: the operating system's own sizing; else 4 KiB to 16 MiB).</summary>
+    public int SocketSendBufferBytes { get; set; } = DefaultSocketSendBufferBytes;
+
     /// <summary>Spec section 6: 18,000, below the process's limit of 20,000 open files with room for HTTP.</summary>
     public const int DefaultMaxConnections = 18_000;
 

@@ -42,6 +42,11 @@ internal sealed class GatewayOptionsValidator :
         Range(errors, LimitsOptions.Section, nameof(options.MaxMessageBytes), options.MaxMessageBytes, 128, 16 * 1024 * 1024);
         Range(errors, LimitsOptions.Section, nameof(options.MaxPublishBytes), options.MaxPublishBytes, 1024, 64 * 1024 * 1024);
         Range(errors, LimitsOptions.Section, nameof(options.SendQueueMessages), options.SendQueueMessages, 1, 1_000_000);
+        if (options.SocketSendBufferBytes is not 0 and (< 4096 or > 16 * 1024 * 1024))
+        {
+            errors.Add(string.Create(CultureInfo.InvariantCulture,
+                $"{LimitsOptions.Section}:{nameof(options.SocketSendBufferBytes)} must be 0 (the operating system sizes it) or between 4096 and 16777216; got {options.SocketSendBufferBytes}"));
+        }
         Range(errors, LimitsOptions.Section, nameof(options.CloseTimeout), options.CloseTimeout, TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(5));
         Range(errors, LimitsOptions.Section, nameof(options.MaxConnections), options.MaxConnections, 1, 1_000_000);
         Range(errors, LimitsOptions.Section, nameof(options.MaxConnectionsPerIp), options.MaxConnectionsPerIp, 0, 1_000_000);

@@ -36,6 +36,8 @@ internal sealed class ConnectionEnvironment(
 
     public int SendQueueMessages { get; } = limits.Value.SendQueueMessages;
 
+    public int SocketSendBufferBytes { get; } = limits.Value.SocketSendBufferBytes;
+
     public TimeSpan CloseTimeout { get; } = limits.Value.CloseTimeout;
 
     public TimeSpan HeartbeatInterval { get; } = heartbeat.Value.Interval;

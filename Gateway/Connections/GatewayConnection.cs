@@ -76,6 +76,7 @@ internal sealed partial class GatewayConnection : ISessionMember, IClientConnect
     /// <summary>Runs the connection to its end. Never throws.</summary>
     public async Task RunAsync()
     {
+        SocketSendBuffer.Bound(_http, _env.SocketSendBufferBytes);
         _env.Registry.Add(this);
         _env.Metrics.ConnectionOpened(GatewayMetrics.WebSocket);
         Log.Connected(_env.Logger, Id, Session, RemoteAddress);

@@ -73,6 +73,7 @@ internal sealed partial class ServerSentEventStream : ISessionMember, IClientCon
         // Proxies such as nginx buffer responses unless told not to; a buffered stream is not live.
         response.Headers["X-Accel-Buffering"] = "no";
 
+        SocketSendBuffer.Bound(_http, _env.SocketSendBufferBytes);
         _env.Registry.Add(this);
         _env.Metrics.ConnectionOpened(GatewayMetrics.ServerSentEvents);
         Log.Opened(_env.Logger, Id, Session, _since ?? -1);
