@@ -39,8 +39,24 @@ internal sealed class BenchClient
     /// <summary>When the server closed the connection (a close frame or end of stream), as a Stopwatch timestamp; 0 while open.</summary>
     public long ClosedAt { get; private set; }
 
-    /// <summary>The close code the server sent, 1006 when it sent none.</summary>
+    /// <summary>
+    /// The close code the server sent, 1006 when it sent none; 0 while the server is known to have
+    /// closed the socket (<see cref="ServerClosed"/>) but the client, not reading, has not seen how.
+    /// </summary>
     public int CloseCode { get; private set; }
+
+    /// <summary>This client's port: with <see cref="ServerPort"/>, how the server's end of the connection is found in the kernel's socket table.</summary>
+    public int LocalPort => ((IPEndPoint)_socket.LocalEndPoint!).Port;
+
+    /// <summary>The port of the server this client is connected to.</summary>
+    public int ServerPort => ((IPEndPoint)_socket.RemoteEndPoint!).Port;
+
+    /// <summary>
+    /// The server has closed its end (seen in the kernel's socket table, not on the wire): a client
+    /// that does not read cannot see a close frame or the end of the stream, but the time the server
+    /// gave up on it is what a slow-consumer test measures. The code follows once it reads again.
+    /// </summary>
+    public void ServerClosed() => Closed(0);
 
     /// <summary>Opens the socket and completes the WebSocket upgrade (and the SignalR handshake).</summary>
     /// <param name="server">Where the server listens.</param>
@@ -236,6 +252,11 @@ internal sealed class BenchClient
         {
             CloseCode = code;
             ClosedAt = System.Diagnostics.Stopwatch.GetTimestamp();
+        }
+        else if (CloseCode == 0)
+        {
+            // Closed by the server while this client was not reading: now it knows how.
+            CloseCode = code;
         }
     }
 

@@ -297,10 +297,21 @@ internal sealed class Scenarios(IServerUnderTest server, SuiteSize size, Placeme
         await sampling.CancelAsync();
         await sampler;
 
+        // The stalled clients read again, to learn how the server closed those it closed (code 0
+        // until they get there): what it had buffered for them, then a close frame or the end.
+        await pool.ResumeAsync();
+        PoolReport closes = await pool.ReportAsync();
+        var settling = Stopwatch.StartNew();
+        while (closes.CloseCodes.ContainsKey("0") && settling.Elapsed < TimeSpan.FromSeconds(15))
+        {
+            await Task.Delay(250);
+            closes = await pool.ReportAsync();
+        }
+
         // What the healthy clients got after the stop: all received since, minus what reached the stalled before they stalled.
         long healthyReceived = Math.Min(after.Received - before.Received, later * healthy);
         return new SlowResult(size.SlowClients, size.SlowStopped, before.Latency.Summarize(), after.Latency.Summarize(),
-            later * healthy, healthyReceived, after.ClosedAfter, after.CloseCodes, [.. rss]);
+            later * healthy, healthyReceived, closes.ClosedAfter, closes.CloseCodes, [.. rss]);
     }
 
     private async Task<StepResult> StepAsync(WorkerPool pool, HttpPublisher publisher, double rate, int clients, Func<long, string> session, TimeSpan p99Limit)

@@ -41,13 +41,27 @@ internal static class Worker
                     Console.WriteLine(WorkerJson.Write(new WorkerReport("ok")));
                     break;
                 case "pause":
+                    BenchClient[] paused;
                     lock (clients)
                     {
                         pausedFrom = clients.Count - command.Count;
                         pausedAt = System.Diagnostics.Stopwatch.GetTimestamp();
+                        paused = clients.GetRange(pausedFrom, command.Count).ToArray();
+                        foreach (BenchClient client in paused)
+                        {
+                            client.Pause(true);
+                        }
+                    }
+
+                    _ = ServerSockets.WatchAsync(paused, stop.Token);
+                    Console.WriteLine(WorkerJson.Write(new WorkerReport("ok")));
+                    break;
+                case "resume":
+                    lock (clients)
+                    {
                         for (int i = pausedFrom; i < clients.Count; i++)
                         {
-                            clients[i].Pause(true);
+                            clients[i].Pause(false);
                         }
                     }
 

@@ -164,6 +164,9 @@ internal sealed class WorkerPool : IAsyncDisposable
         await _workers[0].SendAsync(new WorkerCommand("pause", Count: clients));
     }
 
+    /// <summary>The paused clients read again: what was buffered for them, then how the server closed them, if it did.</summary>
+    public Task ResumeAsync() => _workers[0].SendAsync(new WorkerCommand("resume"));
+
     public async Task<PoolReport> ReportAsync()
     {
         WorkerReport[] reports = await Task.WhenAll(_workers.Select(w => w.SendAsync(new WorkerCommand("report"))));
