@@ -1,17 +1,23 @@
 using BenchmarkDotNet.Attributes;
+using Gateway.Backplane;
 using Gateway.Configuration;
 using Gateway.Connections;
 using Gateway.Protocol.Framing;
 using Gateway.Protocol.Json;
 using Gateway.Protocol.Messages;
 using Gateway.Sessions;
+using Microsoft.Extensions.Options;
 
 namespace Gateway.Bench.Micro;
 
 /// <summary>
-/// One shared frame into <see cref="Recipients"/> queues whose send loops are parked in
+/// One event to <see cref="Recipients"/> queues whose send loops are parked in
 /// <see cref="OutboundQueue.WaitAsync"/>, as idle connections' are: every enqueue also wakes its
-/// loop. Allocations must not grow with <see cref="Recipients"/>.
+/// loop. <see cref="PublishToParkedSession"/> is the gateway's path (a publish into a
+/// <see cref="MemorySession"/>, whose fan-out wakes the loops in chunks after its lock), and its
+/// allocations must not grow with <see cref="Recipients"/>. <see cref="EnqueueToParkedQueues"/>
+/// enqueues straight into each queue, which wakes its own loop with a thread-pool item apiece: the
+/// path of a reply to one client, shown for comparison.
 /// </summary>
 /// <remarks>
 /// One fan-out per iteration: before each, every loop has drained its queue and parked again.
@@ -27,7 +33,11 @@ public class ParkedFanOutBenchmarks
 {
     private OutboundQueue[] _queues = [];
     private Task[] _sendLoops = [];
+    private readonly PublishRequest[] _publish = [new PublishRequest("step_update", Samples.Data128)];
+    private readonly List<ISessionMember> _closed = [];
+    private readonly DateTimeOffset _now = Timestamps.TruncateToMilliseconds(DateTimeOffset.UtcNow);
     private SessionEvent _event = null!;
+    private MemorySession _session = null!;
     private int _parked;
     private long _rounds;
 
@@ -43,10 +53,13 @@ public class ParkedFanOutBenchmarks
         _event = new SessionEvent("session-42", "step_update", 1, now, Samples.Data128, frame, id: null, final: false);
         _queues = new OutboundQueue[Recipients];
         _sendLoops = new Task[Recipients];
+        _session = new MemorySession("session-42", historyCapacity: 100, maxEventNames: 1000,
+            new HistoryBudget(Options.Create(new HistoryOptions())), createdAt: 0);
         for (int i = 0; i < _queues.Length; i++)
         {
             _queues[i] = new OutboundQueue(LimitsOptions.DefaultSendQueueMessages);
             _sendLoops[i] = SendLoopAsync(_queues[i]);
+            _session.TryJoin(new QueueMember(_queues[i]), since: null);
         }
     }
 
@@ -78,6 +91,16 @@ public class ParkedFanOutBenchmarks
         }
 
         return enqueued;
+    }
+
+    /// <summary>One event published into a session whose members' send loops are all parked.</summary>
+    [Benchmark]
+    public long PublishToParkedSession()
+    {
+        _rounds++;
+        return _session.TryPublish(_publish, _now, timestamp: 0, _closed) is { Status: PublishStatus.Accepted } result
+            ? result.Seq
+            : throw new InvalidOperationException("the publish was not accepted");
     }
 
     [GlobalCleanup]

@@ -42,7 +42,7 @@ internal sealed class MemberList
     /// are closing leave the list; those whose sender was idle are collected in <paramref name="idle"/>,
     /// to be woken once the caller has released its lock.
     /// </summary>
-    public void FanOut(SessionEvent sessionEvent, ref List<ISessionMember>? idle)
+    public void FanOut(SessionEvent sessionEvent, ref SenderWakeup? idle)
     {
         // Backwards, so that removing the current member (swapping the last one into its slot)
         // never skips a member or visits one twice.
@@ -54,7 +54,7 @@ internal sealed class MemberList
                 case EnqueueResult.Enqueued:
                     break;
                 case EnqueueResult.EnqueuedIdle:
-                    (idle ??= new List<ISessionMember>(Count)).Add(member);
+                    SenderWakeup.Add(ref idle, member, Count);
                     break;
                 default:
                     RemoveAt(i);

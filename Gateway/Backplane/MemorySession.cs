@@ -43,7 +43,7 @@ internal sealed class MemorySession(string name, int historyCapacity, int maxEve
     {
         var seqs = new long[requests.Count];
         var duplicate = new bool[requests.Count];
-        List<ISessionMember>? idle = null;
+        SenderWakeup? idle = null;
         try
         {
             return TryPublishLocked(requests, now, timestamp, closed, seqs, duplicate, ref idle);
@@ -53,14 +53,14 @@ internal sealed class MemorySession(string name, int historyCapacity, int maxEve
             // Outside the lock: the members whose senders were idle.
             if (idle is not null)
             {
-                SenderWakeup.WakeAll(idle);
+                idle.Start();
             }
         }
     }
 
     private PublishResult? TryPublishLocked(
         IReadOnlyList<PublishRequest> requests, DateTimeOffset now, long timestamp, List<ISessionMember> closed,
-        long[] seqs, bool[] duplicate, ref List<ISessionMember>? idle)
+        long[] seqs, bool[] duplicate, ref SenderWakeup? idle)
     {
         TaskCompletionSource? wake;
         lock (_gate)
@@ -295,7 +295,7 @@ internal sealed class MemorySession(string name, int historyCapacity, int maxEve
         wake?.TrySetResult();
     }
 
-    private long Append(PublishRequest request, DateTimeOffset now, long timestamp, ref long cost, ref List<ISessionMember>? idle)
+    private long Append(PublishRequest request, DateTimeOffset now, long timestamp, ref long cost, ref SenderWakeup? idle)
     {
         long seq = ++_seq;
         byte[] frame = ServerFrames.CreateTextFrame(new EventMessage(Name, request.Event, seq, now, request.Data));

@@ -18,7 +18,7 @@ internal sealed record RedisRead(int Found, long Seq, bool Complete, bool Held, 
 /// </summary>
 internal sealed class ChannelOutbox
 {
-    public List<ISessionMember>? Idle;
+    public SenderWakeup? Idle;
 
     public List<ISessionMember>? Completed;
 
@@ -32,10 +32,7 @@ internal sealed class ChannelOutbox
 
     public void Flush()
     {
-        if (Idle is not null)
-        {
-            SenderWakeup.WakeAll(Idle);
-        }
+        Idle?.Start();
 
         foreach (ISessionMember member in Completed ?? [])
         {
