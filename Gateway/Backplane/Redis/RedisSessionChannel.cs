@@ -240,11 +240,13 @@ internal sealed class RedisSessionChannel(string name)
     /// Hands members the events of <paramref name="read"/> (made after <paramref name="readFrom"/>)
     /// that follow what they have had: a joiner from another node may be ahead of this node's
     /// stream, and must not be handed live events it has seen. False when the read does not
-    /// follow on from <see cref="_delivered"/> (the stream moved, or history lost events).
+    /// follow on from <see cref="_delivered"/> (the session was reset, or history lost events). A
+    /// read from before <see cref="_delivered"/> still follows on: live events moved the stream
+    /// while Redis was read, and the read holds them too.
     /// </summary>
     private bool Advance(long readFrom, RedisRead read, ChannelOutbox outbox)
     {
-        if (readFrom != _delivered || read.Found != 1 || !read.Held)
+        if (readFrom > _delivered || read.Found != 1 || !read.Held || read.Seq < _delivered)
         {
             return false;
         }
