@@ -12,15 +12,19 @@ var servers = new Option<string[]>("--servers")
 };
 var scenarios = new Option<string[]>("--scenarios")
 {
-    Description = "The scenarios to run: S1 (idle density), S2 (fan-out), S3 (many sessions), S4 (latency; needs S2), S5 (slow consumers)",
+    Description = "The scenarios to run: S1 (idle density), S2 (fan-out), S3 (many sessions), S4 (latency; needs S2, or --s4-rate), S5 (slow consumers)",
     AllowMultipleArgumentsPerToken = true,
     DefaultValueFactory = _ => BenchRunner.AllScenarios,
 };
 var output = new Option<string>("--output") { Description = "Where results go (Markdown and JSON).", DefaultValueFactory = _ => "bench-results" };
 
-var run = new Command("run", "Run the load scenarios against the gateway and its peers, side by side.") { quick, servers, scenarios, output };
+var steadyRate = new Option<double>("--s4-rate")
+{
+    Description = "S4's publish rate for every server alike, in events/s (default: half of each server's own S2 maximum, which needs S2 in the same run).",
+};
+var run = new Command("run", "Run the load scenarios against the gateway and its peers, side by side.") { quick, servers, scenarios, steadyRate, output };
 run.SetAction((result, _) => BenchRunner.RunAsync(
-    Split(result.GetValue(servers)!), Split(result.GetValue(scenarios)!), result.GetValue(quick), result.GetValue(output)!,
+    Split(result.GetValue(servers)!), Split(result.GetValue(scenarios)!), result.GetValue(quick), result.GetValue(steadyRate), result.GetValue(output)!,
     "dotnet run --project Gateway.Bench -c Release -- " + string.Join(' ', args)));
 
 var worker = new Command("worker", "A generator process, driven by the coordinator over stdin (internal).") { Hidden = true };

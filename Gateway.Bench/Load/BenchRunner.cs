@@ -24,14 +24,21 @@ internal static class BenchRunner
     /// <summary>How the simple console logger marks warnings, errors and critical errors: <c>2026-01-01T00:00:00.000Z warn: Category[id] message</c>.</summary>
     private static readonly string[] LogLevels = ["warn: ", "fail: ", "crit: "];
 
-    public static async Task<int> RunAsync(string[] servers, string[] scenarios, bool quick, string outputDirectory, string command)
+    /// <summary>Runs <paramref name="scenarios"/> on each of <paramref name="servers"/>, then writes the report.</summary>
+    /// <param name="servers">Names from <see cref="ServerCatalog.Names"/>.</param>
+    /// <param name="scenarios">From <see cref="AllScenarios"/>.</param>
+    /// <param name="quick">The quick suite rather than the full one.</param>
+    /// <param name="steadyRate">S4's rate for every server; 0 for half of each server's own S2 maximum.</param>
+    /// <param name="outputDirectory">Where the Markdown and JSON go.</param>
+    /// <param name="command">The command line, as the report quotes it.</param>
+    public static async Task<int> RunAsync(string[] servers, string[] scenarios, bool quick, double steadyRate, string outputDirectory, string command)
     {
         var placement = new Placement(ServerCpus: "0", GeneratorCpus: "1");
         PinSelf(placement.GeneratorCpus);
         ThreadPools.Prepare();
         SuiteSize size = quick ? SuiteSize.Small : SuiteSize.Full;
         var progress = new Progress();
-        var results = new SuiteResults { Machine = Machine(), Command = command, Started = DateTimeOffset.UtcNow, Quick = quick };
+        var results = new SuiteResults { Machine = Machine(), Command = command, Started = DateTimeOffset.UtcNow, Quick = quick, SteadyRate = steadyRate > 0 ? steadyRate : null };
         var catalog = new ServerCatalog();
         var overall = Stopwatch.StartNew();
 
@@ -114,14 +121,18 @@ internal static class BenchRunner
                 results.Many[name] = await scenarios.ManySessionsAsync();
                 break;
             case "S4":
-                double max = results.FanOut.GetValueOrDefault(name)?.FirstOrDefault()?.MaxRate ?? 0;
-                if (max <= 0)
+                double rate = results.SteadyRate ?? 0;
+                if (rate <= 0)
                 {
-                    results.Notes.Add($"{name} S4 ran at 1/s: S2 found no passing rate (run S2 before S4)");
-                    max = 2;
+                    rate = (results.FanOut.GetValueOrDefault(name)?.FirstOrDefault()?.MaxRate ?? 0) / 2;
+                    if (rate <= 0)
+                    {
+                        results.Notes.Add($"{name} S4 ran at 1/s: S2 found no passing rate (run S2 before S4, or give --s4-rate)");
+                        rate = 1;
+                    }
                 }
 
-                SteadyResult steady = await scenarios.LatencyAsync(max / 2);
+                SteadyResult steady = await scenarios.LatencyAsync(rate);
                 results.Steady[name] = steady;
                 progress.Line($"  {name} S4: p99 {LatencySummary.Milliseconds(steady.Delivery.P99)} ms at {steady.Rate:0.#}/s; bursts: last client at p99 {LatencySummary.Milliseconds(steady.TimeToLast.P99)} ms");
                 break;

@@ -14,6 +14,9 @@ internal sealed class SuiteResults
 
     public bool Quick { get; set; }
 
+    /// <summary>S4's one rate for every server (<c>--s4-rate</c>), or null for half of each server's own S2 maximum.</summary>
+    public double? SteadyRate { get; set; }
+
     public Dictionary<string, IdleResult> Idle { get; } = [];
 
     public Dictionary<string, List<FanOutResult>> FanOut { get; } = [];
@@ -103,7 +106,9 @@ internal static class Report
 
         if (results.Steady.Count > 0)
         {
-            md.AppendLine("### S4: latency at half of each server's own S2 maximum, and single bursts");
+            md.AppendLine(results.SteadyRate is { } common
+                ? string.Create(CultureInfo.InvariantCulture, $"### S4: latency at one rate for every server ({common:0.#} events/s), and single bursts")
+                : "### S4: latency at half of each server's own S2 maximum, and single bursts");
             md.AppendLine();
             md.AppendLine("| server | rate | p50 | p99 | p99.9 | max | delivered / due | burst: time to the last client p50 / p99 / max |");
             md.AppendLine("|---|---|---|---|---|---|---|---|");
