@@ -65,7 +65,7 @@ internal static class BenchRunner
                 }
             }
 
-            results.GeneratorCpuSeconds[name] = ProcStats.CpuSecondsWithChildren(Environment.ProcessId) - generatorBefore;
+            results.GeneratorCpuSeconds[name] = ProcStats.CpuSecondsWithChildren(Environment.ProcessId) - generatorBefore - results.ServerCpuSeconds.GetValueOrDefault(name);
         }
 
         progress.Line($"done in {overall.Elapsed.TotalMinutes:0.0} min");
@@ -90,6 +90,10 @@ internal static class BenchRunner
         }
         finally
         {
+            // The servers are this process's children: once reaped, their CPU would count as the
+            // generator's. Kept apart here, just before they stop (their drain is not counted).
+            results.ServerCpuSeconds[name] = results.ServerCpuSeconds.GetValueOrDefault(name) + ProcStats.CpuSeconds(running.Processes).Values.Sum();
+
             // Stopped first, so that what the server logs as it drains counts too.
             await running.StopAsync();
             NoteLoggedProblems(running, scenario, progress, results);

@@ -29,6 +29,9 @@ internal sealed class SuiteResults
 
     public Dictionary<string, double> GeneratorCpuSeconds { get; } = [];
 
+    /// <summary>Each server's own CPU seconds over all its scenarios, taken out of <see cref="GeneratorCpuSeconds"/>.</summary>
+    public Dictionary<string, double> ServerCpuSeconds { get; } = [];
+
     public List<string> Notes { get; } = [];
 }
 
@@ -139,7 +142,7 @@ internal static class Report
 
         if (results.GeneratorCpuSeconds.Count > 0)
         {
-            md.AppendLine("Generator CPU seconds (all worker processes and the coordinator), per server: " +
+            md.AppendLine("Generator CPU seconds (all worker processes and the coordinator, the servers' own taken out), per server: " +
                 string.Join(", ", results.GeneratorCpuSeconds.Select(g => $"{g.Key} {g.Value:0.0}")) + ".");
             md.AppendLine();
         }
