@@ -46,10 +46,10 @@ internal sealed record SuiteSize(
     public static readonly SuiteSize Small = new(
         Quick: true,
         IdleSessions: 20, IdleClientsPerSession: 100, IdleFor: TimeSpan.FromSeconds(2),
-        FanOutClients: [1000], StepFor: TimeSpan.FromSeconds(1.5), MaxSteps: 6,
+        FanOutClients: [1000], StepFor: TimeSpan.FromSeconds(1.2), MaxSteps: 6,
         ManySessions: 400, ManyRates: [2000, 5000], ManyFor: TimeSpan.FromSeconds(2), ManyWarmFor: TimeSpan.FromSeconds(2),
-        SteadyFor: TimeSpan.FromSeconds(4), BurstClients: 2000, Bursts: 10,
-        SlowClients: 200, SlowStopped: 10, SlowFor: TimeSpan.FromSeconds(6), SlowStopAt: TimeSpan.FromSeconds(2));
+        SteadyFor: TimeSpan.FromSeconds(3), BurstClients: 2000, Bursts: 10,
+        SlowClients: 200, SlowStopped: 10, SlowFor: TimeSpan.FromSeconds(4), SlowStopAt: TimeSpan.FromSeconds(1.5));
 }
 
 /// <summary>Where the server and the generators run: different cores, so that neither hides the other's cost.</summary>
