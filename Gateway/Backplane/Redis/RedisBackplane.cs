@@ -183,10 +183,7 @@ internal sealed partial class RedisBackplane : BackgroundService, IBackplane
                     return new Membership(this, channel, member, counted);
                 }
 
-                if (_time.GetElapsedTime(started) > _operationTimeout)
-                {
-                    throw new BackplaneUnavailableException("events reached this node faster than it could read the session from Redis; retry");
-                }
+                ThrowIfOutpaced(started);
             }
         }
         catch
@@ -467,6 +464,18 @@ internal sealed partial class RedisBackplane : BackgroundService, IBackplane
         });
     }
 
+    /// <summary>
+    /// A join or a replay reads Redis again while live events keep overtaking its read; past the
+    /// operation timeout (from <paramref name="started"/>) it gives up, as for a Redis that does not answer.
+    /// </summary>
+    private void ThrowIfOutpaced(long started)
+    {
+        if (_time.GetElapsedTime(started) > _operationTimeout)
+        {
+            throw new BackplaneUnavailableException("events reached this node faster than it could read the session from Redis; retry");
+        }
+    }
+
     private async Task<RedisRead> ReadAsync(string session, long since, int limit, bool count, bool create, bool touch)
     {
         var result = (RedisResult[])(await _link.EvaluateAsync(RedisScripts.Read, Keys(session),
@@ -590,10 +599,7 @@ internal sealed partial class RedisBackplane : BackgroundService, IBackplane
                     return;
                 }
 
-                if (owner._time.GetElapsedTime(started) > owner._operationTimeout)
-                {
-                    throw new BackplaneUnavailableException("events reached this node faster than it could read the session from Redis; retry");
-                }
+                owner.ThrowIfOutpaced(started);
             }
         }
 

@@ -180,7 +180,7 @@ internal sealed class RedisSessionChannel(string name)
                 // Events after the read reached this node first; they would be missing from the replay.
                 return null;
             }
-            else if (since > _delivered && (!Advance(readFrom, read, outbox) || _delivered < Math.Min(since.Value, read.Seq)))
+            else if (since is { } claimed && !ReachSince(claimed, readFrom, read, outbox))
             {
                 // The joiner has seen more than this node has handed out (it came from another
                 // node), and the read could not bring this node up to it: read again.
@@ -216,7 +216,7 @@ internal sealed class RedisSessionChannel(string name)
     {
         lock (_gate)
         {
-            if (_delivered > read.Seq || (since > _delivered && (!Advance(readFrom, read, outbox) || _delivered < Math.Min(since, read.Seq))))
+            if (_delivered > read.Seq || !ReachSince(since, readFrom, read, outbox))
             {
                 return false;
             }
@@ -237,15 +237,22 @@ internal sealed class RedisSessionChannel(string name)
     }
 
     /// <summary>
-    /// Hands members the events of <paramref name="read"/> (made after <paramref name="readFrom"/>)
-    /// that follow what they have had: a joiner from another node may be ahead of this node's
-    /// stream, and must not be handed live events it has seen. False when the read does not
-    /// follow on from <see cref="_delivered"/> (the session was reset, or history lost events). A
-    /// read from before <see cref="_delivered"/> still follows on: live events moved the stream
-    /// while Redis was read, and the read holds them too.
+    /// Brings this node's stream up to <paramref name="since"/> (or to the session's end, if the
+    /// joiner claims more), so that a joiner from another node, ahead of this node, is not handed
+    /// live events it has seen: members get the events of <paramref name="read"/> (made after
+    /// <paramref name="readFrom"/>) that follow what they have had. False when the node is still
+    /// behind: the read does not follow on from <see cref="_delivered"/> (the session was reset,
+    /// or history lost events) or did not reach far enough. A read from before
+    /// <see cref="_delivered"/> still follows on: live events moved the stream while Redis was
+    /// read, and the read holds them too.
     /// </summary>
-    private bool Advance(long readFrom, RedisRead read, ChannelOutbox outbox)
+    private bool ReachSince(long since, long readFrom, RedisRead read, ChannelOutbox outbox)
     {
+        if (since <= _delivered)
+        {
+            return true;
+        }
+
         if (readFrom > _delivered || read.Found != 1 || !read.Held || read.Seq < _delivered)
         {
             return false;
@@ -260,7 +267,7 @@ internal sealed class RedisSessionChannel(string name)
         }
 
         DrainParked(outbox);
-        return true;
+        return _delivered >= Math.Min(since, read.Seq);
     }
 
     /// <summary>
