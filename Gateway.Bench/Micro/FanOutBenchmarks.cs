@@ -2,11 +2,9 @@ using BenchmarkDotNet.Attributes;
 using Gateway.Backplane;
 using Gateway.Configuration;
 using Gateway.Connections;
-using Gateway.Protocol.Framing;
 using Gateway.Protocol.Json;
 using Gateway.Protocol.Messages;
 using Gateway.Sessions;
-using Microsoft.Extensions.Options;
 
 namespace Gateway.Bench.Micro;
 
@@ -52,9 +50,8 @@ public class FanOutBenchmarks
     public void Setup()
     {
         _now = Timestamps.TruncateToMilliseconds(DateTimeOffset.UtcNow);
-        byte[] frame = ServerFrames.CreateTextFrame(new EventMessage("session-42", "step_update", 1, _now, Samples.Data128));
-        _event = new SessionEvent("session-42", "step_update", 1, _now, Samples.Data128, frame, id: null, final: false);
-        _publish = [new PublishRequest("step_update", Samples.Data128)];
+        _event = Samples.StepEvent(_now);
+        _publish = [new PublishRequest(Samples.EventName, Samples.Data128)];
 
         _queues = new OutboundQueue[Recipients];
         for (int i = 0; i < _queues.Length; i++)
@@ -63,8 +60,7 @@ public class FanOutBenchmarks
         }
 
         // History full, so that each publish evicts one event rather than growing the ring.
-        _session = new MemorySession("session-42", HistoryCapacity, maxEventNames: 1000,
-            new HistoryBudget(Options.Create(new HistoryOptions())), createdAt: 0);
+        _session = Samples.NewSession(HistoryCapacity);
         for (int i = 0; i < 2 * HistoryCapacity; i++)
         {
             Publish();

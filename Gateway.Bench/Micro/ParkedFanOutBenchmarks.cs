@@ -2,11 +2,9 @@ using BenchmarkDotNet.Attributes;
 using Gateway.Backplane;
 using Gateway.Configuration;
 using Gateway.Connections;
-using Gateway.Protocol.Framing;
 using Gateway.Protocol.Json;
 using Gateway.Protocol.Messages;
 using Gateway.Sessions;
-using Microsoft.Extensions.Options;
 
 namespace Gateway.Bench.Micro;
 
@@ -33,7 +31,7 @@ public class ParkedFanOutBenchmarks
 {
     private OutboundQueue[] _queues = [];
     private Task[] _sendLoops = [];
-    private readonly PublishRequest[] _publish = [new PublishRequest("step_update", Samples.Data128)];
+    private readonly PublishRequest[] _publish = [new PublishRequest(Samples.EventName, Samples.Data128)];
     private readonly List<ISessionMember> _closed = [];
     private readonly DateTimeOffset _now = Timestamps.TruncateToMilliseconds(DateTimeOffset.UtcNow);
     private SessionEvent _event = null!;
@@ -48,13 +46,10 @@ public class ParkedFanOutBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        DateTimeOffset now = Timestamps.TruncateToMilliseconds(DateTimeOffset.UtcNow);
-        byte[] frame = ServerFrames.CreateTextFrame(new EventMessage("session-42", "step_update", 1, now, Samples.Data128));
-        _event = new SessionEvent("session-42", "step_update", 1, now, Samples.Data128, frame, id: null, final: false);
+        _event = Samples.StepEvent(_now);
         _queues = new OutboundQueue[Recipients];
         _sendLoops = new Task[Recipients];
-        _session = new MemorySession("session-42", historyCapacity: 100, maxEventNames: 1000,
-            new HistoryBudget(Options.Create(new HistoryOptions())), createdAt: 0);
+        _session = Samples.NewSession(historyCapacity: 100);
         for (int i = 0; i < _queues.Length; i++)
         {
             _queues[i] = new OutboundQueue(LimitsOptions.DefaultSendQueueMessages);

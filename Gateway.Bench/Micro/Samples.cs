@@ -1,5 +1,11 @@
 using System.Buffers;
 using System.Text;
+using Gateway.Backplane;
+using Gateway.Configuration;
+using Gateway.Protocol.Framing;
+using Gateway.Protocol.Messages;
+using Gateway.Sessions;
+using Microsoft.Extensions.Options;
 
 namespace Gateway.Bench.Micro;
 
@@ -12,7 +18,23 @@ internal static class Samples
     /// </summary>
     public static readonly byte[] Data128 = JsonObject(128);
 
+    /// <summary>The session and event name the fan-out benchmarks publish under.</summary>
+    public const string Session = "session-42";
+
+    public const string EventName = "step_update";
+
     public static byte[] Utf8(string text) => Encoding.UTF8.GetBytes(text);
+
+    /// <summary>Event 1 of <see cref="Session"/>, <see cref="Data128"/>, with its frame built as a publish builds it.</summary>
+    public static SessionEvent StepEvent(DateTimeOffset now)
+    {
+        byte[] frame = ServerFrames.CreateTextFrame(new EventMessage(Session, EventName, 1, now, Data128));
+        return new SessionEvent(Session, EventName, 1, now, Data128, frame, id: null, final: false);
+    }
+
+    /// <summary>An empty <see cref="MemorySession"/> named <see cref="Session"/>, with the default history budget.</summary>
+    public static MemorySession NewSession(int historyCapacity) =>
+        new(Session, historyCapacity, maxEventNames: 1000, new HistoryBudget(Options.Create(new HistoryOptions())), createdAt: 0);
 
     /// <summary>A JSON object of exactly <paramref name="size"/> bytes.</summary>
     public static byte[] JsonObject(int size)
