@@ -84,9 +84,8 @@ internal static class GatewayHost
         services.AddMetrics();
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<GatewayMetrics>();
-        services.AddSingleton<PrometheusExporter>();
-        services.AddSingleton<GatewayTelemetry>();
-        services.AddHostedService(sp => sp.GetRequiredService<GatewayTelemetry>());
+        services.AddSingleton<ScrapeCounter>();
+        services.AddGatewayTelemetry(builder.Configuration);
         AddBackplane(builder);
         services.AddSingleton<TokenValidator>();
         services.AddSingleton<ApiKeys>();
@@ -111,7 +110,7 @@ internal static class GatewayHost
         app.MapSessionEndpoints();
         app.MapFallbackEndpoints();
         app.MapTicketEndpoints();
-        app.MapMetricsEndpoint();
+        app.MapGatewayMetrics();
         app.MapHealthEndpoints();
         return app;
     }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using Gateway.Diagnostics;
 using Gateway.Protocol.Framing;
 using Gateway.Tests.Infrastructure;
@@ -80,7 +81,11 @@ public sealed class MetricsTests
                 Assert.That(scrape["gateway_network_io_bytes_total{direction=\"receive\"}"], Is.GreaterThan(0));
                 Assert.That(scrape.Has("dotnet_gc_collections_total"), Is.True, "runtime metrics");
                 Assert.That(scrape.Has("kestrel_active_connections"), Is.True, "Kestrel metrics");
+                Assert.That(scrape.Text, Does.Contain("gateway_events_published_total{otel_scope_name=\"Gateway\"}"), "each series names its meter");
+                Assert.That(scrape.Text, Does.Contain("service_name=\"gateway\""), "target_info names the service");
             });
+
+            AssertTypesReadRight(scrape);
 
             (int exit, string output) = await PromtoolCheckAsync(scrape.Text);
             Assert.That(exit, Is.Zero, output);
@@ -89,6 +94,46 @@ public sealed class MetricsTests
         {
             await Task.WhenAll(held.Select(c => c.DisposeAsync().AsTask()));
         }
+    }
+
+    [Test]
+    public async Task Prometheus_asking_for_openmetrics_gets_openmetrics()
+    {
+        await using GatewayServer server = await GatewayServer.StartAsync();
+        await server.PublishAsync("open", "x");
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/metrics");
+        request.Headers.Accept.ParseAdd("application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.2");
+        using HttpResponseMessage response = await server.Http.SendAsync(request);
+        string body = await response.Content.ReadAsStringAsync();
+        Assert.Multiple(() =>
+        {
+            Assert.That(response.Content.Headers.ContentType?.MediaType, Is.EqualTo("application/openmetrics-text"));
+            Assert.That(body, Does.EndWith("# EOF\n"), "an OpenMetrics exposition ends with # EOF");
+            Assert.That(body, Does.Contain("# TYPE gateway_events_published counter"), "OpenMetrics names a counter's family without _total");
+            Assert.That(body, Does.Contain("gateway_events_published_total{otel_scope_name=\"Gateway\""));
+        });
+    }
+
+    [Test]
+    public async Task The_alert_examples_in_the_docs_are_rules_promtool_accepts_over_documented_metrics()
+    {
+        string docs = await File.ReadAllTextAsync(Path.Combine(Tools.RepositoryRoot, "docs", "operations.md"));
+        string alerts = docs[docs.IndexOf("### Alerts", StringComparison.Ordinal)..];
+        int start = alerts.IndexOf("```yaml\n", StringComparison.Ordinal) + "```yaml\n".Length;
+        string rules = alerts[start..alerts.IndexOf("```", start, StringComparison.Ordinal)];
+        string file = Path.Combine(Directory.CreateTempSubdirectory("gateway-rules-").FullName, "alerts.yml");
+        await File.WriteAllTextAsync(file, rules);
+        using Process promtool = Tools.Start(Tools.Require("promtool"), "check", "rules", file);
+        string output = await promtool.StandardOutput.ReadToEndAsync() + await promtool.StandardError.ReadToEndAsync();
+        await promtool.WaitForExitAsync(TestClient.Deadline);
+        Assert.That(promtool.ExitCode, Is.Zero, output);
+
+        // Every gateway family an alert names is one the metrics table above it documents (the
+        // traffic test checks the table's names against a real scrape).
+        string table = docs[docs.IndexOf("### The gateway's own", StringComparison.Ordinal)..docs.IndexOf("### From the platform", StringComparison.Ordinal)];
+        string[] named = [.. Regex.Matches(rules, @"\bgateway_[a-z_]+").Select(m => Regex.Replace(m.Value, "_(bucket|sum|count)$", string.Empty)).Distinct()];
+        Assert.That(named, Is.Not.Empty);
+        Assert.That(named, Has.All.Matches<string>(family => table.Contains($"| `{family}` |", StringComparison.Ordinal)), "alerts name only documented metrics");
     }
 
     [Test]
@@ -130,7 +175,7 @@ public sealed class MetricsTests
 
             // Prometheus stores a scrape before it starts the next one: after two scrapes that
             // began with the four connections open, the value is queryable.
-            await ScrapesAsync(server.Get<PrometheusExporter>(), 2);
+            await ScrapesAsync(server.Get<ScrapeCounter>(), 2);
 
             using var http = new HttpClient();
             string query = Uri.EscapeDataString("gateway_connections_open{transport=\"websocket\"}");
@@ -149,8 +194,37 @@ public sealed class MetricsTests
         }
     }
 
+    /// <summary>
+    /// What a Prometheus user reads into a family's name and type holds: a running count is a
+    /// counter ending in <c>_total</c>, a current value a gauge with no counter or histogram
+    /// suffix, and the runtime's thread pool size and backlog (which the runtime declares as
+    /// counters) are gauges.
+    /// </summary>
+    private static void AssertTypesReadRight(Exposition scrape)
+    {
+        Assert.Multiple(() =>
+        {
+            Assert.That(scrape.Types.GetValueOrDefault("dotnet_thread_pool_threads"), Is.EqualTo("gauge"));
+            Assert.That(scrape.Types.GetValueOrDefault("dotnet_thread_pool_queue_length"), Is.EqualTo("gauge"));
+            Assert.That(scrape.Types.GetValueOrDefault("gateway_connections_open"), Is.EqualTo("gauge"));
+            Assert.That(scrape.Types.GetValueOrDefault("gateway_sessions"), Is.EqualTo("gauge"));
+            foreach ((string family, string type) in scrape.Types)
+            {
+                if (type == "counter")
+                {
+                    Assert.That(family, Does.EndWith("_total"), $"{family} is a counter");
+                }
+                else if (type == "gauge")
+                {
+                    Assert.That(family, Does.Not.EndWith("_total").And.Not.EndWith("_count").And.Not.EndWith("_sum").And.Not.EndWith("_bucket").And.Not.EndWith("_value"),
+                        $"{family} is a gauge");
+                }
+            }
+        });
+    }
+
     /// <summary>Completes after <paramref name="count"/> more scrapes of the gateway's /metrics.</summary>
-    private static async Task ScrapesAsync(PrometheusExporter exporter, int count)
+    private static async Task ScrapesAsync(ScrapeCounter scrapes, int count)
     {
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         long seen = 0;
@@ -162,14 +236,14 @@ public sealed class MetricsTests
             }
         }
 
-        exporter.Scraped += OnScraped;
+        scrapes.Scraped += OnScraped;
         try
         {
             await done.Task.WaitAsync(TestClient.Deadline);
         }
         finally
         {
-            exporter.Scraped -= OnScraped;
+            scrapes.Scraped -= OnScraped;
         }
     }
 

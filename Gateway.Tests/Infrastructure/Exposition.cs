@@ -1,15 +1,26 @@
 namespace Gateway.Tests.Infrastructure;
 
-/// <summary>A scrape of <c>/metrics</c>, parsed: each series (name and sorted labels) to its value.</summary>
+/// <summary>
+/// A scrape of <c>/metrics</c>, parsed: each series (name and sorted labels, less the
+/// <c>otel_scope_*</c> labels that name its meter) to its value, and each family to its type.
+/// </summary>
 public sealed class Exposition
 {
     private readonly Dictionary<string, double> _series = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string> _types = new(StringComparer.Ordinal);
 
     public Exposition(string text)
     {
         Text = text;
         foreach (string line in text.Split('\n', StringSplitOptions.RemoveEmptyEntries))
         {
+            if (line.StartsWith("# TYPE ", StringComparison.Ordinal))
+            {
+                string[] words = line.Split(' ');
+                _types[words[2]] = words[3];
+                continue;
+            }
+
             if (line.StartsWith('#'))
             {
                 continue;
@@ -30,6 +41,9 @@ public sealed class Exposition
 
     public string Text { get; }
 
+    /// <summary>Each family's name and its <c># TYPE</c> (counter, gauge, histogram, ...).</summary>
+    public IReadOnlyDictionary<string, string> Types => _types;
+
     /// <summary>The value of <c>name{labels}</c> (labels in any order), or null when there is no such series.</summary>
     public double? this[string series] => _series.TryGetValue(Key(series), out double value) ? value : null;
 
@@ -44,8 +58,16 @@ public sealed class Exposition
             return series;
         }
 
-        // Label values in these tests hold no commas or braces, so a plain split is enough.
-        string[] labels = series[(brace + 1)..^1].Split(',', StringSplitOptions.RemoveEmptyEntries);
+        // Label values in these tests hold no commas or braces, so a plain split is enough. Every
+        // series carries its meter as otel_scope_* labels; a test names a series without them.
+        string[] labels = series[(brace + 1)..^1].Split(',', StringSplitOptions.RemoveEmptyEntries)
+            .Where(label => !label.StartsWith("otel_scope_", StringComparison.Ordinal))
+            .ToArray();
+        if (labels.Length == 0)
+        {
+            return series[..brace];
+        }
+
         Array.Sort(labels, StringComparer.Ordinal);
         return series[..brace] + "{" + string.Join(",", labels) + "}";
     }

@@ -23,6 +23,9 @@ public static class Tools
         return name;
     }
 
+    /// <summary>The checkout the tests were built from: the nearest folder above them that holds gateway.sln.</summary>
+    public static string RepositoryRoot { get; } = FindRepositoryRoot();
+
     /// <summary>Starts a program with its output captured.</summary>
     public static Process Start(string program, params string[] arguments)
     {
@@ -47,5 +50,18 @@ public static class Tools
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static string FindRepositoryRoot()
+    {
+        for (DirectoryInfo? directory = new(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+        {
+            if (File.Exists(Path.Combine(directory.FullName, "gateway.sln")))
+            {
+                return directory.FullName;
+            }
+        }
+
+        throw new InvalidOperationException($"no gateway.sln above {AppContext.BaseDirectory}");
     }
 }

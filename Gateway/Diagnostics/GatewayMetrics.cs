@@ -62,9 +62,22 @@ internal sealed class GatewayMetrics
             tags: null, advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = LatencyBuckets });
         _publishDuration = Meter.CreateHistogram("gateway.publish.duration", "s", "Duration of POST /api/sessions/{session}/events requests.",
             tags: null, advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = LatencyBuckets });
+        ObserveThreadPool();
     }
 
     public Meter Meter { get; }
+
+    /// <summary>
+    /// The thread pool's current size and backlog, as gauges. The runtime's own instruments for
+    /// them are counters, which they are not, and are dropped (GatewayTelemetry.RuntimeCorrections).
+    /// </summary>
+    private void ObserveThreadPool()
+    {
+        Meter.CreateObservableUpDownCounter("dotnet.thread_pool.threads", static () => (long)ThreadPool.ThreadCount, "{thread}",
+            "Thread pool threads that exist now.");
+        Meter.CreateObservableUpDownCounter("dotnet.thread_pool.queue.length", static () => ThreadPool.PendingWorkItemCount, "{work_item}",
+            "Work items queued to the thread pool and not yet started.");
+    }
 
     /// <summary>
     /// Puts every series that alerts watch at zero, so that it exists from the start rather than
