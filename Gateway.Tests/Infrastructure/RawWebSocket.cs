@@ -154,6 +154,33 @@ public sealed class RawWebSocket : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Reads, and drops, whatever still comes until the server ends the TCP connection: "FIN" for
+    /// an orderly end of stream, "RST" for a reset. Null when neither came within <paramref name="within"/>.
+    /// </summary>
+    public async Task<string?> WaitForTcpCloseAsync(TimeSpan within)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Deadline);
+        timeout.CancelAfter(within);
+        var buffer = new byte[1024];
+        try
+        {
+            while (await _stream.ReadAsync(buffer, timeout.Token) > 0)
+            {
+            }
+
+            return "FIN";
+        }
+        catch (IOException e) when (e.InnerException is SocketException { SocketErrorCode: SocketError.ConnectionReset })
+        {
+            return "RST";
+        }
+        catch (OperationCanceledException) when (!Deadline.IsCancellationRequested)
+        {
+            return null;
+        }
+    }
+
     public ValueTask DisposeAsync()
     {
         _tcp.Dispose();

@@ -10,11 +10,32 @@ namespace Gateway.Connections;
 
 internal sealed partial class GatewayConnection
 {
-    /// <summary>Answers one client message. Bad input gets an <c>error</c> reply; the connection stays open.</summary>
+    /// <summary>
+    /// Answers one client message. Bad input gets an <c>error</c> reply; the connection stays open.
+    /// Every message counts against the rate before it is decoded, so that undecodable ones cannot
+    /// draw unlimited replies.
+    /// </summary>
     private async ValueTask HandleMessageAsync(ReadOnlySequence<byte> payload)
     {
+        RateDecision rate = _env.MessagesPerSecond > 0
+            ? _messageRate.TakeMessage(_env.Time.GetTimestamp(), _env.MessagesPerSecond, _env.MessageBurst, _env.Time.TimestampFrequency)
+            : RateDecision.Allowed;
+        if (rate == RateDecision.Abused)
+        {
+            Evict(CloseCodes.PolicyViolation, "rate limit abused", "rate_limit");
+            return;
+        }
+
+        // A limited message is still decoded, for the id its rate_limited reply echoes: that costs
+        // no more than an error reply would, and a whole burst of them ends in the 1008 above.
         if (!ClientMessageDecoder.TryDecode(payload, out ClientMessage? message, out ProtocolError error))
         {
+            if (rate == RateDecision.Limited)
+            {
+                SendRateLimited(error.Id);
+                return;
+            }
+
             if (_principal is null)
             {
                 Evict(CloseCodes.PolicyViolation, FirstMessageRequired, "auth_required");
@@ -25,23 +46,16 @@ internal sealed partial class GatewayConnection
             return;
         }
 
+        if (rate == RateDecision.Limited)
+        {
+            SendRateLimited(message.Id);
+            return;
+        }
+
         if (_principal is null)
         {
             await AuthenticateFirstAsync(message);
             return;
-        }
-
-        if (_env.MessagesPerSecond > 0)
-        {
-            switch (_messageRate.TakeMessage(_env.Time.GetTimestamp(), _env.MessagesPerSecond, _env.MessageBurst, _env.Time.TimestampFrequency))
-            {
-                case RateDecision.Limited:
-                    SendError(message.Id, ErrorCode.RateLimited, $"more than {_env.MessagesPerSecond} messages a second (burst {_env.MessageBurst}); this message was dropped, slow down");
-                    return;
-                case RateDecision.Abused:
-                    Evict(CloseCodes.PolicyViolation, "rate limit abused", "rate_limit");
-                    return;
-            }
         }
 
         try
@@ -191,6 +205,9 @@ internal sealed partial class GatewayConnection
         Evict(CloseCodes.PolicyViolation, "authentication failed", "auth_failed");
         return null;
     }
+
+    private void SendRateLimited(JsonScalar? id) => SendError(id, ErrorCode.RateLimited,
+        $"more than {_env.MessagesPerSecond} messages a second (burst {_env.MessageBurst}); this message was dropped, slow down");
 
     private void SendError(JsonScalar? id, ErrorCode code, string text)
     {

@@ -8,8 +8,9 @@ internal sealed partial class GatewayConnection
 {
     /// <summary>
     /// Reads frames until the close handshake ends or the transport does. Bad input never ends it:
-    /// only the closes of spec section 3 do, and after one begins, data frames are skipped while
-    /// the peer's close frame is awaited.
+    /// only the closes of spec section 3 do. After a close begins, data frames are skipped while
+    /// the peer's close frame is awaited, except after a protocol error, an oversized message or
+    /// invalid UTF-8: those fail the connection, and nothing more is read.
     /// </summary>
     private async Task ReceiveLoopAsync()
     {
@@ -67,16 +68,21 @@ internal sealed partial class GatewayConnection
                         CloseForBadInput(CloseCodes.UnsupportedData, "binary frames are not accepted; send JSON text frames");
                         break;
                     case WebSocketReadStatus.TooLarge:
+                        // The header alone may promise gigabytes: reading on to find the peer's
+                        // close frame behind them would only spend the close timeout.
                         CloseForBadInput(CloseCodes.MessageTooBig, $"message larger than {_env.MaxMessageBytes} bytes");
+                        done = true;
                         break;
                     case WebSocketReadStatus.InvalidUtf8:
+                        // RFC 6455 section 8.1: invalid UTF-8 fails the connection.
                         CloseForBadInput(CloseCodes.InvalidPayload, "text frame is not valid UTF-8");
+                        done = true;
                         break;
                     case WebSocketReadStatus.ProtocolError:
-                        // Frame boundaries are lost: the reader now swallows input until the peer
-                        // closes or the close deadline aborts the socket.
+                        // Frame boundaries are lost, so the peer's close frame could never be
+                        // found: RFC 6455 sections 5.5.1 and 7.1.7 say send ours and close TCP.
                         CloseForBadInput(CloseCodes.ProtocolError, _frames.Problem);
-                        more = false;
+                        done = true;
                         break;
                 }
             }

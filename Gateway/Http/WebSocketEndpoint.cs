@@ -51,6 +51,15 @@ internal static class WebSocketEndpoint
             return;
         }
 
+        // RFC 6455 section 4.2.1: the opening handshake is an HTTP/1.1 (or later) request.
+        // Kestrel would switch an HTTP/1.0 connection too, for a client that may not expect it.
+        if (HttpProtocol.IsHttp10(http.Request.Protocol))
+        {
+            await RefuseAsync(http, refusals, StatusCodes.Status400BadRequest, "bad_handshake",
+                "a WebSocket upgrade needs HTTP/1.1 or later (RFC 6455 section 4.2.1); this request came as HTTP/1.0");
+            return;
+        }
+
         if (http.Request.Headers.SecWebSocketVersion != WebSocketHandshake.Version)
         {
             http.Response.Headers.SecWebSocketVersion = WebSocketHandshake.Version;
