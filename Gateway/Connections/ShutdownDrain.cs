@@ -6,11 +6,25 @@ namespace Gateway.Connections;
 /// <summary>Whether the gateway is draining: readiness and new upgrades answer 503 from then on.</summary>
 internal sealed class GatewayLifecycle
 {
+    private readonly CancellationTokenSource _drain = new();
     private volatile bool _draining;
 
     public bool IsDraining => _draining;
 
-    public void BeginDrain() => _draining = true;
+    /// <summary>
+    /// Cancelled when the drain begins: what waits on behalf of a client (a long poll) stops
+    /// waiting and answers with what it has (spec section 8).
+    /// </summary>
+    public CancellationToken Draining => _drain.Token;
+
+    public void BeginDrain()
+    {
+        _draining = true;
+
+        // The waiters' continuations write their answers; run them on the pool, not on the thread
+        // that is stopping the host.
+        _ = _drain.CancelAsync();
+    }
 }
 
 /// <summary>
