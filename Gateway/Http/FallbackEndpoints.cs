@@ -93,7 +93,7 @@ internal static class FallbackEndpoints
     /// <summary><c>GET /api/sessions/{session}/stream</c>: resumes from <c>Last-Event-ID</c>, else <c>since</c>.</summary>
     private static async Task StreamAsync(
         HttpContext http, string session, IBackplane backplane, ConnectionEnvironment env,
-        Authenticator authenticator, ConnectionLimiter limiter, Refusals refusals)
+        Authenticator authenticator, OriginPolicy origins, ConnectionLimiter limiter, Refusals refusals)
     {
         string endpoint = Refusals.Stream;
         string? lastEventId = http.Request.Headers["Last-Event-ID"];
@@ -114,6 +114,16 @@ internal static class FallbackEndpoints
         {
             http.Response.Headers.RetryAfter = "1";
             await refusals.Problem(http, endpoint, StatusCodes.Status503ServiceUnavailable, "draining", "the gateway is shutting down; reconnect in a moment").ExecuteAsync(http);
+            return;
+        }
+
+        // The same check, in the same place before authentication, as the WebSocket upgrade: an
+        // EventSource sends the page's Origin on a cross-origin request, with the visitor's cookies
+        // when the page asks (withCredentials).
+        if (!origins.Allows(http.Request.Headers.Origin))
+        {
+            await refusals.Problem(http, endpoint, StatusCodes.Status403Forbidden, "origin_not_allowed",
+                "this page's origin may not open event streams from this gateway (Gateway:Security:AllowedOrigins)").ExecuteAsync(http);
             return;
         }
 
