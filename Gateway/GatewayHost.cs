@@ -106,7 +106,7 @@ internal static class GatewayHost
 
         WebApplication app = builder.Build();
         GatewayConfiguration.Validate(app.Services, app.Configuration);
-        app.UseBackplaneUnavailable();
+        app.UseRequestFailures();
         app.MapWebSocketEndpoint();
         app.MapSessionEndpoints();
         app.MapFallbackEndpoints();

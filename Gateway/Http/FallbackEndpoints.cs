@@ -24,8 +24,8 @@ internal static class FallbackEndpoints
 
     public static void MapFallbackEndpoints(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/api/sessions/{session}/events", PollAsync);
-        app.MapGet("/api/sessions/{session}/stream", StreamAsync);
+        app.MapGet("/api/sessions/{session}/events", PollAsync).WithMetadata(new RefusalEndpoint(PollEndpoint));
+        app.MapGet("/api/sessions/{session}/stream", StreamAsync).WithMetadata(new RefusalEndpoint(Refusals.Stream));
     }
 
     private const string PollEndpoint = "poll";
