@@ -7,9 +7,12 @@ using Microsoft.Extensions.Logging;
 
 namespace Gateway.Tests.Integration;
 
-/// <summary>The heartbeat scan isolates each connection: one that throws is logged and dropped, the rest are still watched.</summary>
+/// <summary>
+/// The loops over every connection (the heartbeat scan, the shutdown drain) isolate each one: a
+/// connection that throws is logged and dropped, and the others are served as usual.
+/// </summary>
 [CancelAfter(30_000)]
-public sealed class ScanIsolationTests
+public sealed class ConnectionIsolationTests
 {
     [Test]
     public async Task A_scan_survives_a_connection_whose_heartbeat_check_throws()
@@ -43,8 +46,34 @@ public sealed class ScanIsolationTests
         Assert.That(health.StatusCode, Is.EqualTo(HttpStatusCode.OK), "the process runs on");
     }
 
-    /// <summary>A connection whose heartbeat check fails, as a bug in a transport would; like a real one it leaves the registry when aborted.</summary>
-    private sealed class BrokenConnection(ConnectionRegistry registry) : IClientConnection
+    [Test]
+    public async Task Shutdown_closes_every_other_client_with_1001_when_one_connection_fails_to_close()
+    {
+        var logs = new CapturedLogs();
+        GatewayServer server = await GatewayServer.StartAsync(services: s => s.AddSingleton<ILoggerProvider>(logs));
+        await using (server)
+        {
+            ConnectionRegistry registry = server.Get<ConnectionRegistry>();
+            var broken = new BrokenConnection(registry, failOnClose: true);
+            registry.Add(broken);
+            (TestClient client, _) = await TestClient.JoinAsync(server.WebSocketUri("close-isolation"));
+            await using (client)
+            {
+                Task stopping = server.StopAsync();
+                Assert.That((await client.ReceiveCloseAsync()).Code, Is.EqualTo(1001));
+                await stopping.WaitAsync(TestClient.Deadline);
+            }
+
+            Assert.That(broken.Aborted, Is.True, "the connection that failed to close was dropped");
+            Assert.That(logs.Lines.Count(l => l.Contains("[404]", StringComparison.Ordinal) && l.Contains(broken.Id, StringComparison.Ordinal)), Is.EqualTo(1));
+        }
+    }
+
+    /// <summary>
+    /// A connection whose heartbeat check (or shutdown close) fails, as a bug in a transport would;
+    /// like a real one it leaves the registry when aborted.
+    /// </summary>
+    private sealed class BrokenConnection(ConnectionRegistry registry, bool failOnClose = false) : IClientConnection
     {
         private int _ticks;
         private volatile bool _aborted;
@@ -58,10 +87,21 @@ public sealed class ScanIsolationTests
         public void OnHeartbeatTick(long now)
         {
             Interlocked.Increment(ref _ticks);
-            throw new InvalidOperationException("the heartbeat check of a broken connection");
+            if (!failOnClose)
+            {
+                throw new InvalidOperationException("the heartbeat check of a broken connection");
+            }
         }
 
-        public void CloseForShutdown() => Abort();
+        public void CloseForShutdown()
+        {
+            if (failOnClose)
+            {
+                throw new InvalidOperationException("the shutdown close of a broken connection");
+            }
+
+            Abort();
+        }
 
         public void Abort()
         {
