@@ -68,6 +68,28 @@ public sealed class ErrorMappingTests
     }
 
     [Test]
+    public async Task A_body_the_http_server_cannot_read_is_the_clients_error_not_an_outage_nor_a_bug()
+    {
+        var logs = new CapturedLogs();
+        await using GatewayServer server = await GatewayServer.StartAsync(services: s => s.AddSingleton<ILoggerProvider>(logs));
+        using var metrics = new MetricRecorder(server.Get<Gateway.Diagnostics.GatewayMetrics>());
+
+        // "ZZ" is no chunk size: Kestrel fails the body read inside the publish endpoint.
+        using var tcp = new System.Net.Sockets.TcpClient();
+        await tcp.ConnectAsync(server.BaseAddress.Host, server.BaseAddress.Port, TestClient.Deadline);
+        System.Net.Sockets.NetworkStream stream = tcp.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(
+            $"POST /api/sessions/chunks/events HTTP/1.1\r\nHost: {server.BaseAddress.Authority}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\nZZ\r\n"), TestClient.Deadline);
+        string response = await new StreamReader(stream, Encoding.UTF8).ReadToEndAsync(TestClient.Deadline);
+
+        Assert.That(response, Does.StartWith("HTTP/1.1 400 "));
+        Assert.That(response, Does.Contain("application/problem+json").And.Contain("\"title\":\"Bad Request\""));
+        Assert.That(response, Does.Not.Contain("Retry-After"));
+        Assert.That(metrics.Sum("gateway.requests.refused", "reason=bad_request"), Is.EqualTo(1));
+        Assert.That(logs.Lines.Where(l => l.StartsWith("Error ", StringComparison.Ordinal)), Is.Empty);
+    }
+
+    [Test]
     public async Task Problem_titles_for_401_403_and_429_are_the_reason_phrases()
     {
         var clock = new ManualTimeProvider(DateTimeOffset.UtcNow);
