@@ -180,8 +180,8 @@ internal sealed class SecurityOptions
 
     /// <summary>
     /// The origins (<c>https://app.example.com</c>) whose pages may open WebSockets and SSE streams;
-    /// an upgrade or a stream with another <c>Origin</c> gets 403. Empty: any origin (for local use). Clients that send no
-    /// <c>Origin</c> (wscat, backends) are not browsers and are not checked.
+    /// an upgrade or a stream with another <c>Origin</c> gets 403. Empty: any origin (for local
+    /// use). Clients that send no <c>Origin</c> (wscat, backends) are not browsers and are not checked.
     /// </summary>
     public string[] AllowedOrigins { get; set; } = [];
 }
