@@ -105,7 +105,7 @@ internal static class GatewayHost
 
         WebApplication app = builder.Build();
         GatewayConfiguration.Validate(app.Services, app.Configuration);
-        app.UseBackplaneUnavailable();
+        app.UseRequestFailures();
         app.MapWebSocketEndpoint();
         app.MapSessionEndpoints();
         app.MapFallbackEndpoints();

@@ -75,6 +75,19 @@ public sealed partial class GatewayProcess : IAsyncDisposable
         await _process.WaitForExitAsync(TestClient.Deadline);
     }
 
+    /// <summary>SIGTERM, as an orchestrator stops a container: the gateway drains (spec section 8); completes with its exit code.</summary>
+    public async Task<int> TerminateAsync()
+    {
+        using (Process kill = Tools.Start("kill", "-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)))
+        {
+            await kill.WaitForExitAsync(TestClient.Deadline);
+            Assert.That(kill.ExitCode, Is.Zero, "kill -TERM failed");
+        }
+
+        await _process.WaitForExitAsync(TestClient.Deadline);
+        return _process.ExitCode;
+    }
+
     public async ValueTask DisposeAsync()
     {
         Http.Dispose();

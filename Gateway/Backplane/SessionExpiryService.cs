@@ -4,7 +4,8 @@ using Microsoft.Extensions.Options;
 namespace Gateway.Backplane;
 
 /// <summary>Sweeps the memory backplane for sessions idle, or complete, past their time.</summary>
-internal sealed class SessionExpiryService(MemoryBackplane backplane, IOptions<SessionsOptions> options, TimeProvider time) : BackgroundService
+internal sealed partial class SessionExpiryService(
+    MemoryBackplane backplane, IOptions<SessionsOptions> options, TimeProvider time, ILogger<SessionExpiryService> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -16,11 +17,33 @@ internal sealed class SessionExpiryService(MemoryBackplane backplane, IOptions<S
         {
             while (await timer.WaitForNextTickAsync(stoppingToken))
             {
-                backplane.ExpireSessions();
+                Sweep();
             }
         }
         catch (OperationCanceledException)
         {
         }
+    }
+
+    /// <summary>One sweep; a failure is logged and the next sweep runs as usual.</summary>
+    public void Sweep()
+    {
+        try
+        {
+            backplane.ExpireSessions();
+        }
+        catch (Exception e)
+        {
+            // An exception out of the loop would end every later sweep (sessions would pile up until
+            // memory ran out) and, by the host's default, stop the process: one failed sweep is not
+            // worth either. The sessions it did not reach are swept next time.
+            Log.SweepFailed(logger, e);
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 204, Level = LogLevel.Error, Message = "Sweeping expired sessions failed; the next sweep runs as usual")]
+        public static partial void SweepFailed(ILogger logger, Exception exception);
     }
 }

@@ -179,9 +179,9 @@ internal sealed class SecurityOptions
     public bool AllowClientPublish { get; set; }
 
     /// <summary>
-    /// The origins (<c>https://app.example.com</c>) whose pages may open WebSockets; an upgrade with
-    /// another <c>Origin</c> gets 403. Empty: any origin (for local use). Clients that send no
-    /// <c>Origin</c> (wscat, backends) are not browsers and are not checked.
+    /// The origins (<c>https://app.example.com</c>) whose pages may open WebSockets and SSE streams;
+    /// an upgrade or a stream with another <c>Origin</c> gets 403. Empty: any origin (for local
+    /// use). Clients that send no <c>Origin</c> (wscat, backends) are not browsers and are not checked.
     /// </summary>
     public string[] AllowedOrigins { get; set; } = [];
 }

@@ -6,11 +6,25 @@ namespace Gateway.Connections;
 /// <summary>Whether the gateway is draining: readiness and new upgrades answer 503 from then on.</summary>
 internal sealed class GatewayLifecycle
 {
+    private readonly CancellationTokenSource _drain = new();
     private volatile bool _draining;
 
     public bool IsDraining => _draining;
 
-    public void BeginDrain() => _draining = true;
+    /// <summary>
+    /// Cancelled when the drain begins: what waits on behalf of a client (a long poll) stops
+    /// waiting and answers with what it has (spec section 8).
+    /// </summary>
+    public CancellationToken Draining => _drain.Token;
+
+    public void BeginDrain()
+    {
+        _draining = true;
+
+        // The waiters' continuations write their answers; run them on the pool, not on the thread
+        // that is stopping the host.
+        _ = _drain.CancelAsync();
+    }
 }
 
 /// <summary>
@@ -32,7 +46,17 @@ internal sealed partial class ShutdownDrain(
         Log.Draining(logger, open, options.Value.DrainTimeout);
         foreach (IClientConnection connection in registry.Connections)
         {
-            connection.CloseForShutdown();
+            try
+            {
+                connection.CloseForShutdown();
+            }
+            catch (Exception e)
+            {
+                // One connection's bug must not leave the others open, nor end the drain early: it is
+                // dropped at once instead of closed, and the rest are closed as usual.
+                Log.CloseFailed(logger, connection.Id, e);
+                AbortQuietly(connection);
+            }
         }
 
         try
@@ -45,10 +69,22 @@ internal sealed partial class ShutdownDrain(
             int left = registry.Count;
             foreach (IClientConnection connection in registry.Connections)
             {
-                connection.Abort();
+                AbortQuietly(connection);
             }
 
             Log.DrainTimedOut(logger, left);
+        }
+    }
+
+    private void AbortQuietly(IClientConnection connection)
+    {
+        try
+        {
+            connection.Abort();
+        }
+        catch (Exception e)
+        {
+            Log.AbortFailed(logger, connection.Id, e);
         }
     }
 
@@ -72,5 +108,11 @@ internal sealed partial class ShutdownDrain(
 
         [LoggerMessage(EventId = 403, Level = LogLevel.Warning, Message = "Drain timed out; aborted {Connections} connections that did not close")]
         public static partial void DrainTimedOut(ILogger logger, int connections);
+
+        [LoggerMessage(EventId = 404, Level = LogLevel.Error, Message = "Closing connection {ConnectionId} for shutdown failed; it was dropped instead")]
+        public static partial void CloseFailed(ILogger logger, string connectionId, Exception exception);
+
+        [LoggerMessage(EventId = 405, Level = LogLevel.Error, Message = "Dropping connection {ConnectionId} at shutdown failed")]
+        public static partial void AbortFailed(ILogger logger, string connectionId, Exception exception);
     }
 }

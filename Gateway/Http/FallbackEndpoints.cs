@@ -24,14 +24,15 @@ internal static class FallbackEndpoints
 
     public static void MapFallbackEndpoints(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/api/sessions/{session}/events", PollAsync);
-        app.MapGet("/api/sessions/{session}/stream", StreamAsync);
+        app.MapGet("/api/sessions/{session}/events", PollAsync).WithMetadata(new RefusalEndpoint(PollEndpoint));
+        app.MapGet("/api/sessions/{session}/stream", StreamAsync).WithMetadata(new RefusalEndpoint(Refusals.Stream));
     }
 
     private const string PollEndpoint = "poll";
 
     /// <summary><c>GET /api/sessions/{session}/events?since=N&amp;limit=M&amp;wait=S</c>.</summary>
-    private static async Task<IResult> PollAsync(HttpContext http, string session, IBackplane backplane, Authenticator authenticator, Refusals refusals)
+    private static async Task<IResult> PollAsync(
+        HttpContext http, string session, IBackplane backplane, GatewayLifecycle lifecycle, Authenticator authenticator, Refusals refusals)
     {
         if (!Names.IsValidSessionName(session))
         {
@@ -52,7 +53,7 @@ internal static class FallbackEndpoints
             return refusal!;
         }
 
-        EventPage? page = await backplane.PollAsync(session, since ?? 0, limit, TimeSpan.FromSeconds(wait), http.RequestAborted);
+        EventPage? page = await PollOrDrainAsync(http, session, since ?? 0, limit, wait, backplane, lifecycle);
         if (page is null)
         {
             http.Response.Headers.RetryAfter = "5";
@@ -63,10 +64,36 @@ internal static class FallbackEndpoints
         return new PageResult(page);
     }
 
+    /// <summary>
+    /// The poll, whose wait ends early when the gateway starts shutting down: spec section 8 says a
+    /// pending poll answers at once with what it has, and a poll left waiting would hold the process
+    /// past the drain (the server waits for requests in flight before it exits).
+    /// </summary>
+    private static async ValueTask<EventPage?> PollOrDrainAsync(
+        HttpContext http, string session, long since, int limit, int wait, IBackplane backplane, GatewayLifecycle lifecycle)
+    {
+        if (wait == 0 || lifecycle.IsDraining)
+        {
+            return await backplane.PollAsync(session, since, limit, TimeSpan.Zero, http.RequestAborted);
+        }
+
+        using var waiting = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted, lifecycle.Draining);
+        try
+        {
+            return await backplane.PollAsync(session, since, limit, TimeSpan.FromSeconds(wait), waiting.Token);
+        }
+        catch (OperationCanceledException) when (lifecycle.IsDraining && !http.RequestAborted.IsCancellationRequested)
+        {
+            // The wait was given up, not the read: read once more without waiting, so that an event
+            // published meanwhile is not left out of the answer.
+            return await backplane.PollAsync(session, since, limit, TimeSpan.Zero, http.RequestAborted);
+        }
+    }
+
     /// <summary><c>GET /api/sessions/{session}/stream</c>: resumes from <c>Last-Event-ID</c>, else <c>since</c>.</summary>
     private static async Task StreamAsync(
         HttpContext http, string session, IBackplane backplane, ConnectionEnvironment env,
-        Authenticator authenticator, ConnectionLimiter limiter, Refusals refusals)
+        Authenticator authenticator, OriginPolicy origins, ConnectionLimiter limiter, Refusals refusals)
     {
         string endpoint = Refusals.Stream;
         string? lastEventId = http.Request.Headers["Last-Event-ID"];
@@ -87,6 +114,16 @@ internal static class FallbackEndpoints
         {
             http.Response.Headers.RetryAfter = "1";
             await refusals.Problem(http, endpoint, StatusCodes.Status503ServiceUnavailable, "draining", "the gateway is shutting down; reconnect in a moment").ExecuteAsync(http);
+            return;
+        }
+
+        // The same check, in the same place before authentication, as the WebSocket upgrade: an
+        // EventSource sends the page's Origin on a cross-origin request, with the visitor's cookies
+        // when the page asks (withCredentials).
+        if (!origins.Allows(http.Request.Headers.Origin))
+        {
+            await refusals.Problem(http, endpoint, StatusCodes.Status403Forbidden, "origin_not_allowed",
+                "this page's origin may not open event streams from this gateway (Gateway:Security:AllowedOrigins)").ExecuteAsync(http);
             return;
         }
 

@@ -3,6 +3,12 @@ using Gateway.Diagnostics;
 namespace Gateway.Http;
 
 /// <summary>
+/// Route metadata: the name under which an endpoint's refusals are counted and logged, for the
+/// refusals made outside it (<see cref="RequestFailures"/>).
+/// </summary>
+internal sealed record RefusalEndpoint(string Name);
+
+/// <summary>
 /// Every refusal is counted and logged once, with its reason and never with the credential
 /// (spec section 6): connections (<c>ws</c>, <c>stream</c>) in <c>gateway.connections.refused</c>,
 /// API requests in <c>gateway.requests.refused</c>.

@@ -15,33 +15,28 @@ using Microsoft.Extensions.Options;
 namespace Gateway.Http;
 
 /// <summary>The session API of spec section 5: publish, list, inspect, delete.</summary>
-internal static partial class SessionEndpoints
+internal static class SessionEndpoints
 {
     private const string PublishEndpoint = "publish";
     private const string SessionsEndpoint = "sessions";
 
     public static void MapSessionEndpoints(this IEndpointRouteBuilder app)
     {
-        app.MapPost("/api/sessions/{session}/events", PublishAsync);
-        app.MapGet("/api/sessions", ListAsync);
-        app.MapGet("/api/sessions/{session}", GetAsync);
-        app.MapDelete("/api/sessions/{session}", DeleteAsync);
+        app.MapPost("/api/sessions/{session}/events", PublishAsync).WithMetadata(new RefusalEndpoint(PublishEndpoint));
+        app.MapGet("/api/sessions", ListAsync).WithMetadata(new RefusalEndpoint(SessionsEndpoint));
+        app.MapGet("/api/sessions/{session}", GetAsync).WithMetadata(new RefusalEndpoint(SessionsEndpoint));
+        app.MapDelete("/api/sessions/{session}", DeleteAsync).WithMetadata(new RefusalEndpoint(SessionsEndpoint));
     }
 
     private static async Task<IResult> PublishAsync(
         HttpContext http, string session, IBackplane backplane, IOptions<LimitsOptions> limits,
-        Authenticator authenticator, Refusals refusals, PublishRateLimiter rates, GatewayMetrics metrics, ILoggerFactory loggers)
+        Authenticator authenticator, Refusals refusals, PublishRateLimiter rates, GatewayMetrics metrics)
     {
+        // Failures are answered in one place (RequestFailures): a store outage 503, a bug 500.
         long started = Stopwatch.GetTimestamp();
         try
         {
             return await PublishCoreAsync(http, session, backplane, limits, authenticator, refusals, rates);
-        }
-        catch (Exception e) when (e is not OperationCanceledException || !http.RequestAborted.IsCancellationRequested)
-        {
-            Log.PublishFailed(loggers.CreateLogger("Gateway.Http.Publish"), session, e);
-            http.Response.Headers.RetryAfter = "1";
-            return Problems.Result(StatusCodes.Status503ServiceUnavailable, "the session store did not answer; retry");
         }
         finally
         {
@@ -122,9 +117,10 @@ internal static partial class SessionEndpoints
                 return refusals.Problem(http, PublishEndpoint, StatusCodes.Status503ServiceUnavailable, "max_sessions",
                     $"this gateway holds {SessionsLimit(http).MaxSessions} sessions already (Gateway:Sessions:MaxSessions); retry when idle sessions have expired");
             case PublishStatus.Unavailable:
-                http.Response.Headers.RetryAfter = "1";
-                return refusals.Problem(http, PublishEndpoint, StatusCodes.Status503ServiceUnavailable, "backplane_unavailable",
-                    "the session store (Redis) did not answer, so the events may or may not be published; retry with the same event ids to be safe");
+                // The backplane reports an outage on publish as a status where its other members
+                // throw; turned into the exception, it is answered where every outage is.
+                throw new BackplaneUnavailableException(
+                    "Redis did not confirm the publish, so the events may or may not be stored; retry with the same event ids to be safe");
         }
 
         if (!isBatch)
@@ -225,11 +221,5 @@ internal static partial class SessionEndpoints
 
             await httpContext.Response.Body.WriteAsync(buffer.WrittenMemory);
         }
-    }
-
-    private static partial class Log
-    {
-        [LoggerMessage(EventId = 302, Level = LogLevel.Error, Message = "Publishing to session {Session} failed")]
-        public static partial void PublishFailed(ILogger logger, string session, Exception exception);
     }
 }

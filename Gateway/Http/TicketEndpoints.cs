@@ -20,7 +20,7 @@ internal static class TicketEndpoints
     private const string Endpoint = "tickets";
     private const int MaxBodyBytes = 64 * 1024;
 
-    public static void MapTicketEndpoints(this IEndpointRouteBuilder app) => app.MapPost("/api/tickets", IssueAsync);
+    public static void MapTicketEndpoints(this IEndpointRouteBuilder app) => app.MapPost("/api/tickets", IssueAsync).WithMetadata(new RefusalEndpoint(Endpoint));
 
     private static async Task<IResult> IssueAsync(HttpContext http, Authenticator authenticator, Refusals refusals, TicketStore tickets)
     {

@@ -4,9 +4,11 @@ using Microsoft.Extensions.Options;
 namespace Gateway.Security;
 
 /// <summary>
-/// <c>Security:AllowedOrigins</c>: stops a page from another site opening a WebSocket with the
-/// visitor's credentials (cross-site WebSocket hijacking). Browsers always send <c>Origin</c> on a
-/// WebSocket upgrade; clients that send none are not browsers and are not checked.
+/// <c>Security:AllowedOrigins</c>: stops a page from another site opening a WebSocket or an SSE
+/// stream with the visitor's credentials (cross-site WebSocket hijacking, and its EventSource
+/// twin). Browsers always send <c>Origin</c> on a WebSocket upgrade and on a cross-origin
+/// EventSource; a request without one is not a browser's, or comes from a page of the gateway's own
+/// origin, and is not checked. The WebSocket upgrade and the SSE stream both ask this one policy.
 /// </summary>
 internal sealed class OriginPolicy(IOptions<SecurityOptions> options)
 {
