@@ -22,17 +22,15 @@ internal sealed partial class RedisBackplane : BackgroundService, IBackplane
     /// <summary>How long a node counts as alive after its last visit; it visits three times as often.</summary>
     private static readonly TimeSpan NodeLiveness = TimeSpan.FromSeconds(15);
 
-    // Sessions touched per script call: bounds how long one call holds Redis.
-    private const int TouchBatch = 500;
+    // Names of the set of sessions looked at per sweep: bounds the calls of one sweep.
+    private const int SweepPage = 200;
 
     private readonly ConcurrentDictionary<string, RedisSessionChannel> _channels = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, RedisSessionChannel>.AlternateLookup<ReadOnlySpan<char>> _channelsBySpan;
     private readonly Lock _channelsGate = new();
     private readonly RedisLink _link;
     private readonly RedisChannel _eventsChannel;
-    private readonly string _eventsChannelName;
-    private readonly RedisKey _allSessions;
-    private readonly string _prefix;
+    private readonly RedisKeys _keys;
     private readonly string _nodeId;
     private readonly TimeProvider _time;
     private readonly GatewayMetrics _metrics;
@@ -52,12 +50,10 @@ internal sealed partial class RedisBackplane : BackgroundService, IBackplane
         IOptions<BackplaneOptions> backplane, IOptions<HistoryOptions> history, IOptions<SessionsOptions> sessions,
         TimeProvider time, GatewayMetrics metrics, ILogger<RedisBackplane> logger)
     {
-        _prefix = backplane.Value.KeyPrefix;
+        _keys = new RedisKeys(backplane.Value.KeyPrefix);
         _nodeId = Convert.ToHexStringLower(Guid.NewGuid().ToByteArray(), 0, 8);
         _link = new RedisLink(backplane.Value, _nodeId, logger);
-        _eventsChannelName = _prefix + "events";
-        _eventsChannel = new RedisChannel(_eventsChannelName, RedisChannel.PatternMode.Literal);
-        _allSessions = _prefix + "sessions";
+        _eventsChannel = RedisChannel.Literal(_keys.EventsChannel);
         _operationTimeout = backplane.Value.OperationTimeout;
         _historyCapacity = history.Value.MaxEvents;
         _maxSessions = sessions.Value.MaxSessions;
@@ -94,7 +90,7 @@ internal sealed partial class RedisBackplane : BackgroundService, IBackplane
         var duplicate = new bool[events.Count];
         var values = new RedisValue[8 + (4 * events.Count)];
         values[0] = session;
-        values[1] = _eventsChannelName;
+        values[1] = _keys.EventsChannel;
         values[2] = _historyCapacity;
         values[3] = _maxEventNames;
         values[4] = _idleTtlMs;
@@ -113,7 +109,7 @@ internal sealed partial class RedisBackplane : BackgroundService, IBackplane
         RedisResult[] result;
         try
         {
-            result = (RedisResult[])(await _link.EvaluateAsync(RedisScripts.Publish, Keys(session), values))!;
+            result = (RedisResult[])(await _link.EvaluateAsync(RedisScripts.Publish, _keys.Of(session), values))!;
         }
         catch (BackplaneUnavailableException e)
         {
@@ -246,7 +242,7 @@ internal sealed partial class RedisBackplane : BackgroundService, IBackplane
 
     public async ValueTask<SessionSnapshot?> GetSessionAsync(string session, CancellationToken cancellationToken)
     {
-        var result = (RedisResult[])(await _link.EvaluateAsync(RedisScripts.Snapshot, Keys(session), [_prefix]))!;
+        var result = (RedisResult[])(await _link.EvaluateAsync(RedisScripts.Snapshot, _keys.Of(session), [session, "1"]))!;
         if ((long)result[0] != 1)
         {
             return null;
@@ -268,11 +264,19 @@ internal sealed partial class RedisBackplane : BackgroundService, IBackplane
 
     public async ValueTask<IReadOnlyList<SessionSummary>> ListSessionsAsync(CancellationToken cancellationToken)
     {
-        var rows = (RedisResult[])(await _link.EvaluateAsync(RedisScripts.List, [_allSessions], [_prefix]))!;
-        var list = new List<SessionSummary>(rows.Length / 5);
-        for (int i = 0; i + 4 < rows.Length; i += 5)
+        RedisValue[] names = await _link.CallAsync(database => database.SetMembersAsync(_keys.Sessions));
+
+        // One script per session, each with its own keys, sent together: one round trip's wait.
+        RedisResult[][] rows = await Task.WhenAll(names.Select(async name =>
+            (RedisResult[])(await _link.EvaluateAsync(RedisScripts.Snapshot, _keys.Of(name!), [name, "0"]))!));
+        var list = new List<SessionSummary>(rows.Length);
+        for (int i = 0; i < rows.Length; i++)
         {
-            list.Add(new SessionSummary((string)rows[i]!, (long)rows[i + 1], (int)(long)rows[i + 4], LastEventAt((long)rows[i + 3]), (long)rows[i + 2] == 1));
+            RedisResult[] row = rows[i];
+            if ((long)row[0] == 1)
+            {
+                list.Add(new SessionSummary((string)names[i]!, (long)row[1], (int)(long)row[4], LastEventAt((long)row[3]), (long)row[2] == 1));
+            }
         }
 
         list.Sort(static (a, b) => string.CompareOrdinal(a.Session, b.Session));
@@ -282,7 +286,7 @@ internal sealed partial class RedisBackplane : BackgroundService, IBackplane
     public async ValueTask<bool> DeleteSessionAsync(string session, CancellationToken cancellationToken)
     {
         // Every node, this one included, closes the session's clients when the channel tells it.
-        bool deleted = (long)(await _link.EvaluateAsync(RedisScripts.Delete, Keys(session), [session, _eventsChannelName])) == 1;
+        bool deleted = (long)(await _link.EvaluateAsync(RedisScripts.Delete, _keys.Of(session), [session, _keys.EventsChannel])) == 1;
         if (deleted)
         {
             Log.SessionDeleted(_logger, session);
@@ -478,7 +482,7 @@ internal sealed partial class RedisBackplane : BackgroundService, IBackplane
 
     private async Task<RedisRead> ReadAsync(string session, long since, int limit, bool count, bool create, bool touch)
     {
-        var result = (RedisResult[])(await _link.EvaluateAsync(RedisScripts.Read, Keys(session),
+        var result = (RedisResult[])(await _link.EvaluateAsync(RedisScripts.Read, _keys.Of(session),
         [
             session, since, limit, count ? _nodeId : "", _idleTtlMs, create ? _maxSessions : -1, touch ? "1" : "0",
         ]))!;
@@ -498,7 +502,7 @@ internal sealed partial class RedisBackplane : BackgroundService, IBackplane
     }
 
     /// <summary>A client of this node left: its count goes down (without waiting; a reconnection restates every count).</summary>
-    private void Uncount(string session) => _link.Send(RedisScripts.Leave, Keys(session), [_nodeId]);
+    private void Uncount(string session) => _link.Send(RedisScripts.Leave, _keys.Of(session), [_nodeId]);
 
     /// <summary>Sessions with clients here, and their counts; with <paramref name="withoutClients"/>, every local session.</summary>
     private List<(string Session, int Clients)> Snapshot(bool withoutClients)
@@ -518,33 +522,18 @@ internal sealed partial class RedisBackplane : BackgroundService, IBackplane
 
     private async Task TouchAsync(List<(string Session, int Clients)> sessions, bool setCounts)
     {
-        int start = 0;
-        do
-        {
-            int count = Math.Min(TouchBatch, sessions.Count - start);
-            var values = new RedisValue[5 + (2 * count)];
-            values[0] = _prefix;
-            values[1] = _nodeId;
-            values[2] = (long)NodeLiveness.TotalMilliseconds;
-            values[3] = _idleTtlMs;
-            values[4] = setCounts ? "1" : "0";
-            for (int i = 0; i < count; i++)
-            {
-                values[5 + (2 * i)] = sessions[start + i].Session;
-                values[6 + (2 * i)] = sessions[start + i].Clients;
-            }
-
-            Interlocked.Exchange(ref _knownSessions, (long)await _link.EvaluateAsync(RedisScripts.Touch, [_allSessions], values));
-            start += count;
-        }
-        while (start < sessions.Count);
+        await _link.EvaluateAsync(RedisScripts.Alive, [_keys.Nodes], [_nodeId, (long)NodeLiveness.TotalMilliseconds]);
+        await Task.WhenAll(sessions.Select(s =>
+            _link.EvaluateAsync(RedisScripts.Touch, _keys.Of(s.Session), [_nodeId, _idleTtlMs, setCounts ? "1" : "0", s.Clients])));
     }
 
     private async Task SweepAsync()
     {
-        var result = (RedisResult[])(await _link.EvaluateAsync(RedisScripts.Sweep, [_allSessions], [_prefix, _sweepCursor]))!;
-        _sweepCursor = (RedisValue)result[0];
-        Interlocked.Exchange(ref _knownSessions, (long)result[1]);
+        var page = (RedisResult[])(await _link.CallAsync(database => database.ExecuteAsync("SSCAN", _keys.Sessions, _sweepCursor, "COUNT", SweepPage)))!;
+        _sweepCursor = (RedisValue)page[0];
+        var names = (RedisValue[])page[1]!;
+        await Task.WhenAll(names.Select(name => _link.EvaluateAsync(RedisScripts.Forget, _keys.Of(name!), [name])));
+        Interlocked.Exchange(ref _knownSessions, await _link.CallAsync(database => database.SetLengthAsync(_keys.Sessions)));
     }
 
     private RedisSessionChannel Acquire(string session)
@@ -566,12 +555,6 @@ internal sealed partial class RedisBackplane : BackgroundService, IBackplane
                 _channels.TryRemove(KeyValuePair.Create(channel.Name, channel));
             }
         }
-    }
-
-    private RedisKey[] Keys(string session)
-    {
-        string tag = _prefix + "{" + session + "}:";
-        return [tag + "meta", tag + "events", tag + "state", tag + "ids", tag + "clients", _allSessions];
     }
 
     /// <summary>An idempotency key: its JSON type and text, so that "1" and 1 stay different ids, as in memory.</summary>

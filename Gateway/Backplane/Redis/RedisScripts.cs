@@ -12,7 +12,9 @@ namespace Gateway.Backplane.Redis;
 /// <c>seq \n ts(ms) \n final(0|1) \n name \n data</c>: the name alphabet has no newline, and data
 /// is the rest of the string, so nothing needs escaping. On the channel it is preceded by
 /// <c>session \n</c>; <c>session \n #deleted</c> tells the nodes a session was deleted.
-/// Every script takes the same six keys: meta, events, state, ids, clients, and the set of all sessions.
+/// Every session script takes the same keys, from <see cref="RedisKeys.Of"/>: meta, events, state,
+/// ids, clients, the set of all sessions, and the nodes' liveness (a sorted set: node id scored by
+/// the time its liveness runs out). No script makes up a key name: each key it touches is in KEYS.
 /// </remarks>
 internal static class RedisScripts
 {
@@ -150,50 +152,33 @@ internal static class RedisScripts
         """;
 
     /// <summary>
-    /// Where a session stands. ARGV: the key prefix (for the nodes' liveness keys). Returns
-    /// <c>{found, seq, complete, last, clients, state entry...}</c>. Counts of nodes whose
-    /// liveness key has expired (a node that died) are dropped.
+    /// Where a session stands. ARGV: the session, with state (1: its entries follow). Returns
+    /// <c>{found, seq, complete, last, clients, state entry...}</c>. Counts of nodes whose liveness
+    /// has run out (a node that died) are dropped; a session whose keys expired leaves the set of
+    /// sessions.
     /// </summary>
     public const string Snapshot = """
-        local meta, state, clients = KEYS[1], KEYS[3], KEYS[5]
-        if redis.call('EXISTS', meta) == 0 then return {0} end
+        local meta, state, clients, all, nodes = KEYS[1], KEYS[3], KEYS[5], KEYS[6], KEYS[7]
+        if redis.call('EXISTS', meta) == 0 then
+          redis.call('SREM', all, ARGV[1])
+          return {0}
+        end
+        local t = redis.call('TIME')
+        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
         local m = redis.call('HMGET', meta, 'seq', 'complete', 'last')
         local counts, sum = redis.call('HGETALL', clients), 0
         for i = 1, #counts, 2 do
-          if redis.call('EXISTS', ARGV[1] .. 'node:' .. counts[i]) == 1 then
+          local alive = redis.call('ZSCORE', nodes, counts[i])
+          if alive and tonumber(alive) > now then
             sum = sum + tonumber(counts[i + 1])
           else
             redis.call('HDEL', clients, counts[i])
           end
         end
         local out = {1, tonumber(m[1]) or 0, m[2] == '1' and 1 or 0, tonumber(m[3] or '0'), sum}
-        local entries = redis.call('HVALS', state)
-        for i = 1, #entries do out[5 + i] = entries[i] end
-        return out
-        """;
-
-    /// <summary>
-    /// Every session: KEYS[1] the set of all sessions; ARGV the key prefix. Returns
-    /// <c>{name, seq, complete, last, clients, ...}</c>; names whose keys expired leave the set.
-    /// </summary>
-    public const string List = """
-        local prefix, out = ARGV[1], {}
-        for _, name in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-          local tag = prefix .. '{' .. name .. '}:'
-          local m = redis.call('HMGET', tag .. 'meta', 'seq', 'complete', 'last')
-          if m[1] then
-            local counts, sum = redis.call('HGETALL', tag .. 'clients'), 0
-            for i = 1, #counts, 2 do
-              if redis.call('EXISTS', prefix .. 'node:' .. counts[i]) == 1 then sum = sum + tonumber(counts[i + 1]) end
-            end
-            table.insert(out, name)
-            table.insert(out, tonumber(m[1]))
-            table.insert(out, m[2] == '1' and 1 or 0)
-            table.insert(out, tonumber(m[3] or '0'))
-            table.insert(out, sum)
-          else
-            redis.call('SREM', KEYS[1], name)
-          end
+        if ARGV[2] == '1' then
+          local entries = redis.call('HVALS', state)
+          for i = 1, #entries do out[5 + i] = entries[i] end
         end
         return out
         """;
@@ -208,39 +193,42 @@ internal static class RedisScripts
         """;
 
     /// <summary>
-    /// A node's periodic visit: keeps its liveness key, keeps alive the sessions it has clients in,
-    /// and (after a reconnect) states its client counts afresh. KEYS[1] the set of all sessions.
-    /// ARGV: prefix, node id, liveness ttl ms, idle ttl ms, set counts (1: write each count as is),
-    /// then pairs of session and this node's client count. Returns how many sessions exist.
+    /// A node's periodic visit to one session it has clients in (or, after a reconnect, any session
+    /// it holds): keeps the session alive and, with set, states the node's client count afresh.
+    /// ARGV: node id, idle ttl ms, set counts (1: write the count as is), this node's client count.
     /// </summary>
     public const string Touch = """
-        local prefix, node, idle, set = ARGV[1], ARGV[2], ARGV[4], ARGV[5] == '1'
-        redis.call('SET', prefix .. 'node:' .. node, '1', 'PX', ARGV[3])
-        for i = 6, #ARGV, 2 do
-          local tag = prefix .. '{' .. ARGV[i] .. '}:'
-          local count = tonumber(ARGV[i + 1])
-          local m = redis.call('HMGET', tag .. 'meta', 'seq', 'complete')
-          if m[1] and m[2] ~= '1' then
-            if set then
-              if count > 0 then redis.call('HSET', tag .. 'clients', node, count) else redis.call('HDEL', tag .. 'clients', node) end
-            end
-            if count > 0 then
-              for _, key in ipairs({'meta', 'events', 'state', 'ids', 'clients'}) do redis.call('PEXPIRE', tag .. key, idle) end
-            end
+        local node, idle, count = ARGV[1], ARGV[2], tonumber(ARGV[4])
+        local m = redis.call('HMGET', KEYS[1], 'seq', 'complete')
+        if m[1] and m[2] ~= '1' then
+          if ARGV[3] == '1' then
+            if count > 0 then redis.call('HSET', KEYS[5], node, count) else redis.call('HDEL', KEYS[5], node) end
+          end
+          if count > 0 then
+            for i = 1, 5 do redis.call('PEXPIRE', KEYS[i], idle) end
           end
         end
-        return redis.call('SCARD', KEYS[1])
+        return 1
         """;
 
     /// <summary>
-    /// Drops up to 1000 names of expired sessions from the set of all sessions, from a cursor.
-    /// KEYS[1] the set; ARGV: prefix, cursor. Returns <c>{next cursor, sessions left}</c>.
+    /// A node says it is alive for another liveness period, and nodes whose period ran out are
+    /// forgotten. KEYS[1] the nodes' sorted set; ARGV: node id, liveness ttl ms. Returns 1.
     /// </summary>
-    public const string Sweep = """
-        local page = redis.call('SSCAN', KEYS[1], ARGV[2], 'COUNT', 1000)
-        for _, name in ipairs(page[2]) do
-          if redis.call('EXISTS', ARGV[1] .. '{' .. name .. '}:meta') == 0 then redis.call('SREM', KEYS[1], name) end
-        end
-        return {page[1], redis.call('SCARD', KEYS[1])}
+    public const string Alive = """
+        local t = redis.call('TIME')
+        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+        redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+        return 1
+        """;
+
+    /// <summary>
+    /// Drops a session's name from the set of sessions when its keys have expired. ARGV: session.
+    /// Returns 1 when it was dropped.
+    /// </summary>
+    public const string Forget = """
+        if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+        return redis.call('SREM', KEYS[6], ARGV[1])
         """;
 }
