@@ -100,8 +100,6 @@ internal sealed partial class RedisLink(BackplaneOptions options, string nodeId,
             bool reconnect = false;
             while (!stopping.IsCancellationRequested)
             {
-                var lost = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                Volatile.Write(ref _lost, lost);
                 try
                 {
                     await retry.ExecuteAsync(
@@ -121,6 +119,16 @@ internal sealed partial class RedisLink(BackplaneOptions options, string nodeId,
                 catch (OperationCanceledException)
                 {
                     return;
+                }
+
+                // Failures reported before the probe came back are over (each of the two connections
+                // reports its own, sometimes after the other is back); one after it counts, and one
+                // that slipped in between is caught by asking the connection itself.
+                var lost = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                Volatile.Write(ref _lost, lost);
+                if (!connection.IsConnected || !connection.GetSubscriber().IsConnected(channel))
+                {
+                    continue;
                 }
 
                 SetUp(true);
