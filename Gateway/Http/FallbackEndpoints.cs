@@ -30,7 +30,7 @@ internal static class FallbackEndpoints
 
     private const string PollEndpoint = "poll";
 
-    /// <summary><c>GET /api/sessions/{session}/events?since=N&amp;limit=M&amp;wait=S</c>.</summary>
+    /// <summary><c>GET /api/sessions/{session}/events?since=N&amp;epoch=E&amp;limit=M&amp;wait=S</c>.</summary>
     private static async Task<IResult> PollAsync(HttpContext http, string session, IBackplane backplane, Authenticator authenticator, Refusals refusals)
     {
         if (!Names.IsValidSessionName(session))
@@ -40,6 +40,7 @@ internal static class FallbackEndpoints
 
         IQueryCollection query = http.Request.Query;
         if (!QueryParameters.TryParseSeq(query["since"], "since", out long? since, out string? error)
+            || !QueryParameters.TryParseEpoch(query["epoch"], out string? epoch, out error)
             || !QueryParameters.TryParseInt(query["limit"], "limit", 1, MaxLimit, DefaultLimit, out int limit, out error)
             || !QueryParameters.TryParseInt(query["wait"], "wait", 0, MaxWaitSeconds, 0, out int wait, out error))
         {
@@ -52,7 +53,7 @@ internal static class FallbackEndpoints
             return refusal!;
         }
 
-        EventPage? page = await backplane.PollAsync(session, since ?? 0, limit, TimeSpan.FromSeconds(wait), http.RequestAborted);
+        EventPage? page = await backplane.PollAsync(session, new ResumePoint(since ?? 0, epoch), limit, TimeSpan.FromSeconds(wait), http.RequestAborted);
         if (page is null)
         {
             http.Response.Headers.RetryAfter = "5";
@@ -63,7 +64,7 @@ internal static class FallbackEndpoints
         return new PageResult(page);
     }
 
-    /// <summary><c>GET /api/sessions/{session}/stream</c>: resumes from <c>Last-Event-ID</c>, else <c>since</c>.</summary>
+    /// <summary><c>GET /api/sessions/{session}/stream</c>: resumes from <c>Last-Event-ID</c>, else <c>since</c> (and <c>epoch</c>).</summary>
     private static async Task StreamAsync(
         HttpContext http, string session, IBackplane backplane, ConnectionEnvironment env,
         Authenticator authenticator, ConnectionLimiter limiter, Refusals refusals)
@@ -76,8 +77,9 @@ internal static class FallbackEndpoints
             return;
         }
 
+        ResumePoint? from = null;
         if (!EventFilter.TryParseQuery(http.Request.Query["events"], out EventFilter filter, out string? error)
-            || !QueryParameters.TryParseSeq(lastEventId ?? (string?)http.Request.Query["since"], lastEventId is null ? "since" : "Last-Event-ID", out long? since, out error))
+            || !TryParseResumePoint(http, lastEventId, out from, out error))
         {
             await refusals.Problem(http, endpoint, StatusCodes.Status400BadRequest, "bad_parameter", error!).ExecuteAsync(http);
             return;
@@ -97,7 +99,7 @@ internal static class FallbackEndpoints
             return;
         }
 
-        if (lastEventId is not null && await backplane.GetSessionAsync(session, http.RequestAborted) is { Complete: true } done && since >= done.Seq)
+        if (lastEventId is not null && await backplane.GetSessionAsync(session, http.RequestAborted) is { Complete: true } done && from is { } point && point.IsIn(done.Epoch) && point.Seq >= done.Seq)
         {
             // An EventSource reconnecting to a finished job: 204 is the one answer that stops its retries.
             http.Response.StatusCode = StatusCodes.Status204NoContent;
@@ -128,10 +130,31 @@ internal static class FallbackEndpoints
             return;
         }
 
-        await new ServerSentEventStream(env, http, session, filter, since, principal).RunAsync();
+        await new ServerSentEventStream(env, http, session, filter, from, principal).RunAsync();
     }
 
-    /// <summary><c>{events, seq, complete, more, sessionComplete}</c>, the events as a WebSocket client gets them.</summary>
+    /// <summary>Where a stream resumes: <c>Last-Event-ID</c> (<c>epoch:seq</c>, or a bare seq), else <c>since</c> and <c>epoch</c>.</summary>
+    private static bool TryParseResumePoint(HttpContext http, string? lastEventId, out ResumePoint? from, out string? error)
+    {
+        from = null;
+        if (lastEventId is not null)
+        {
+            bool parsed = QueryParameters.TryParseEventId(lastEventId, out ResumePoint point, out error);
+            from = parsed ? point : null;
+            return parsed;
+        }
+
+        if (!QueryParameters.TryParseSeq(http.Request.Query["since"], "since", out long? since, out error)
+            || !QueryParameters.TryParseEpoch(http.Request.Query["epoch"], out string? epoch, out error))
+        {
+            return false;
+        }
+
+        from = since is { } seq ? new ResumePoint(seq, epoch) : null;
+        return true;
+    }
+
+    /// <summary><c>{events, seq, epoch, complete, more, sessionComplete}</c>, the events as a WebSocket client gets them.</summary>
     private sealed class PageResult(EventPage page) : IResult
     {
         public async Task ExecuteAsync(HttpContext httpContext)
@@ -149,6 +172,7 @@ internal static class FallbackEndpoints
 
                 writer.WriteEndArray();
                 writer.WriteNumber("seq", page.Seq);
+                writer.WriteString("epoch", page.Epoch);
                 writer.WriteBoolean("complete", page.Complete);
                 writer.WriteBoolean("more", page.More);
                 writer.WriteBoolean("sessionComplete", page.SessionComplete);

@@ -88,7 +88,7 @@ internal sealed partial class RedisBackplane : BackgroundService, IBackplane
     {
         var seqs = new long[events.Count];
         var duplicate = new bool[events.Count];
-        var values = new RedisValue[8 + (4 * events.Count)];
+        var values = new RedisValue[9 + (4 * events.Count)];
         values[0] = session;
         values[1] = _keys.EventsChannel;
         values[2] = _historyCapacity;
@@ -97,13 +97,14 @@ internal sealed partial class RedisBackplane : BackgroundService, IBackplane
         values[5] = _completedTtlMs;
         values[6] = _maxSessions;
         values[7] = events.Count;
+        values[8] = SessionEpoch.New();
         for (int i = 0; i < events.Count; i++)
         {
             PublishRequest e = events[i];
-            values[8 + (4 * i)] = e.Id is { } id ? IdKey(id) : "";
-            values[9 + (4 * i)] = e.Event;
-            values[10 + (4 * i)] = e.Data.ToArray();
-            values[11 + (4 * i)] = e.Final ? "1" : "0";
+            values[9 + (4 * i)] = e.Id is { } id ? IdKey(id) : "";
+            values[10 + (4 * i)] = e.Event;
+            values[11 + (4 * i)] = e.Data.ToArray();
+            values[12 + (4 * i)] = e.Final ? "1" : "0";
         }
 
         RedisResult[] result;
@@ -146,7 +147,7 @@ internal sealed partial class RedisBackplane : BackgroundService, IBackplane
         return new PublishResult(PublishStatus.Accepted, seqs, duplicate, seqs.Length > 0 ? seqs[^1] : seq);
     }
 
-    public async ValueTask<SessionMembership> JoinAsync(string session, ISessionMember member, long? since, CancellationToken cancellationToken)
+    public async ValueTask<SessionMembership> JoinAsync(string session, ISessionMember member, ResumePoint? from, CancellationToken cancellationToken)
     {
         RedisSessionChannel channel = Acquire(session);
         channel.BeginJoin();
@@ -154,14 +155,24 @@ internal sealed partial class RedisBackplane : BackgroundService, IBackplane
         try
         {
             long started = _time.GetTimestamp();
+
+            // The joiner's seq is trusted until a read shows the session's life; a seq of another
+            // life means reading again from the start.
+            long? since = from?.Seq;
             for (int attempt = 0; ; attempt++)
             {
                 // Only the first read counts the client and restarts the session's idle time.
-                long readFrom = since is { } from ? channel.ReadFrom(from) : -1;
+                long readFrom = since is { } seq ? channel.ReadFrom(seq) : -1;
                 RedisRead read = await ReadAsync(session, readFrom, _historyCapacity, count: attempt == 0, create: true, touch: attempt == 0);
                 counted |= attempt == 0 && !read.Complete;
+                if (from is { } point && point.SinceIn(read.Epoch) != since)
+                {
+                    since = point.SinceIn(read.Epoch);
+                    continue;
+                }
+
                 var outbox = new ChannelOutbox();
-                (bool Added, bool CatchUp)? joined = channel.TryJoin(member, since, readFrom, read, outbox);
+                (bool Added, bool CatchUp)? joined = channel.TryJoin(member, from, readFrom, read, outbox);
                 outbox.Flush();
                 if (joined is { } done)
                 {
@@ -195,12 +206,13 @@ internal sealed partial class RedisBackplane : BackgroundService, IBackplane
         }
     }
 
-    public async ValueTask<EventPage?> PollAsync(string session, long since, int limit, TimeSpan wait, CancellationToken cancellationToken)
+    public async ValueTask<EventPage?> PollAsync(string session, ResumePoint from, int limit, TimeSpan wait, CancellationToken cancellationToken)
     {
         RedisSessionChannel channel = Acquire(session);
         try
         {
             long started = _time.GetTimestamp();
+            long since = from.Seq;
             while (true)
             {
                 // Listen before reading, so that an event published between the read and the wait wakes it.
@@ -211,16 +223,24 @@ internal sealed partial class RedisBackplane : BackgroundService, IBackplane
                     return null;
                 }
 
+                if (from.SinceIn(read.Epoch) != since)
+                {
+                    // The poller's seq is of another life: this life's events from its start.
+                    since = from.SinceIn(read.Epoch);
+                    continue;
+                }
+
                 // A poller ahead of the session (it was deleted and began again) is answered at once.
+                bool sameLife = from.IsIn(read.Epoch);
                 if (since != read.Seq || read.Complete)
                 {
-                    return new EventPage(read.Events, read.Seq, read.Held, read.More, read.Complete);
+                    return new EventPage(read.Events, read.Seq, read.Held && sameLife, read.More, read.Complete, read.Epoch);
                 }
 
                 TimeSpan left = wait - _time.GetElapsedTime(started);
                 if (left <= TimeSpan.Zero)
                 {
-                    return new EventPage([], read.Seq, Complete: true, More: false, SessionComplete: false);
+                    return new EventPage([], read.Seq, Complete: sameLife, More: false, SessionComplete: false, read.Epoch);
                 }
 
                 try
@@ -249,8 +269,8 @@ internal sealed partial class RedisBackplane : BackgroundService, IBackplane
         }
 
         DateTimeOffset now = _time.GetUtcNow();
-        var state = new List<StateEntry>(result.Length - 5);
-        for (int i = 5; i < result.Length; i++)
+        var state = new List<StateEntry>(result.Length - 6);
+        for (int i = 6; i < result.Length; i++)
         {
             if (RedisEntry.TryDecode(session, (byte[])result[i]!, 0, now, _time) is { } e)
             {
@@ -259,7 +279,7 @@ internal sealed partial class RedisBackplane : BackgroundService, IBackplane
         }
 
         state.Sort(static (a, b) => a.Seq.CompareTo(b.Seq));
-        return new SessionSnapshot(session, (long)result[1], (int)(long)result[4], LastEventAt((long)result[3]), (long)result[2] == 1, state);
+        return new SessionSnapshot(session, (long)result[1], (string)result[5]!, (int)(long)result[4], LastEventAt((long)result[3]), (long)result[2] == 1, state);
     }
 
     public async ValueTask<IReadOnlyList<SessionSummary>> ListSessionsAsync(CancellationToken cancellationToken)
@@ -484,13 +504,13 @@ internal sealed partial class RedisBackplane : BackgroundService, IBackplane
     {
         var result = (RedisResult[])(await _link.EvaluateAsync(RedisScripts.Read, _keys.Of(session),
         [
-            session, since, limit, count ? _nodeId : "", _idleTtlMs, create ? _maxSessions : -1, touch ? "1" : "0",
+            session, since, limit, count ? _nodeId : "", _idleTtlMs, create ? _maxSessions : -1, touch ? "1" : "0", SessionEpoch.New(),
         ]))!;
 
         int found = (int)(long)result[0];
-        var events = new List<SessionEvent>(result.Length - 5);
+        var events = new List<SessionEvent>(result.Length - 6);
         DateTimeOffset now = _time.GetUtcNow();
-        for (int i = 5; i < result.Length; i++)
+        for (int i = 6; i < result.Length; i++)
         {
             if (RedisEntry.TryDecode(session, (byte[])result[i]!, 0, now, _time) is { } e)
             {
@@ -498,7 +518,7 @@ internal sealed partial class RedisBackplane : BackgroundService, IBackplane
             }
         }
 
-        return new RedisRead(found, (long)result[1], (long)result[2] == 1, (long)result[3] == 1, (long)result[4] == 1, events);
+        return new RedisRead(found, (long)result[1], (long)result[2] == 1, (long)result[3] == 1, (long)result[4] == 1, (string)result[5]!, events);
     }
 
     /// <summary>A client of this node left: its count goes down (without waiting; a reconnection restates every count).</summary>
@@ -567,15 +587,22 @@ internal sealed partial class RedisBackplane : BackgroundService, IBackplane
     {
         private int _left;
 
-        public override async ValueTask ReplayAsync(long since, Action<Replay> deliver, CancellationToken cancellationToken)
+        public override async ValueTask ReplayAsync(ResumePoint from, Action<Replay> deliver, CancellationToken cancellationToken)
         {
             long started = owner._time.GetTimestamp();
+            long since = from.Seq;
             while (true)
             {
                 long readFrom = channel.ReadFrom(since);
                 RedisRead read = await owner.ReadAsync(channel.Name, readFrom, owner._historyCapacity, count: false, create: false, touch: false);
+                if (from.SinceIn(read.Epoch) != since)
+                {
+                    since = from.SinceIn(read.Epoch);
+                    continue;
+                }
+
                 var outbox = new ChannelOutbox();
-                bool replayed = channel.TryReplay(since, readFrom, read, deliver, outbox);
+                bool replayed = channel.TryReplay(from, readFrom, read, deliver, outbox);
                 outbox.Flush();
                 if (replayed)
                 {

@@ -2,7 +2,7 @@ namespace Gateway.Backplane.Redis;
 
 /// <summary>
 /// The Lua scripts that do every change to a session in Redis, each one atomically. A session's
-/// keys share the hash tag <c>{name}</c>: <c>meta</c> (a hash: seq, last event time, complete),
+/// keys share the hash tag <c>{name}</c>: <c>meta</c> (a hash: seq, epoch, last event time, complete),
 /// <c>events</c> (a list, the history, oldest first, seq = last seq - length + 1 + index),
 /// <c>state</c> (a hash: event name to its latest entry), <c>ids</c> (a sorted set: idempotency key
 /// scored by its seq) and <c>clients</c> (a hash: node id to that node's client count).
@@ -20,7 +20,8 @@ internal static class RedisScripts
 {
     /// <summary>
     /// Appends a batch. ARGV: session, channel, max events, max names, idle ttl ms, completed ttl
-    /// ms, max sessions, n, then for each event: id key (empty for none), name, data, final.
+    /// ms, max sessions, n, a new epoch (taken when this creates the session's life), then for each
+    /// event: id key (empty for none), name, data, final.
     /// Returns <c>{status, seq, ts, seq1, ..., seqN}</c>; a duplicate's seq is negative.
     /// </summary>
     public const string Publish = """
@@ -38,7 +39,7 @@ internal static class RedisScripts
 
         local result, anyNew = {}, false
         for i = 1, n do
-          local id = ARGV[5 + 4 * i]
+          local id = ARGV[6 + 4 * i]
           local known = id ~= '' and redis.call('ZSCORE', ids, id)
           if known then result[i] = -tonumber(known) else result[i] = 0; anyNew = true end
         end
@@ -47,7 +48,7 @@ internal static class RedisScripts
         if anyNew then
           local names, added = redis.call('HLEN', state), {}
           for i = 1, n do
-            local name = ARGV[6 + 4 * i]
+            local name = ARGV[7 + 4 * i]
             if result[i] == 0 and not added[name] and redis.call('HEXISTS', state, name) == 0 then
               added[name] = true
               names = names + 1
@@ -61,7 +62,7 @@ internal static class RedisScripts
         local final = false
         for i = 1, n do
           if result[i] == 0 then
-            local id, name, data, fin = ARGV[5 + 4 * i], ARGV[6 + 4 * i], ARGV[7 + 4 * i], ARGV[8 + 4 * i]
+            local id, name, data, fin = ARGV[6 + 4 * i], ARGV[7 + 4 * i], ARGV[8 + 4 * i], ARGV[9 + 4 * i]
             local earlier = id ~= '' and redis.call('ZSCORE', ids, id)
             if earlier then
               result[i] = -tonumber(earlier)
@@ -88,6 +89,9 @@ internal static class RedisScripts
 
         if anyNew then
           redis.call('HSET', meta, 'seq', string.format('%d', seq), 'last', string.format('%d', ts))
+          -- A life begins with the session's keys: a session Redis lost (a restart without
+          -- persistence, expiry, DELETE) starts again at seq 1 with a new epoch.
+          redis.call('HSETNX', meta, 'epoch', ARGV[9])
           if final then redis.call('HSET', meta, 'complete', '1') end
           local ttl = final and ARGV[6] or ARGV[5]
           for _, key in ipairs({meta, events, state, ids, clients}) do redis.call('PEXPIRE', key, ttl) end
@@ -103,25 +107,30 @@ internal static class RedisScripts
     /// Reads where a session stands and the held events after <c>since</c>, creating the session
     /// when asked. ARGV: session, since (-1: no events wanted), limit, node id (non-empty: count a
     /// client of that node), idle ttl ms, max sessions (-1: do not create), touch (1: a client
-    /// joins, so the session's idle time starts again).
-    /// Returns <c>{found, seq, complete, held, more, entry...}</c>: found is 0 when the session
-    /// does not exist, -1 when the session limit forbids creating it; held is 0 when history no
-    /// longer holds every event after since; more is 1 when the limit cut the page short.
+    /// joins, so the session's idle time starts again), a new epoch (taken when this creates the
+    /// session's life, or finds one from before epochs).
+    /// Returns <c>{found, seq, complete, held, more, epoch, entry...}</c>: found is 0 when the
+    /// session does not exist, -1 when the session limit forbids creating it; held is 0 when
+    /// history no longer holds every event after since; more is 1 when the limit cut the page short.
     /// </summary>
     public const string Read = """
         local meta, events, clients, all = KEYS[1], KEYS[2], KEYS[5], KEYS[6]
         if redis.call('EXISTS', meta) == 0 then
-          if ARGV[6] == '-1' then return {0, 0, 0, 1, 0} end
+          if ARGV[6] == '-1' then return {0, 0, 0, 1, 0, ''} end
           if redis.call('SCARD', all) >= tonumber(ARGV[6]) and redis.call('SISMEMBER', all, ARGV[1]) == 0 then
-            return {-1, 0, 0, 1, 0}
+            return {-1, 0, 0, 1, 0, ''}
           end
-          redis.call('HSET', meta, 'seq', '0')
+          redis.call('HSET', meta, 'seq', '0', 'epoch', ARGV[8])
           redis.call('PEXPIRE', meta, ARGV[5])
           redis.call('SADD', all, ARGV[1])
         end
 
-        local m = redis.call('HMGET', meta, 'seq', 'complete')
-        local seq, complete = tonumber(m[1]) or 0, m[2] == '1'
+        local m = redis.call('HMGET', meta, 'seq', 'complete', 'epoch')
+        local seq, complete, epoch = tonumber(m[1]) or 0, m[2] == '1', m[3]
+        if not epoch then
+          epoch = ARGV[8]
+          redis.call('HSET', meta, 'epoch', epoch)
+        end
         if not complete then
           if ARGV[4] ~= '' then redis.call('HINCRBY', clients, ARGV[4], 1) end
           if ARGV[7] == '1' then
@@ -129,7 +138,7 @@ internal static class RedisScripts
           end
         end
 
-        local out = {1, seq, complete and 1 or 0, 1, 0}
+        local out = {1, seq, complete and 1 or 0, 1, 0, epoch}
         local since = tonumber(ARGV[2])
         if since >= 0 and since < seq then
           local oldest = seq - redis.call('LLEN', events) + 1
@@ -139,7 +148,7 @@ internal static class RedisScripts
           if to < seq then out[5] = 1 end
           if from <= to then
             local entries = redis.call('LRANGE', events, from - oldest, to - oldest)
-            for i = 1, #entries do out[5 + i] = entries[i] end
+            for i = 1, #entries do out[6 + i] = entries[i] end
           end
         end
         return out
@@ -153,7 +162,7 @@ internal static class RedisScripts
 
     /// <summary>
     /// Where a session stands. ARGV: the session, with state (1: its entries follow). Returns
-    /// <c>{found, seq, complete, last, clients, state entry...}</c>. Counts of nodes whose liveness
+    /// <c>{found, seq, complete, last, clients, epoch, state entry...}</c>. Counts of nodes whose liveness
     /// has run out (a node that died) are dropped; a session whose keys expired leaves the set of
     /// sessions.
     /// </summary>
@@ -165,7 +174,7 @@ internal static class RedisScripts
         end
         local t = redis.call('TIME')
         local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-        local m = redis.call('HMGET', meta, 'seq', 'complete', 'last')
+        local m = redis.call('HMGET', meta, 'seq', 'complete', 'last', 'epoch')
         local counts, sum = redis.call('HGETALL', clients), 0
         for i = 1, #counts, 2 do
           local alive = redis.call('ZSCORE', nodes, counts[i])
@@ -175,10 +184,10 @@ internal static class RedisScripts
             redis.call('HDEL', clients, counts[i])
           end
         end
-        local out = {1, tonumber(m[1]) or 0, m[2] == '1' and 1 or 0, tonumber(m[3] or '0'), sum}
+        local out = {1, tonumber(m[1]) or 0, m[2] == '1' and 1 or 0, tonumber(m[3] or '0'), sum, m[4] or ''}
         if ARGV[2] == '1' then
           local entries = redis.call('HVALS', state)
-          for i = 1, #entries do out[5 + i] = entries[i] end
+          for i = 1, #entries do out[6 + i] = entries[i] end
         end
         return out
         """;
