@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Gateway.Configuration;
 using Polly;
 using Polly.Retry;
@@ -21,11 +22,16 @@ internal sealed partial class RedisLink(BackplaneOptions options, string nodeId,
     /// <summary>Retries never wait longer than this, so a node is back within seconds of Redis.</summary>
     public static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(5);
 
+    // How long a probe may take to come back before it is sent again: a round trip to a Redis on
+    // the same network is well under a millisecond.
+    private static readonly TimeSpan ProbeInterval = TimeSpan.FromMilliseconds(100);
+
     private readonly Lock _gate = new();
     private volatile ConnectionMultiplexer? _connection;
     private volatile bool _up;
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private TaskCompletionSource _lost = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TaskCompletionSource _restored = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Probe? _probe;
     private long _probes;
 
@@ -73,6 +79,8 @@ internal sealed partial class RedisLink(BackplaneOptions options, string nodeId,
                 MarkDown();
             }
         };
+        connection.ConnectionRestored += (_, _) =>
+            Interlocked.Exchange(ref _restored, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
         _connection = connection;
 
         // Proving the channel may take a few tries after Redis is back (the library resubscribes on
@@ -105,6 +113,7 @@ internal sealed partial class RedisLink(BackplaneOptions options, string nodeId,
                     await retry.ExecuteAsync(
                         async token =>
                         {
+                            await WhenConnectedAsync(connection, subscribed ? channel : (RedisChannel?)null, token);
                             if (!subscribed)
                             {
                                 // Once only: the library keeps the subscription across reconnections.
@@ -229,22 +238,55 @@ internal sealed partial class RedisLink(BackplaneOptions options, string nodeId,
     /// </summary>
     private async Task ProveChannelAsync(ConnectionMultiplexer connection, RedisChannel channel, CancellationToken cancellationToken)
     {
-        if (!connection.IsConnected)
-        {
-            throw new BackplaneUnavailableException("Redis is unreachable");
-        }
-
         // A leading newline: no node reads it as a session's message (a session name is never empty).
         var probe = new Probe($"\n{nodeId}:{Interlocked.Increment(ref _probes)}");
         Volatile.Write(ref _probe, probe);
-        await connection.GetSubscriber().PublishAsync(channel, probe.Token).WaitAsync(options.OperationTimeout, cancellationToken);
-        try
+        long started = Stopwatch.GetTimestamp();
+        while (true)
         {
-            await probe.Returned.Task.WaitAsync(options.OperationTimeout, cancellationToken);
+            // Sent again until it comes back: one sent just before the library had subscribed again
+            // is lost, and waiting out the whole timeout for it would keep the node down for nothing.
+            await connection.GetSubscriber().PublishAsync(channel, probe.Token).WaitAsync(options.OperationTimeout, cancellationToken);
+            try
+            {
+                await probe.Returned.Task.WaitAsync(ProbeInterval, cancellationToken);
+                return;
+            }
+            catch (TimeoutException e) when (Stopwatch.GetElapsedTime(started) >= options.OperationTimeout)
+            {
+                throw new BackplaneUnavailableException("the events channel is not subscribed again yet", e);
+            }
+            catch (TimeoutException)
+            {
+            }
         }
-        catch (TimeoutException e)
+    }
+
+    /// <summary>
+    /// Completes once both of the multiplexer's connections are up, waking at each reconnection it
+    /// reports: the library's own backoff decides when it tries, and the link is up again as soon
+    /// as Redis is, not at a later turn of a backoff of its own.
+    /// </summary>
+    /// <remarks>Without <paramref name="channel"/> (not subscribed yet), the interactive connection is enough.</remarks>
+    private async Task WhenConnectedAsync(ConnectionMultiplexer connection, RedisChannel? channel, CancellationToken cancellationToken)
+    {
+        long started = Stopwatch.GetTimestamp();
+        while (true)
         {
-            throw new BackplaneUnavailableException("the events channel is not subscribed again yet", e);
+            Task restored = Volatile.Read(ref _restored).Task;
+            if (connection.IsConnected && (channel is not { } subscribedTo || connection.GetSubscriber().IsConnected(subscribedTo)))
+            {
+                return;
+            }
+
+            try
+            {
+                await restored.WaitAsync(MaxRetryDelay, cancellationToken);
+            }
+            catch (TimeoutException)
+            {
+                Log.StillUnreachable(logger, (long)Stopwatch.GetElapsedTime(started).TotalSeconds);
+            }
         }
     }
 
@@ -295,7 +337,10 @@ internal sealed partial class RedisLink(BackplaneOptions options, string nodeId,
         [LoggerMessage(EventId = 502, Level = LogLevel.Warning, Message = "Backplane lost its Redis connection: publishes answer 503 until it is back; live connections stay open")]
         public static partial void Lost(ILogger logger);
 
-        [LoggerMessage(EventId = 503, Level = LogLevel.Warning, Message = "Backplane could not reach Redis (attempt {Attempt}); next try in {DelayMs} ms: {Reason}")]
+        [LoggerMessage(EventId = 503, Level = LogLevel.Warning, Message = "Backplane could not confirm its Redis link (attempt {Attempt}); next try in {DelayMs} ms: {Reason}")]
         public static partial void ConnectFailed(ILogger logger, int attempt, long delayMs, string reason);
+
+        [LoggerMessage(EventId = 504, Level = LogLevel.Warning, Message = "Backplane still cannot reach Redis after {Seconds} s; the Redis client keeps reconnecting")]
+        public static partial void StillUnreachable(ILogger logger, long seconds);
     }
 }
