@@ -60,4 +60,35 @@ public sealed class RedisEpochTests
         Assert.That(page.GetProperty("events").EnumerateArray().Select(e => e.GetProperty("seq").GetInt64()), Is.EqualTo(ResumeTests.Range(1, 5)));
         Assert.That(page.GetProperty("complete").GetBoolean(), Is.False);
     }
+
+    [Test]
+    [CancelAfter(60_000)]
+    public async Task A_flush_under_connected_nodes_resets_their_clients_instead_of_passing_off_the_new_life_as_the_old()
+    {
+        await using RedisCluster cluster = await RedisCluster.StartAsync(nodes: 2);
+        (TestClient client, JsonElement welcome) = await TestClient.JoinAsync(cluster[1].WebSocketUri("flushed"));
+        string oldEpoch = welcome.GetProperty("epoch").GetString()!;
+        await using (client)
+        {
+            await ResumeTests.PublishBatchesAsync(cluster[0], "flushed", batches: 1, size: 3);
+            Assert.That(await ResumeTests.SeqsAsync(client, 3), Is.EqualTo(new long[] { 1, 2, 3 }));
+
+            // Redis loses everything while both nodes stay connected; the session begins again.
+            Assert.That(await cluster.Redis.CommandAsync("FLUSHALL"), Is.EqualTo("OK"));
+            await ResumeTests.PublishBatchesAsync(cluster[0], "flushed", batches: 1, size: 5);
+
+            // Seqs 4 and 5 of the new life are not the client's 4 and 5: it is told to start over.
+            (int? code, string? reason, List<string> before) = await client.ReceiveCloseAsync();
+            Assert.That((code, reason, before.Count), Is.EqualTo((1001, "session reset; reconnect", 0)), string.Join("\n", before));
+        }
+
+        (TestClient again, JsonElement rejoined) = await TestClient.JoinAsync(cluster[1].WebSocketUri("flushed", $"since=3&epoch={oldEpoch}"));
+        await using (again)
+        {
+            Assert.That(rejoined.GetProperty("epoch").GetString(), Is.Not.EqualTo(oldEpoch));
+            Assert.That(await ResumeTests.SeqsAsync(again, 5), Is.EqualTo(ResumeTests.Range(1, 5)));
+            JsonElement resumed = await again.ReceiveAsync("resumed");
+            Assert.That(resumed.GetProperty("complete").GetBoolean(), Is.False);
+        }
+    }
 }

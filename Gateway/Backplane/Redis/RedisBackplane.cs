@@ -379,7 +379,7 @@ internal sealed partial class RedisBackplane : BackgroundService, IBackplane
         }
     }
 
-    /// <summary>A message of the events channel: <c>session \n entry</c>, or <c>session \n #deleted</c>.</summary>
+    /// <summary>A message of the events channel: <c>session \n epoch \n entry</c>, or <c>session \n #deleted</c>.</summary>
     private void OnMessage(RedisChannel _, RedisValue message)
     {
         try
@@ -401,20 +401,38 @@ internal sealed partial class RedisBackplane : BackgroundService, IBackplane
             }
 
             var outbox = new ChannelOutbox();
-            ReadOnlySpan<byte> entry = bytes.AsSpan(newline + 1);
-            if (entry.SequenceEqual(RedisEntry.DeletedMarker))
+            ReadOnlySpan<byte> rest = bytes.AsSpan(newline + 1);
+            if (rest.SequenceEqual(RedisEntry.DeletedMarker))
             {
                 channel.OnDeleted(outbox);
                 outbox.Flush();
                 return;
             }
 
-            if (!RedisEntry.TryReadSeq(entry, out long seq) || channel.HasDelivered(seq))
+            int epochEnd = rest.IndexOf((byte)'\n');
+            if (epochEnd <= 0)
+            {
+                Log.Malformed(_logger, channel.Name);
+                return;
+            }
+
+            if (channel.IsOtherLife(rest[..epochEnd]))
+            {
+                if (channel.TryStartCatchUp(out long from))
+                {
+                    StartCatchUp(channel, from);
+                }
+
+                return;
+            }
+
+            int entryStart = newline + 1 + epochEnd + 1;
+            if (!RedisEntry.TryReadSeq(bytes.AsSpan(entryStart), out long seq) || channel.HasDelivered(seq))
             {
                 return;
             }
 
-            if (RedisEntry.TryDecode(channel.Name, bytes, newline + 1, _time.GetUtcNow(), _time) is not { } sessionEvent)
+            if (RedisEntry.TryDecode(channel.Name, bytes, entryStart, _time.GetUtcNow(), _time) is not { } sessionEvent)
             {
                 Log.Malformed(_logger, channel.Name);
                 return;

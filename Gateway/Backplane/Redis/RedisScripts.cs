@@ -11,7 +11,8 @@ namespace Gateway.Backplane.Redis;
 /// An entry, in history, in state and on the events channel, is
 /// <c>seq \n ts(ms) \n final(0|1) \n name \n data</c>: the name alphabet has no newline, and data
 /// is the rest of the string, so nothing needs escaping. On the channel it is preceded by
-/// <c>session \n</c>; <c>session \n #deleted</c> tells the nodes a session was deleted.
+/// <c>session \n epoch \n</c> (so that a node sees a session begin a new life under it);
+/// <c>session \n #deleted</c> tells the nodes a session was deleted.
 /// Every session script takes the same keys, from <see cref="RedisKeys.Of"/>: meta, events, state,
 /// ids, clients, the set of all sessions, and the nodes' liveness (a sorted set: node id scored by
 /// the time its liveness runs out). No script makes up a key name: each key it touches is in KEYS.
@@ -28,11 +29,12 @@ internal static class RedisScripts
         local meta, events, state, ids, clients, all = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
         local n = tonumber(ARGV[8])
         local exists = redis.call('EXISTS', meta) == 1
-        local seq, complete = 0, false
+        local seq, complete, epoch = 0, false, ARGV[9]
         if exists then
-          local m = redis.call('HMGET', meta, 'seq', 'complete')
+          local m = redis.call('HMGET', meta, 'seq', 'complete', 'epoch')
           seq = tonumber(m[1]) or 0
           complete = m[2] == '1'
+          epoch = m[3] or epoch
         elseif redis.call('SCARD', all) >= tonumber(ARGV[7]) and redis.call('SISMEMBER', all, ARGV[1]) == 0 then
           return {'limit', 0, 0}
         end
@@ -72,7 +74,7 @@ internal static class RedisScripts
               redis.call('RPUSH', events, entry)
               redis.call('HSET', state, name, entry)
               if id ~= '' then redis.call('ZADD', ids, seq, id) end
-              redis.call('PUBLISH', ARGV[2], ARGV[1] .. '\n' .. entry)
+              redis.call('PUBLISH', ARGV[2], ARGV[1] .. '\n' .. epoch .. '\n' .. entry)
               result[i] = seq
               if fin == '1' then final = true end
             end
@@ -91,7 +93,7 @@ internal static class RedisScripts
           redis.call('HSET', meta, 'seq', string.format('%d', seq), 'last', string.format('%d', ts))
           -- A life begins with the session's keys: a session Redis lost (a restart without
           -- persistence, expiry, DELETE) starts again at seq 1 with a new epoch.
-          redis.call('HSETNX', meta, 'epoch', ARGV[9])
+          redis.call('HSETNX', meta, 'epoch', epoch)
           if final then redis.call('HSET', meta, 'complete', '1') end
           local ttl = final and ARGV[6] or ARGV[5]
           for _, key in ipairs({meta, events, state, ids, clients}) do redis.call('PEXPIRE', key, ttl) end

@@ -394,6 +394,36 @@ internal sealed class RedisSessionChannel(string name)
         }
     }
 
+    /// <summary>
+    /// True when an event from the channel carries an epoch other than the life this node's stream
+    /// of the session belongs to: Redis lost the session and it began again while this node stayed
+    /// connected. Its seqs would look like repeats, or worse, like the next ones; a catch-up resets
+    /// the stream instead.
+    /// </summary>
+    public bool IsOtherLife(ReadOnlySpan<byte> epoch)
+    {
+        string? known = Volatile.Read(ref _epoch);
+        if (string.IsNullOrEmpty(known))
+        {
+            return false;
+        }
+
+        if (known.Length != epoch.Length)
+        {
+            return true;
+        }
+
+        for (int i = 0; i < epoch.Length; i++)
+        {
+            if (known[i] != epoch[i])
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>The seq a running catch-up reads after.</summary>
     public long Delivered => Volatile.Read(ref _delivered);
 
