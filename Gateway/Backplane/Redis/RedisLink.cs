@@ -106,6 +106,7 @@ internal sealed partial class RedisLink(BackplaneOptions options, string nodeId,
         {
             bool subscribed = false;
             bool reconnect = false;
+            int failedCatchUps = 0;
             while (!stopping.IsCancellationRequested)
             {
                 try
@@ -144,13 +145,16 @@ internal sealed partial class RedisLink(BackplaneOptions options, string nodeId,
 
                 // The endpoints only: the configuration string may hold a password.
                 Log.Connected(logger, reconnect ? "reconnected to" : "connected to", string.Join(",", connection.GetEndPoints().Select(e => e.ToString())));
+                bool caughtUp = true;
                 try
                 {
                     await onConnected(reconnect);
+                    failedCatchUps = 0;
                 }
                 catch (Exception e) when (e is BackplaneUnavailableException or RedisException)
                 {
                     // The link failed again while catching up; the next time it comes up catches up instead.
+                    caughtUp = false;
                     lost.TrySetResult();
                 }
 
@@ -158,6 +162,13 @@ internal sealed partial class RedisLink(BackplaneOptions options, string nodeId,
                 {
                     await lost.Task.WaitAsync(stopping);
                     Log.Lost(logger);
+                    if (!caughtUp)
+                    {
+                        // Redis answers the probe but not the catch-up (at its memory limit, say):
+                        // back off rather than go round at once.
+                        SetUp(false);
+                        await Task.Delay(TimeSpan.FromTicks(Math.Min(MaxRetryDelay.Ticks, FirstRetryDelay.Ticks << Math.Min(failedCatchUps++, 5))), stopping);
+                    }
                 }
                 catch (OperationCanceledException)
                 {
