@@ -68,7 +68,7 @@ public class FanOutBenchmarks
 
         foreach (OutboundQueue queue in _queues)
         {
-            _session.TryJoin(new QueueMember(queue), since: null);
+            _session.TryJoin(new QueueMember(queue), from: null);
         }
 
         // Grow every ring to the size an iteration needs, then empty it.

@@ -54,7 +54,7 @@ public class ParkedFanOutBenchmarks
         {
             _queues[i] = new OutboundQueue(LimitsOptions.DefaultSendQueueMessages);
             _sendLoops[i] = SendLoopAsync(_queues[i]);
-            _session.TryJoin(new QueueMember(_queues[i]), since: null);
+            _session.TryJoin(new QueueMember(_queues[i]), from: null);
         }
     }
 

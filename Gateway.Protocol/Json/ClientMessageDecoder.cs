@@ -107,6 +107,7 @@ public static class ClientMessageDecoder
         if (reader.ValueTextEquals(ProtocolText.Ts.EncodedUtf8Bytes)) return Field.Ts;
         if (reader.ValueTextEquals(ProtocolText.Events.EncodedUtf8Bytes)) return Field.Events;
         if (reader.ValueTextEquals(ProtocolText.Since.EncodedUtf8Bytes)) return Field.Since;
+        if (reader.ValueTextEquals(ProtocolText.Epoch.EncodedUtf8Bytes)) return Field.Epoch;
         if (reader.ValueTextEquals(ProtocolText.Event.EncodedUtf8Bytes)) return Field.Event;
         if (reader.ValueTextEquals(ProtocolText.Data.EncodedUtf8Bytes)) return Field.Data;
         if (reader.ValueTextEquals(ProtocolText.Final.EncodedUtf8Bytes)) return Field.Final;
@@ -143,6 +144,9 @@ public static class ClientMessageDecoder
                 break;
             case Field.Since:
                 valid = JsonFields.TryGetSeq(ref reader, out fields.Since);
+                break;
+            case Field.Epoch:
+                valid = JsonFields.TryGetBoundedString(ref reader, Epochs.MaxLength, out fields.Epoch) && Epochs.IsValid(fields.Epoch);
                 break;
             case Field.Event:
                 valid = JsonFields.TryGetEventName(ref reader, out fields.Event);
@@ -204,7 +208,7 @@ public static class ClientMessageDecoder
             TypeName.Unsubscribe => Check(ref fields, Field.Events, required: true)
                 ?? (fields.Events.Contains(EventFilterNames.All) ? Errors.UnsubscribeAll : null),
             TypeName.Status => null,
-            TypeName.Resume => Check(ref fields, Field.Since, required: true),
+            TypeName.Resume => Check(ref fields, Field.Since, required: true) ?? Check(ref fields, Field.Epoch, required: false),
             TypeName.Publish => Check(ref fields, Field.Event, required: true) ?? Check(ref fields, Field.Final, required: false),
             TypeName.Auth => Check(ref fields, Field.Token, required: true),
             TypeName.Rpc => Check(ref fields, Field.Method, required: true),
@@ -237,7 +241,7 @@ public static class ClientMessageDecoder
             TypeName.Subscribe => new SubscribeMessage(id, fields.Events),
             TypeName.Unsubscribe => new UnsubscribeMessage(id, fields.Events),
             TypeName.Status => new StatusRequest(id),
-            TypeName.Resume => new ResumeMessage(id, fields.Since),
+            TypeName.Resume => new ResumeMessage(id, fields.Since, (fields.Seen & Field.Epoch) != 0 ? fields.Epoch : null),
             TypeName.Publish => new PublishMessage(id, fields.Event, data, fields.Final),
             TypeName.Auth => new AuthMessage(id, fields.Token),
             TypeName.Rpc => new RpcRequest(id, fields.Method, data),
@@ -272,6 +276,7 @@ public static class ClientMessageDecoder
         Final = 1 << 7,
         Token = 1 << 8,
         Method = 1 << 9,
+        Epoch = 1 << 10,
     }
 
     private enum TypeName
@@ -299,6 +304,7 @@ public static class ClientMessageDecoder
         public JsonScalar Ts;
         public List<string> Events;
         public long Since;
+        public string Epoch;
         public string Event;
         public long DataStart;
         public long DataLength;
@@ -335,6 +341,7 @@ public static class ClientMessageDecoder
             Field.Data => "field \"data\" appears more than once; each field may appear once",
             Field.Final => "field \"final\" appears more than once; each field may appear once",
             Field.Token => "field \"token\" appears more than once; each field may appear once",
+            Field.Epoch => "field \"epoch\" appears more than once; each field may appear once",
             _ => "field \"method\" appears more than once; each field may appear once",
         };
 
@@ -346,6 +353,7 @@ public static class ClientMessageDecoder
             Field.Event => "field \"event\" must be an event name: a string of " + NameRule,
             Field.Final => "field \"final\" must be true or false",
             Field.Token => "field \"token\" must be a non-empty string (a JWT)",
+            Field.Epoch => "field \"epoch\" must be the session's epoch: a string of " + Epochs.Rule,
             _ => "field \"method\" must be a string of " + NameRule,
         };
 

@@ -10,6 +10,7 @@ internal static class ProtocolText
     public static readonly JsonEncodedText Ts = JsonEncodedText.Encode("ts");
     public static readonly JsonEncodedText Events = JsonEncodedText.Encode("events");
     public static readonly JsonEncodedText Since = JsonEncodedText.Encode("since");
+    public static readonly JsonEncodedText Epoch = JsonEncodedText.Encode("epoch");
     public static readonly JsonEncodedText Event = JsonEncodedText.Encode("event");
     public static readonly JsonEncodedText Data = JsonEncodedText.Encode("data");
     public static readonly JsonEncodedText Final = JsonEncodedText.Encode("final");

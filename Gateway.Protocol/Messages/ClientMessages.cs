@@ -76,10 +76,11 @@ public sealed record StatusRequest(JsonScalar? Id) : ClientMessage(Id)
     public override ClientMessageType Type => ClientMessageType.Status;
 }
 
-/// <summary><c>{"type":"resume","since":N}</c>.</summary>
+/// <summary><c>{"type":"resume","since":N,"epoch"?:"E"}</c>.</summary>
 /// <param name="Id">The message id, echoed in the <c>resumed</c> reply.</param>
 /// <param name="Since">The last seq the client has; events after it are replayed.</param>
-public sealed record ResumeMessage(JsonScalar? Id, long Since) : ClientMessage(Id)
+/// <param name="Epoch">The life of the session that seq belongs to; null when not given (the seq is trusted).</param>
+public sealed record ResumeMessage(JsonScalar? Id, long Since, string? Epoch = null) : ClientMessage(Id)
 {
     /// <inheritdoc />
     public override ClientMessageType Type => ClientMessageType.Resume;

@@ -36,7 +36,14 @@ public readonly record struct StateEntry(string Event, long Seq, DateTimeOffset 
 }
 
 /// <summary><c>welcome</c>: the first message after the upgrade.</summary>
-public readonly record struct WelcomeMessage(string Session, string Connection, long Seq, long HeartbeatIntervalMs, long HeartbeatTimeoutMs, bool Complete) : IServerMessage
+/// <param name="Session">The session's name.</param>
+/// <param name="Connection">This connection's id.</param>
+/// <param name="Seq">The session's latest seq.</param>
+/// <param name="Epoch">The session's current life: a seq means something only with it.</param>
+/// <param name="HeartbeatIntervalMs">How often the server pings.</param>
+/// <param name="HeartbeatTimeoutMs">How long a silent connection lives.</param>
+/// <param name="Complete">True when a final event completed the session.</param>
+public readonly record struct WelcomeMessage(string Session, string Connection, long Seq, string Epoch, long HeartbeatIntervalMs, long HeartbeatTimeoutMs, bool Complete) : IServerMessage
 {
     /// <summary>The protocol version this library speaks.</summary>
     public const int ProtocolVersion = 1;
@@ -49,6 +56,7 @@ public readonly record struct WelcomeMessage(string Session, string Connection, 
         writer.WriteString(ProtocolText.Session, Session);
         writer.WriteString(ProtocolText.Connection, Connection);
         writer.WriteNumber(ProtocolText.Seq, Seq);
+        writer.WriteString(ProtocolText.Epoch, Epoch);
         writer.WriteStartObject(ProtocolText.Heartbeat);
         writer.WriteNumber(ProtocolText.Interval, HeartbeatIntervalMs);
         writer.WriteNumber(ProtocolText.Timeout, HeartbeatTimeoutMs);
@@ -124,7 +132,14 @@ public readonly record struct SubscribedMessage(JsonScalar? Id, IReadOnlyCollect
 }
 
 /// <summary><c>status</c>: the reply to <c>status</c>.</summary>
-public readonly record struct StatusReply(JsonScalar? Id, string Session, long Seq, int Clients, bool Complete, IReadOnlyCollection<StateEntry> State) : IServerMessage
+/// <param name="Id">The request's id.</param>
+/// <param name="Session">The session's name.</param>
+/// <param name="Seq">The session's latest seq.</param>
+/// <param name="Epoch">The session's current life.</param>
+/// <param name="Clients">The session's clients on every node.</param>
+/// <param name="Complete">True when a final event completed the session.</param>
+/// <param name="State">The latest event of each name.</param>
+public readonly record struct StatusReply(JsonScalar? Id, string Session, long Seq, string Epoch, int Clients, bool Complete, IReadOnlyCollection<StateEntry> State) : IServerMessage
 {
     /// <inheritdoc />
     public void WriteTo(Utf8JsonWriter writer)
@@ -134,6 +149,7 @@ public readonly record struct StatusReply(JsonScalar? Id, string Session, long S
         PongMessage.WriteScalar(writer, ProtocolText.Id, Id);
         writer.WriteString(ProtocolText.Session, Session);
         writer.WriteNumber(ProtocolText.Seq, Seq);
+        writer.WriteString(ProtocolText.Epoch, Epoch);
         writer.WriteNumber(ProtocolText.Clients, Clients);
         writer.WriteBoolean(ProtocolText.Complete, Complete);
         StateEntry.WriteState(writer, State);
@@ -145,8 +161,12 @@ public readonly record struct StatusReply(JsonScalar? Id, string Session, long S
 /// <param name="Id">The <c>resume</c> request's id (none after a <c>since=</c> replay).</param>
 /// <param name="Since">The seq the replay started after.</param>
 /// <param name="Replayed">How many events were replayed.</param>
-/// <param name="Complete">False when history no longer held every event after <paramref name="Since"/>.</param>
-public readonly record struct ResumedMessage(JsonScalar? Id, long Since, int Replayed, bool Complete) : IServerMessage
+/// <param name="Complete">
+/// False when history no longer held every event after <paramref name="Since"/>, or when the
+/// client's epoch was of another life (the replay is then the current life from its start).
+/// </param>
+/// <param name="Epoch">The session's current life, to resume with next time.</param>
+public readonly record struct ResumedMessage(JsonScalar? Id, long Since, int Replayed, bool Complete, string Epoch) : IServerMessage
 {
     /// <inheritdoc />
     public void WriteTo(Utf8JsonWriter writer)
@@ -157,6 +177,7 @@ public readonly record struct ResumedMessage(JsonScalar? Id, long Since, int Rep
         writer.WriteNumber(ProtocolText.Since, Since);
         writer.WriteNumber(ProtocolText.Replayed, Replayed);
         writer.WriteBoolean(ProtocolText.Complete, Complete);
+        writer.WriteString(ProtocolText.Epoch, Epoch);
         writer.WriteEndObject();
     }
 }

@@ -100,7 +100,7 @@ public sealed class CompletionTests
         await stream.ReadCommentAsync();
         await PostAsync(server, "sse-job", """{"event":"done","final":true}""", HttpStatusCode.Accepted);
 
-        Assert.That((await stream.ReadAsync()).Id, Is.EqualTo("1"));
+        Assert.That((await stream.ReadAsync()).Id, Does.Match("^[0-9a-f]{12}:1$"));
         SseMessage closed = await stream.ReadAsync();
         Assert.That(closed.Event, Is.EqualTo("@closed"));
         Assert.That(JsonDocument.Parse(closed.Data).RootElement.GetProperty("reason").GetString(), Is.EqualTo("session complete"));

@@ -20,7 +20,7 @@ public sealed class ServerSentEventsTests
 
         await server.PublishAsync("sse", "terminal_output", """{"line":"compiling..."}""");
         SseMessage message = await stream.ReadAsync();
-        Assert.That(message.Id, Is.EqualTo("1"));
+        Assert.That(message.Id, Does.Match("^[0-9a-f]{12}:1$"));
         Assert.That(message.Event, Is.EqualTo("terminal_output"));
         JsonElement data = JsonDocument.Parse(message.Data).RootElement;
         Assert.That(data.GetProperty("type").GetString(), Is.EqualTo("event"));
@@ -36,8 +36,8 @@ public sealed class ServerSentEventsTests
 
         await using SseReader stream = await SseReader.OpenAsync(server, "/api/sessions/sse-resume/stream?since=1", lastEventId: "3");
         await stream.ReadCommentAsync();
-        Assert.That((await stream.ReadAsync()).Id, Is.EqualTo("4"));
-        Assert.That((await stream.ReadAsync()).Id, Is.EqualTo("5"));
+        Assert.That((await stream.ReadAsync()).Id, Does.Match("^[0-9a-f]{12}:4$"));
+        Assert.That((await stream.ReadAsync()).Id, Does.Match("^[0-9a-f]{12}:5$"));
         SseMessage resumed = await stream.ReadAsync();
         Assert.That(resumed.Event, Is.EqualTo("@resumed"));
         Assert.That(resumed.Id, Is.Null, "control events leave the client's Last-Event-ID alone");
@@ -47,7 +47,7 @@ public sealed class ServerSentEventsTests
         Assert.That(notice.GetProperty("complete").GetBoolean(), Is.True);
 
         await server.PublishAsync("sse-resume", "tick");
-        Assert.That((await stream.ReadAsync()).Id, Is.EqualTo("6"));
+        Assert.That((await stream.ReadAsync()).Id, Does.Match("^[0-9a-f]{12}:6$"));
     }
 
     [Test]
@@ -60,12 +60,12 @@ public sealed class ServerSentEventsTests
 
         await using SseReader stream = await SseReader.OpenAsync(server, "/api/sessions/sse-filter/stream?since=0&events=a");
         await stream.ReadCommentAsync();
-        Assert.That((await stream.ReadAsync()).Id, Is.EqualTo("1"));
-        Assert.That((await stream.ReadAsync()).Id, Is.EqualTo("3"));
+        Assert.That((await stream.ReadAsync()).Id, Does.Match("^[0-9a-f]{12}:1$"));
+        Assert.That((await stream.ReadAsync()).Id, Does.Match("^[0-9a-f]{12}:3$"));
         Assert.That((await stream.ReadAsync()).Event, Is.EqualTo("@resumed"));
         await server.PublishAsync("sse-filter", "b");
         await server.PublishAsync("sse-filter", "a");
-        Assert.That((await stream.ReadAsync()).Id, Is.EqualTo("5"));
+        Assert.That((await stream.ReadAsync()).Id, Does.Match("^[0-9a-f]{12}:5$"));
     }
 
     [Test]

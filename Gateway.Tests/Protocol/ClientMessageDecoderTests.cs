@@ -182,6 +182,10 @@ public sealed class ClientMessageDecoderTests
         yield return Case("resume from 0", """{"type":"resume","since":0}""", "resume id=- since=0");
         yield return Case("resume, type last", """{"since":17,"id":"r","type":"resume"}""", """resume id="r" since=17""");
         yield return Case("resume from the largest seq", """{"type":"resume","since":9223372036854775807}""", "resume id=- since=9223372036854775807");
+        yield return Case("resume with an epoch", """{"type":"resume","id":"r","since":3,"epoch":"3f9a2c41b7e0"}""", """resume id="r" since=3 epoch=3f9a2c41b7e0""");
+        yield return Case("resume, epoch first", """{"epoch":"A1","since":0,"type":"resume"}""", "resume id=- since=0 epoch=A1");
+        yield return Case("resume, epoch of 32 characters", """{"type":"resume","since":1,"epoch":"0123456789abcdefABCDEF0123456789"}""", "resume id=- since=1 epoch=0123456789abcdefABCDEF0123456789");
+        yield return Case("epoch on another type is ignored", """{"type":"status","epoch":"x"}""", "status id=-");
 
         // publish, with data of every JSON kind.
         yield return Case("publish, no data", """{"type":"publish","event":"e"}""", "publish id=- event=e final=false data=null");
@@ -336,6 +340,12 @@ public sealed class ClientMessageDecoderTests
         yield return Bad("resume, since 2^63", """{"type":"resume","since":9223372036854775808}""", invalid, E.SinceInvalid);
         yield return Bad("resume, since a string", """{"type":"resume","since":"5"}""", invalid, E.SinceInvalid);
         yield return Bad("resume, since null", """{"type":"resume","since":null}""", invalid, E.SinceInvalid);
+        yield return Bad("resume, epoch a number", """{"type":"resume","id":"r","since":1,"epoch":7}""", invalid, E.EpochInvalid, "\"r\"");
+        yield return Bad("resume, epoch empty", """{"type":"resume","since":1,"epoch":""}""", invalid, E.EpochInvalid);
+        yield return Bad("resume, epoch with a colon", """{"type":"resume","since":1,"epoch":"a:b"}""", invalid, E.EpochInvalid);
+        yield return Bad("resume, epoch of 33 characters", """{"type":"resume","since":1,"epoch":"0123456789abcdefABCDEF0123456789x"}""", invalid, E.EpochInvalid);
+        yield return Bad("resume, epoch null", """{"type":"resume","since":1,"epoch":null}""", invalid, E.EpochInvalid);
+        yield return Bad("resume, epoch but no since", """{"type":"resume","epoch":"a"}""", invalid, E.SinceMissing);
 
         // publish.
         yield return Bad("publish, no event", """{"type":"publish","id":"p","data":1}""", invalid, E.EventMissing, "\"p\"");
@@ -372,6 +382,7 @@ public sealed class ClientMessageDecoderTests
         yield return Bad("ts twice", """{"type":"ping","ts":1,"ts":2}""", invalid, E.Duplicate("ts"));
         yield return Bad("events twice", """{"type":"subscribe","events":["a"],"events":["b"]}""", invalid, E.Duplicate("events"));
         yield return Bad("since twice", """{"type":"resume","since":1,"since":2}""", invalid, E.Duplicate("since"));
+        yield return Bad("epoch twice", """{"type":"resume","since":1,"epoch":"a","epoch":"b"}""", invalid, E.Duplicate("epoch"));
         yield return Bad("event twice", """{"type":"publish","event":"a","event":"b"}""", invalid, E.Duplicate("event"));
         yield return Bad("data twice", """{"type":"publish","id":6,"event":"a","data":1,"data":2}""", invalid, E.Duplicate("data"), "6");
         yield return Bad("final twice", """{"type":"publish","event":"a","final":true,"final":true}""", invalid, E.Duplicate("final"));

@@ -27,6 +27,7 @@ internal static class ExpectedErrors
         public const string UnsubscribeAll = "field \"events\" of unsubscribe must name events; \"*\" cannot be unsubscribed, subscribe to the names you want instead";
         public const string SinceInvalid = "field \"since\" must be an integer seq of 0 or more";
         public const string SinceMissing = "missing field \"since\": the last seq you have, an integer of 0 or more";
+        public const string EpochInvalid = "field \"epoch\" must be the session's epoch: a string of 1-32 characters from A-Z a-z 0-9, as the gateway sent it";
         public const string EventInvalid = "field \"event\" must be an event name: a string of " + NameRule;
         public const string EventMissing = "missing field \"event\": the event name, a string of " + NameRule;
         public const string FinalInvalid = "field \"final\" must be true or false";
@@ -35,13 +36,13 @@ internal static class ExpectedErrors
         public const string MethodInvalid = "field \"method\" must be a string of " + NameRule;
         public const string MethodMissing = "missing field \"method\": a string of " + NameRule;
 
-        public static readonly string[] Fields = ["type", "id", "ts", "events", "since", "event", "data", "final", "token", "method"];
+        public static readonly string[] Fields = ["type", "id", "ts", "events", "since", "epoch", "event", "data", "final", "token", "method"];
 
         /// <summary>Every text the decoder may produce.</summary>
         public static readonly HashSet<string> All =
         [
             Empty, NotJson, NotUtf8, NotAnObject, TooDeep, TypeMissing, TypeNotAString, UnknownType, IdInvalid,
-            TsInvalid, EventsInvalid, EventsMissing, UnsubscribeAll, SinceInvalid, SinceMissing, EventInvalid,
+            TsInvalid, EventsInvalid, EventsMissing, UnsubscribeAll, SinceInvalid, SinceMissing, EpochInvalid, EventInvalid,
             EventMissing, FinalInvalid, TokenInvalid, TokenMissing, MethodInvalid, MethodMissing,
             .. Fields.Select(Duplicate),
         ];

@@ -47,10 +47,10 @@ public sealed class ServerFramesTests
 
     private static IEnumerable<TestCaseData> Messages()
     {
-        yield return Case("welcome", new WelcomeMessage("build-42", "c7f3", 17, 15000, 45000, Complete: false),
-            """{"type":"welcome","session":"build-42","connection":"c7f3","seq":17,"heartbeat":{"interval":15000,"timeout":45000},"protocol":1,"complete":false}""");
-        yield return Case("welcome, complete", new WelcomeMessage("s", "c", 0, 1, 2, Complete: true),
-            """{"type":"welcome","session":"s","connection":"c","seq":0,"heartbeat":{"interval":1,"timeout":2},"protocol":1,"complete":true}""");
+        yield return Case("welcome", new WelcomeMessage("build-42", "c7f3", 17, "3f9a2c41b7e0", 15000, 45000, Complete: false),
+            """{"type":"welcome","session":"build-42","connection":"c7f3","seq":17,"epoch":"3f9a2c41b7e0","heartbeat":{"interval":15000,"timeout":45000},"protocol":1,"complete":false}""");
+        yield return Case("welcome, complete", new WelcomeMessage("s", "c", 0, "e", 1, 2, Complete: true),
+            """{"type":"welcome","session":"s","connection":"c","seq":0,"epoch":"e","heartbeat":{"interval":1,"timeout":2},"protocol":1,"complete":true}""");
         yield return Case("event", new EventMessage("build-42", "build_progress", 7, Ts, PctData),
             """{"type":"event","session":"build-42","event":"build_progress","seq":7,"ts":"2026-11-22T05:26:25.123Z","data":{"pct":50,"label":"a \"b\" c"}}""");
         yield return Case("event, data null", new EventMessage("s", "e", 1, Ts, PublishRequest.NullData),
@@ -67,16 +67,20 @@ public sealed class ServerFramesTests
         yield return Case("subscribed", new SubscribedMessage(JsonScalar.FromString("s1"), ["a", "b.c"]),
             """{"type":"subscribed","id":"s1","events":["a","b.c"]}""");
         yield return Case("subscribed to all, no id", new SubscribedMessage(null, [EventFilterNames.All]), """{"type":"subscribed","events":["*"]}""");
-        yield return Case("status with state", new StatusReply(JsonScalar.FromNumber(3), "build-42", 9, 2, Complete: false,
+        yield return Case("status with state", new StatusReply(JsonScalar.FromNumber(3), "build-42", 9, "3f9a2c41b7e0", 2, Complete: false,
             [
                 new StateEntry("build_progress", 8, Ts, PctData),
                 new StateEntry("document_status", 9, Ts.AddSeconds(1), "\"done\""u8.ToArray()),
             ]),
-            """{"type":"status","id":3,"session":"build-42","seq":9,"clients":2,"complete":false,"state":{"build_progress":{"seq":8,"ts":"2026-11-22T05:26:25.123Z","data":{"pct":50,"label":"a \"b\" c"}},"document_status":{"seq":9,"ts":"2026-11-22T05:26:26.123Z","data":"done"}}}""");
-        yield return Case("status, empty state, complete", new StatusReply(null, "s", 0, 0, Complete: true, []),
-            """{"type":"status","session":"s","seq":0,"clients":0,"complete":true,"state":{}}""");
-        yield return Case("resumed after since=", new ResumedMessage(null, 5, 3, Complete: true), """{"type":"resumed","since":5,"replayed":3,"complete":true}""");
-        yield return Case("resumed, incomplete", new ResumedMessage(JsonScalar.FromString("r"), 0, 0, Complete: false), """{"type":"resumed","id":"r","since":0,"replayed":0,"complete":false}""");
+            """{"type":"status","id":3,"session":"build-42","seq":9,"epoch":"3f9a2c41b7e0","clients":2,"complete":false,"state":{"build_progress":{"seq":8,"ts":"2026-11-22T05:26:25.123Z","data":{"pct":50,"label":"a \"b\" c"}},"document_status":{"seq":9,"ts":"2026-11-22T05:26:26.123Z","data":"done"}}}""");
+        yield return Case("status, empty state, complete", new StatusReply(null, "s", 0, "E1", 0, Complete: true, []),
+            """{"type":"status","session":"s","seq":0,"epoch":"E1","clients":0,"complete":true,"state":{}}""");
+        yield return Case("resumed after since=", new ResumedMessage(null, 5, 3, Complete: true, "3f9a2c41b7e0"),
+            """{"type":"resumed","since":5,"replayed":3,"complete":true,"epoch":"3f9a2c41b7e0"}""");
+        yield return Case("resumed, incomplete", new ResumedMessage(JsonScalar.FromString("r"), 0, 0, Complete: false, "a"),
+            """{"type":"resumed","id":"r","since":0,"replayed":0,"complete":false,"epoch":"a"}""");
+        yield return Case("resumed in a new life: its epoch, from the start", new ResumedMessage(null, 3, 8, Complete: false, "b71c0e2d9f44"),
+            """{"type":"resumed","since":3,"replayed":8,"complete":false,"epoch":"b71c0e2d9f44"}""");
         yield return Case("ack", new AckMessage(JsonScalar.FromString("p"), 12), """{"type":"ack","id":"p","seq":12}""");
         yield return Case("ack, no id", new AckMessage(null, 9223372036854775807), """{"type":"ack","seq":9223372036854775807}""");
         yield return Case("error with quotes", new ErrorMessage(JsonScalar.FromString("e1"), ErrorCode.InvalidMessage, ExpectedErrors.Client.EventsMissing),

@@ -34,10 +34,11 @@ internal interface IBackplane
 
     /// <summary>
     /// Adds a member to <paramref name="session"/>, creating the session when it does not exist.
-    /// With <paramref name="since"/>, the member's <see cref="ISessionMember.OnJoined"/> gets the
-    /// held events after it, before any live event.
+    /// With <paramref name="from"/>, the member's <see cref="ISessionMember.OnJoined"/> gets the
+    /// held events after it (the current life's from its start when its epoch is of another
+    /// life), before any live event.
     /// </summary>
-    ValueTask<SessionMembership> JoinAsync(string session, ISessionMember member, long? since, CancellationToken cancellationToken);
+    ValueTask<SessionMembership> JoinAsync(string session, ISessionMember member, ResumePoint? from, CancellationToken cancellationToken);
 
     /// <summary>
     /// True when <paramref name="session"/> exists or may be created (the session limit is not
@@ -46,11 +47,12 @@ internal interface IBackplane
     bool CanAdmit(string session);
 
     /// <summary>
-    /// The held events after <paramref name="since"/>, at most <paramref name="limit"/>. When
-    /// there are none yet, waits up to <paramref name="wait"/> for the next publish. Creates the
-    /// session when it does not exist, as a connection would; null when the session limit forbids that.
+    /// The held events after <paramref name="from"/> (the current life's from its start when its
+    /// epoch is of another life), at most <paramref name="limit"/>. When there are none yet,
+    /// waits up to <paramref name="wait"/> for the next publish. Creates the session when it does
+    /// not exist, as a connection would; null when the session limit forbids that.
     /// </summary>
-    ValueTask<EventPage?> PollAsync(string session, long since, int limit, TimeSpan wait, CancellationToken cancellationToken);
+    ValueTask<EventPage?> PollAsync(string session, ResumePoint from, int limit, TimeSpan wait, CancellationToken cancellationToken);
 
     /// <summary>Where <paramref name="session"/> stands, or null when it does not exist.</summary>
     ValueTask<SessionSnapshot?> GetSessionAsync(string session, CancellationToken cancellationToken);

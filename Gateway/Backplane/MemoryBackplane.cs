@@ -79,12 +79,12 @@ internal sealed partial class MemoryBackplane : IBackplane
         }
     }
 
-    public ValueTask<SessionMembership> JoinAsync(string session, ISessionMember member, long? since, CancellationToken cancellationToken)
+    public ValueTask<SessionMembership> JoinAsync(string session, ISessionMember member, ResumePoint? from, CancellationToken cancellationToken)
     {
         while (true)
         {
             MemorySession target = GetOrCreate(session);
-            if (target.TryJoin(member, since) is not null)
+            if (target.TryJoin(member, from) is not null)
             {
                 return ValueTask.FromResult<SessionMembership>(new Membership(target, member, _time));
             }
@@ -93,7 +93,7 @@ internal sealed partial class MemoryBackplane : IBackplane
         }
     }
 
-    public async ValueTask<EventPage?> PollAsync(string session, long since, int limit, TimeSpan wait, CancellationToken cancellationToken)
+    public async ValueTask<EventPage?> PollAsync(string session, ResumePoint from, int limit, TimeSpan wait, CancellationToken cancellationToken)
     {
         long deadline = _time.GetTimestamp();
         while (true)
@@ -103,7 +103,7 @@ internal sealed partial class MemoryBackplane : IBackplane
                 return null;
             }
 
-            EventPage? page = target.TryPoll(since, limit, out Task? next, out long seq);
+            EventPage? page = target.TryPoll(from, limit, out Task? next, out long seq);
             if (page is not null)
             {
                 return page;
@@ -118,7 +118,7 @@ internal sealed partial class MemoryBackplane : IBackplane
             TimeSpan left = wait - _time.GetElapsedTime(deadline);
             if (left <= TimeSpan.Zero)
             {
-                return new EventPage([], seq, Complete: true, More: false, SessionComplete: false);
+                return new EventPage([], seq, Complete: from.IsIn(target.Epoch), More: false, SessionComplete: false, target.Epoch);
             }
 
             try
@@ -211,9 +211,9 @@ internal sealed partial class MemoryBackplane : IBackplane
     {
         private int _left;
 
-        public override ValueTask ReplayAsync(long since, Action<Replay> deliver, CancellationToken cancellationToken)
+        public override ValueTask ReplayAsync(ResumePoint from, Action<Replay> deliver, CancellationToken cancellationToken)
         {
-            session.Replay(since, deliver);
+            session.Replay(from, deliver);
             return ValueTask.CompletedTask;
         }
 

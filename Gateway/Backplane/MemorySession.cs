@@ -35,6 +35,9 @@ internal sealed class MemorySession(string name, int historyCapacity, int maxEve
 
     public string Name { get; } = name;
 
+    /// <summary>This life of the session: a session held in memory is new in each process, and after each delete or expiry.</summary>
+    public string Epoch { get; } = SessionEpoch.New();
+
     /// <summary>
     /// Publishes under the lock. Returns null when the session was removed meanwhile (the caller
     /// retries on a new one). Members that the final event completes are handed to <paramref name="closed"/>.
@@ -154,7 +157,7 @@ internal sealed class MemorySession(string name, int historyCapacity, int maxEve
     /// Adds a member, and hands it its replay; null when the session was removed meanwhile. A
     /// complete session gets no new members: the joiner gets its welcome and replay, then closes.
     /// </summary>
-    public JoinState? TryJoin(ISessionMember member, long? since)
+    public JoinState? TryJoin(ISessionMember member, ResumePoint? from)
     {
         lock (_gate)
         {
@@ -163,7 +166,7 @@ internal sealed class MemorySession(string name, int historyCapacity, int maxEve
                 return null;
             }
 
-            var state = new JoinState(_seq, _complete, since is { } from ? ReplayAfter(from) : null);
+            var state = new JoinState(_seq, _complete, from is { } point ? ReplayAfter(point) : null, Epoch);
             if (_complete)
             {
                 member.SessionSlot = -1;
@@ -177,12 +180,12 @@ internal sealed class MemorySession(string name, int historyCapacity, int maxEve
         }
     }
 
-    /// <summary>Hands <paramref name="deliver"/> the replay after <paramref name="since"/>, between two live events.</summary>
-    public void Replay(long since, Action<Replay> deliver)
+    /// <summary>Hands <paramref name="deliver"/> the replay after <paramref name="from"/>, between two live events.</summary>
+    public void Replay(ResumePoint from, Action<Replay> deliver)
     {
         lock (_gate)
         {
-            deliver(ReplayAfter(since));
+            deliver(ReplayAfter(from));
         }
     }
 
@@ -218,21 +221,22 @@ internal sealed class MemorySession(string name, int historyCapacity, int maxEve
             }
 
             Array.Sort(state, static (a, b) => a.Seq.CompareTo(b.Seq));
-            return new SessionSnapshot(Name, _seq, _members.Count, _lastEventAt, _complete, state);
+            return new SessionSnapshot(Name, _seq, Epoch, _members.Count, _lastEventAt, _complete, state);
         }
     }
 
     /// <summary>
-    /// A page of the events after <paramref name="since"/>; or, when there are none yet and the
+    /// A page of the events after <paramref name="from"/>; or, when there are none yet and the
     /// session is not complete, null and a task that completes at the next publish. Null and no
     /// task: the session was removed meanwhile. <paramref name="seq"/> is the latest seq.
     /// </summary>
-    public EventPage? TryPoll(long since, int limit, out Task? next, out long seq)
+    public EventPage? TryPoll(ResumePoint from, int limit, out Task? next, out long seq)
     {
         lock (_gate)
         {
             next = null;
             seq = _seq;
+            long since = from.SinceIn(Epoch);
             if (_removed)
             {
                 return null;
@@ -243,7 +247,7 @@ internal sealed class MemorySession(string name, int historyCapacity, int maxEve
             {
                 List<SessionEvent> events = _history.After(since, _seq, limit, out bool complete);
                 bool more = events.Count > 0 && events[^1].Seq < _seq;
-                return new EventPage(events, _seq, complete, more, _complete);
+                return new EventPage(events, _seq, complete && from.IsIn(Epoch), more, _complete, Epoch);
             }
 
             _nextEvent ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -357,10 +361,11 @@ internal sealed class MemorySession(string name, int historyCapacity, int maxEve
         return names > maxEventNames;
     }
 
-    private Replay ReplayAfter(long since)
+    /// <summary>The replay after <paramref name="from"/>: from this life's start, and incomplete, when its epoch is of another life.</summary>
+    private Replay ReplayAfter(ResumePoint from)
     {
-        List<SessionEvent> events = _history.After(since, _seq, int.MaxValue, out bool complete);
-        return new Replay(since, events, complete);
+        List<SessionEvent> events = _history.After(from.SinceIn(Epoch), _seq, int.MaxValue, out bool complete);
+        return new Replay(from.Seq, events, complete && from.IsIn(Epoch), Epoch);
     }
 
     /// <summary>The session is gone: everything it held goes back to the budget.</summary>

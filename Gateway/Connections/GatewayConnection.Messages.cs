@@ -101,7 +101,7 @@ internal sealed partial class GatewayConnection
                     break;
 
                 case ResumeMessage resume when _membership is { } membership:
-                    await membership.ReplayAsync(resume.Since, replay => SendReplay(replay, resume.Id), _http.RequestAborted);
+                    await membership.ReplayAsync(new ResumePoint(resume.Since, resume.Epoch), replay => SendReplay(replay, resume.Id), _http.RequestAborted);
                     break;
 
                 case AuthMessage auth:
@@ -123,7 +123,7 @@ internal sealed partial class GatewayConnection
     private async ValueTask SendStatusAsync(StatusRequest request)
     {
         SessionSnapshot? snapshot = await _env.Backplane.GetSessionAsync(Session, _http.RequestAborted);
-        Send(new StatusReply(request.Id, Session, snapshot?.Seq ?? 0, snapshot?.Clients ?? 0, snapshot?.Complete ?? false, snapshot?.State ?? []));
+        Send(new StatusReply(request.Id, Session, snapshot?.Seq ?? 0, snapshot?.Epoch ?? "", snapshot?.Clients ?? 0, snapshot?.Complete ?? false, snapshot?.State ?? []));
     }
 
     private async ValueTask PublishAsync(PublishMessage publish)

@@ -43,9 +43,9 @@ internal sealed partial class GatewayConnection : ISessionMember, IClientConnect
     private int _closeCode = 1006;
     private int _aborted;
     private long _messagesIn;
-    private readonly long? _since;
+    private readonly ResumePoint? _since;
 
-    public GatewayConnection(ConnectionEnvironment env, HttpContext http, Stream transport, string session, EventFilter filter, long? since, GatewayPrincipal? principal)
+    public GatewayConnection(ConnectionEnvironment env, HttpContext http, Stream transport, string session, EventFilter filter, ResumePoint? since, GatewayPrincipal? principal)
     {
         _principal = principal;
         _env = env;
@@ -148,7 +148,7 @@ internal sealed partial class GatewayConnection : ISessionMember, IClientConnect
     /// </summary>
     public void OnJoined(JoinState state)
     {
-        Send(new WelcomeMessage(Session, Id, state.Seq,
+        Send(new WelcomeMessage(Session, Id, state.Seq, state.Epoch,
             (long)_env.HeartbeatInterval.TotalMilliseconds, (long)_env.HeartbeatTimeout.TotalMilliseconds, state.SessionComplete));
         if (state.Replay is { } replay)
         {
@@ -197,7 +197,7 @@ internal sealed partial class GatewayConnection : ISessionMember, IClientConnect
             }
         }
 
-        Send(new ResumedMessage(id, replay.Since, replayed, replay.Complete));
+        Send(new ResumedMessage(id, replay.Since, replayed, replay.Complete, replay.Epoch));
     }
 
     private async Task SendAsync()

@@ -32,7 +32,8 @@ internal sealed partial class ServerSentEventStream : ISessionMember, IClientCon
     private readonly ConnectionEnvironment _env;
     private readonly HttpContext _http;
     private readonly EventFilter _filter;
-    private readonly long? _since;
+    private readonly ResumePoint? _since;
+    private string _epoch = "";
     private readonly OutboundQueue _queue;
     private SessionMembership? _membership;
     private long _lastHeartbeat;
@@ -44,7 +45,7 @@ internal sealed partial class ServerSentEventStream : ISessionMember, IClientCon
 
     private readonly GatewayPrincipal _principal;
 
-    public ServerSentEventStream(ConnectionEnvironment env, HttpContext http, string session, EventFilter filter, long? since, GatewayPrincipal principal)
+    public ServerSentEventStream(ConnectionEnvironment env, HttpContext http, string session, EventFilter filter, ResumePoint? since, GatewayPrincipal principal)
     {
         _principal = principal;
         _env = env;
@@ -76,7 +77,7 @@ internal sealed partial class ServerSentEventStream : ISessionMember, IClientCon
         SocketSendBuffer.Bound(_http, _env.SocketSendBufferBytes);
         _env.Registry.Add(this);
         _env.Metrics.ConnectionOpened(GatewayMetrics.ServerSentEvents);
-        Log.Opened(_env.Logger, Id, Session, _since ?? -1);
+        Log.Opened(_env.Logger, Id, Session, _since?.Seq ?? -1);
         await using CancellationTokenRegistration gone = _http.RequestAborted.UnsafeRegister(
             static state => ((ServerSentEventStream)state!).TryClose(null, discardPending: true), this);
         try
@@ -115,6 +116,9 @@ internal sealed partial class ServerSentEventStream : ISessionMember, IClientCon
 
     public void OnJoined(JoinState state)
     {
+        // Under the session's lock, before any event: every event id carries the life it belongs to.
+        _epoch = state.Epoch;
+
         // A comment first, so that the headers go out at once and EventSource reports "open".
         Enqueue(Encoding.UTF8.GetBytes($": session {Session} at seq {state.Seq}\n\n"));
         if (state.Replay is { } replay)
@@ -122,13 +126,13 @@ internal sealed partial class ServerSentEventStream : ISessionMember, IClientCon
             int replayed = 0;
             foreach (SessionEvent e in replay.Events)
             {
-                if (_filter.Accepts(e.Name) && _queue.TryEnqueue(new OutboundFrame(e.ServerSentEvent, e, Replayed: true)) == EnqueueResult.Enqueued)
+                if (_filter.Accepts(e.Name) && _queue.TryEnqueue(new OutboundFrame(e.ServerSentEvent(_epoch), e, Replayed: true)) == EnqueueResult.Enqueued)
                 {
                     replayed++;
                 }
             }
 
-            Enqueue(ControlEvent(ResumedEventName, new ResumedMessage(null, replay.Since, replayed, replay.Complete)));
+            Enqueue(ControlEvent(ResumedEventName, new ResumedMessage(null, replay.Since, replayed, replay.Complete, replay.Epoch)));
         }
 
         if (state.SessionComplete)
@@ -144,7 +148,7 @@ internal sealed partial class ServerSentEventStream : ISessionMember, IClientCon
             return EnqueueResult.Enqueued;
         }
 
-        EnqueueResult result = _queue.TryEnqueue(new OutboundFrame(sessionEvent.ServerSentEvent, sessionEvent), out bool idle);
+        EnqueueResult result = _queue.TryEnqueue(new OutboundFrame(sessionEvent.ServerSentEvent(_epoch), sessionEvent), out bool idle);
         if (result == EnqueueResult.Full)
         {
             CloseAsSlowConsumer();

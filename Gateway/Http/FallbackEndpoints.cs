@@ -30,7 +30,7 @@ internal static class FallbackEndpoints
 
     private const string PollEndpoint = "poll";
 
-    /// <summary><c>GET /api/sessions/{session}/events?since=N&amp;limit=M&amp;wait=S</c>.</summary>
+    /// <summary><c>GET /api/sessions/{session}/events?since=N&amp;epoch=E&amp;limit=M&amp;wait=S</c>.</summary>
     private static async Task<IResult> PollAsync(
         HttpContext http, string session, IBackplane backplane, GatewayLifecycle lifecycle, Authenticator authenticator, Refusals refusals)
     {
@@ -41,6 +41,7 @@ internal static class FallbackEndpoints
 
         IQueryCollection query = http.Request.Query;
         if (!QueryParameters.TryParseSeq(query["since"], "since", out long? since, out string? error)
+            || !QueryParameters.TryParseEpoch(query["epoch"], out string? epoch, out error)
             || !QueryParameters.TryParseInt(query["limit"], "limit", 1, MaxLimit, DefaultLimit, out int limit, out error)
             || !QueryParameters.TryParseInt(query["wait"], "wait", 0, MaxWaitSeconds, 0, out int wait, out error))
         {
@@ -53,7 +54,7 @@ internal static class FallbackEndpoints
             return refusal!;
         }
 
-        EventPage? page = await PollOrDrainAsync(http, session, since ?? 0, limit, wait, backplane, lifecycle);
+        EventPage? page = await PollOrDrainAsync(http, session, new ResumePoint(since ?? 0, epoch), limit, wait, backplane, lifecycle);
         if (page is null)
         {
             http.Response.Headers.RetryAfter = "5";
@@ -70,27 +71,27 @@ internal static class FallbackEndpoints
     /// past the drain (the server waits for requests in flight before it exits).
     /// </summary>
     private static async ValueTask<EventPage?> PollOrDrainAsync(
-        HttpContext http, string session, long since, int limit, int wait, IBackplane backplane, GatewayLifecycle lifecycle)
+        HttpContext http, string session, ResumePoint from, int limit, int wait, IBackplane backplane, GatewayLifecycle lifecycle)
     {
         if (wait == 0 || lifecycle.IsDraining)
         {
-            return await backplane.PollAsync(session, since, limit, TimeSpan.Zero, http.RequestAborted);
+            return await backplane.PollAsync(session, from, limit, TimeSpan.Zero, http.RequestAborted);
         }
 
         using var waiting = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted, lifecycle.Draining);
         try
         {
-            return await backplane.PollAsync(session, since, limit, TimeSpan.FromSeconds(wait), waiting.Token);
+            return await backplane.PollAsync(session, from, limit, TimeSpan.FromSeconds(wait), waiting.Token);
         }
         catch (OperationCanceledException) when (lifecycle.IsDraining && !http.RequestAborted.IsCancellationRequested)
         {
             // The wait was given up, not the read: read once more without waiting, so that an event
             // published meanwhile is not left out of the answer.
-            return await backplane.PollAsync(session, since, limit, TimeSpan.Zero, http.RequestAborted);
+            return await backplane.PollAsync(session, from, limit, TimeSpan.Zero, http.RequestAborted);
         }
     }
 
-    /// <summary><c>GET /api/sessions/{session}/stream</c>: resumes from <c>Last-Event-ID</c>, else <c>since</c>.</summary>
+    /// <summary><c>GET /api/sessions/{session}/stream</c>: resumes from <c>Last-Event-ID</c>, else <c>since</c> (and <c>epoch</c>).</summary>
     private static async Task StreamAsync(
         HttpContext http, string session, IBackplane backplane, ConnectionEnvironment env,
         Authenticator authenticator, OriginPolicy origins, ConnectionLimiter limiter, Refusals refusals)
@@ -103,8 +104,9 @@ internal static class FallbackEndpoints
             return;
         }
 
+        ResumePoint? from = null;
         if (!EventFilter.TryParseQuery(http.Request.Query["events"], out EventFilter filter, out string? error)
-            || !QueryParameters.TryParseSeq(lastEventId ?? (string?)http.Request.Query["since"], lastEventId is null ? "since" : "Last-Event-ID", out long? since, out error))
+            || !TryParseResumePoint(http, lastEventId, out from, out error))
         {
             await refusals.Problem(http, endpoint, StatusCodes.Status400BadRequest, "bad_parameter", error!).ExecuteAsync(http);
             return;
@@ -134,7 +136,7 @@ internal static class FallbackEndpoints
             return;
         }
 
-        if (lastEventId is not null && await backplane.GetSessionAsync(session, http.RequestAborted) is { Complete: true } done && since >= done.Seq)
+        if (lastEventId is not null && await backplane.GetSessionAsync(session, http.RequestAborted) is { Complete: true } done && from is { } point && point.IsIn(done.Epoch) && point.Seq >= done.Seq)
         {
             // An EventSource reconnecting to a finished job: 204 is the one answer that stops its retries.
             http.Response.StatusCode = StatusCodes.Status204NoContent;
@@ -165,10 +167,31 @@ internal static class FallbackEndpoints
             return;
         }
 
-        await new ServerSentEventStream(env, http, session, filter, since, principal).RunAsync();
+        await new ServerSentEventStream(env, http, session, filter, from, principal).RunAsync();
     }
 
-    /// <summary><c>{events, seq, complete, more, sessionComplete}</c>, the events as a WebSocket client gets them.</summary>
+    /// <summary>Where a stream resumes: <c>Last-Event-ID</c> (<c>epoch:seq</c>, or a bare seq), else <c>since</c> and <c>epoch</c>.</summary>
+    private static bool TryParseResumePoint(HttpContext http, string? lastEventId, out ResumePoint? from, out string? error)
+    {
+        from = null;
+        if (lastEventId is not null)
+        {
+            bool parsed = QueryParameters.TryParseEventId(lastEventId, out ResumePoint point, out error);
+            from = parsed ? point : null;
+            return parsed;
+        }
+
+        if (!QueryParameters.TryParseSeq(http.Request.Query["since"], "since", out long? since, out error)
+            || !QueryParameters.TryParseEpoch(http.Request.Query["epoch"], out string? epoch, out error))
+        {
+            return false;
+        }
+
+        from = since is { } seq ? new ResumePoint(seq, epoch) : null;
+        return true;
+    }
+
+    /// <summary><c>{events, seq, epoch, complete, more, sessionComplete}</c>, the events as a WebSocket client gets them.</summary>
     private sealed class PageResult(EventPage page) : IResult
     {
         public async Task ExecuteAsync(HttpContext httpContext)
@@ -186,6 +209,7 @@ internal static class FallbackEndpoints
 
                 writer.WriteEndArray();
                 writer.WriteNumber("seq", page.Seq);
+                writer.WriteString("epoch", page.Epoch);
                 writer.WriteBoolean("complete", page.Complete);
                 writer.WriteBoolean("more", page.More);
                 writer.WriteBoolean("sessionComplete", page.SessionComplete);

@@ -1,4 +1,6 @@
 using System.Globalization;
+using Gateway.Backplane;
+using Gateway.Protocol;
 using Microsoft.Extensions.Primitives;
 
 namespace Gateway.Http;
@@ -23,6 +25,47 @@ internal static class QueryParameters
         }
 
         error = $"query parameter '{name}' must be a seq: an integer of 0 or more";
+        return false;
+    }
+
+    /// <summary>The epoch a client resumes in (spec section 4): absent gives null; present, it must be one.</summary>
+    public static bool TryParseEpoch(StringValues values, out string? epoch, out string? error)
+    {
+        epoch = null;
+        error = null;
+        if (values.Count == 0)
+        {
+            return true;
+        }
+
+        if (values.Count == 1 && Epochs.IsValid(values[0]))
+        {
+            epoch = values[0];
+            return true;
+        }
+
+        error = $"query parameter 'epoch' must be the session's epoch: {Epochs.Rule} (in welcome, resumed and the session's status)";
+        return false;
+    }
+
+    /// <summary>
+    /// An SSE <c>Last-Event-ID</c>: <c>epoch:seq</c> as the stream sent it, or a bare seq (from
+    /// before epochs, or written by hand: then the seq is trusted).
+    /// </summary>
+    public static bool TryParseEventId(string value, out ResumePoint point, out string? error)
+    {
+        point = default;
+        error = null;
+        int colon = value.IndexOf(':', StringComparison.Ordinal);
+        string? epoch = colon < 0 ? null : value[..colon];
+        if ((epoch is null || Epochs.IsValid(epoch))
+            && long.TryParse(value.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out long seq))
+        {
+            point = new ResumePoint(seq, epoch);
+            return true;
+        }
+
+        error = $"header 'Last-Event-ID' must be an event id as this stream sent it, <epoch>:<seq> (the epoch {Epochs.Rule}), or a bare seq: an integer of 0 or more";
         return false;
     }
 

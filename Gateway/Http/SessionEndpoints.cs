@@ -190,7 +190,7 @@ internal static class SessionEndpoints
     private static SessionsOptions SessionsLimit(HttpContext http) => http.RequestServices.GetRequiredService<IOptions<SessionsOptions>>().Value;
 
     /// <summary>
-    /// <c>{session, seq, clients, complete, lastEventAt, state}</c>. The state holds each event's data
+    /// <c>{session, seq, epoch, clients, complete, lastEventAt, state}</c>. The state holds each event's data
     /// as raw JSON, so it is written directly rather than through a serializer model.
     /// </summary>
     private sealed class SessionResult(SessionSnapshot snapshot) : IResult
@@ -204,6 +204,7 @@ internal static class SessionEndpoints
                 writer.WriteStartObject();
                 writer.WriteString("session", snapshot.Session);
                 writer.WriteNumber("seq", snapshot.Seq);
+                writer.WriteString("epoch", snapshot.Epoch);
                 writer.WriteNumber("clients", snapshot.Clients);
                 writer.WriteBoolean("complete", snapshot.Complete);
                 if (snapshot.LastEventAt is { } at)

@@ -1,3 +1,4 @@
+using Gateway.Backplane;
 using Gateway.Connections;
 using Gateway.Protocol;
 using Gateway.Protocol.Framing;
@@ -36,7 +37,8 @@ internal static class WebSocketEndpoint
         }
 
         if (!EventFilter.TryParseQuery(http.Request.Query["events"], out EventFilter filter, out string? error)
-            || !QueryParameters.TryParseSeq(http.Request.Query["since"], "since", out long? since, out error))
+            || !QueryParameters.TryParseSeq(http.Request.Query["since"], "since", out long? since, out error)
+            || !QueryParameters.TryParseEpoch(http.Request.Query["epoch"], out string? epoch, out error))
         {
             await RefuseAsync(http, refusals, StatusCodes.Status400BadRequest, "bad_parameter", error!);
             return;
@@ -140,7 +142,7 @@ internal static class WebSocketEndpoint
         }
 
         Stream transport = await upgrade.UpgradeAsync();
-        var connection = new GatewayConnection(env, http, transport, session, filter, since, auth.Principal);
+        var connection = new GatewayConnection(env, http, transport, session, filter, since is { } seq ? new ResumePoint(seq, epoch) : null, auth.Principal);
         await connection.RunAsync();
     }
 

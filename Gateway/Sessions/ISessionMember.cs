@@ -20,16 +20,19 @@ internal enum EnqueueResult
 }
 
 /// <summary>
-/// Events a member asked to be sent again: those after <see cref="Since"/> that history still held.
-/// <see cref="Complete"/> is false when history no longer held every event after it.
+/// Events a member asked to be sent again: those after <see cref="Since"/> that history still held
+/// (when the member's epoch was of another life, the current life's from its start).
+/// <see cref="Complete"/> is false when history no longer held every event after it, or when the
+/// epoch did not match; <see cref="Epoch"/> is the session's current life.
 /// </summary>
-internal sealed record Replay(long Since, IReadOnlyList<SessionEvent> Events, bool Complete);
+internal sealed record Replay(long Since, IReadOnlyList<SessionEvent> Events, bool Complete, string Epoch);
 
 /// <summary>Where a session stood when a member joined it.</summary>
 /// <param name="Seq">The session's latest seq: events after it reach the member live.</param>
 /// <param name="SessionComplete">True when a final event has completed the session.</param>
 /// <param name="Replay">The replay the member asked for with its join, or null.</param>
-internal sealed record JoinState(long Seq, bool SessionComplete, Replay? Replay);
+/// <param name="Epoch">The session's current life.</param>
+internal sealed record JoinState(long Seq, bool SessionComplete, Replay? Replay, string Epoch);
 
 /// <summary>A local receiver of a session's live events: a WebSocket connection or an SSE stream.</summary>
 internal interface ISessionMember
@@ -66,10 +69,11 @@ internal interface ISessionMember
 internal abstract class SessionMembership
 {
     /// <summary>
-    /// Replays the held events after <paramref name="since"/>: <paramref name="deliver"/> is called
-    /// with them at a point between two live events, so that nothing is lost or sent twice at the seam.
+    /// Replays the held events after <paramref name="from"/> (from the start of the current life
+    /// when its epoch is of another): <paramref name="deliver"/> is called with them at a point
+    /// between two live events, so that nothing is lost or sent twice at the seam.
     /// </summary>
-    public abstract ValueTask ReplayAsync(long since, Action<Replay> deliver, CancellationToken cancellationToken);
+    public abstract ValueTask ReplayAsync(Backplane.ResumePoint from, Action<Replay> deliver, CancellationToken cancellationToken);
 
     /// <summary>Leaves the session. Safe to call more than once, from any thread.</summary>
     public abstract void Leave();

@@ -11,7 +11,7 @@ namespace Gateway.Sessions;
 /// </summary>
 internal sealed class SessionEvent(string session, string name, long seq, DateTimeOffset timestamp, ReadOnlyMemory<byte> data, byte[] frame, JsonScalar? id, bool final, long publishedAt = 0)
 {
-    private byte[]? _serverSentEvent;
+    private ServerSentEventFrame? _serverSentEvent;
 
     public string Session { get; } = session;
 
@@ -41,30 +41,31 @@ internal sealed class SessionEvent(string session, string name, long seq, DateTi
     public long PublishedAt { get; } = publishedAt;
 
     /// <summary>
-    /// The event as one Server-Sent Event (<c>id</c>, <c>event</c>, <c>data</c> lines), built by the
-    /// first stream that needs it and shared by every other.
+    /// The event as one Server-Sent Event (<c>id: epoch:seq</c>, <c>event</c>, <c>data</c> lines),
+    /// built by the first stream that needs it and shared by every other. <paramref name="epoch"/>
+    /// is the life of the session the stream joined: the same for every stream of the event's life.
     /// </summary>
-    public byte[] ServerSentEvent
+    public byte[] ServerSentEvent(string epoch)
     {
-        get
+        ServerSentEventFrame? built = Volatile.Read(ref _serverSentEvent);
+        if (built is null || !string.Equals(built.Epoch, epoch, StringComparison.Ordinal))
         {
-            byte[]? bytes = Volatile.Read(ref _serverSentEvent);
-            if (bytes is null)
-            {
-                // Two streams may both build it; they build the same bytes, and one copy wins.
-                string head = string.Create(CultureInfo.InvariantCulture, $"id: {Seq}\nevent: {Name}\ndata: ");
-                ReadOnlySpan<byte> json = Json.Span;
-                bytes = new byte[head.Length + json.Length + 2];
-                int written = Encoding.ASCII.GetBytes(head, bytes);
-                json.CopyTo(bytes.AsSpan(written));
-                bytes[^2] = (byte)'\n';
-                bytes[^1] = (byte)'\n';
-                Volatile.Write(ref _serverSentEvent, bytes);
-            }
-
-            return bytes;
+            // Two streams may both build it; they build the same bytes, and one copy wins.
+            string head = string.Create(CultureInfo.InvariantCulture, $"id: {epoch}:{Seq}\nevent: {Name}\ndata: ");
+            ReadOnlySpan<byte> json = Json.Span;
+            byte[] bytes = new byte[head.Length + json.Length + 2];
+            int written = Encoding.ASCII.GetBytes(head, bytes);
+            json.CopyTo(bytes.AsSpan(written));
+            bytes[^2] = (byte)'\n';
+            bytes[^1] = (byte)'\n';
+            built = new ServerSentEventFrame(epoch, bytes);
+            Volatile.Write(ref _serverSentEvent, built);
         }
+
+        return built.Bytes;
     }
 
     public StateEntry ToStateEntry() => new(Name, Seq, Timestamp, Data);
+
+    private sealed record ServerSentEventFrame(string Epoch, byte[] Bytes);
 }

@@ -5,8 +5,8 @@ namespace Gateway.Sessions;
 /// <summary>One row of <c>GET /api/sessions</c>.</summary>
 internal sealed record SessionSummary(string Session, long Seq, int Clients, DateTimeOffset? LastEventAt, bool Complete);
 
-/// <summary>Where a session stands: its latest seq, its clients and its state.</summary>
-internal sealed record SessionSnapshot(string Session, long Seq, int Clients, DateTimeOffset? LastEventAt, bool Complete, IReadOnlyList<StateEntry> State);
+/// <summary>Where a session stands: its latest seq and the life (epoch) it belongs to, its clients and its state.</summary>
+internal sealed record SessionSnapshot(string Session, long Seq, string Epoch, int Clients, DateTimeOffset? LastEventAt, bool Complete, IReadOnlyList<StateEntry> State);
 
 /// <summary>What happened to a publish.</summary>
 internal enum PublishStatus
@@ -42,7 +42,8 @@ internal sealed record PublishResult(PublishStatus Status, long[] Seqs, bool[] D
 /// <summary>A page of history for a poller.</summary>
 /// <param name="Events">The held events after the poll's seq, oldest first.</param>
 /// <param name="Seq">The session's latest seq.</param>
-/// <param name="Complete">False when history no longer held every event after the poll's seq.</param>
+/// <param name="Complete">False when history no longer held every event after the poll's seq, or the poll's epoch was of another life.</param>
 /// <param name="More">True when the page's limit cut it short: poll again from its last seq.</param>
 /// <param name="SessionComplete">True when a final event completed the session: nothing will follow.</param>
-internal sealed record EventPage(IReadOnlyList<SessionEvent> Events, long Seq, bool Complete, bool More, bool SessionComplete);
+/// <param name="Epoch">The session's current life.</param>
+internal sealed record EventPage(IReadOnlyList<SessionEvent> Events, long Seq, bool Complete, bool More, bool SessionComplete, string Epoch);

@@ -22,17 +22,15 @@ internal sealed partial class RedisBackplane : BackgroundService, IBackplane
     /// <summary>How long a node counts as alive after its last visit; it visits three times as often.</summary>
     private static readonly TimeSpan NodeLiveness = TimeSpan.FromSeconds(15);
 
-    // Sessions touched per script call: bounds how long one call holds Redis.
-    private const int TouchBatch = 500;
+    // Names of the set of sessions looked at per sweep: bounds the calls of one sweep.
+    private const int SweepPage = 200;
 
     private readonly ConcurrentDictionary<string, RedisSessionChannel> _channels = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, RedisSessionChannel>.AlternateLookup<ReadOnlySpan<char>> _channelsBySpan;
     private readonly Lock _channelsGate = new();
     private readonly RedisLink _link;
     private readonly RedisChannel _eventsChannel;
-    private readonly string _eventsChannelName;
-    private readonly RedisKey _allSessions;
-    private readonly string _prefix;
+    private readonly RedisKeys _keys;
     private readonly string _nodeId;
     private readonly TimeProvider _time;
     private readonly GatewayMetrics _metrics;
@@ -52,12 +50,10 @@ internal sealed partial class RedisBackplane : BackgroundService, IBackplane
         IOptions<BackplaneOptions> backplane, IOptions<HistoryOptions> history, IOptions<SessionsOptions> sessions,
         TimeProvider time, GatewayMetrics metrics, ILogger<RedisBackplane> logger)
     {
-        _prefix = backplane.Value.KeyPrefix;
+        _keys = new RedisKeys(backplane.Value.KeyPrefix);
         _nodeId = Convert.ToHexStringLower(Guid.NewGuid().ToByteArray(), 0, 8);
         _link = new RedisLink(backplane.Value, _nodeId, logger);
-        _eventsChannelName = _prefix + "events";
-        _eventsChannel = new RedisChannel(_eventsChannelName, RedisChannel.PatternMode.Literal);
-        _allSessions = _prefix + "sessions";
+        _eventsChannel = RedisChannel.Literal(_keys.EventsChannel);
         _operationTimeout = backplane.Value.OperationTimeout;
         _historyCapacity = history.Value.MaxEvents;
         _maxSessions = sessions.Value.MaxSessions;
@@ -92,28 +88,29 @@ internal sealed partial class RedisBackplane : BackgroundService, IBackplane
     {
         var seqs = new long[events.Count];
         var duplicate = new bool[events.Count];
-        var values = new RedisValue[8 + (4 * events.Count)];
+        var values = new RedisValue[9 + (4 * events.Count)];
         values[0] = session;
-        values[1] = _eventsChannelName;
+        values[1] = _keys.EventsChannel;
         values[2] = _historyCapacity;
         values[3] = _maxEventNames;
         values[4] = _idleTtlMs;
         values[5] = _completedTtlMs;
         values[6] = _maxSessions;
         values[7] = events.Count;
+        values[8] = SessionEpoch.New();
         for (int i = 0; i < events.Count; i++)
         {
             PublishRequest e = events[i];
-            values[8 + (4 * i)] = e.Id is { } id ? IdKey(id) : "";
-            values[9 + (4 * i)] = e.Event;
-            values[10 + (4 * i)] = e.Data.ToArray();
-            values[11 + (4 * i)] = e.Final ? "1" : "0";
+            values[9 + (4 * i)] = e.Id is { } id ? IdKey(id) : "";
+            values[10 + (4 * i)] = e.Event;
+            values[11 + (4 * i)] = e.Data.ToArray();
+            values[12 + (4 * i)] = e.Final ? "1" : "0";
         }
 
         RedisResult[] result;
         try
         {
-            result = (RedisResult[])(await _link.EvaluateAsync(RedisScripts.Publish, Keys(session), values))!;
+            result = (RedisResult[])(await _link.EvaluateAsync(RedisScripts.Publish, _keys.Of(session), values))!;
         }
         catch (BackplaneUnavailableException e)
         {
@@ -150,7 +147,7 @@ internal sealed partial class RedisBackplane : BackgroundService, IBackplane
         return new PublishResult(PublishStatus.Accepted, seqs, duplicate, seqs.Length > 0 ? seqs[^1] : seq);
     }
 
-    public async ValueTask<SessionMembership> JoinAsync(string session, ISessionMember member, long? since, CancellationToken cancellationToken)
+    public async ValueTask<SessionMembership> JoinAsync(string session, ISessionMember member, ResumePoint? from, CancellationToken cancellationToken)
     {
         RedisSessionChannel channel = Acquire(session);
         channel.BeginJoin();
@@ -158,14 +155,24 @@ internal sealed partial class RedisBackplane : BackgroundService, IBackplane
         try
         {
             long started = _time.GetTimestamp();
+
+            // The joiner's seq is trusted until a read shows the session's life; a seq of another
+            // life means reading again from the start.
+            long? since = from?.Seq;
             for (int attempt = 0; ; attempt++)
             {
                 // Only the first read counts the client and restarts the session's idle time.
-                long readFrom = since is { } from ? channel.ReadFrom(from) : -1;
+                long readFrom = since is { } seq ? channel.ReadFrom(seq) : -1;
                 RedisRead read = await ReadAsync(session, readFrom, _historyCapacity, count: attempt == 0, create: true, touch: attempt == 0);
                 counted |= attempt == 0 && !read.Complete;
+                if (from is { } point && point.SinceIn(read.Epoch) != since)
+                {
+                    since = point.SinceIn(read.Epoch);
+                    continue;
+                }
+
                 var outbox = new ChannelOutbox();
-                (bool Added, bool CatchUp)? joined = channel.TryJoin(member, since, readFrom, read, outbox);
+                (bool Added, bool CatchUp)? joined = channel.TryJoin(member, from, readFrom, read, outbox);
                 outbox.Flush();
                 if (joined is { } done)
                 {
@@ -199,12 +206,13 @@ internal sealed partial class RedisBackplane : BackgroundService, IBackplane
         }
     }
 
-    public async ValueTask<EventPage?> PollAsync(string session, long since, int limit, TimeSpan wait, CancellationToken cancellationToken)
+    public async ValueTask<EventPage?> PollAsync(string session, ResumePoint from, int limit, TimeSpan wait, CancellationToken cancellationToken)
     {
         RedisSessionChannel channel = Acquire(session);
         try
         {
             long started = _time.GetTimestamp();
+            long since = from.Seq;
             while (true)
             {
                 // Listen before reading, so that an event published between the read and the wait wakes it.
@@ -215,16 +223,24 @@ internal sealed partial class RedisBackplane : BackgroundService, IBackplane
                     return null;
                 }
 
+                if (from.SinceIn(read.Epoch) != since)
+                {
+                    // The poller's seq is of another life: this life's events from its start.
+                    since = from.SinceIn(read.Epoch);
+                    continue;
+                }
+
                 // A poller ahead of the session (it was deleted and began again) is answered at once.
+                bool sameLife = from.IsIn(read.Epoch);
                 if (since != read.Seq || read.Complete)
                 {
-                    return new EventPage(read.Events, read.Seq, read.Held, read.More, read.Complete);
+                    return new EventPage(read.Events, read.Seq, read.Held && sameLife, read.More, read.Complete, read.Epoch);
                 }
 
                 TimeSpan left = wait - _time.GetElapsedTime(started);
                 if (left <= TimeSpan.Zero)
                 {
-                    return new EventPage([], read.Seq, Complete: true, More: false, SessionComplete: false);
+                    return new EventPage([], read.Seq, Complete: sameLife, More: false, SessionComplete: false, read.Epoch);
                 }
 
                 try
@@ -246,15 +262,15 @@ internal sealed partial class RedisBackplane : BackgroundService, IBackplane
 
     public async ValueTask<SessionSnapshot?> GetSessionAsync(string session, CancellationToken cancellationToken)
     {
-        var result = (RedisResult[])(await _link.EvaluateAsync(RedisScripts.Snapshot, Keys(session), [_prefix]))!;
+        var result = (RedisResult[])(await _link.EvaluateAsync(RedisScripts.Snapshot, _keys.Of(session), [session, "1"]))!;
         if ((long)result[0] != 1)
         {
             return null;
         }
 
         DateTimeOffset now = _time.GetUtcNow();
-        var state = new List<StateEntry>(result.Length - 5);
-        for (int i = 5; i < result.Length; i++)
+        var state = new List<StateEntry>(result.Length - 6);
+        for (int i = 6; i < result.Length; i++)
         {
             if (RedisEntry.TryDecode(session, (byte[])result[i]!, 0, now, _time) is { } e)
             {
@@ -263,16 +279,24 @@ internal sealed partial class RedisBackplane : BackgroundService, IBackplane
         }
 
         state.Sort(static (a, b) => a.Seq.CompareTo(b.Seq));
-        return new SessionSnapshot(session, (long)result[1], (int)(long)result[4], LastEventAt((long)result[3]), (long)result[2] == 1, state);
+        return new SessionSnapshot(session, (long)result[1], (string)result[5]!, (int)(long)result[4], LastEventAt((long)result[3]), (long)result[2] == 1, state);
     }
 
     public async ValueTask<IReadOnlyList<SessionSummary>> ListSessionsAsync(CancellationToken cancellationToken)
     {
-        var rows = (RedisResult[])(await _link.EvaluateAsync(RedisScripts.List, [_allSessions], [_prefix]))!;
-        var list = new List<SessionSummary>(rows.Length / 5);
-        for (int i = 0; i + 4 < rows.Length; i += 5)
+        RedisValue[] names = await _link.CallAsync(database => database.SetMembersAsync(_keys.Sessions));
+
+        // One script per session, each with its own keys, sent together: one round trip's wait.
+        RedisResult[][] rows = await Task.WhenAll(names.Select(async name =>
+            (RedisResult[])(await _link.EvaluateAsync(RedisScripts.Snapshot, _keys.Of(name!), [name, "0"]))!));
+        var list = new List<SessionSummary>(rows.Length);
+        for (int i = 0; i < rows.Length; i++)
         {
-            list.Add(new SessionSummary((string)rows[i]!, (long)rows[i + 1], (int)(long)rows[i + 4], LastEventAt((long)rows[i + 3]), (long)rows[i + 2] == 1));
+            RedisResult[] row = rows[i];
+            if ((long)row[0] == 1)
+            {
+                list.Add(new SessionSummary((string)names[i]!, (long)row[1], (int)(long)row[4], LastEventAt((long)row[3]), (long)row[2] == 1));
+            }
         }
 
         list.Sort(static (a, b) => string.CompareOrdinal(a.Session, b.Session));
@@ -282,7 +306,7 @@ internal sealed partial class RedisBackplane : BackgroundService, IBackplane
     public async ValueTask<bool> DeleteSessionAsync(string session, CancellationToken cancellationToken)
     {
         // Every node, this one included, closes the session's clients when the channel tells it.
-        bool deleted = (long)(await _link.EvaluateAsync(RedisScripts.Delete, Keys(session), [session, _eventsChannelName])) == 1;
+        bool deleted = (long)(await _link.EvaluateAsync(RedisScripts.Delete, _keys.Of(session), [session, _keys.EventsChannel])) == 1;
         if (deleted)
         {
             Log.SessionDeleted(_logger, session);
@@ -355,7 +379,7 @@ internal sealed partial class RedisBackplane : BackgroundService, IBackplane
         }
     }
 
-    /// <summary>A message of the events channel: <c>session \n entry</c>, or <c>session \n #deleted</c>.</summary>
+    /// <summary>A message of the events channel: <c>session \n epoch \n entry</c>, or <c>session \n #deleted</c>.</summary>
     private void OnMessage(RedisChannel _, RedisValue message)
     {
         try
@@ -377,20 +401,38 @@ internal sealed partial class RedisBackplane : BackgroundService, IBackplane
             }
 
             var outbox = new ChannelOutbox();
-            ReadOnlySpan<byte> entry = bytes.AsSpan(newline + 1);
-            if (entry.SequenceEqual(RedisEntry.DeletedMarker))
+            ReadOnlySpan<byte> rest = bytes.AsSpan(newline + 1);
+            if (rest.SequenceEqual(RedisEntry.DeletedMarker))
             {
                 channel.OnDeleted(outbox);
                 outbox.Flush();
                 return;
             }
 
-            if (!RedisEntry.TryReadSeq(entry, out long seq) || channel.HasDelivered(seq))
+            int epochEnd = rest.IndexOf((byte)'\n');
+            if (epochEnd <= 0)
+            {
+                Log.Malformed(_logger, channel.Name);
+                return;
+            }
+
+            if (channel.IsOtherLife(rest[..epochEnd]))
+            {
+                if (channel.TryStartCatchUp(out long from))
+                {
+                    StartCatchUp(channel, from);
+                }
+
+                return;
+            }
+
+            int entryStart = newline + 1 + epochEnd + 1;
+            if (!RedisEntry.TryReadSeq(bytes.AsSpan(entryStart), out long seq) || channel.HasDelivered(seq))
             {
                 return;
             }
 
-            if (RedisEntry.TryDecode(channel.Name, bytes, newline + 1, _time.GetUtcNow(), _time) is not { } sessionEvent)
+            if (RedisEntry.TryDecode(channel.Name, bytes, entryStart, _time.GetUtcNow(), _time) is not { } sessionEvent)
             {
                 Log.Malformed(_logger, channel.Name);
                 return;
@@ -478,15 +520,15 @@ internal sealed partial class RedisBackplane : BackgroundService, IBackplane
 
     private async Task<RedisRead> ReadAsync(string session, long since, int limit, bool count, bool create, bool touch)
     {
-        var result = (RedisResult[])(await _link.EvaluateAsync(RedisScripts.Read, Keys(session),
+        var result = (RedisResult[])(await _link.EvaluateAsync(RedisScripts.Read, _keys.Of(session),
         [
-            session, since, limit, count ? _nodeId : "", _idleTtlMs, create ? _maxSessions : -1, touch ? "1" : "0",
+            session, since, limit, count ? _nodeId : "", _idleTtlMs, create ? _maxSessions : -1, touch ? "1" : "0", SessionEpoch.New(),
         ]))!;
 
         int found = (int)(long)result[0];
-        var events = new List<SessionEvent>(result.Length - 5);
+        var events = new List<SessionEvent>(result.Length - 6);
         DateTimeOffset now = _time.GetUtcNow();
-        for (int i = 5; i < result.Length; i++)
+        for (int i = 6; i < result.Length; i++)
         {
             if (RedisEntry.TryDecode(session, (byte[])result[i]!, 0, now, _time) is { } e)
             {
@@ -494,11 +536,11 @@ internal sealed partial class RedisBackplane : BackgroundService, IBackplane
             }
         }
 
-        return new RedisRead(found, (long)result[1], (long)result[2] == 1, (long)result[3] == 1, (long)result[4] == 1, events);
+        return new RedisRead(found, (long)result[1], (long)result[2] == 1, (long)result[3] == 1, (long)result[4] == 1, (string)result[5]!, events);
     }
 
     /// <summary>A client of this node left: its count goes down (without waiting; a reconnection restates every count).</summary>
-    private void Uncount(string session) => _link.Send(RedisScripts.Leave, Keys(session), [_nodeId]);
+    private void Uncount(string session) => _link.Send(RedisScripts.Leave, _keys.Of(session), [_nodeId]);
 
     /// <summary>Sessions with clients here, and their counts; with <paramref name="withoutClients"/>, every local session.</summary>
     private List<(string Session, int Clients)> Snapshot(bool withoutClients)
@@ -518,33 +560,18 @@ internal sealed partial class RedisBackplane : BackgroundService, IBackplane
 
     private async Task TouchAsync(List<(string Session, int Clients)> sessions, bool setCounts)
     {
-        int start = 0;
-        do
-        {
-            int count = Math.Min(TouchBatch, sessions.Count - start);
-            var values = new RedisValue[5 + (2 * count)];
-            values[0] = _prefix;
-            values[1] = _nodeId;
-            values[2] = (long)NodeLiveness.TotalMilliseconds;
-            values[3] = _idleTtlMs;
-            values[4] = setCounts ? "1" : "0";
-            for (int i = 0; i < count; i++)
-            {
-                values[5 + (2 * i)] = sessions[start + i].Session;
-                values[6 + (2 * i)] = sessions[start + i].Clients;
-            }
-
-            Interlocked.Exchange(ref _knownSessions, (long)await _link.EvaluateAsync(RedisScripts.Touch, [_allSessions], values));
-            start += count;
-        }
-        while (start < sessions.Count);
+        await _link.EvaluateAsync(RedisScripts.Alive, [_keys.Nodes], [_nodeId, (long)NodeLiveness.TotalMilliseconds]);
+        await Task.WhenAll(sessions.Select(s =>
+            _link.EvaluateAsync(RedisScripts.Touch, _keys.Of(s.Session), [_nodeId, _idleTtlMs, setCounts ? "1" : "0", s.Clients])));
     }
 
     private async Task SweepAsync()
     {
-        var result = (RedisResult[])(await _link.EvaluateAsync(RedisScripts.Sweep, [_allSessions], [_prefix, _sweepCursor]))!;
-        _sweepCursor = (RedisValue)result[0];
-        Interlocked.Exchange(ref _knownSessions, (long)result[1]);
+        var page = (RedisResult[])(await _link.CallAsync(database => database.ExecuteAsync("SSCAN", _keys.Sessions, _sweepCursor, "COUNT", SweepPage)))!;
+        _sweepCursor = (RedisValue)page[0];
+        var names = (RedisValue[])page[1]!;
+        await Task.WhenAll(names.Select(name => _link.EvaluateAsync(RedisScripts.Forget, _keys.Of(name!), [name])));
+        Interlocked.Exchange(ref _knownSessions, await _link.CallAsync(database => database.SetLengthAsync(_keys.Sessions)));
     }
 
     private RedisSessionChannel Acquire(string session)
@@ -568,12 +595,6 @@ internal sealed partial class RedisBackplane : BackgroundService, IBackplane
         }
     }
 
-    private RedisKey[] Keys(string session)
-    {
-        string tag = _prefix + "{" + session + "}:";
-        return [tag + "meta", tag + "events", tag + "state", tag + "ids", tag + "clients", _allSessions];
-    }
-
     /// <summary>An idempotency key: its JSON type and text, so that "1" and 1 stay different ids, as in memory.</summary>
     private static string IdKey(JsonScalar id) => (id.IsString ? "s:" : "n:") + id.Text;
 
@@ -584,15 +605,22 @@ internal sealed partial class RedisBackplane : BackgroundService, IBackplane
     {
         private int _left;
 
-        public override async ValueTask ReplayAsync(long since, Action<Replay> deliver, CancellationToken cancellationToken)
+        public override async ValueTask ReplayAsync(ResumePoint from, Action<Replay> deliver, CancellationToken cancellationToken)
         {
             long started = owner._time.GetTimestamp();
+            long since = from.Seq;
             while (true)
             {
                 long readFrom = channel.ReadFrom(since);
                 RedisRead read = await owner.ReadAsync(channel.Name, readFrom, owner._historyCapacity, count: false, create: false, touch: false);
+                if (from.SinceIn(read.Epoch) != since)
+                {
+                    since = from.SinceIn(read.Epoch);
+                    continue;
+                }
+
                 var outbox = new ChannelOutbox();
-                bool replayed = channel.TryReplay(since, readFrom, read, deliver, outbox);
+                bool replayed = channel.TryReplay(from, readFrom, read, deliver, outbox);
                 outbox.Flush();
                 if (replayed)
                 {

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Gateway.Configuration;
 using Polly;
 using Polly.Retry;
@@ -6,11 +7,12 @@ using StackExchange.Redis;
 namespace Gateway.Backplane.Redis;
 
 /// <summary>
-/// This node's connection to Redis. It connects, subscribes to the events channel, and is "up";
-/// when the connection fails it is dropped whole, and a new one is made with exponential backoff
-/// and jitter (so that nodes do not reconnect in step), subscribed again, and handed to the
-/// backplane to catch up on what it missed. While it is down, every command fails at once with
-/// <see cref="BackplaneUnavailableException"/> rather than queueing behind a dead socket.
+/// This node's connection to Redis: one multiplexer for the node's life. The client library
+/// reconnects by itself and subscribes the events channel again; this link decides when the
+/// backplane is "up": once the channel is proven to deliver again (a probe sent through it came
+/// back), so that the catch-up that follows reads history only after live events flow. While it
+/// is down, every command fails at once with <see cref="BackplaneUnavailableException"/> rather
+/// than queueing behind a dead socket.
 /// </summary>
 internal sealed partial class RedisLink(BackplaneOptions options, string nodeId, ILogger logger)
 {
@@ -20,10 +22,20 @@ internal sealed partial class RedisLink(BackplaneOptions options, string nodeId,
     /// <summary>Retries never wait longer than this, so a node is back within seconds of Redis.</summary>
     public static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(5);
 
-    private volatile ConnectionMultiplexer? _connection;
-    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    // How long a probe may take to come back before it is sent again: a round trip to a Redis on
+    // the same network is well under a millisecond.
+    private static readonly TimeSpan ProbeInterval = TimeSpan.FromMilliseconds(100);
 
-    public bool IsUp => _connection is not null;
+    private readonly Lock _gate = new();
+    private volatile ConnectionMultiplexer? _connection;
+    private volatile bool _up;
+    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TaskCompletionSource _lost = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TaskCompletionSource _restored = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private Probe? _probe;
+    private long _probes;
+
+    public bool IsUp => _up;
 
     /// <summary>Completes once the link is up (<paramref name="up"/>) or down.</summary>
     public async Task WhenAsync(bool up, CancellationToken cancellationToken)
@@ -43,10 +55,36 @@ internal sealed partial class RedisLink(BackplaneOptions options, string nodeId,
     /// <summary>
     /// Keeps the link up until <paramref name="stopping"/>: <paramref name="onMessage"/> gets every
     /// message of <paramref name="channel"/>; <paramref name="onConnected"/> runs each time the link
-    /// (re)connects, once the subscription is in place.
+    /// comes up, once the channel delivers again.
     /// </summary>
     public async Task RunAsync(RedisChannel channel, Action<RedisChannel, RedisValue> onMessage, Func<bool, Task> onConnected, CancellationToken stopping)
     {
+        ConfigurationOptions config = ConfigurationOptions.Parse(options.Redis);
+
+        // Start without Redis and keep trying, with the library's backoff; fail commands at once while
+        // disconnected rather than hold them in a backlog: a publisher is better told 503 now.
+        config.AbortOnConnectFail = false;
+        config.BacklogPolicy = BacklogPolicy.FailFast;
+        config.ReconnectRetryPolicy = new ExponentialRetry((int)FirstRetryDelay.TotalMilliseconds, (int)MaxRetryDelay.TotalMilliseconds);
+        config.ConnectTimeout = (int)options.OperationTimeout.TotalMilliseconds;
+        config.SyncTimeout = (int)options.OperationTimeout.TotalMilliseconds;
+        config.AsyncTimeout = (int)options.OperationTimeout.TotalMilliseconds;
+        config.ClientName ??= "gateway-" + nodeId;
+
+        ConnectionMultiplexer connection = await ConnectionMultiplexer.ConnectAsync(config);
+        connection.ConnectionFailed += (_, e) =>
+        {
+            if (e.FailureType != ConnectionFailureType.None)
+            {
+                MarkDown();
+            }
+        };
+        connection.ConnectionRestored += (_, _) =>
+            Interlocked.Exchange(ref _restored, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+        _connection = connection;
+
+        // Proving the channel may take a few tries after Redis is back (the library resubscribes on
+        // its own time); Polly spaces them, with jitter so that many nodes do not probe in step.
         ResiliencePipeline retry = new ResiliencePipelineBuilder()
             .AddRetry(new RetryStrategyOptions
             {
@@ -64,64 +102,104 @@ internal sealed partial class RedisLink(BackplaneOptions options, string nodeId,
             })
             .Build();
 
-        bool reconnect = false;
-        while (!stopping.IsCancellationRequested)
+        try
         {
-            ConnectionMultiplexer connection;
-            try
+            bool subscribed = false;
+            bool reconnect = false;
+            int failedCatchUps = 0;
+            while (!stopping.IsCancellationRequested)
             {
-                connection = await retry.ExecuteAsync(async token => await ConnectAsync(channel, onMessage, token), stopping);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
+                try
+                {
+                    await retry.ExecuteAsync(
+                        async token =>
+                        {
+                            await WhenConnectedAsync(connection, subscribed ? channel : (RedisChannel?)null, token);
+                            if (!subscribed)
+                            {
+                                // Once only: the library keeps the subscription across reconnections.
+                                await connection.GetSubscriber().SubscribeAsync(channel, (c, m) => OnChannelMessage(c, m, onMessage)).WaitAsync(options.OperationTimeout, token);
+                                subscribed = true;
+                            }
 
-            var lost = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            connection.ConnectionFailed += (_, e) => lost.TrySetResult();
-            if (!connection.IsConnected)
-            {
-                lost.TrySetResult();
-            }
+                            await ProveChannelAsync(connection, channel, token);
+                        },
+                        stopping);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
 
-            SetConnection(connection);
+                // Failures reported before the probe came back are over (each of the two connections
+                // reports its own, sometimes after the other is back); one after it counts, and one
+                // that slipped in between is caught by asking the connection itself.
+                var lost = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                Volatile.Write(ref _lost, lost);
+                if (!connection.IsConnected || !connection.GetSubscriber().IsConnected(channel))
+                {
+                    continue;
+                }
 
-            // The endpoints only: the configuration string may hold a password.
-            Log.Connected(logger, reconnect ? "reconnected to" : "connected to", string.Join(",", connection.GetEndPoints().Select(e => e.ToString())));
-            try
-            {
-                await onConnected(reconnect);
-            }
-            catch (Exception e) when (e is BackplaneUnavailableException or RedisException)
-            {
-                // The link failed again while catching up; the next connection catches up instead.
-                lost.TrySetResult();
-            }
+                SetUp(true);
 
-            try
-            {
-                await lost.Task.WaitAsync(stopping);
-                Log.Lost(logger);
-            }
-            catch (OperationCanceledException)
-            {
-            }
+                // The endpoints only: the configuration string may hold a password.
+                Log.Connected(logger, reconnect ? "reconnected to" : "connected to", string.Join(",", connection.GetEndPoints().Select(e => e.ToString())));
+                bool caughtUp = true;
+                try
+                {
+                    await onConnected(reconnect);
+                    failedCatchUps = 0;
+                }
+                catch (Exception e) when (e is BackplaneUnavailableException or RedisException)
+                {
+                    // The link failed again while catching up; the next time it comes up catches up instead.
+                    caughtUp = false;
+                    lost.TrySetResult();
+                }
 
-            SetConnection(null);
-            reconnect = true;
-            await CloseAsync(connection);
+                try
+                {
+                    await lost.Task.WaitAsync(stopping);
+                    Log.Lost(logger);
+                    if (!caughtUp)
+                    {
+                        // Redis answers the probe but not the catch-up (at its memory limit, say):
+                        // back off rather than go round at once.
+                        SetUp(false);
+                        await Task.Delay(TimeSpan.FromTicks(Math.Min(MaxRetryDelay.Ticks, FirstRetryDelay.Ticks << Math.Min(failedCatchUps++, 5))), stopping);
+                    }
+                }
+                catch (OperationCanceledException)
+                {
+                }
+
+                SetUp(false);
+                reconnect = true;
+            }
+        }
+        finally
+        {
+            SetUp(false);
+            _connection = null;
+            await connection.CloseAsync(allowCommandsToComplete: false);
+            await connection.DisposeAsync();
         }
     }
 
     /// <summary>Runs a script; throws <see cref="BackplaneUnavailableException"/> when Redis is down or does not answer in time.</summary>
-    public async Task<RedisResult> EvaluateAsync(string script, RedisKey[] keys, RedisValue[] values)
+    public Task<RedisResult> EvaluateAsync(string script, RedisKey[] keys, RedisValue[] values) =>
+        CallAsync(database => database.ScriptEvaluateAsync(script, keys, values));
+
+    /// <summary>Runs a command; throws <see cref="BackplaneUnavailableException"/> when Redis is down or does not answer in time.</summary>
+    public async Task<T> CallAsync<T>(Func<IDatabase, Task<T>> command)
     {
-        ConnectionMultiplexer connection = _connection
+        ConnectionMultiplexer connection = (_up ? _connection : null)
             ?? throw new BackplaneUnavailableException("Redis is unreachable; the gateway is reconnecting");
-        Task<RedisResult> call;
+        Task<T> call;
         try
         {
-            call = connection.GetDatabase().ScriptEvaluateAsync(script, keys, values);
+            call = command(connection.GetDatabase());
         }
         catch (RedisConnectionException e)
         {
@@ -149,60 +227,117 @@ internal sealed partial class RedisLink(BackplaneOptions options, string nodeId,
     /// <summary>Runs a script without waiting for, or hearing about, its result (while the link is down, not at all).</summary>
     public void Send(string script, RedisKey[] keys, RedisValue[] values)
     {
-        try
-        {
-            _connection?.GetDatabase().ScriptEvaluateAsync(script, keys, values, CommandFlags.FireAndForget);
-        }
-        catch (RedisException)
+        if (!_up || _connection is not { } connection)
         {
             // Down: what this would have written is written afresh when the link is back.
+            return;
         }
-    }
 
-    private void SetConnection(ConnectionMultiplexer? connection)
-    {
-        _connection = connection;
-        Interlocked.Exchange(ref _changed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
-    }
-
-    private async Task<ConnectionMultiplexer> ConnectAsync(RedisChannel channel, Action<RedisChannel, RedisValue> onMessage, CancellationToken cancellationToken)
-    {
-        cancellationToken.ThrowIfCancellationRequested();
-        ConfigurationOptions config = ConfigurationOptions.Parse(options.Redis);
-
-        // One attempt per call: the retry policy above decides when to try again.
-        config.AbortOnConnectFail = true;
-        config.ConnectRetry = 1;
-        config.ConnectTimeout = (int)options.OperationTimeout.TotalMilliseconds;
-        config.SyncTimeout = (int)options.OperationTimeout.TotalMilliseconds;
-        config.ClientName ??= "gateway-" + nodeId;
-        ConnectionMultiplexer connection = await ConnectionMultiplexer.ConnectAsync(config);
         try
         {
-            await connection.GetSubscriber().SubscribeAsync(channel, onMessage).WaitAsync(options.OperationTimeout, cancellationToken);
-            return connection;
-        }
-        catch
-        {
-            await CloseAsync(connection);
-            throw;
-        }
-    }
-
-    private static async Task CloseAsync(ConnectionMultiplexer connection)
-    {
-        try
-        {
-            await connection.CloseAsync(allowCommandsToComplete: false);
+            connection.GetDatabase().ScriptEvaluateAsync(script, keys, values, CommandFlags.FireAndForget);
         }
         catch (RedisException)
         {
-            // Closing a connection that has already failed.
+            // Lost meanwhile: the same.
         }
-        finally
+    }
+
+    /// <summary>
+    /// Completes once a probe published on <paramref name="channel"/> has come back through this
+    /// node's subscription: from then on, whatever is published reaches this node.
+    /// </summary>
+    private async Task ProveChannelAsync(ConnectionMultiplexer connection, RedisChannel channel, CancellationToken cancellationToken)
+    {
+        // A leading newline: no node reads it as a session's message (a session name is never empty).
+        var probe = new Probe($"\n{nodeId}:{Interlocked.Increment(ref _probes)}");
+        Volatile.Write(ref _probe, probe);
+        long started = Stopwatch.GetTimestamp();
+        while (true)
         {
-            connection.Dispose();
+            // Sent again until it comes back: one sent just before the library had subscribed again
+            // is lost, and waiting out the whole timeout for it would keep the node down for nothing.
+            await connection.GetSubscriber().PublishAsync(channel, probe.Token).WaitAsync(options.OperationTimeout, cancellationToken);
+            try
+            {
+                await probe.Returned.Task.WaitAsync(ProbeInterval, cancellationToken);
+                return;
+            }
+            catch (TimeoutException e) when (Stopwatch.GetElapsedTime(started) >= options.OperationTimeout)
+            {
+                throw new BackplaneUnavailableException("the events channel is not subscribed again yet", e);
+            }
+            catch (TimeoutException)
+            {
+            }
         }
+    }
+
+    /// <summary>
+    /// Completes once both of the multiplexer's connections are up, waking at each reconnection it
+    /// reports: the library's own backoff decides when it tries, and the link is up again as soon
+    /// as Redis is, not at a later turn of a backoff of its own.
+    /// </summary>
+    /// <remarks>Without <paramref name="channel"/> (not subscribed yet), the interactive connection is enough.</remarks>
+    private async Task WhenConnectedAsync(ConnectionMultiplexer connection, RedisChannel? channel, CancellationToken cancellationToken)
+    {
+        long started = Stopwatch.GetTimestamp();
+        while (true)
+        {
+            Task restored = Volatile.Read(ref _restored).Task;
+            if (connection.IsConnected && (channel is not { } subscribedTo || connection.GetSubscriber().IsConnected(subscribedTo)))
+            {
+                return;
+            }
+
+            try
+            {
+                await restored.WaitAsync(MaxRetryDelay, cancellationToken);
+            }
+            catch (TimeoutException)
+            {
+                Log.StillUnreachable(logger, (long)Stopwatch.GetElapsedTime(started).TotalSeconds);
+            }
+        }
+    }
+
+    private void OnChannelMessage(RedisChannel channel, RedisValue message, Action<RedisChannel, RedisValue> onMessage)
+    {
+        if (Volatile.Read(ref _probe) is { } probe && ((ReadOnlyMemory<byte>)message).Span is [(byte)'\n', ..] && message == probe.Token)
+        {
+            probe.Returned.TrySetResult();
+            return;
+        }
+
+        onMessage(channel, message);
+    }
+
+    private void MarkDown()
+    {
+        SetUp(false);
+        Volatile.Read(ref _lost).TrySetResult();
+    }
+
+    private void SetUp(bool up)
+    {
+        // The library's thread reports a failure while the link's loop may be bringing it up.
+        lock (_gate)
+        {
+            if (_up == up)
+            {
+                return;
+            }
+
+            _up = up;
+            Interlocked.Exchange(ref _changed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+        }
+    }
+
+    private sealed class Probe(string token)
+    {
+        public RedisValue Token { get; } = token;
+
+        public TaskCompletionSource Returned { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
     private static partial class Log
@@ -213,7 +348,10 @@ internal sealed partial class RedisLink(BackplaneOptions options, string nodeId,
         [LoggerMessage(EventId = 502, Level = LogLevel.Warning, Message = "Backplane lost its Redis connection: publishes answer 503 until it is back; live connections stay open")]
         public static partial void Lost(ILogger logger);
 
-        [LoggerMessage(EventId = 503, Level = LogLevel.Warning, Message = "Backplane could not reach Redis (attempt {Attempt}); next try in {DelayMs} ms: {Reason}")]
+        [LoggerMessage(EventId = 503, Level = LogLevel.Warning, Message = "Backplane could not confirm its Redis link (attempt {Attempt}); next try in {DelayMs} ms: {Reason}")]
         public static partial void ConnectFailed(ILogger logger, int attempt, long delayMs, string reason);
+
+        [LoggerMessage(EventId = 504, Level = LogLevel.Warning, Message = "Backplane still cannot reach Redis after {Seconds} s; the Redis client keeps reconnecting")]
+        public static partial void StillUnreachable(ILogger logger, long seconds);
     }
 }

@@ -2,7 +2,7 @@ namespace Gateway.Backplane.Redis;
 
 /// <summary>
 /// The Lua scripts that do every change to a session in Redis, each one atomically. A session's
-/// keys share the hash tag <c>{name}</c>: <c>meta</c> (a hash: seq, last event time, complete),
+/// keys share the hash tag <c>{name}</c>: <c>meta</c> (a hash: seq, epoch, last event time, complete),
 /// <c>events</c> (a list, the history, oldest first, seq = last seq - length + 1 + index),
 /// <c>state</c> (a hash: event name to its latest entry), <c>ids</c> (a sorted set: idempotency key
 /// scored by its seq) and <c>clients</c> (a hash: node id to that node's client count).
@@ -11,32 +11,37 @@ namespace Gateway.Backplane.Redis;
 /// An entry, in history, in state and on the events channel, is
 /// <c>seq \n ts(ms) \n final(0|1) \n name \n data</c>: the name alphabet has no newline, and data
 /// is the rest of the string, so nothing needs escaping. On the channel it is preceded by
-/// <c>session \n</c>; <c>session \n #deleted</c> tells the nodes a session was deleted.
-/// Every script takes the same six keys: meta, events, state, ids, clients, and the set of all sessions.
+/// <c>session \n epoch \n</c> (so that a node sees a session begin a new life under it);
+/// <c>session \n #deleted</c> tells the nodes a session was deleted.
+/// Every session script takes the same keys, from <see cref="RedisKeys.Of"/>: meta, events, state,
+/// ids, clients, the set of all sessions, and the nodes' liveness (a sorted set: node id scored by
+/// the time its liveness runs out). No script makes up a key name: each key it touches is in KEYS.
 /// </remarks>
 internal static class RedisScripts
 {
     /// <summary>
     /// Appends a batch. ARGV: session, channel, max events, max names, idle ttl ms, completed ttl
-    /// ms, max sessions, n, then for each event: id key (empty for none), name, data, final.
+    /// ms, max sessions, n, a new epoch (taken when this creates the session's life), then for each
+    /// event: id key (empty for none), name, data, final.
     /// Returns <c>{status, seq, ts, seq1, ..., seqN}</c>; a duplicate's seq is negative.
     /// </summary>
     public const string Publish = """
         local meta, events, state, ids, clients, all = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
         local n = tonumber(ARGV[8])
         local exists = redis.call('EXISTS', meta) == 1
-        local seq, complete = 0, false
+        local seq, complete, epoch = 0, false, ARGV[9]
         if exists then
-          local m = redis.call('HMGET', meta, 'seq', 'complete')
+          local m = redis.call('HMGET', meta, 'seq', 'complete', 'epoch')
           seq = tonumber(m[1]) or 0
           complete = m[2] == '1'
+          epoch = m[3] or epoch
         elseif redis.call('SCARD', all) >= tonumber(ARGV[7]) and redis.call('SISMEMBER', all, ARGV[1]) == 0 then
           return {'limit', 0, 0}
         end
 
         local result, anyNew = {}, false
         for i = 1, n do
-          local id = ARGV[5 + 4 * i]
+          local id = ARGV[6 + 4 * i]
           local known = id ~= '' and redis.call('ZSCORE', ids, id)
           if known then result[i] = -tonumber(known) else result[i] = 0; anyNew = true end
         end
@@ -45,7 +50,7 @@ internal static class RedisScripts
         if anyNew then
           local names, added = redis.call('HLEN', state), {}
           for i = 1, n do
-            local name = ARGV[6 + 4 * i]
+            local name = ARGV[7 + 4 * i]
             if result[i] == 0 and not added[name] and redis.call('HEXISTS', state, name) == 0 then
               added[name] = true
               names = names + 1
@@ -59,7 +64,7 @@ internal static class RedisScripts
         local final = false
         for i = 1, n do
           if result[i] == 0 then
-            local id, name, data, fin = ARGV[5 + 4 * i], ARGV[6 + 4 * i], ARGV[7 + 4 * i], ARGV[8 + 4 * i]
+            local id, name, data, fin = ARGV[6 + 4 * i], ARGV[7 + 4 * i], ARGV[8 + 4 * i], ARGV[9 + 4 * i]
             local earlier = id ~= '' and redis.call('ZSCORE', ids, id)
             if earlier then
               result[i] = -tonumber(earlier)
@@ -69,7 +74,7 @@ internal static class RedisScripts
               redis.call('RPUSH', events, entry)
               redis.call('HSET', state, name, entry)
               if id ~= '' then redis.call('ZADD', ids, seq, id) end
-              redis.call('PUBLISH', ARGV[2], ARGV[1] .. '\n' .. entry)
+              redis.call('PUBLISH', ARGV[2], ARGV[1] .. '\n' .. epoch .. '\n' .. entry)
               result[i] = seq
               if fin == '1' then final = true end
             end
@@ -86,6 +91,9 @@ internal static class RedisScripts
 
         if anyNew then
           redis.call('HSET', meta, 'seq', string.format('%d', seq), 'last', string.format('%d', ts))
+          -- A life begins with the session's keys: a session Redis lost (a restart without
+          -- persistence, expiry, DELETE) starts again at seq 1 with a new epoch.
+          redis.call('HSETNX', meta, 'epoch', epoch)
           if final then redis.call('HSET', meta, 'complete', '1') end
           local ttl = final and ARGV[6] or ARGV[5]
           for _, key in ipairs({meta, events, state, ids, clients}) do redis.call('PEXPIRE', key, ttl) end
@@ -101,25 +109,30 @@ internal static class RedisScripts
     /// Reads where a session stands and the held events after <c>since</c>, creating the session
     /// when asked. ARGV: session, since (-1: no events wanted), limit, node id (non-empty: count a
     /// client of that node), idle ttl ms, max sessions (-1: do not create), touch (1: a client
-    /// joins, so the session's idle time starts again).
-    /// Returns <c>{found, seq, complete, held, more, entry...}</c>: found is 0 when the session
-    /// does not exist, -1 when the session limit forbids creating it; held is 0 when history no
-    /// longer holds every event after since; more is 1 when the limit cut the page short.
+    /// joins, so the session's idle time starts again), a new epoch (taken when this creates the
+    /// session's life, or finds one from before epochs).
+    /// Returns <c>{found, seq, complete, held, more, epoch, entry...}</c>: found is 0 when the
+    /// session does not exist, -1 when the session limit forbids creating it; held is 0 when
+    /// history no longer holds every event after since; more is 1 when the limit cut the page short.
     /// </summary>
     public const string Read = """
         local meta, events, clients, all = KEYS[1], KEYS[2], KEYS[5], KEYS[6]
         if redis.call('EXISTS', meta) == 0 then
-          if ARGV[6] == '-1' then return {0, 0, 0, 1, 0} end
+          if ARGV[6] == '-1' then return {0, 0, 0, 1, 0, ''} end
           if redis.call('SCARD', all) >= tonumber(ARGV[6]) and redis.call('SISMEMBER', all, ARGV[1]) == 0 then
-            return {-1, 0, 0, 1, 0}
+            return {-1, 0, 0, 1, 0, ''}
           end
-          redis.call('HSET', meta, 'seq', '0')
+          redis.call('HSET', meta, 'seq', '0', 'epoch', ARGV[8])
           redis.call('PEXPIRE', meta, ARGV[5])
           redis.call('SADD', all, ARGV[1])
         end
 
-        local m = redis.call('HMGET', meta, 'seq', 'complete')
-        local seq, complete = tonumber(m[1]) or 0, m[2] == '1'
+        local m = redis.call('HMGET', meta, 'seq', 'complete', 'epoch')
+        local seq, complete, epoch = tonumber(m[1]) or 0, m[2] == '1', m[3]
+        if not epoch then
+          epoch = ARGV[8]
+          redis.call('HSET', meta, 'epoch', epoch)
+        end
         if not complete then
           if ARGV[4] ~= '' then redis.call('HINCRBY', clients, ARGV[4], 1) end
           if ARGV[7] == '1' then
@@ -127,7 +140,7 @@ internal static class RedisScripts
           end
         end
 
-        local out = {1, seq, complete and 1 or 0, 1, 0}
+        local out = {1, seq, complete and 1 or 0, 1, 0, epoch}
         local since = tonumber(ARGV[2])
         if since >= 0 and since < seq then
           local oldest = seq - redis.call('LLEN', events) + 1
@@ -137,7 +150,7 @@ internal static class RedisScripts
           if to < seq then out[5] = 1 end
           if from <= to then
             local entries = redis.call('LRANGE', events, from - oldest, to - oldest)
-            for i = 1, #entries do out[5 + i] = entries[i] end
+            for i = 1, #entries do out[6 + i] = entries[i] end
           end
         end
         return out
@@ -150,50 +163,33 @@ internal static class RedisScripts
         """;
 
     /// <summary>
-    /// Where a session stands. ARGV: the key prefix (for the nodes' liveness keys). Returns
-    /// <c>{found, seq, complete, last, clients, state entry...}</c>. Counts of nodes whose
-    /// liveness key has expired (a node that died) are dropped.
+    /// Where a session stands. ARGV: the session, with state (1: its entries follow). Returns
+    /// <c>{found, seq, complete, last, clients, epoch, state entry...}</c>. Counts of nodes whose liveness
+    /// has run out (a node that died) are dropped; a session whose keys expired leaves the set of
+    /// sessions.
     /// </summary>
     public const string Snapshot = """
-        local meta, state, clients = KEYS[1], KEYS[3], KEYS[5]
-        if redis.call('EXISTS', meta) == 0 then return {0} end
-        local m = redis.call('HMGET', meta, 'seq', 'complete', 'last')
+        local meta, state, clients, all, nodes = KEYS[1], KEYS[3], KEYS[5], KEYS[6], KEYS[7]
+        if redis.call('EXISTS', meta) == 0 then
+          redis.call('SREM', all, ARGV[1])
+          return {0}
+        end
+        local t = redis.call('TIME')
+        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        local m = redis.call('HMGET', meta, 'seq', 'complete', 'last', 'epoch')
         local counts, sum = redis.call('HGETALL', clients), 0
         for i = 1, #counts, 2 do
-          if redis.call('EXISTS', ARGV[1] .. 'node:' .. counts[i]) == 1 then
+          local alive = redis.call('ZSCORE', nodes, counts[i])
+          if alive and tonumber(alive) > now then
             sum = sum + tonumber(counts[i + 1])
           else
             redis.call('HDEL', clients, counts[i])
           end
         end
-        local out = {1, tonumber(m[1]) or 0, m[2] == '1' and 1 or 0, tonumber(m[3] or '0'), sum}
-        local entries = redis.call('HVALS', state)
-        for i = 1, #entries do out[5 + i] = entries[i] end
-        return out
-        """;
-
-    /// <summary>
-    /// Every session: KEYS[1] the set of all sessions; ARGV the key prefix. Returns
-    /// <c>{name, seq, complete, last, clients, ...}</c>; names whose keys expired leave the set.
-    /// </summary>
-    public const string List = """
-        local prefix, out = ARGV[1], {}
-        for _, name in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-          local tag = prefix .. '{' .. name .. '}:'
-          local m = redis.call('HMGET', tag .. 'meta', 'seq', 'complete', 'last')
-          if m[1] then
-            local counts, sum = redis.call('HGETALL', tag .. 'clients'), 0
-            for i = 1, #counts, 2 do
-              if redis.call('EXISTS', prefix .. 'node:' .. counts[i]) == 1 then sum = sum + tonumber(counts[i + 1]) end
-            end
-            table.insert(out, name)
-            table.insert(out, tonumber(m[1]))
-            table.insert(out, m[2] == '1' and 1 or 0)
-            table.insert(out, tonumber(m[3] or '0'))
-            table.insert(out, sum)
-          else
-            redis.call('SREM', KEYS[1], name)
-          end
+        local out = {1, tonumber(m[1]) or 0, m[2] == '1' and 1 or 0, tonumber(m[3] or '0'), sum, m[4] or ''}
+        if ARGV[2] == '1' then
+          local entries = redis.call('HVALS', state)
+          for i = 1, #entries do out[6 + i] = entries[i] end
         end
         return out
         """;
@@ -208,39 +204,42 @@ internal static class RedisScripts
         """;
 
     /// <summary>
-    /// A node's periodic visit: keeps its liveness key, keeps alive the sessions it has clients in,
-    /// and (after a reconnect) states its client counts afresh. KEYS[1] the set of all sessions.
-    /// ARGV: prefix, node id, liveness ttl ms, idle ttl ms, set counts (1: write each count as is),
-    /// then pairs of session and this node's client count. Returns how many sessions exist.
+    /// A node's periodic visit to one session it has clients in (or, after a reconnect, any session
+    /// it holds): keeps the session alive and, with set, states the node's client count afresh.
+    /// ARGV: node id, idle ttl ms, set counts (1: write the count as is), this node's client count.
     /// </summary>
     public const string Touch = """
-        local prefix, node, idle, set = ARGV[1], ARGV[2], ARGV[4], ARGV[5] == '1'
-        redis.call('SET', prefix .. 'node:' .. node, '1', 'PX', ARGV[3])
-        for i = 6, #ARGV, 2 do
-          local tag = prefix .. '{' .. ARGV[i] .. '}:'
-          local count = tonumber(ARGV[i + 1])
-          local m = redis.call('HMGET', tag .. 'meta', 'seq', 'complete')
-          if m[1] and m[2] ~= '1' then
-            if set then
-              if count > 0 then redis.call('HSET', tag .. 'clients', node, count) else redis.call('HDEL', tag .. 'clients', node) end
-            end
-            if count > 0 then
-              for _, key in ipairs({'meta', 'events', 'state', 'ids', 'clients'}) do redis.call('PEXPIRE', tag .. key, idle) end
-            end
+        local node, idle, count = ARGV[1], ARGV[2], tonumber(ARGV[4])
+        local m = redis.call('HMGET', KEYS[1], 'seq', 'complete')
+        if m[1] and m[2] ~= '1' then
+          if ARGV[3] == '1' then
+            if count > 0 then redis.call('HSET', KEYS[5], node, count) else redis.call('HDEL', KEYS[5], node) end
+          end
+          if count > 0 then
+            for i = 1, 5 do redis.call('PEXPIRE', KEYS[i], idle) end
           end
         end
-        return redis.call('SCARD', KEYS[1])
+        return 1
         """;
 
     /// <summary>
-    /// Drops up to 1000 names of expired sessions from the set of all sessions, from a cursor.
-    /// KEYS[1] the set; ARGV: prefix, cursor. Returns <c>{next cursor, sessions left}</c>.
+    /// A node says it is alive for another liveness period, and nodes whose period ran out are
+    /// forgotten. KEYS[1] the nodes' sorted set; ARGV: node id, liveness ttl ms. Returns 1.
     /// </summary>
-    public const string Sweep = """
-        local page = redis.call('SSCAN', KEYS[1], ARGV[2], 'COUNT', 1000)
-        for _, name in ipairs(page[2]) do
-          if redis.call('EXISTS', ARGV[1] .. '{' .. name .. '}:meta') == 0 then redis.call('SREM', KEYS[1], name) end
-        end
-        return {page[1], redis.call('SCARD', KEYS[1])}
+    public const string Alive = """
+        local t = redis.call('TIME')
+        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+        redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+        return 1
+        """;
+
+    /// <summary>
+    /// Drops a session's name from the set of sessions when its keys have expired. ARGV: session.
+    /// Returns 1 when it was dropped.
+    /// </summary>
+    public const string Forget = """
+        if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+        return redis.call('SREM', KEYS[6], ARGV[1])
         """;
 }

@@ -9,8 +9,9 @@ namespace Gateway.Backplane.Redis;
 /// <param name="Complete">True when a final event completed the session.</param>
 /// <param name="Held">False when history no longer held every event after the read's seq.</param>
 /// <param name="More">True when the read's limit cut the events short.</param>
+/// <param name="Epoch">The session's life (empty when it was not found).</param>
 /// <param name="Events">The held events after the read's seq, oldest first.</param>
-internal sealed record RedisRead(int Found, long Seq, bool Complete, bool Held, bool More, IReadOnlyList<SessionEvent> Events);
+internal sealed record RedisRead(int Found, long Seq, bool Complete, bool Held, bool More, string Epoch, IReadOnlyList<SessionEvent> Events);
 
 /// <summary>
 /// What a session's lock collected for after the lock: senders to wake, members to close, pollers
@@ -67,6 +68,9 @@ internal sealed class RedisSessionChannel(string name)
     // The seq up to which members have been handed events; -1 until the first member joins
     // (that join's read decides where this node's stream of the session starts).
     private long _delivered = -1;
+
+    // The life of the session this node's stream belongs to, as its reads have shown it.
+    private string? _epoch;
     private int _joining;
     private bool _deletedWhileJoining;
     private bool _catchingUp;
@@ -155,12 +159,15 @@ internal sealed class RedisSessionChannel(string name)
     /// Adds <paramref name="member"/> at an exact seam: its replay ends where live events begin.
     /// <paramref name="read"/> was made after the join began, of the events after
     /// <paramref name="readFrom"/> (<see cref="ReadFrom"/>). Returns null when this node has
-    /// already handed out events past the read, or has not yet reached the joiner's
-    /// <paramref name="since"/> (the caller reads again); otherwise whether the
-    /// member was added (not when the session is complete) and whether a catch-up must start.
+    /// already handed out events past the read, or has not yet reached the joiner's seq in
+    /// <paramref name="from"/> (the caller reads again); otherwise whether the member was added
+    /// (not when the session is complete) and whether a catch-up must start (also when the read
+    /// shows a new life of the session: the catch-up then resets this node's stream of it).
     /// </summary>
-    public (bool Added, bool CatchUp)? TryJoin(ISessionMember member, long? since, long readFrom, RedisRead read, ChannelOutbox outbox)
+    public (bool Added, bool CatchUp)? TryJoin(ISessionMember member, ResumePoint? from, long readFrom, RedisRead read, ChannelOutbox outbox)
     {
+        // The caller read after this seq: the joiner's own, or 0 when its epoch is of another life.
+        long? since = from?.SinceIn(read.Epoch);
         lock (_gate)
         {
             TakePollers(outbox);
@@ -188,13 +195,20 @@ internal sealed class RedisSessionChannel(string name)
             }
 
             _joining = Math.Max(0, _joining - 1);
+            bool newLife = _epoch is { Length: > 0 } known && read.Epoch.Length > 0 && known != read.Epoch;
+            if (string.IsNullOrEmpty(_epoch))
+            {
+                _epoch = read.Epoch;
+            }
 
             // A complete session gets no member: the joiner is sent everything up to the final
             // event, and closes. Otherwise it gets what this node has handed out so far; later
             // events come live, so the replay stops there.
             long seq = read.Complete ? read.Seq : _delivered;
-            Replay? replay = since is { } from ? new Replay(from, Between(read.Events, from, seq), read.Held || from >= seq) : null;
-            var state = new JoinState(seq, read.Complete, replay);
+            Replay? replay = from is { } point && since is { } after
+                ? new Replay(point.Seq, Between(read.Events, after, seq), (read.Held || after >= seq) && point.IsIn(read.Epoch), read.Epoch)
+                : null;
+            var state = new JoinState(seq, read.Complete, replay, read.Epoch);
             if (read.Complete)
             {
                 member.SessionSlot = -1;
@@ -204,7 +218,7 @@ internal sealed class RedisSessionChannel(string name)
 
             _members.Add(member);
             member.OnJoined(state);
-            return (true, DrainParked(outbox) && StartCatchUp());
+            return (true, (DrainParked(outbox) | newLife) && StartCatchUp());
         }
     }
 
@@ -212,8 +226,9 @@ internal sealed class RedisSessionChannel(string name)
     /// Hands a member its resume replay at a seam between two live events; false when this node
     /// has already handed out events past the read (the caller reads again).
     /// </summary>
-    public bool TryReplay(long since, long readFrom, RedisRead read, Action<Replay> deliver, ChannelOutbox outbox)
+    public bool TryReplay(ResumePoint from, long readFrom, RedisRead read, Action<Replay> deliver, ChannelOutbox outbox)
     {
+        long since = from.SinceIn(read.Epoch);
         lock (_gate)
         {
             if (_delivered > read.Seq || !ReachSince(since, readFrom, read, outbox))
@@ -221,7 +236,7 @@ internal sealed class RedisSessionChannel(string name)
                 return false;
             }
 
-            deliver(new Replay(since, Between(read.Events, since, _delivered), read.Held || since >= _delivered));
+            deliver(new Replay(from.Seq, Between(read.Events, since, _delivered), (read.Held || since >= _delivered) && from.IsIn(read.Epoch), read.Epoch));
             return true;
         }
     }
@@ -286,12 +301,14 @@ internal sealed class RedisSessionChannel(string name)
                 return EndCatchUp(_parked.Count > 0 && _delivered >= 0 && _delivered != from);
             }
 
-            if (read.Found != 1 || read.Seq < _delivered)
+            if (read.Found != 1 || read.Seq < _delivered || (_epoch is { Length: > 0 } known && known != read.Epoch))
             {
                 // The session was deleted, expired, or lost with Redis's data, and may have begun
-                // again: members' positions mean nothing any more. They reconnect and start over.
+                // again (a new epoch says so even when the new life has gone past the old seq):
+                // members' positions mean nothing any more. They reconnect and start over.
                 DropMembers(outbox, CloseCodes.GoingAway, "session reset; reconnect");
                 _delivered = read.Found == 1 ? read.Seq : 0;
+                _epoch = read.Found == 1 ? read.Epoch : null;
                 _parked.Clear();
                 return EndCatchUp(false);
             }
@@ -330,6 +347,8 @@ internal sealed class RedisSessionChannel(string name)
                 _delivered = 0;
             }
 
+            // The next life has an epoch of its own, which the next read shows.
+            _epoch = null;
             _deletedWhileJoining = _joining > 0;
             _parked.Clear();
         }
@@ -373,6 +392,36 @@ internal sealed class RedisSessionChannel(string name)
         {
             _catchingUp = false;
         }
+    }
+
+    /// <summary>
+    /// True when an event from the channel carries an epoch other than the life this node's stream
+    /// of the session belongs to: Redis lost the session and it began again while this node stayed
+    /// connected. Its seqs would look like repeats, or worse, like the next ones; a catch-up resets
+    /// the stream instead.
+    /// </summary>
+    public bool IsOtherLife(ReadOnlySpan<byte> epoch)
+    {
+        string? known = Volatile.Read(ref _epoch);
+        if (string.IsNullOrEmpty(known))
+        {
+            return false;
+        }
+
+        if (known.Length != epoch.Length)
+        {
+            return true;
+        }
+
+        for (int i = 0; i < epoch.Length; i++)
+        {
+            if (known[i] != epoch[i])
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>The seq a running catch-up reads after.</summary>
