@@ -136,6 +136,54 @@ public sealed class LagTests
         }
     }
 
+    [Test]
+    [CancelAfter(60_000)]
+    public async Task An_sse_stream_that_is_not_read_leaves_its_session_at_once_and_ends_with_a_4001_notice_past_max_lag_time()
+    {
+        const int EventBytes = 16 * 1024;
+        var clock = new ManualTimeProvider();
+        await using GatewayServer server = await GatewayServer.StartAsync(
+            new Dictionary<string, string?> { ["Gateway:Limits:MaxLagTime"] = "00:00:10" },
+            services => services.AddSingleton<TimeProvider>(clock));
+        using var metrics = new MetricRecorder(server.Get<Gateway.Diagnostics.GatewayMetrics>());
+        await using SseReader stream = await SseReader.OpenAsync(server, "/api/sessions/lag-sse/stream");
+        await stream.ReadCommentAsync();
+
+        // 2 MiB the client does not read: more than its socket takes before it reads, far less than
+        // MaxLagBytes. Nothing more after that.
+        string data = JsonSerializer.Serialize(new string('s', EventBytes));
+        const int Published = 128;
+        for (int i = 1; i <= Published; i++)
+        {
+            Assert.That(await server.PublishAsync("lag-sse", "chunk", data), Is.EqualTo(i));
+        }
+
+        clock.Advance(TimeSpan.FromSeconds(11));
+        await metrics.WhenSumReachesAsync("gateway.send_queue.overflows", 1).WaitAsync(TestClient.Deadline);
+        Assert.That(await ClientsAsync(server, "lag-sse"), Is.Zero, "the slow stream left the session at once");
+
+        // Read again: what was in flight, in order, then the notice that ends the stream.
+        long expected = 1;
+        while (true)
+        {
+            SseMessage message = await stream.ReadAsync();
+            if (message.Event == "@closed")
+            {
+                JsonElement notice = JsonDocument.Parse(message.Data).RootElement;
+                Assert.That(notice.GetProperty("code").GetInt32(), Is.EqualTo(4001));
+                Assert.That(notice.GetProperty("reason").GetString(), Is.EqualTo("slow consumer: a message waited more than 10 s to be sent"));
+                break;
+            }
+
+            // The seq is the id's last part, whatever may come before it.
+            Assert.That(message.Id?.Split(':')[^1], Is.EqualTo(expected.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            expected++;
+        }
+
+        Assert.That(expected - 1, Is.LessThan(Published));
+        Assert.That(await stream.AtEndAsync(), Is.True);
+    }
+
     private static async Task<int> ClientsAsync(GatewayServer server, string session)
     {
         using HttpResponseMessage response = await server.Http.GetAsync($"/api/sessions/{session}");
