@@ -31,6 +31,9 @@ public sealed class LagMeterTests
         yield return Case("past the age bound: too old", ["queue 100", "mark 0"], at: 101, bytes: 100, frames: 1, age: 101, LagVerdict.TooOld);
         yield return Case("too old even though little is unsent", ["queue 1", "mark 0", "queue 1", "mark 200"], at: 201, bytes: 2, frames: 2, age: 201, LagVerdict.TooOld);
         yield return Case("a client that catches up is judged by what it still has", ["queue 100", "mark 0", "queue 100", "mark 150", "sent 1 100"], at: 200, bytes: 100, frames: 1, age: 50, LagVerdict.Within);
+        yield return Case("marks kept in a ring that wraps, each dropped with its frames",
+            ["queue 1", "mark 0", "queue 1", "mark 20", "queue 1", "mark 40", "sent 1 1", "queue 1", "mark 60", "queue 1", "mark 80", "queue 1", "mark 100", "sent 1 1"],
+            at: 120, bytes: 4, frames: 4, age: 80, LagVerdict.Within);
         yield return Case("exactly the byte bound is within", ["queue 600", "queue 400"], at: 0, bytes: 1000, frames: 2, age: 0, LagVerdict.Within);
         yield return Case("past the byte bound: too many bytes", ["queue 600", "queue 401"], at: 0, bytes: 1001, frames: 2, age: 0, LagVerdict.TooManyBytes);
         yield return Case("bytes are judged before age", ["queue 1001", "mark 0"], at: 500, bytes: 1001, frames: 1, age: 500, LagVerdict.TooManyBytes);

@@ -15,7 +15,8 @@ internal enum LagVerdict
 
 /// <summary>
 /// A connection's lag bounds, in <see cref="TimeProvider"/> timestamps so that the send path never
-/// converts: <c>Limits:MaxLagBytes</c> and <c>Limits:MaxLagTime</c>.
+/// converts: <c>Limits:MaxLagBytes</c> and <c>Limits:MaxLagTime</c>. One instance is shared by every
+/// connection.
 /// </summary>
 /// <param name="MaxBytes">The most bytes of frames a connection may have unsent.</param>
 /// <param name="MaxAge">How long its oldest unsent frame may wait, in timestamp ticks.</param>
@@ -23,7 +24,7 @@ internal enum LagVerdict
 /// How far apart in time the meter keeps its marks, in timestamp ticks: an age is known to within
 /// this (plus a scan), which lets the meter hold a bounded handful of marks however many frames wait.
 /// </param>
-internal readonly record struct LagLimits(long MaxBytes, long MaxAge, long Granularity)
+internal sealed record LagLimits(long MaxBytes, long MaxAge, long Granularity)
 {
     /// <summary>Marks per <see cref="MaxAge"/>: an age is measured to a sixteenth of the bound.</summary>
     public const int MarksPerMaxAge = 16;
@@ -73,9 +74,17 @@ internal struct LagMeter
     private long _sent;
     private long _unsentBytes;
 
-    // A ring of marks, oldest first: frames numbered below Frames were queued by At.
-    private Stamp[]? _marks;
-    private int _firstMark;
+    // The oldest mark, held inline because most connections never need a second (an idle one
+    // would otherwise carry an array for its welcome): frames numbered below Frames were queued by
+    // At. Meaningful while _markCount > 0.
+    private Stamp _oldest;
+
+    // The marks after it, oldest first, in a ring: only a write that stays blocked for longer than
+    // a granularity needs them.
+    private Stamp[]? _later;
+    private int _firstLater;
+
+    // How many marks, _oldest included.
     private int _markCount;
 
     // When the newest mark was made: it may take in later frames until it is a granularity old.
@@ -108,19 +117,23 @@ internal struct LagMeter
     {
         _sent += frames;
         _unsentBytes -= bytes;
-        while (_markCount > 0 && _marks![_firstMark].Frames <= _sent)
+        while (_markCount > 0 && _oldest.Frames <= _sent)
         {
-            _firstMark = (_firstMark + 1) % _marks.Length;
             _markCount--;
+            if (_markCount > 0)
+            {
+                _oldest = _later![_firstLater];
+                _firstLater = (_firstLater + 1) % _later.Length;
+            }
         }
 
-        if (_markCount == 0)
+        if (_markCount <= 1)
         {
-            // Give back what a long stall grew; the first few marks stay for the next burst.
-            _firstMark = 0;
-            if (_marks is { Length: > InitialMarks })
+            // Give back what a long stall grew; the first few marks stay for the next one.
+            _firstLater = 0;
+            if (_later is { Length: > InitialMarks })
             {
-                _marks = null;
+                _later = null;
             }
         }
     }
@@ -141,20 +154,29 @@ internal struct LagMeter
             return;
         }
 
-        _marks ??= new Stamp[InitialMarks];
-        if (_markCount == _marks.Length)
+        if (_markCount == 0)
         {
-            var larger = new Stamp[_marks.Length * 2];
-            for (int i = 0; i < _markCount; i++)
+            _oldest = new Stamp(_queued, now);
+        }
+        else
+        {
+            int later = _markCount - 1;
+            _later ??= new Stamp[InitialMarks];
+            if (later == _later.Length)
             {
-                larger[i] = _marks[(_firstMark + i) % _marks.Length];
+                var larger = new Stamp[_later.Length * 2];
+                for (int i = 0; i < later; i++)
+                {
+                    larger[i] = _later[(_firstLater + i) % _later.Length];
+                }
+
+                _later = larger;
+                _firstLater = 0;
             }
 
-            _marks = larger;
-            _firstMark = 0;
+            _later[(_firstLater + later) % _later.Length] = new Stamp(_queued, now);
         }
 
-        _marks[(_firstMark + _markCount) % _marks.Length] = new Stamp(_queued, now);
         _markCount++;
         _newestOpenedAt = now;
     }
@@ -163,21 +185,31 @@ internal struct LagMeter
     /// The timestamp by which the oldest unsent frame had been queued, as far as the marks tell;
     /// null when nothing is unsent or nothing unsent has been marked yet.
     /// </summary>
-    public readonly long? OldestUnsentQueuedBy => _markCount > 0 ? _marks![_firstMark].At : null;
+    public readonly long? OldestUnsentQueuedBy => _markCount > 0 ? _oldest.At : null;
 
     /// <summary>How long the oldest unsent frame has waited at least, at <paramref name="now"/> (0 when nothing is known to wait).</summary>
     public readonly long OldestUnsentAge(long now) => OldestUnsentQueuedBy is { } at ? Math.Max(0, now - at) : 0;
 
     /// <summary>The verdict at <paramref name="now"/>: too many bytes behind, an unsent frame too old, or within.</summary>
-    public readonly LagVerdict Judge(long now, in LagLimits limits) =>
+    public readonly LagVerdict Judge(long now, LagLimits limits) =>
         _unsentBytes > limits.MaxBytes ? LagVerdict.TooManyBytes
         : OldestUnsentAge(now) > limits.MaxAge ? LagVerdict.TooOld
         : LagVerdict.Within;
 
     private Stamp Newest
     {
-        readonly get => _marks![(_firstMark + _markCount - 1) % _marks.Length];
-        set => _marks![(_firstMark + _markCount - 1) % _marks.Length] = value;
+        readonly get => _markCount == 1 ? _oldest : _later![(_firstLater + _markCount - 2) % _later.Length];
+        set
+        {
+            if (_markCount == 1)
+            {
+                _oldest = value;
+            }
+            else
+            {
+                _later![(_firstLater + _markCount - 2) % _later.Length] = value;
+            }
+        }
     }
 
     private readonly record struct Stamp(long Frames, long At);
