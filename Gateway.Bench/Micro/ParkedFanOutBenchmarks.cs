@@ -1,6 +1,5 @@
 using BenchmarkDotNet.Attributes;
 using Gateway.Backplane;
-using Gateway.Configuration;
 using Gateway.Connections;
 using Gateway.Protocol.Json;
 using Gateway.Protocol.Messages;
@@ -52,7 +51,7 @@ public class ParkedFanOutBenchmarks
         _session = Samples.NewSession(historyCapacity: 100);
         for (int i = 0; i < _queues.Length; i++)
         {
-            _queues[i] = new OutboundQueue(LimitsOptions.DefaultSendQueueMessages);
+            _queues[i] = new OutboundQueue(LagLimits.Default);
             _sendLoops[i] = SendLoopAsync(_queues[i]);
             _session.TryJoin(new QueueMember(_queues[i]), from: null);
         }
@@ -128,9 +127,7 @@ public class ParkedFanOutBenchmarks
                 Interlocked.Decrement(ref _parked);
             }
 
-            while (queue.Dequeue(frames) > 0)
-            {
-            }
+            QueueDrain.DrainAll(queue, frames);
 
             if (!woken || queue.TryTakeFinalFrame(out _))
             {

@@ -96,7 +96,7 @@ internal sealed class ServerCatalog
     /// is missing); returns once every process is ready: HTTP answers, and for gateway-redis, a
     /// redis-server answers PING and each node's <c>/readyz</c> says its Redis link is up.
     /// <paramref name="gatewaySettings"/> (configuration keys such as
-    /// <c>Gateway:Limits:SendQueueMessages</c>) go to the gateway's nodes on top of
+    /// <c>Gateway:Limits:MaxLagBytes</c>) go to the gateway's nodes on top of
     /// <see cref="DefaultGatewaySettings"/>; peers ignore them.
     /// </summary>
     public async Task<ServerGroup> StartAsync(string name, string[] cpuList, IDictionary<string, string>? gatewaySettings = null)

@@ -55,6 +55,6 @@ public static class CloseCodes
     /// <summary>No inbound frame for the heartbeat timeout.</summary>
     public const ushort HeartbeatTimeout = 4000;
 
-    /// <summary>The connection's send queue overflowed.</summary>
+    /// <summary>A slow consumer: the connection fell further behind than its lag bounds.</summary>
     public const ushort SlowConsumer = 4001;
 }

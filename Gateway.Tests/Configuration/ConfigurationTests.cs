@@ -13,16 +13,18 @@ public sealed class ConfigurationTests
         yield return Case("Gateway:History:MaxEvents", "0", "Gateway:History:MaxEvents must be between 1 and 1000000; got 0");
         yield return Case("Gateway:Limits:MaxMessageBytes", "100", "Gateway:Limits:MaxMessageBytes must be between 128 and 16777216; got 100");
         yield return Case("Gateway:Limits:MaxPublishBytes", "999999999", "Gateway:Limits:MaxPublishBytes must be between 1024 and 67108864; got 999999999");
-        yield return Case("Gateway:Limits:SendQueueMessages", "-1", "Gateway:Limits:SendQueueMessages must be between 1 and 1000000; got -1");
+        yield return Case("Gateway:Limits:MaxLagBytes", "-1", "Gateway:Limits:MaxLagBytes must be between 65536 and 1073741824; got -1");
+        yield return Case("Gateway:Limits:MaxLagBytes", "1048576", "Gateway:Limits:MaxLagBytes (1048576) must be at least twice Gateway:Limits:MaxPublishBytes (1048576), so that a client that reads is never closed for one full publish");
+        yield return Case("Gateway:Limits:MaxLagTime", "00:00:00.05", "Gateway:Limits:MaxLagTime must be a duration between 00:00:00.1000000 and 01:00:00 (written like 00:00:15 for 15 s); got 00:00:00.0500000");
         yield return Case("Gateway:Limits:SocketSendBufferBytes", "1000", "Gateway:Limits:SocketSendBufferBytes must be 0 (the operating system sizes it) or between 4096 and 16777216; got 1000");
         yield return Case("Gateway:Limits:CloseTimeout", "00:00:00", "Gateway:Limits:CloseTimeout must be a duration between 00:00:00.1000000 and 00:05:00");
         yield return Case("Gateway:Sessions:IdleTimeout", "00:00:00.5", "Gateway:Sessions:IdleTimeout must be a duration between 00:00:01 and 365.00:00:00");
         yield return Case("Gateway:Shutdown:DrainTimeout", "-00:00:01", "Gateway:Shutdown:DrainTimeout must be a duration between 00:00:00 and 00:10:00");
         yield return Case("Gateway:Heartbeat:Interval", "00:01:00", "Gateway:Heartbeat:Interval (00:01:00) must be shorter than Gateway:Heartbeat:Timeout (00:00:45)");
-        yield return Case("Gateway:Limits:SendQueueMessages", "many", "'Gateway:Limits:SendQueueMessages'");
+        yield return Case("Gateway:Limits:MaxLagBytes", "many", "'Gateway:Limits:MaxLagBytes'");
         yield return Case("Gateway:Heartbeat:Timeout", "soon", "'Gateway:Heartbeat:Timeout'");
         yield return Case("Gateway:Security:AllowClientPublish", "yes please", "'Gateway:Security:AllowClientPublish'");
-        yield return Case("Gateway:Limits:MaxMesageBytes", "1", "Gateway:Limits:MaxMesageBytes is not a setting; Gateway:Limits has MaxMessageBytes, MaxPublishBytes, SendQueueMessages, SocketSendBufferBytes, CloseTimeout");
+        yield return Case("Gateway:Limits:MaxMesageBytes", "1", "Gateway:Limits:MaxMesageBytes is not a setting; Gateway:Limits has MaxMessageBytes, MaxPublishBytes, MaxLagBytes, MaxLagTime, SocketSendBufferBytes, CloseTimeout");
         yield return Case("Gateway:Limit:MaxMessageBytes", "1", "Gateway:Limit is not a setting");
         yield return Case("Gateway:Telemetry:LogFormat", "xml", "Gateway:Telemetry:LogFormat must be text or json; got 'xml'");
         yield return Case("Gateway:Telemetry:OtlpEndpoint", "collector:4317", "Gateway:Telemetry:OtlpEndpoint must be an http or https URL");
@@ -80,10 +82,10 @@ public sealed class ConfigurationTests
         var settings = new Dictionary<string, string?>
         {
             ["Gateway:History:MaxEvents"] = "0",
-            ["Gateway:Limits:SendQueueMessages"] = "0",
+            ["Gateway:Limits:MaxLagBytes"] = "0",
         };
         GatewayConfigurationException? error = Assert.Throws<GatewayConfigurationException>(() => GatewayHost.Build([], settings));
-        Assert.That(error!.Message, Does.Contain("MaxEvents").And.Contain("SendQueueMessages"));
+        Assert.That(error!.Message, Does.Contain("MaxEvents").And.Contain("MaxLagBytes"));
     }
 
     [Test]

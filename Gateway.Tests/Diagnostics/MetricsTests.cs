@@ -19,7 +19,7 @@ public sealed class MetricsTests
         // clients' five events however the send loops are scheduled.
         await using GatewayServer server = await GatewayServer.StartAsync(new Dictionary<string, string?>
         {
-            ["Gateway:Limits:SendQueueMessages"] = "16",
+            ["Gateway:Limits:MaxLagBytes"] = "2097152",
         });
         var held = new List<TestClient>();
         try

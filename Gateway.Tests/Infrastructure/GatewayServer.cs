@@ -24,7 +24,7 @@ public sealed class GatewayServer : IAsyncDisposable
 
     public IServiceProvider Services => _app.Services;
 
-    /// <summary>Starts a gateway; <paramref name="settings"/> are configuration keys like <c>Gateway:Limits:SendQueueMessages</c>.</summary>
+    /// <summary>Starts a gateway; <paramref name="settings"/> are configuration keys like <c>Gateway:Limits:MaxLagBytes</c>.</summary>
     public static async Task<GatewayServer> StartAsync(IDictionary<string, string?>? settings = null, Action<IServiceCollection>? services = null)
     {
         var all = new Dictionary<string, string?>

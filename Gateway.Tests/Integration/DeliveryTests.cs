@@ -13,7 +13,8 @@ public sealed class DeliveryTests
     {
         await using GatewayServer server = await GatewayServer.StartAsync(new Dictionary<string, string?>
         {
-            ["Gateway:Limits:SendQueueMessages"] = "8",
+            ["Gateway:Limits:MaxLagBytes"] = "262144",
+            ["Gateway:Limits:MaxPublishBytes"] = "131072",
             ["Gateway:Limits:CloseTimeout"] = "00:00:30",
         });
         using var metrics = new MetricRecorder(server.Get<Gateway.Diagnostics.GatewayMetrics>());
@@ -38,7 +39,7 @@ public sealed class DeliveryTests
             });
 
             // Publish 64 KB events until the slow client has been dropped from the session: the
-            // kernel's buffers fill first, then Kestrel's, then its 8-frame queue.
+            // kernel's buffers fill first, then Kestrel's, then its 256 KiB of lag.
             string data = JsonSerializer.Serialize(new string('d', 64 * 1024));
             long seq = 0;
             while (await ClientsAsync(server, "slow") == 2)
@@ -69,7 +70,7 @@ public sealed class DeliveryTests
 
     [Test]
     [CancelAfter(120_000)]
-    public async Task A_client_that_kept_up_then_stalls_is_held_to_its_queue_and_a_bounded_socket_buffer()
+    public async Task A_client_that_kept_up_then_stalls_is_held_to_its_lag_and_a_bounded_socket_buffer()
     {
         // 16 KiB events: the first 288 (4.5 MiB) read as fast as they come, so that the kernel grows
         // the connection's buffers as far as it will; then the client stops reading.
@@ -78,7 +79,8 @@ public sealed class DeliveryTests
         const int Batch = 6;
         await using GatewayServer server = await GatewayServer.StartAsync(new Dictionary<string, string?>
         {
-            ["Gateway:Limits:SendQueueMessages"] = "8",
+            ["Gateway:Limits:MaxLagBytes"] = "204800",
+            ["Gateway:Limits:MaxPublishBytes"] = "102400",
             ["Gateway:Limits:SocketSendBufferBytes"] = "65536",
             ["Gateway:Limits:CloseTimeout"] = "00:00:30",
         });
@@ -88,8 +90,8 @@ public sealed class DeliveryTests
         string batch = "[" + string.Join(",", Enumerable.Repeat($$"""{"event":"chunk","data":{{data}}}""", Batch)) + "]";
         for (int i = 1; i <= KeptUp;)
         {
-            // 96 KiB at a time (the queue holds 8 frames), read as it streams in: the kernel sizes its
-            // buffers for a fast stream.
+            // 96 KiB at a time (within the 200 KiB of lag), read as it streams in: the kernel sizes
+            // its buffers for a fast stream.
             using HttpResponseMessage response = await server.Http.PostAsync("/api/sessions/stall/events", new StringContent(batch, Encoding.UTF8, "application/json"));
             Assert.That(response.StatusCode, Is.EqualTo(System.Net.HttpStatusCode.Accepted));
             for (int end = i + Batch; i < end; i++)
@@ -98,10 +100,11 @@ public sealed class DeliveryTests
             }
         }
 
-        // Stalled: what the gateway holds for it is its 8-frame queue, Kestrel's output buffer
+        // Stalled: what the gateway holds for it is its 200 KiB of lag, Kestrel's output buffer
         // (64 KiB) and the socket's (twice the setting, as Linux counts it), plus what the client's
-        // own 64 KiB window took: about 23 of these events, every time. Left to the kernel's own
-        // sizing (SocketSendBufferBytes 0), the same test held anywhere from 9 to more than 80.
+        // own 64 KiB window took: about 28 of these events. Left to the kernel's own sizing
+        // (SocketSendBufferBytes 0), the same test held anywhere from 9 to more than 80 when the
+        // bound was 8 frames.
         int published = 0;
         while (await ClientsAsync(server, "stall") == 1)
         {

@@ -132,7 +132,8 @@ public sealed class ResumeTests
     {
         await using GatewayServer server = await GatewayServer.StartAsync(new Dictionary<string, string?>
         {
-            ["Gateway:Limits:SendQueueMessages"] = "4",
+            ["Gateway:Limits:MaxLagBytes"] = "131072",
+            ["Gateway:Limits:MaxPublishBytes"] = "65536",
             ["Gateway:Limits:CloseTimeout"] = "00:00:30",
             ["Gateway:History:MaxEvents"] = "100000",
         });

@@ -92,14 +92,14 @@ public sealed partial class ShutdownTests
     public async Task An_invalid_setting_stops_start_up_with_exit_code_2_naming_the_key()
     {
         var startInfo = GatewayProcessStartInfo();
-        startInfo.Environment["Gateway__Limits__SendQueueMessages"] = "0";
+        startInfo.Environment["Gateway__Limits__MaxLagBytes"] = "0";
         startInfo.Environment["Gateway__Heartbeat__Interval"] = "not-a-duration";
         using Process gateway = Process.Start(startInfo)!;
         Task<string> stderr = gateway.StandardError.ReadToEndAsync();
         await gateway.WaitForExitAsync(TestClient.Deadline);
         string errors = await stderr;
         Assert.That(gateway.ExitCode, Is.EqualTo(2));
-        Assert.That(errors, Does.Contain("Gateway:Limits:SendQueueMessages must be between 1 and 1000000; got 0"));
+        Assert.That(errors, Does.Contain("Gateway:Limits:MaxLagBytes must be between 65536 and 1073741824; got 0"));
         Assert.That(errors, Does.Contain("Gateway:Heartbeat:Interval"));
     }
 

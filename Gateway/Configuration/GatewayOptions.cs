@@ -71,8 +71,14 @@ internal sealed class LimitsOptions
     /// <summary>Spec section 5: 1 MiB, a batch of 1000 events of about 1 KB each.</summary>
     public const int DefaultMaxPublishBytes = 1024 * 1024;
 
-    /// <summary>Spec section 4: 1024 frames, several seconds of a busy stream for a briefly stalled reader.</summary>
-    public const int DefaultSendQueueMessages = 1024;
+    /// <summary>
+    /// Spec section 4: 16 MiB, sixteen full publishes (a batch of 1000 events of 1 KB) behind a
+    /// client that reads, and what one stalled client may pin of frames shared with everyone else.
+    /// </summary>
+    public const long DefaultMaxLagBytes = 16L * 1024 * 1024;
+
+    /// <summary>Spec section 4: 30 s, far longer than any stall of a client that is still reading.</summary>
+    public static readonly TimeSpan DefaultMaxLagTime = TimeSpan.FromSeconds(30);
 
     /// <summary>Spec section 4: a close frame gets 5 s to go out before the socket is aborted.</summary>
     public static readonly TimeSpan DefaultCloseTimeout = TimeSpan.FromSeconds(5);
@@ -83,14 +89,19 @@ internal sealed class LimitsOptions
     /// <summary>The largest publish request body, in bytes (1 KiB to 64 MiB); larger ones get 413.</summary>
     public int MaxPublishBytes { get; set; } = DefaultMaxPublishBytes;
 
-    /// <summary>How many frames may wait in one connection's send queue (1 to 1,000,000); overflow closes it with 4001.</summary>
-    public int SendQueueMessages { get; set; } = DefaultSendQueueMessages;
+    /// <summary>
+    /// How far behind a connection may fall, in bytes of frames not sent to it yet (64 KiB to 1 GiB,
+    /// and at least twice <see cref="MaxPublishBytes"/>); further closes it with 4001. Replays do not count.
+    /// </summary>
+    public long MaxLagBytes { get; set; } = DefaultMaxLagBytes;
+
+    /// <summary>How long the oldest frame not sent to a connection may wait (100 ms to 1 h); longer closes it with 4001.</summary>
+    public TimeSpan MaxLagTime { get; set; } = DefaultMaxLagTime;
 
     /// <summary>
-    /// 64 KiB: what the kernel may hold for one client beyond its send queue. Left to itself, Linux
-    /// grows a loopback or LAN socket's send buffer to megabytes, which a stalled client fills
-    /// before its send queue even starts to count; bounded, a client that stops reading meets the
-    /// queue's limit (and 4001) within seconds.
+    /// 64 KiB: what the kernel may hold for one client beyond its lag. Left to itself, Linux grows a
+    /// loopback or LAN socket's send buffer to megabytes, which a stalled client fills before its
+    /// lag even starts to count; bounded, the kernel holds little and the lag bounds do the work.
     /// </summary>
     public const int DefaultSocketSendBufferBytes = 64 * 1024;
 

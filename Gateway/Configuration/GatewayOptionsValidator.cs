@@ -41,7 +41,16 @@ internal sealed class GatewayOptionsValidator :
         var errors = new List<string>();
         Range(errors, LimitsOptions.Section, nameof(options.MaxMessageBytes), options.MaxMessageBytes, 128, 16 * 1024 * 1024);
         Range(errors, LimitsOptions.Section, nameof(options.MaxPublishBytes), options.MaxPublishBytes, 1024, 64 * 1024 * 1024);
-        Range(errors, LimitsOptions.Section, nameof(options.SendQueueMessages), options.SendQueueMessages, 1, 1_000_000);
+        Range(errors, LimitsOptions.Section, nameof(options.MaxLagBytes), options.MaxLagBytes, 64 * 1024, 1L << 30);
+        if (options.MaxLagBytes < 2L * options.MaxPublishBytes)
+        {
+            // A full publish, framed, must fit behind a client that reads, or a burst the API takes
+            // would close it: framing adds a little to each event, so twice the body.
+            errors.Add(string.Create(CultureInfo.InvariantCulture,
+                $"{LimitsOptions.Section}:{nameof(options.MaxLagBytes)} ({options.MaxLagBytes}) must be at least twice {LimitsOptions.Section}:{nameof(options.MaxPublishBytes)} ({options.MaxPublishBytes}), so that a client that reads is never closed for one full publish"));
+        }
+
+        Range(errors, LimitsOptions.Section, nameof(options.MaxLagTime), options.MaxLagTime, TimeSpan.FromMilliseconds(100), TimeSpan.FromHours(1));
         if (options.SocketSendBufferBytes is not 0 and (< 4096 or > 16 * 1024 * 1024))
         {
             errors.Add(string.Create(CultureInfo.InvariantCulture,

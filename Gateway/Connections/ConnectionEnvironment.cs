@@ -34,7 +34,8 @@ internal sealed class ConnectionEnvironment(
 
     public int MaxMessageBytes { get; } = limits.Value.MaxMessageBytes;
 
-    public int SendQueueMessages { get; } = limits.Value.SendQueueMessages;
+    /// <summary><c>Limits:MaxLagBytes</c> and <c>Limits:MaxLagTime</c>, in this clock's timestamps.</summary>
+    public LagLimits Lag { get; } = LagLimits.From(limits.Value.MaxLagBytes, limits.Value.MaxLagTime, time.TimestampFrequency);
 
     public int SocketSendBufferBytes { get; } = limits.Value.SocketSendBufferBytes;
 

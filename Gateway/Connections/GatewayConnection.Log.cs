@@ -13,8 +13,7 @@ internal sealed partial class GatewayConnection
         [LoggerMessage(EventId = 103, Level = LogLevel.Warning, Message = "Connection {ConnectionId} to session {Session} from {RemoteAddress} evicted: {Reason}")]
         public static partial void Evicted(ILogger logger, string connectionId, string session, string remoteAddress, string reason);
 
-        [LoggerMessage(EventId = 104, Level = LogLevel.Warning, Message = "Connection {ConnectionId} to session {Session} from {RemoteAddress} is a slow consumer: its send queue of {Limit} frames overflowed; closing with 4001")]
-        public static partial void SlowConsumer(ILogger logger, string connectionId, string session, string remoteAddress, int limit);
+        // 104, the slow-consumer close, is SlowConsumer's: every transport logs it the same way.
 
         [LoggerMessage(EventId = 105, Level = LogLevel.Information, Message = "Connection {ConnectionId} to session {Session} closed with {CloseCode} for bad input: {Reason}")]
         public static partial void ClosedForBadInput(ILogger logger, string connectionId, string session, int closeCode, string reason);

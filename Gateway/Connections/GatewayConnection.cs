@@ -11,8 +11,9 @@ namespace Gateway.Connections;
 /// <summary>
 /// One client's WebSocket connection to one session, from the upgrade to the end of the close
 /// handshake. Two loops run: the receive loop reads and answers the client's frames; the send
-/// loop is the only writer to the socket and drains the bounded <see cref="OutboundQueue"/> that
-/// everything else (publishers, replies, heartbeat pings) fills without waiting.
+/// loop is the only writer to the socket and drains the <see cref="OutboundQueue"/> that
+/// everything else (publishers, replies, heartbeat pings) fills without waiting, bounded by the
+/// connection's lag in bytes and time.
 /// </summary>
 internal sealed partial class GatewayConnection : ISessionMember, IClientConnection
 {
@@ -58,7 +59,7 @@ internal sealed partial class GatewayConnection : ISessionMember, IClientConnect
 
         // Zero-byte reads: an idle connection holds no read buffer until bytes arrive.
         _input = PipeReader.Create(transport, new StreamPipeReaderOptions(bufferSize: 4096, minimumReadSize: 1024, leaveOpen: true, useZeroByteReads: true));
-        _queue = new OutboundQueue(env.SendQueueMessages);
+        _queue = new OutboundQueue(env.Lag);
         _frames = new WebSocketMessageReader(env.MaxMessageBytes);
         _openedAt = _lastInbound = _lastPing = env.Time.GetTimestamp();
         _messageRate = new TokenBucket(env.MessageBurst, _openedAt);
@@ -172,7 +173,7 @@ internal sealed partial class GatewayConnection : ISessionMember, IClientConnect
         if (result == EnqueueResult.Full)
         {
             // Under the session's lock: the session drops us from its members itself.
-            CloseAsSlowConsumer(leaveSession: false);
+            CloseAsSlowConsumer(LagVerdict.TooManyBytes, leaveSession: false);
         }
 
         return idle ? EnqueueResult.EnqueuedIdle : result;
@@ -183,8 +184,8 @@ internal sealed partial class GatewayConnection : ISessionMember, IClientConnect
     public void OnSessionClosed(ushort code, string reason) => TryBeginClose(code, reason, discardPending: false);
 
     /// <summary>
-    /// Queues a replay and its <c>resumed</c>. Replayed frames do not count against the queue's
-    /// limit (history bounds them); the filter applies as it does to live events.
+    /// Queues a replay and its <c>resumed</c>. Replayed frames do not count toward the lag (history
+    /// bounds them); the filter applies as it does to live events.
     /// </summary>
     private void SendReplay(Replay replay, JsonScalar? id)
     {
@@ -214,8 +215,9 @@ internal sealed partial class GatewayConnection : ISessionMember, IClientConnect
 
     /// <summary>
     /// The heartbeat scanner's visit: evicts a connection silent past the timeout, one whose token
-    /// expired, or one that did not authenticate in time; pings one due for a ping; aborts one
-    /// whose close handshake ran past its deadline.
+    /// expired, or one that did not authenticate in time; closes one whose oldest unsent frame has
+    /// waited past <c>Limits:MaxLagTime</c> (even when nothing more is published); pings one due
+    /// for a ping; aborts one whose close handshake ran past its deadline.
     /// </summary>
     public void OnHeartbeatTick(long now)
     {
@@ -227,6 +229,10 @@ internal sealed partial class GatewayConnection : ISessionMember, IClientConnect
 
             case StateOpen when _principal?.ExpiresAt is { } expires && expires <= _env.Time.GetUtcNow():
                 Evict(CloseCodes.PolicyViolation, "token expired", "token_expired");
+                break;
+
+            case StateOpen when _queue.CheckLag(now, out _, out _) is not LagVerdict.Within and var verdict:
+                CloseAsSlowConsumer(verdict, leaveSession: true);
                 break;
 
             case StateOpen:
@@ -290,21 +296,26 @@ internal sealed partial class GatewayConnection : ISessionMember, IClientConnect
         return true;
     }
 
-    private void CloseAsSlowConsumer(bool leaveSession)
+    /// <summary>
+    /// Closes with 4001, dropping what is queued: the close frame gets <c>Limits:CloseTimeout</c>
+    /// to go out behind what the socket already holds, then the scanner aborts the socket.
+    /// </summary>
+    private void CloseAsSlowConsumer(LagVerdict verdict, bool leaveSession)
     {
-        if (TryBeginClose(CloseCodes.SlowConsumer, "slow consumer: send queue overflowed", discardPending: true, leaveSession))
+        // How far behind, read before the close discards the queue.
+        _queue.CheckLag(_env.Time.GetTimestamp(), out long unsentBytes, out long oldestAge);
+        if (TryBeginClose(CloseCodes.SlowConsumer, SlowConsumer.Reason(verdict, _env), discardPending: true, leaveSession))
         {
-            _env.Metrics.SendQueueOverflowed();
-            Log.SlowConsumer(_env.Logger, Id, Session, RemoteAddress, _queue.Limit);
+            SlowConsumer.Closed(_env, GatewayMetrics.WebSocket, Id, Session, RemoteAddress, verdict, unsentBytes, oldestAge);
         }
     }
 
-    /// <summary>Queues a reply or control frame; a full queue makes this a slow consumer.</summary>
+    /// <summary>Queues a reply or control frame; one that would put the client too far behind makes it a slow consumer.</summary>
     private void Send(byte[] frame)
     {
         if (_queue.TryEnqueue(new OutboundFrame(frame)) == EnqueueResult.Full)
         {
-            CloseAsSlowConsumer(leaveSession: true);
+            CloseAsSlowConsumer(LagVerdict.TooManyBytes, leaveSession: true);
         }
     }
 

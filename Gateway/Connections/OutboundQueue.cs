@@ -5,23 +5,24 @@ namespace Gateway.Connections;
 
 /// <summary>
 /// One frame waiting to be sent: its bytes, and the event it carries when it is one.
-/// <see cref="Replayed"/> frames were asked for by the client (a replay) and do not count against
-/// the queue's limit: history bounds them, and they are shared, not copied.
+/// <see cref="Replayed"/> frames were asked for by the client (a replay) and do not count toward
+/// its lag: history bounds them, and they are shared, not copied.
 /// </summary>
 internal readonly record struct OutboundFrame(byte[] Bytes, SessionEvent? Event = null, bool Replayed = false);
 
 /// <summary>
-/// A connection's bounded send queue: many producers (publishers, the receive loop, the heartbeat
-/// scanner) enqueue without ever waiting; exactly one consumer, the send loop, drains it.
+/// A connection's send queue: many producers (publishers, the receive loop, the heartbeat scanner)
+/// enqueue without ever waiting; exactly one consumer, the send loop, drains it. It is bounded by
+/// the connection's lag (<see cref="LagLimits"/>), not by a number of frames.
 /// </summary>
 /// <remarks>
 /// The ring grows on demand and is released when the queue empties after a burst, so that an idle
-/// connection holds no queue memory. Completing the queue hands the send loop a last frame (a close
-/// frame); with <c>discardPending</c> what was still queued is dropped first (slow consumers).
-/// The limit counts live frames only: a replay of a thousand held events must not, by itself,
-/// make a client a slow consumer.
+/// connection holds no queue memory. What it holds are references to frames shared with every other
+/// recipient and with history, so a client that falls behind costs a reference per frame, never a
+/// copy. Completing the queue hands the send loop a last frame (a close frame); with
+/// <c>discardPending</c> what was still queued is dropped first (slow consumers).
 /// </remarks>
-internal sealed class OutboundQueue(int limit) : IValueTaskSource<bool>
+internal sealed class OutboundQueue(LagLimits limits) : IValueTaskSource<bool>
 {
     private const int RetainedCapacity = 64;
 
@@ -29,8 +30,8 @@ internal sealed class OutboundQueue(int limit) : IValueTaskSource<bool>
     private OutboundFrame[] _ring = [];
     private int _head;
     private int _count;
-    private int _replayed;
     private long _dequeued;
+    private LagMeter _lag;
     private bool _completed;
     private byte[]? _finalFrame;
     private bool _waiting;
@@ -38,7 +39,8 @@ internal sealed class OutboundQueue(int limit) : IValueTaskSource<bool>
     // its lock, on the thread pool for everyone else (WakeLater).
     private ManualResetValueTaskSourceCore<bool> _signal = new() { RunContinuationsAsynchronously = false };
 
-    public int Limit { get; } = limit;
+    /// <summary>The bounds this queue holds its connection to.</summary>
+    public LagLimits Limits { get; } = limits;
 
     public int Count
     {
@@ -47,6 +49,18 @@ internal sealed class OutboundQueue(int limit) : IValueTaskSource<bool>
             lock (_gate)
             {
                 return _count;
+            }
+        }
+    }
+
+    /// <summary>Bytes of live frames (not replays) queued or being written: the connection's lag in bytes.</summary>
+    public long UnsentBytes
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _lag.UnsentBytes;
             }
         }
     }
@@ -70,6 +84,8 @@ internal sealed class OutboundQueue(int limit) : IValueTaskSource<bool>
     /// Queues a frame without waking the send loop: when <paramref name="wake"/> comes back true,
     /// the loop was idle and the caller must call <see cref="Wake"/> (or <see cref="WakeLater"/>)
     /// once it holds no lock, because <see cref="Wake"/> runs the loop on the caller's thread.
+    /// <see cref="EnqueueResult.Full"/> means the frame would have put the connection more than
+    /// <see cref="LagLimits.MaxBytes"/> behind; it was not queued.
     /// </summary>
     public EnqueueResult TryEnqueue(in OutboundFrame frame, out bool wake)
     {
@@ -81,7 +97,7 @@ internal sealed class OutboundQueue(int limit) : IValueTaskSource<bool>
                 return EnqueueResult.Closed;
             }
 
-            if (!frame.Replayed && _count - _replayed >= Limit)
+            if (!frame.Replayed && _lag.WouldExceed(frame.Bytes.Length, Limits.MaxBytes))
             {
                 return EnqueueResult.Full;
             }
@@ -93,7 +109,11 @@ internal sealed class OutboundQueue(int limit) : IValueTaskSource<bool>
 
             _ring[(_head + _count) % _ring.Length] = frame;
             _count++;
-            _replayed += frame.Replayed ? 1 : 0;
+            if (!frame.Replayed)
+            {
+                _lag.Queued(frame.Bytes.Length);
+            }
+
             wake = _waiting;
             _waiting = false;
             return EnqueueResult.Enqueued;
@@ -124,9 +144,7 @@ internal sealed class OutboundQueue(int limit) : IValueTaskSource<bool>
             _finalFrame = finalFrame;
             if (discardPending)
             {
-                Array.Clear(_ring);
-                _ring = [];
-                _head = _count = _replayed = 0;
+                DiscardQueued();
             }
 
             if (!_waiting)
@@ -158,17 +176,21 @@ internal sealed class OutboundQueue(int limit) : IValueTaskSource<bool>
         }
     }
 
-    /// <summary>Moves up to <c>destination.Length</c> queued frames out; returns how many.</summary>
-    public int Dequeue(Span<OutboundFrame> destination)
+    /// <summary>
+    /// Moves up to <c>destination.Length</c> queued frames out; returns how many. They still count
+    /// toward the lag until <see cref="Written"/> says so; <paramref name="now"/> marks when they
+    /// were queued by at the latest, so that a write that never completes ages them.
+    /// </summary>
+    public int Dequeue(Span<OutboundFrame> destination, long now)
     {
         lock (_gate)
         {
+            _lag.Mark(now, Limits.Granularity);
             int taken = Math.Min(destination.Length, _count);
             for (int i = 0; i < taken; i++)
             {
                 int index = (_head + i) % _ring.Length;
                 destination[i] = _ring[index];
-                _replayed -= _ring[index].Replayed ? 1 : 0;
                 _ring[index] = default;
             }
 
@@ -181,6 +203,43 @@ internal sealed class OutboundQueue(int limit) : IValueTaskSource<bool>
             }
 
             return taken;
+        }
+    }
+
+    /// <summary>
+    /// The send loop's word that the writes carrying the oldest <paramref name="frames"/> live frames
+    /// it dequeued (<paramref name="bytes"/> in all; replays left out) have completed.
+    /// </summary>
+    public void Written(int frames, long bytes)
+    {
+        if (frames == 0)
+        {
+            return;
+        }
+
+        lock (_gate)
+        {
+            _lag.Sent(frames, bytes);
+        }
+    }
+
+    /// <summary>
+    /// The heartbeat scan's look at the lag: marks what is queued by <paramref name="now"/>, then
+    /// judges. A queue that is complete is past judging (its connection is closing).
+    /// </summary>
+    public LagVerdict CheckLag(long now, out long unsentBytes, out long oldestAge)
+    {
+        lock (_gate)
+        {
+            unsentBytes = _lag.UnsentBytes;
+            oldestAge = _lag.OldestUnsentAge(now);
+            if (_completed)
+            {
+                return LagVerdict.Within;
+            }
+
+            _lag.Mark(now, Limits.Granularity);
+            return _lag.Judge(now, Limits);
         }
     }
 
@@ -199,6 +258,23 @@ internal sealed class OutboundQueue(int limit) : IValueTaskSource<bool>
             _finalFrame = null;
             return true;
         }
+    }
+
+    /// <summary>Drops what is queued; its live frames leave the lag as if sent, so that the send loop's later word on its own batch still adds up.</summary>
+    private void DiscardQueued()
+    {
+        int frames = 0;
+        long bytes = 0;
+        for (int i = 0; i < _count; i++)
+        {
+            OutboundFrame frame = _ring[(_head + i) % _ring.Length];
+            frames += frame.Replayed ? 0 : 1;
+            bytes += frame.Replayed ? 0 : frame.Bytes.Length;
+        }
+
+        _lag.Sent(frames, bytes);
+        _ring = [];
+        _head = _count = 0;
     }
 
     private void Grow()

@@ -10,7 +10,8 @@ namespace Gateway.Connections;
 /// <remarks>
 /// Frames are copied into one buffer and written together: one write, one flush, one syscall for
 /// many small frames under load (see docs/benchmarks.md for why that is the lever). Buffers are
-/// rented only while there is work, so an idle connection holds none.
+/// rented only while there is work, so an idle connection holds none. The queue learns when each
+/// batch's writes have completed: until then the batch counts toward the connection's lag.
 /// </remarks>
 internal static class SendLoop
 {
@@ -73,16 +74,24 @@ internal static class SendLoop
         try
         {
             int count;
-            while ((count = queue.Dequeue(frames.AsSpan(0, BatchFrames))) > 0)
+            while ((count = queue.Dequeue(frames.AsSpan(0, BatchFrames), time.GetTimestamp())) > 0)
             {
                 int used = 0;
                 int events = 0;
                 long bytes = 0;
+                int liveFrames = 0;
+                long liveBytes = 0;
                 for (int i = 0; i < count; i++)
                 {
                     byte[] frame = frames[i].Bytes;
                     events += frames[i].Event is null ? 0 : 1;
                     bytes += frame.Length;
+                    if (!frames[i].Replayed)
+                    {
+                        liveFrames++;
+                        liveBytes += frame.Length;
+                    }
+
                     if (frame.Length > buffer.Length - used)
                     {
                         if (used > 0)
@@ -107,6 +116,9 @@ internal static class SendLoop
                     await output.WriteAsync(buffer.AsMemory(0, used));
                 }
 
+                // Only now has the batch left the connection's lag: a write that the peer never
+                // lets complete keeps it counted, and aging.
+                queue.Written(liveFrames, liveBytes);
                 RecordLatency(frames.AsSpan(0, count), metrics, time);
                 Array.Clear(frames, 0, count);
                 metrics.BytesSent(bytes);

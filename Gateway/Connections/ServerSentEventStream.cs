@@ -13,8 +13,9 @@ namespace Gateway.Connections;
 /// <summary>
 /// One client watching a session over Server-Sent Events (<c>GET /api/sessions/{session}/stream</c>),
 /// for where WebSockets are blocked. It is a session member like a WebSocket connection, with the
-/// same bounded queue and single send loop; each event goes out as <c>id</c>, <c>event</c> and
-/// <c>data</c> lines, the data being the event object exactly as a WebSocket client gets it.
+/// same queue bounded by its lag in bytes and time, and a single send loop; each event goes out as
+/// <c>id</c>, <c>event</c> and <c>data</c> lines, the data being the event object exactly as a
+/// WebSocket client gets it.
 /// </summary>
 internal sealed partial class ServerSentEventStream : ISessionMember, IClientConnection
 {
@@ -35,7 +36,7 @@ internal sealed partial class ServerSentEventStream : ISessionMember, IClientCon
     private readonly ResumePoint? _since;
     private string _epoch = "";
     private readonly OutboundQueue _queue;
-    private SessionMembership? _membership;
+    private volatile SessionMembership? _membership;
     private long _lastHeartbeat;
     private long _closeDeadline;
     private int _state;
@@ -54,7 +55,7 @@ internal sealed partial class ServerSentEventStream : ISessionMember, IClientCon
         _since = since;
         Session = session;
         Id = ConnectionIds.Next();
-        _queue = new OutboundQueue(env.SendQueueMessages);
+        _queue = new OutboundQueue(env.Lag);
         _lastHeartbeat = env.Time.GetTimestamp();
     }
 
@@ -151,7 +152,8 @@ internal sealed partial class ServerSentEventStream : ISessionMember, IClientCon
         EnqueueResult result = _queue.TryEnqueue(new OutboundFrame(sessionEvent.ServerSentEvent(_epoch), sessionEvent), out bool idle);
         if (result == EnqueueResult.Full)
         {
-            CloseAsSlowConsumer();
+            // Under the session's lock: the session drops us from its members itself.
+            CloseAsSlowConsumer(LagVerdict.TooManyBytes, leaveSession: false);
         }
 
         return idle ? EnqueueResult.EnqueuedIdle : result;
@@ -168,6 +170,10 @@ internal sealed partial class ServerSentEventStream : ISessionMember, IClientCon
         if (Volatile.Read(ref _state) == StateOpen && _principal.ExpiresAt is { } expires && expires <= _env.Time.GetUtcNow())
         {
             TryClose(new CloseNotice(CloseCodes.PolicyViolation, "token expired"), discardPending: true);
+        }
+        else if (Volatile.Read(ref _state) == StateOpen && _queue.CheckLag(now, out _, out _) is not LagVerdict.Within and var verdict)
+        {
+            CloseAsSlowConsumer(verdict, leaveSession: true);
         }
         else if (Volatile.Read(ref _state) == StateOpen)
         {
@@ -189,15 +195,27 @@ internal sealed partial class ServerSentEventStream : ISessionMember, IClientCon
     {
         if (_queue.TryEnqueue(new OutboundFrame(bytes)) == EnqueueResult.Full)
         {
-            CloseAsSlowConsumer();
+            CloseAsSlowConsumer(LagVerdict.TooManyBytes, leaveSession: true);
         }
     }
 
-    private void CloseAsSlowConsumer()
+    /// <summary>
+    /// Ends the stream with a 4001 notice instead of what is queued, and leaves the session at once;
+    /// the notice gets <c>Limits:CloseTimeout</c> to go out, then the scanner aborts the stream.
+    /// </summary>
+    private void CloseAsSlowConsumer(LagVerdict verdict, bool leaveSession)
     {
-        if (TryClose(new CloseNotice(CloseCodes.SlowConsumer, "slow consumer: send queue overflowed"), discardPending: true))
+        // How far behind, read before the close discards the queue.
+        _queue.CheckLag(_env.Time.GetTimestamp(), out long unsentBytes, out long oldestAge);
+        if (TryClose(new CloseNotice(CloseCodes.SlowConsumer, SlowConsumer.Reason(verdict, _env)), discardPending: true))
         {
-            _env.Metrics.SendQueueOverflowed();
+            if (leaveSession)
+            {
+                _membership?.Leave();
+            }
+
+            SlowConsumer.Closed(_env, GatewayMetrics.ServerSentEvents, Id, Session,
+                _http.Connection.RemoteIpAddress?.ToString() ?? "unknown", verdict, unsentBytes, oldestAge);
         }
     }
 

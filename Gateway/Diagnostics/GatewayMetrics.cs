@@ -55,7 +55,7 @@ internal sealed class GatewayMetrics
         _connectionsEvicted = Meter.CreateCounter<long>("gateway.connections.evicted", "{connection}", "Connections closed by the gateway for a reason of its own, by reason.");
         _eventsPublished = Meter.CreateCounter<long>("gateway.events.published", "{event}", "Events accepted into sessions (retried duplicates not counted).");
         _messagesDelivered = Meter.CreateCounter<long>("gateway.messages.delivered", "{message}", "Events written to client connections, replays included.");
-        _sendQueueOverflows = Meter.CreateCounter<long>("gateway.send_queue.overflows", "{connection}", "Connections whose send queue overflowed (slow consumers).");
+        _sendQueueOverflows = Meter.CreateCounter<long>("gateway.send_queue.overflows", "{connection}", "Slow consumers: connections closed with 4001 for falling more than Limits:MaxLagBytes behind, or leaving a frame unsent longer than Limits:MaxLagTime.");
         _protocolErrors = Meter.CreateCounter<long>("gateway.protocol.errors", "{error}", "Error replies to client messages, by error code.");
         _networkIo = Meter.CreateCounter<long>("gateway.network.io", "By", "Bytes read from and written to client connections, by direction.");
         _deliveryLatency = Meter.CreateHistogram("gateway.delivery.latency", "s", "Time from an event's publish to its write to a client connection.",
