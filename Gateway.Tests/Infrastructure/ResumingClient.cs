@@ -20,7 +20,13 @@ public sealed class ResumingClient : IAsyncDisposable
     private int _connects;
 
     /// <param name="address">The address of the next connection, given the last seq seen (0 before any).</param>
-    public ResumingClient(Func<long, Uri> address)
+    /// <param name="silence">
+    /// How long a connection may bring no message before the client gives up on it and reconnects
+    /// (the library's own watchdog); null for never. Websocket.Client does not notice a socket that
+    /// breaks while it is still finishing the reconnection that made it (it sees a reconnection in
+    /// progress and leaves it be): only this watchdog brings such a client back.
+    /// </param>
+    public ResumingClient(Func<long, Uri> address, TimeSpan? silence = null)
     {
         _client = new WebsocketClient(address(0), logger: null, connectionFactory: async (_, cancel) =>
         {
@@ -31,9 +37,9 @@ public sealed class ResumingClient : IAsyncDisposable
             return socket;
         })
         {
-            // Reconnect promptly after a drop, and never for mere quiet: the gateway's heartbeat is
-            // WebSocket pings, which are not messages.
-            ReconnectTimeout = null,
+            // Reconnect promptly after a drop, and by default never for mere quiet: the gateway's
+            // heartbeat is WebSocket pings, which are not messages.
+            ReconnectTimeout = silence,
             ErrorReconnectTimeout = TimeSpan.FromMilliseconds(50),
             LostReconnectTimeout = TimeSpan.FromMilliseconds(50),
             IsReconnectionEnabled = true,

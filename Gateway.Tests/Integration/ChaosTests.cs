@@ -21,7 +21,13 @@ public sealed class ChaosTests
             ["Gateway:History:MaxEvents"] = Events.ToString(System.Globalization.CultureInfo.InvariantCulture),
         });
 
-        Task<ClientRun>[] clients = Enumerable.Range(0, Clients).Select(i => Task.Run(() => RunClientAsync(server, seed: 1000 + i))).ToArray();
+        // Half read with ClientWebSocket and drop by hand; half are Websocket.Client, which
+        // reconnects by itself after its socket is aborted under it.
+        Task<ClientRun>[] clients = Enumerable.Range(0, Clients)
+            .Select(i => Task.Run(() => i % 2 == 0
+                ? RunClientAsync(server, seed: 1000 + i)
+                : RunResumingClientAsync(since => server.WebSocketUri("chaos", $"since={since}"), Events, seed: 1000 + i)))
+            .ToArray();
         for (int batch = 0; batch < Events / BatchSize; batch++)
         {
             string body = "[" + string.Join(",", Enumerable.Range(0, BatchSize).Select(n => $$$"""{"event":"tick","data":{"n":{{{(batch * BatchSize) + n}}}}}""")) + "]";
@@ -40,7 +46,46 @@ public sealed class ChaosTests
         Assert.That(runs.All(r => r.Connections > 1), Is.True, "every client dropped at least once");
     }
 
-    private sealed record ClientRun(int Seed, List<long> Seqs, int Connections);
+    internal sealed record ClientRun(int Seed, List<long> Seqs, int Connections);
+
+    /// <summary>
+    /// A <see cref="ResumingClient"/> (Websocket.Client) whose socket is aborted under it after
+    /// one event read in about 400; it reconnects by itself, to <paramref name="address"/> of the
+    /// last seq it saw (which puts it in <c>since</c>). Any duplicate or gap fails at once.
+    /// </summary>
+    internal static async Task<ClientRun> RunResumingClientAsync(Func<long, Uri> address, int events, int seed)
+    {
+        var random = new Random(seed);
+        // Breaks come at random, some of them while the client is still reconnecting from the last:
+        // the silence watchdog brings it back from those.
+        await using var client = new ResumingClient(address, silence: TimeSpan.FromSeconds(2));
+        await client.StartAsync();
+        var seqs = new List<long>(events);
+        long last = 0;
+        while (last < events)
+        {
+            JsonElement message = await client.ReceiveAsync();
+            switch (message.GetProperty("type").GetString())
+            {
+                case "event":
+                    long seq = message.GetProperty("seq").GetInt64();
+                    Assert.That(seq, Is.EqualTo(last + 1), $"client {seed}: after {last}");
+                    last = seq;
+                    seqs.Add(seq);
+                    if (random.Next(400) == 0)
+                    {
+                        client.BreakConnection();
+                    }
+
+                    break;
+                case "resumed":
+                    Assert.That(message.GetProperty("complete").GetBoolean(), Is.True, $"client {seed}");
+                    break;
+            }
+        }
+
+        return new ClientRun(seed, seqs, client.Connects);
+    }
 
     /// <summary>
     /// Reads the session, aborting its socket at random moments and reconnecting with the last seq

@@ -187,8 +187,20 @@ public sealed class RedisFaultTests
             ["Gateway:History:MaxEvents"] = Events.ToString(System.Globalization.CultureInfo.InvariantCulture),
         });
 
+        // One in three is Websocket.Client, which reconnects by itself, each time to a node picked at random.
         Task<(List<long> Seqs, int Connections)>[] clients = Enumerable.Range(0, 30)
-            .Select(i => Task.Run(() => RoamAsync(cluster.Nodes, "roaming", Events, seed: 2000 + i)))
+            .Select(i => Task.Run(async () =>
+            {
+                if (i % 3 != 0)
+                {
+                    return await RoamAsync(cluster.Nodes, "roaming", Events, seed: 2000 + i);
+                }
+
+                var nodes = new Random(3000 + i);
+                ChaosTests.ClientRun run = await ChaosTests.RunResumingClientAsync(
+                    since => cluster[nodes.Next(3)].WebSocketUri("roaming", $"since={since}"), Events, seed: 2000 + i);
+                return (run.Seqs, run.Connections);
+            }))
             .ToArray();
 
         var random = new Random(7);
