@@ -49,6 +49,29 @@ public sealed class ChaosTests
     internal sealed record ClientRun(int Seed, List<long> Seqs, int Connections);
 
     /// <summary>
+    /// Takes one message a chaos client read: an event must be the one after the last (no
+    /// duplicate, no gap) and is added to <paramref name="seqs"/>; every resume must be complete.
+    /// Returns the last seq seen.
+    /// </summary>
+    internal static long TakeInOrder(JsonElement message, List<long> seqs, int seed)
+    {
+        long last = seqs.Count == 0 ? 0 : seqs[^1];
+        switch (message.GetProperty("type").GetString())
+        {
+            case "event":
+                long seq = message.GetProperty("seq").GetInt64();
+                Assert.That(seq, Is.EqualTo(last + 1), $"client {seed}: after {last}");
+                seqs.Add(seq);
+                return seq;
+            case "resumed":
+                Assert.That(message.GetProperty("complete").GetBoolean(), Is.True, $"client {seed}");
+                break;
+        }
+
+        return last;
+    }
+
+    /// <summary>
     /// A <see cref="ResumingClient"/> (Websocket.Client) whose socket is aborted under it after
     /// one event read in about 400; it reconnects by itself, to <paramref name="address"/> of the
     /// last seq it saw (which puts it in <c>since</c>). Any duplicate or gap fails at once.
@@ -65,23 +88,13 @@ public sealed class ChaosTests
         while (last < events)
         {
             JsonElement message = await client.ReceiveAsync();
-            switch (message.GetProperty("type").GetString())
+            long seen = TakeInOrder(message, seqs, seed);
+            if (seen != last && random.Next(400) == 0)
             {
-                case "event":
-                    long seq = message.GetProperty("seq").GetInt64();
-                    Assert.That(seq, Is.EqualTo(last + 1), $"client {seed}: after {last}");
-                    last = seq;
-                    seqs.Add(seq);
-                    if (random.Next(400) == 0)
-                    {
-                        client.BreakConnection();
-                    }
-
-                    break;
-                case "resumed":
-                    Assert.That(message.GetProperty("complete").GetBoolean(), Is.True, $"client {seed}");
-                    break;
+                client.BreakConnection();
             }
+
+            last = seen;
         }
 
         return new ClientRun(seed, seqs, client.Connects);
@@ -105,20 +118,7 @@ public sealed class ChaosTests
             {
                 while (await client.ReceiveTextAsync() is { } text)
                 {
-                    JsonElement message = JsonDocument.Parse(text).RootElement;
-                    string type = message.GetProperty("type").GetString()!;
-                    if (type == "event")
-                    {
-                        long seq = message.GetProperty("seq").GetInt64();
-                        Assert.That(seq, Is.EqualTo(last + 1), $"client {seed}: after {last}");
-                        last = seq;
-                        seqs.Add(seq);
-                    }
-                    else if (type == "resumed")
-                    {
-                        Assert.That(message.GetProperty("complete").GetBoolean(), Is.True, $"client {seed}");
-                    }
-
+                    last = TakeInOrder(JsonDocument.Parse(text).RootElement, seqs, seed);
                     if (last == Events || random.Next(400) == 0)
                     {
                         break;

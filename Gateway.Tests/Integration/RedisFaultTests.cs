@@ -240,20 +240,7 @@ public sealed class RedisFaultTests
             {
                 while (await client.ReceiveTextAsync() is { } text)
                 {
-                    JsonElement message = JsonDocument.Parse(text).RootElement;
-                    switch (message.GetProperty("type").GetString())
-                    {
-                        case "event":
-                            long seq = message.GetProperty("seq").GetInt64();
-                            Assert.That(seq, Is.EqualTo(last + 1), $"client {seed}: after {last}");
-                            last = seq;
-                            seqs.Add(seq);
-                            break;
-                        case "resumed":
-                            Assert.That(message.GetProperty("complete").GetBoolean(), Is.True, $"client {seed}");
-                            break;
-                    }
-
+                    last = ChaosTests.TakeInOrder(JsonDocument.Parse(text).RootElement, seqs, seed);
                     if (last == events || random.Next(300) == 0)
                     {
                         break;
