@@ -1,3 +1,4 @@
+using Gateway.Diagnostics;
 using Gateway.Protocol.Framing;
 using Gateway.Security;
 using Gateway.Sessions;
@@ -27,7 +28,6 @@ internal abstract partial class ClientConnection : ISessionMember, IClientConnec
     /// <summary>RFC 6455's code for a connection that ended without a close; never sent.</summary>
     private const int Vanished = 1006;
 
-    private readonly string _transport;
     private readonly long _openedAt;
     private volatile SessionMembership? _membership;
     private long _closeDeadline;
@@ -38,12 +38,11 @@ internal abstract partial class ClientConnection : ISessionMember, IClientConnec
     private int _closeCode = Vanished;
     private int _aborted;
 
-    protected ClientConnection(ConnectionEnvironment env, HttpContext http, string session, string transport)
+    protected ClientConnection(ConnectionEnvironment env, HttpContext http, string session)
     {
         Env = env;
         Http = http;
         Session = session;
-        _transport = transport;
         Id = ConnectionIds.Next();
         Queue = new OutboundQueue(env.Lag);
         _openedAt = env.Time.GetTimestamp();
@@ -78,6 +77,10 @@ internal abstract partial class ClientConnection : ISessionMember, IClientConnec
     /// <summary>True until a close begins (or the client is gone).</summary>
     protected bool IsOpen => Volatile.Read(ref _state) == StateOpen;
 
+    /// <summary>The transport's name in metrics and the slow-consumer log (<see cref="GatewayMetrics.WebSocket"/>, <see cref="GatewayMetrics.ServerSentEvents"/>).</summary>
+    /// <remarks>A property rather than a field: a connection holds no more than it must.</remarks>
+    protected abstract string TransportName { get; }
+
     /// <summary>The principal whose token's expiry ends the connection; null while there is none.</summary>
     protected abstract GatewayPrincipal? Principal { get; }
 
@@ -108,7 +111,7 @@ internal abstract partial class ClientConnection : ISessionMember, IClientConnec
     {
         SocketSendBuffer.Bound(Http, Env.SocketSendBufferBytes);
         Env.Registry.Add(this);
-        Env.Metrics.ConnectionOpened(_transport);
+        Env.Metrics.ConnectionOpened(TransportName);
         Log.Opened(Env.Logger, Id, Session, RemoteAddress);
     }
 
@@ -117,7 +120,7 @@ internal abstract partial class ClientConnection : ISessionMember, IClientConnec
     {
         Volatile.Write(ref _state, StateClosed);
         Env.Registry.Remove(this);
-        Env.Metrics.ConnectionClosed(_transport, _closeCode);
+        Env.Metrics.ConnectionClosed(TransportName, _closeCode);
         Log.Closed(Env.Logger, Id, Session, RemoteAddress, _closeCode,
             (long)Env.Time.GetElapsedTime(_openedAt).TotalMilliseconds, MessagesIn, Queue.Dequeued);
     }
@@ -186,7 +189,7 @@ internal abstract partial class ClientConnection : ISessionMember, IClientConnec
         Queue.CheckLag(Env.Time.GetTimestamp(), out long unsentBytes, out long oldestAge);
         if (TryBeginClose(CloseCodes.SlowConsumer, SlowConsumer.Reason(verdict, Env), discardPending: true, leaveSession))
         {
-            SlowConsumer.Closed(Env, _transport, Id, Session, RemoteAddress, verdict, unsentBytes, oldestAge);
+            SlowConsumer.Closed(Env, TransportName, Id, Session, RemoteAddress, verdict, unsentBytes, oldestAge);
         }
     }
 

@@ -34,7 +34,7 @@ internal sealed partial class GatewayConnection : ClientConnection
     private readonly ResumePoint? _since;
 
     public GatewayConnection(ConnectionEnvironment env, HttpContext http, Stream transport, string session, EventFilter filter, ResumePoint? since, GatewayPrincipal? principal)
-        : base(env, http, session, GatewayMetrics.WebSocket)
+        : base(env, http, session)
     {
         _principal = principal;
         _transport = transport;
@@ -47,6 +47,8 @@ internal sealed partial class GatewayConnection : ClientConnection
         _lastInbound = _lastPing = OpenedAt;
         _messageRate = new TokenBucket(env.MessageBurst, OpenedAt);
     }
+
+    protected override string TransportName => GatewayMetrics.WebSocket;
 
     protected override GatewayPrincipal? Principal => _principal;
 

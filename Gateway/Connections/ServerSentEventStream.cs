@@ -34,13 +34,15 @@ internal sealed class ServerSentEventStream : ClientConnection
     private long _lastHeartbeat;
 
     public ServerSentEventStream(ConnectionEnvironment env, HttpContext http, string session, EventFilter filter, ResumePoint? since, GatewayPrincipal principal)
-        : base(env, http, session, GatewayMetrics.ServerSentEvents)
+        : base(env, http, session)
     {
         _principal = principal;
         _filter = filter;
         _since = since;
         _lastHeartbeat = OpenedAt;
     }
+
+    protected override string TransportName => GatewayMetrics.ServerSentEvents;
 
     protected override GatewayPrincipal? Principal => _principal;
 
