@@ -17,8 +17,8 @@ internal sealed partial class GatewayConnection
     /// </summary>
     private async ValueTask HandleMessageAsync(ReadOnlySequence<byte> payload)
     {
-        RateDecision rate = _env.MessagesPerSecond > 0
-            ? _messageRate.TakeMessage(_env.Time.GetTimestamp(), _env.MessagesPerSecond, _env.MessageBurst, _env.Time.TimestampFrequency)
+        RateDecision rate = Env.MessagesPerSecond > 0
+            ? _messageRate.TakeMessage(Env.Time.GetTimestamp(), Env.MessagesPerSecond, Env.MessageBurst, Env.Time.TimestampFrequency)
             : RateDecision.Allowed;
         if (rate == RateDecision.Abused)
         {
@@ -63,7 +63,7 @@ internal sealed partial class GatewayConnection
             switch (message)
             {
                 case PingMessage ping:
-                    Send(new PongMessage(ping.Id, ping.Ts, _env.Time.GetUtcNow().ToUnixTimeMilliseconds()));
+                    Send(new PongMessage(ping.Id, ping.Ts, Env.Time.GetUtcNow().ToUnixTimeMilliseconds()));
                     break;
 
                 case SubscribeMessage subscribe:
@@ -100,8 +100,8 @@ internal sealed partial class GatewayConnection
                     await PublishAsync(publish);
                     break;
 
-                case ResumeMessage resume when _membership is { } membership:
-                    await membership.ReplayAsync(new ResumePoint(resume.Since, resume.Epoch), replay => SendReplay(replay, resume.Id), _http.RequestAborted);
+                case ResumeMessage resume when Membership is { } membership:
+                    await membership.ReplayAsync(new ResumePoint(resume.Since, resume.Epoch), replay => SendReplay(replay, resume.Id), Http.RequestAborted);
                     break;
 
                 case AuthMessage auth:
@@ -122,13 +122,13 @@ internal sealed partial class GatewayConnection
 
     private async ValueTask SendStatusAsync(StatusRequest request)
     {
-        SessionSnapshot? snapshot = await _env.Backplane.GetSessionAsync(Session, _http.RequestAborted);
+        SessionSnapshot? snapshot = await Env.Backplane.GetSessionAsync(Session, Http.RequestAborted);
         Send(new StatusReply(request.Id, Session, snapshot?.Seq ?? 0, snapshot?.Epoch ?? "", snapshot?.Clients ?? 0, snapshot?.Complete ?? false, snapshot?.State ?? []));
     }
 
     private async ValueTask PublishAsync(PublishMessage publish)
     {
-        bool granted = _env.AllowClientPublish
+        bool granted = Env.AllowClientPublish
             || (_principal is { Kind: not CredentialKind.Anonymous } principal && principal.Publish.Allows(Session));
         if (!granted)
         {
@@ -136,8 +136,8 @@ internal sealed partial class GatewayConnection
             return;
         }
 
-        PublishResult result = await _env.Backplane.PublishAsync(
-            Session, [new PublishRequest(publish.Event, publish.Data, Final: publish.Final)], _http.RequestAborted);
+        PublishResult result = await Env.Backplane.PublishAsync(
+            Session, [new PublishRequest(publish.Event, publish.Data, Final: publish.Final)], Http.RequestAborted);
         switch (result.Status)
         {
             case PublishStatus.Accepted:
@@ -177,7 +177,7 @@ internal sealed partial class GatewayConnection
     /// <summary>A fresh token on a live connection extends its life; a bad one ends it.</summary>
     private async ValueTask ReauthenticateAsync(AuthMessage auth)
     {
-        if (!_env.Authenticator.Enabled)
+        if (!Env.Authenticator.Enabled)
         {
             // Auth is off (Auth:Mode none): there is nothing to check, and no reply on success.
             return;
@@ -192,7 +192,7 @@ internal sealed partial class GatewayConnection
     /// <summary>Validates an auth message's token; on failure the client gets <c>forbidden</c> and a 1008 close.</summary>
     private async ValueTask<GatewayPrincipal?> CheckTokenAsync(AuthMessage auth)
     {
-        AuthResult result = await _env.Authenticator.ValidateTokenAsync(auth.Token);
+        AuthResult result = await Env.Authenticator.ValidateTokenAsync(auth.Token);
         string? problem = result.Principal is null ? result.Message
             : !result.Principal.Watch.Allows(Session) ? $"the token does not grant session '{Session}'"
             : null;
@@ -207,12 +207,12 @@ internal sealed partial class GatewayConnection
     }
 
     private void SendRateLimited(JsonScalar? id) => SendError(id, ErrorCode.RateLimited,
-        $"more than {_env.MessagesPerSecond} messages a second (burst {_env.MessageBurst}); this message was dropped, slow down");
+        $"more than {Env.MessagesPerSecond} messages a second (burst {Env.MessageBurst}); this message was dropped, slow down");
 
     private void SendError(JsonScalar? id, ErrorCode code, string text)
     {
         string wireCode = code.ToWireName();
-        _env.Metrics.ProtocolError(wireCode);
+        Env.Metrics.ProtocolError(wireCode);
         Send(new ErrorMessage(id, code, text));
     }
 

@@ -30,7 +30,7 @@ internal sealed partial class GatewayConnection
             long received = buffer.Length;
             if (received > 0)
             {
-                Volatile.Write(ref _lastInbound, _env.Time.GetTimestamp());
+                Volatile.Write(ref _lastInbound, Env.Time.GetTimestamp());
             }
 
             bool done = false;
@@ -44,7 +44,7 @@ internal sealed partial class GatewayConnection
                         more = false;
                         break;
                     case WebSocketReadStatus.Text:
-                        if (Volatile.Read(ref _state) == StateOpen)
+                        if (IsOpen)
                         {
                             _messagesIn++;
                             await HandleMessageAsync(_frames.Payload);
@@ -52,9 +52,9 @@ internal sealed partial class GatewayConnection
 
                         break;
                     case WebSocketReadStatus.Ping:
-                        if (Volatile.Read(ref _state) == StateOpen)
+                        if (IsOpen)
                         {
-                            Send(WebSocketFrameWriter.CreateFrame(WebSocketOpcode.Pong, _frames.Payload.FirstSpan));
+                            Enqueue(WebSocketFrameWriter.CreateFrame(WebSocketOpcode.Pong, _frames.Payload.FirstSpan));
                         }
 
                         break;
@@ -70,7 +70,7 @@ internal sealed partial class GatewayConnection
                     case WebSocketReadStatus.TooLarge:
                         // The header alone may promise gigabytes: reading on to find the peer's
                         // close frame behind them would only spend the close timeout.
-                        CloseForBadInput(CloseCodes.MessageTooBig, $"message larger than {_env.MaxMessageBytes} bytes");
+                        CloseForBadInput(CloseCodes.MessageTooBig, $"message larger than {Env.MaxMessageBytes} bytes");
                         done = true;
                         break;
                     case WebSocketReadStatus.InvalidUtf8:
@@ -87,7 +87,7 @@ internal sealed partial class GatewayConnection
                 }
             }
 
-            _env.Metrics.BytesReceived(received - buffer.Length);
+            Env.Metrics.BytesReceived(received - buffer.Length);
             _input.AdvanceTo(buffer.Start, buffer.End);
             if (done || result.IsCompleted)
             {
@@ -107,7 +107,7 @@ internal sealed partial class GatewayConnection
     {
         if (TryBeginClose(code, reason, discardPending: false))
         {
-            Log.ClosedForBadInput(_env.Logger, Id, Session, code, reason);
+            Log.ClosedForBadInput(Env.Logger, Id, Session, code, reason);
         }
     }
 

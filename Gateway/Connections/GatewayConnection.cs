@@ -15,23 +15,14 @@ namespace Gateway.Connections;
 /// everything else (publishers, replies, heartbeat pings) fills without waiting, bounded by the
 /// connection's lag in bytes and time.
 /// </summary>
-internal sealed partial class GatewayConnection : ISessionMember, IClientConnection
+internal sealed partial class GatewayConnection : ClientConnection
 {
-    private const int StateOpen = 0;
-    private const int StateClosing = 1;
-    private const int StateClosed = 2;
-
     private static readonly byte[] PingFrame = WebSocketFrameWriter.CreateFrame(WebSocketOpcode.Ping, []);
 
-    private readonly ConnectionEnvironment _env;
-    private readonly HttpContext _http;
     private readonly Stream _transport;
     private readonly PipeReader _input;
-    private readonly OutboundQueue _queue;
     private readonly WebSocketMessageReader _frames;
-    private readonly long _openedAt;
 
-    private volatile SessionMembership? _membership;
     private volatile EventFilter _filter;
 
     // Null until a first-message client has authenticated.
@@ -39,48 +30,34 @@ internal sealed partial class GatewayConnection : ISessionMember, IClientConnect
     private TokenBucket _messageRate;
     private long _lastInbound;
     private long _lastPing;
-    private long _closeDeadline;
-    private int _state;
-    private int _closeCode = 1006;
-    private int _aborted;
     private long _messagesIn;
     private readonly ResumePoint? _since;
 
     public GatewayConnection(ConnectionEnvironment env, HttpContext http, Stream transport, string session, EventFilter filter, ResumePoint? since, GatewayPrincipal? principal)
+        : base(env, http, session)
     {
         _principal = principal;
-        _env = env;
-        _http = http;
         _transport = transport;
-        Session = session;
         _filter = filter;
         _since = since;
-        Id = ConnectionIds.Next();
 
         // Zero-byte reads: an idle connection holds no read buffer until bytes arrive.
         _input = PipeReader.Create(transport, new StreamPipeReaderOptions(bufferSize: 4096, minimumReadSize: 1024, leaveOpen: true, useZeroByteReads: true));
-        _queue = new OutboundQueue(env.Lag);
         _frames = new WebSocketMessageReader(env.MaxMessageBytes);
-        _openedAt = _lastInbound = _lastPing = env.Time.GetTimestamp();
-        _messageRate = new TokenBucket(env.MessageBurst, _openedAt);
+        _lastInbound = _lastPing = OpenedAt;
+        _messageRate = new TokenBucket(env.MessageBurst, OpenedAt);
     }
 
-    public string Id { get; }
+    protected override string TransportName => GatewayMetrics.WebSocket;
 
-    public string Session { get; }
+    protected override GatewayPrincipal? Principal => _principal;
 
-    /// <summary>The client's address, for logs: formatted when a log needs it, not kept for each connection.</summary>
-    public string RemoteAddress => _http.Connection.RemoteIpAddress?.ToString() ?? "unknown";
-
-    public int SessionSlot { get; set; } = -1;
+    protected override long MessagesIn => _messagesIn;
 
     /// <summary>Runs the connection to its end. Never throws.</summary>
     public async Task RunAsync()
     {
-        SocketSendBuffer.Bound(_http, _env.SocketSendBufferBytes);
-        _env.Registry.Add(this);
-        _env.Metrics.ConnectionOpened(GatewayMetrics.WebSocket);
-        Log.Connected(_env.Logger, Id, Session, RemoteAddress);
+        Opened();
         Task sendLoop = Task.CompletedTask;
         try
         {
@@ -96,27 +73,22 @@ internal sealed partial class GatewayConnection : ISessionMember, IClientConnect
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            Log.Failed(_env.Logger, Id, Session, e);
+            Log.Failed(Env.Logger, Id, Session, e);
             TryBeginClose(CloseCodes.InternalError, "internal error", discardPending: true);
         }
         finally
         {
-            _membership?.Leave();
-            if (Interlocked.CompareExchange(ref _state, StateClosed, StateOpen) == StateOpen)
+            Membership?.Leave();
+            if (TryEndAsGone())
             {
                 // The peer vanished without a close handshake (1006): nothing more can be sent.
-                _queue.Complete(null, discardPending: true);
                 Abort();
             }
 
             await sendLoop;
             _frames.Reset();
             await _input.CompleteAsync();
-            Volatile.Write(ref _state, StateClosed);
-            _env.Registry.Remove(this);
-            _env.Metrics.ConnectionClosed(GatewayMetrics.WebSocket, _closeCode);
-            Log.Disconnected(_env.Logger, Id, Session, RemoteAddress, _closeCode,
-                (long)_env.Time.GetElapsedTime(_openedAt).TotalMilliseconds, _messagesIn, _queue.Dequeued);
+            Finished();
         }
     }
 
@@ -124,18 +96,18 @@ internal sealed partial class GatewayConnection : ISessionMember, IClientConnect
     {
         try
         {
-            _membership = await _env.Backplane.JoinAsync(Session, this, _since, _http.RequestAborted);
+            Membership = await Env.Backplane.JoinAsync(Session, this, _since, Http.RequestAborted);
         }
         catch (BackplaneUnavailableException e)
         {
             // Redis went away between the upgrade's check and the join: the client reconnects,
             // to this node once it is back or to another.
-            Log.JoinFailed(_env.Logger, Id, Session, e.Message);
+            Log.JoinFailed(Env.Logger, Id, Session, e.Message);
             TryBeginClose(CloseCodes.InternalError, "backplane unavailable", discardPending: true);
             return;
         }
 
-        if (_env.Lifecycle.IsDraining)
+        if (Env.Lifecycle.IsDraining)
         {
             // Shutdown began while this connection was being set up, after the drain closed the others.
             CloseForShutdown();
@@ -147,10 +119,10 @@ internal sealed partial class GatewayConnection : ISessionMember, IClientConnect
     /// asked for with <c>since=</c>, go out before any live event. A complete session is closed
     /// with 1000 right after.
     /// </summary>
-    public void OnJoined(JoinState state)
+    public override void OnJoined(JoinState state)
     {
         Send(new WelcomeMessage(Session, Id, state.Seq, state.Epoch,
-            (long)_env.HeartbeatInterval.TotalMilliseconds, (long)_env.HeartbeatTimeout.TotalMilliseconds, state.SessionComplete));
+            (long)Env.HeartbeatInterval.TotalMilliseconds, (long)Env.HeartbeatTimeout.TotalMilliseconds, state.SessionComplete));
         if (state.Replay is { } replay)
         {
             SendReplay(replay, id: null);
@@ -162,26 +134,8 @@ internal sealed partial class GatewayConnection : ISessionMember, IClientConnect
         }
     }
 
-    public EnqueueResult Deliver(SessionEvent sessionEvent)
-    {
-        if (!_filter.Accepts(sessionEvent.Name))
-        {
-            return EnqueueResult.Enqueued;
-        }
-
-        EnqueueResult result = _queue.TryEnqueue(new OutboundFrame(sessionEvent.Frame, sessionEvent), out bool idle);
-        if (result == EnqueueResult.Full)
-        {
-            // Under the session's lock: the session drops us from its members itself.
-            CloseAsSlowConsumer(LagVerdict.TooManyBytes, leaveSession: false);
-        }
-
-        return idle ? EnqueueResult.EnqueuedIdle : result;
-    }
-
-    public void Wake() => _queue.Wake();
-
-    public void OnSessionClosed(ushort code, string reason) => TryBeginClose(code, reason, discardPending: false);
+    public override EnqueueResult Deliver(SessionEvent sessionEvent) =>
+        _filter.Accepts(sessionEvent.Name) ? Deliver(sessionEvent.Frame, sessionEvent) : EnqueueResult.Enqueued;
 
     /// <summary>
     /// Queues a replay and its <c>resumed</c>. Replayed frames do not count toward the lag (history
@@ -192,7 +146,7 @@ internal sealed partial class GatewayConnection : ISessionMember, IClientConnect
         int replayed = 0;
         foreach (SessionEvent e in replay.Events)
         {
-            if (_filter.Accepts(e.Name) && _queue.TryEnqueue(new OutboundFrame(e.Frame, e, Replayed: true)) == EnqueueResult.Enqueued)
+            if (_filter.Accepts(e.Name) && Queue.TryEnqueue(new OutboundFrame(e.Frame, e, Replayed: true)) == EnqueueResult.Enqueued)
             {
                 replayed++;
             }
@@ -203,124 +157,39 @@ internal sealed partial class GatewayConnection : ISessionMember, IClientConnect
 
     private async Task SendAsync()
     {
-        if (!await SendLoop.RunAsync(_queue, _transport, _env.Metrics, _env.Time))
+        if (!await SendLoop.RunAsync(Queue, _transport, Env.Metrics, Env.Time))
         {
             // The socket is gone; make sure the receive loop learns it too.
             Abort();
         }
     }
 
-    /// <summary>Shutdown: every client gets 1001 after what is already queued.</summary>
-    public void CloseForShutdown() => TryBeginClose(CloseCodes.GoingAway, "going away", discardPending: false);
-
     /// <summary>
-    /// The heartbeat scanner's visit: evicts a connection silent past the timeout, one whose token
-    /// expired, or one that did not authenticate in time; closes one whose oldest unsent frame has
-    /// waited past <c>Limits:MaxLagTime</c> (even when nothing more is published); pings one due
-    /// for a ping; aborts one whose close handshake ran past its deadline.
+    /// The heartbeat scanner's visit: evicts a connection that did not authenticate in time; then
+    /// what every transport shares (<see cref="ClientConnection.ScanClose"/>: the close deadline,
+    /// token expiry, lag); then evicts one silent past the timeout, or pings one due for a ping.
     /// </summary>
-    public void OnHeartbeatTick(long now)
+    public override void OnHeartbeatTick(long now)
     {
-        switch (Volatile.Read(ref _state))
+        if (IsOpen && _principal is null && Env.Time.GetElapsedTime(OpenedAt, now) >= Env.FirstMessageTimeout)
         {
-            case StateOpen when _principal is null && _env.Time.GetElapsedTime(_openedAt, now) >= _env.FirstMessageTimeout:
-                Evict(CloseCodes.PolicyViolation, "authentication timeout", "auth_timeout");
-                break;
-
-            case StateOpen when _principal?.ExpiresAt is { } expires && expires <= _env.Time.GetUtcNow():
-                Evict(CloseCodes.PolicyViolation, "token expired", "token_expired");
-                break;
-
-            case StateOpen when _queue.CheckLag(now, out _, out _) is not LagVerdict.Within and var verdict:
-                CloseAsSlowConsumer(verdict, leaveSession: true);
-                break;
-
-            case StateOpen:
-                if (_env.Time.GetElapsedTime(Volatile.Read(ref _lastInbound), now) >= _env.HeartbeatTimeout)
-                {
-                    Evict(CloseCodes.HeartbeatTimeout, "heartbeat timeout", "heartbeat_timeout");
-                }
-                else if (_env.Time.GetElapsedTime(_lastPing, now) >= _env.HeartbeatInterval)
-                {
-                    _lastPing = now;
-                    Send(PingFrame);
-                }
-
-                break;
-
-            case StateClosing when now >= Volatile.Read(ref _closeDeadline):
-                if (Interlocked.Exchange(ref _aborted, 1) == 0)
-                {
-                    _env.Metrics.ConnectionEvicted("close_timeout");
-                    Log.CloseTimedOut(_env.Logger, Id, Session, _closeCode);
-                }
-
-                Abort();
-                break;
+            Evict(CloseCodes.PolicyViolation, "authentication timeout", "auth_timeout");
+        }
+        else if (ScanClose(now))
+        {
+            if (Env.Time.GetElapsedTime(Volatile.Read(ref _lastInbound), now) >= Env.HeartbeatTimeout)
+            {
+                Evict(CloseCodes.HeartbeatTimeout, "heartbeat timeout", "heartbeat_timeout");
+            }
+            else if (Env.Time.GetElapsedTime(_lastPing, now) >= Env.HeartbeatInterval)
+            {
+                _lastPing = now;
+                Enqueue(PingFrame);
+            }
         }
     }
 
-    /// <summary>
-    /// Closes for a reason of policy, counted and logged as an eviction. What is queued goes out
-    /// first (an error that explains the close), except for a connection that stopped answering.
-    /// </summary>
-    private void Evict(ushort code, string reason, string metricReason)
-    {
-        if (TryBeginClose(code, reason, discardPending: code == CloseCodes.HeartbeatTimeout))
-        {
-            _env.Metrics.ConnectionEvicted(metricReason);
-            Log.Evicted(_env.Logger, Id, Session, RemoteAddress, metricReason);
-        }
-    }
+    protected override byte[] CreateCloseMessage(ushort code, string reason) => WebSocketFrameWriter.CreateCloseFrame(code, reason);
 
-    /// <summary>
-    /// Starts the close handshake: the queue ends with a close frame, the connection leaves its
-    /// session, and the scanner aborts the socket if the handshake is not done by the deadline.
-    /// False when a close had already begun.
-    /// </summary>
-    private bool TryBeginClose(ushort code, string reason, bool discardPending, bool leaveSession = true)
-    {
-        if (Interlocked.CompareExchange(ref _state, StateClosing, StateOpen) != StateOpen)
-        {
-            return false;
-        }
-
-        _closeCode = code;
-        Volatile.Write(ref _closeDeadline, _env.CloseDeadlineFromNow());
-        _queue.Complete(WebSocketFrameWriter.CreateCloseFrame(code, reason), discardPending);
-        if (leaveSession)
-        {
-            _membership?.Leave();
-        }
-
-        return true;
-    }
-
-    /// <summary>
-    /// Closes with 4001, dropping what is queued: the close frame gets <c>Limits:CloseTimeout</c>
-    /// to go out behind what the socket already holds, then the scanner aborts the socket.
-    /// </summary>
-    private void CloseAsSlowConsumer(LagVerdict verdict, bool leaveSession)
-    {
-        // How far behind, read before the close discards the queue.
-        _queue.CheckLag(_env.Time.GetTimestamp(), out long unsentBytes, out long oldestAge);
-        if (TryBeginClose(CloseCodes.SlowConsumer, SlowConsumer.Reason(verdict, _env), discardPending: true, leaveSession))
-        {
-            SlowConsumer.Closed(_env, GatewayMetrics.WebSocket, Id, Session, RemoteAddress, verdict, unsentBytes, oldestAge);
-        }
-    }
-
-    /// <summary>Queues a reply or control frame; one that would put the client too far behind makes it a slow consumer.</summary>
-    private void Send(byte[] frame)
-    {
-        if (_queue.TryEnqueue(new OutboundFrame(frame)) == EnqueueResult.Full)
-        {
-            CloseAsSlowConsumer(LagVerdict.TooManyBytes, leaveSession: true);
-        }
-    }
-
-    private void Send<T>(in T message) where T : IServerMessage => Send(ServerFrames.CreateTextFrame(message));
-
-    /// <summary>Drops the socket without a handshake. Idempotent, any thread.</summary>
-    public void Abort() => ConnectionEnvironment.Abort(_http);
+    private void Send<T>(in T message) where T : IServerMessage => Enqueue(ServerFrames.CreateTextFrame(message));
 }

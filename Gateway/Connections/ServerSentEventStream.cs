@@ -17,7 +17,7 @@ namespace Gateway.Connections;
 /// <c>id</c>, <c>event</c> and <c>data</c> lines, the data being the event object exactly as a
 /// WebSocket client gets it.
 /// </summary>
-internal sealed partial class ServerSentEventStream : ISessionMember, IClientConnection
+internal sealed class ServerSentEventStream : ClientConnection
 {
     /// <summary>The SSE event name of the notice after a replay; no published event can have it.</summary>
     public const string ResumedEventName = "@resumed";
@@ -25,97 +25,77 @@ internal sealed partial class ServerSentEventStream : ISessionMember, IClientCon
     /// <summary>The SSE event name of the last message before the gateway ends a stream.</summary>
     public const string ClosedEventName = "@closed";
 
-    private const int StateOpen = 0;
-    private const int StateClosing = 1;
-
     private static readonly byte[] HeartbeatComment = ": heartbeat\n\n"u8.ToArray();
 
-    private readonly ConnectionEnvironment _env;
-    private readonly HttpContext _http;
     private readonly EventFilter _filter;
     private readonly ResumePoint? _since;
-    private string _epoch = "";
-    private readonly OutboundQueue _queue;
-    private volatile SessionMembership? _membership;
-    private long _lastHeartbeat;
-    private long _closeDeadline;
-    private int _state;
-
-    // The close code the stream ended with (its @closed notice), 1006 when the client left first.
-    private int _closeCode = 1006;
-
     private readonly GatewayPrincipal _principal;
+    private string _epoch = "";
+    private long _lastHeartbeat;
 
     public ServerSentEventStream(ConnectionEnvironment env, HttpContext http, string session, EventFilter filter, ResumePoint? since, GatewayPrincipal principal)
+        : base(env, http, session)
     {
         _principal = principal;
-        _env = env;
-        _http = http;
         _filter = filter;
         _since = since;
-        Session = session;
-        Id = ConnectionIds.Next();
-        _queue = new OutboundQueue(env.Lag);
-        _lastHeartbeat = env.Time.GetTimestamp();
+        _lastHeartbeat = OpenedAt;
     }
 
-    public string Id { get; }
+    protected override string TransportName => GatewayMetrics.ServerSentEvents;
 
-    public string Session { get; }
+    protected override GatewayPrincipal? Principal => _principal;
 
-    public int SessionSlot { get; set; } = -1;
-
-    /// <summary>Streams until the session ends, the gateway stops, or the client goes away. Never throws.</summary>
+    /// <summary>
+    /// Streams until the session ends, the gateway stops, or the client goes away. A store that
+    /// does not answer while the stream joins throws <see cref="BackplaneUnavailableException"/>
+    /// before anything is sent: the request pipeline answers it as it answers every outage.
+    /// </summary>
     public async Task RunAsync()
     {
-        HttpResponse response = _http.Response;
+        HttpResponse response = Http.Response;
         response.ContentType = "text/event-stream; charset=utf-8";
         response.Headers.CacheControl = "no-cache";
 
         // Proxies such as nginx buffer responses unless told not to; a buffered stream is not live.
         response.Headers["X-Accel-Buffering"] = "no";
 
-        SocketSendBuffer.Bound(_http, _env.SocketSendBufferBytes);
-        _env.Registry.Add(this);
-        _env.Metrics.ConnectionOpened(GatewayMetrics.ServerSentEvents);
-        Log.Opened(_env.Logger, Id, Session, _since?.Seq ?? -1);
-        await using CancellationTokenRegistration gone = _http.RequestAborted.UnsafeRegister(
-            static state => ((ServerSentEventStream)state!).TryClose(null, discardPending: true), this);
+        Opened();
+        await using CancellationTokenRegistration gone = Http.RequestAborted.UnsafeRegister(
+            static state => ((ServerSentEventStream)state!).TryEndAsGone(), this);
         try
         {
-            _membership = await _env.Backplane.JoinAsync(Session, this, _since, _http.RequestAborted);
-            if (_env.Lifecycle.IsDraining)
+            Membership = await Env.Backplane.JoinAsync(Session, this, _since, Http.RequestAborted);
+            if (Env.Lifecycle.IsDraining)
             {
                 CloseForShutdown();
             }
 
-            if (!await SendLoop.RunAsync(_queue, response.Body, _env.Metrics, _env.Time))
+            if (!await SendLoop.RunAsync(Queue, response.Body, Env.Metrics, Env.Time))
             {
                 Abort();
             }
         }
-        catch (OperationCanceledException) when (_http.RequestAborted.IsCancellationRequested)
+        catch (OperationCanceledException) when (Http.RequestAborted.IsCancellationRequested)
         {
             // The client left while the stream was being set up.
         }
-        catch (BackplaneUnavailableException e) when (!response.HasStarted)
+        catch (BackplaneUnavailableException)
         {
-            // Redis went away between the checks and the join: nothing was sent yet, so say so plainly.
-            _closeCode = CloseCodes.InternalError;
-            response.Clear();
-            response.Headers.RetryAfter = "1";
-            await Http.Problems.Result(StatusCodes.Status503ServiceUnavailable, $"the session store did not answer ({e.Message}); retry").ExecuteAsync(_http);
+            // Nothing was sent: the stream never began, and the outage is answered where every
+            // outage is. The close is counted as the internal error it would have been on a socket.
+            TryBeginClose(CloseCodes.InternalError, "backplane unavailable", discardPending: true);
+            throw;
         }
         finally
         {
-            _membership?.Leave();
-            _env.Registry.Remove(this);
-            _env.Metrics.ConnectionClosed(GatewayMetrics.ServerSentEvents, _closeCode);
-            Log.Closed(_env.Logger, Id, Session, _closeCode, _queue.Dequeued);
+            Membership?.Leave();
+            TryEndAsGone();
+            Finished();
         }
     }
 
-    public void OnJoined(JoinState state)
+    public override void OnJoined(JoinState state)
     {
         // Under the session's lock, before any event: every event id carries the life it belongs to.
         _epoch = state.Epoch;
@@ -127,7 +107,7 @@ internal sealed partial class ServerSentEventStream : ISessionMember, IClientCon
             int replayed = 0;
             foreach (SessionEvent e in replay.Events)
             {
-                if (_filter.Accepts(e.Name) && _queue.TryEnqueue(new OutboundFrame(e.ServerSentEvent(_epoch), e, Replayed: true)) == EnqueueResult.Enqueued)
+                if (_filter.Accepts(e.Name) && Queue.TryEnqueue(new OutboundFrame(e.ServerSentEvent(_epoch), e, Replayed: true)) == EnqueueResult.Enqueued)
                 {
                     replayed++;
                 }
@@ -138,104 +118,29 @@ internal sealed partial class ServerSentEventStream : ISessionMember, IClientCon
 
         if (state.SessionComplete)
         {
-            TryClose(new CloseNotice(CloseCodes.Normal, "session complete"), discardPending: false);
+            TryBeginClose(CloseCodes.Normal, "session complete", discardPending: false);
         }
     }
 
-    public EnqueueResult Deliver(SessionEvent sessionEvent)
-    {
-        if (!_filter.Accepts(sessionEvent.Name))
-        {
-            return EnqueueResult.Enqueued;
-        }
-
-        EnqueueResult result = _queue.TryEnqueue(new OutboundFrame(sessionEvent.ServerSentEvent(_epoch), sessionEvent), out bool idle);
-        if (result == EnqueueResult.Full)
-        {
-            // Under the session's lock: the session drops us from its members itself.
-            CloseAsSlowConsumer(LagVerdict.TooManyBytes, leaveSession: false);
-        }
-
-        return idle ? EnqueueResult.EnqueuedIdle : result;
-    }
-
-    public void Wake() => _queue.Wake();
-
-    public void OnSessionClosed(ushort code, string reason) => TryClose(new CloseNotice(code, reason), discardPending: false);
-
-    public void CloseForShutdown() => TryClose(new CloseNotice(CloseCodes.GoingAway, "going away"), discardPending: false);
-
-    public void OnHeartbeatTick(long now)
-    {
-        if (Volatile.Read(ref _state) == StateOpen && _principal.ExpiresAt is { } expires && expires <= _env.Time.GetUtcNow())
-        {
-            TryClose(new CloseNotice(CloseCodes.PolicyViolation, "token expired"), discardPending: true);
-        }
-        else if (Volatile.Read(ref _state) == StateOpen && _queue.CheckLag(now, out _, out _) is not LagVerdict.Within and var verdict)
-        {
-            CloseAsSlowConsumer(verdict, leaveSession: true);
-        }
-        else if (Volatile.Read(ref _state) == StateOpen)
-        {
-            if (_env.Time.GetElapsedTime(_lastHeartbeat, now) >= _env.HeartbeatInterval)
-            {
-                _lastHeartbeat = now;
-                Enqueue(HeartbeatComment);
-            }
-        }
-        else if (now >= Volatile.Read(ref _closeDeadline))
-        {
-            Abort();
-        }
-    }
-
-    public void Abort() => ConnectionEnvironment.Abort(_http);
-
-    private void Enqueue(byte[] bytes)
-    {
-        if (_queue.TryEnqueue(new OutboundFrame(bytes)) == EnqueueResult.Full)
-        {
-            CloseAsSlowConsumer(LagVerdict.TooManyBytes, leaveSession: true);
-        }
-    }
+    public override EnqueueResult Deliver(SessionEvent sessionEvent) =>
+        _filter.Accepts(sessionEvent.Name) ? Deliver(sessionEvent.ServerSentEvent(_epoch), sessionEvent) : EnqueueResult.Enqueued;
 
     /// <summary>
-    /// Ends the stream with a 4001 notice instead of what is queued, and leaves the session at once;
-    /// the notice gets <c>Limits:CloseTimeout</c> to go out, then the scanner aborts the stream.
+    /// The heartbeat scanner's visit: what every transport shares (<see cref="ClientConnection.ScanClose"/>:
+    /// the close deadline, token expiry, lag), then a comment line when one is due. An SSE client
+    /// sends nothing, so no silence evicts it; a dead one is found when a write fails.
     /// </summary>
-    private void CloseAsSlowConsumer(LagVerdict verdict, bool leaveSession)
+    public override void OnHeartbeatTick(long now)
     {
-        // How far behind, read before the close discards the queue.
-        _queue.CheckLag(_env.Time.GetTimestamp(), out long unsentBytes, out long oldestAge);
-        if (TryClose(new CloseNotice(CloseCodes.SlowConsumer, SlowConsumer.Reason(verdict, _env)), discardPending: true))
+        if (ScanClose(now) && Env.Time.GetElapsedTime(_lastHeartbeat, now) >= Env.HeartbeatInterval)
         {
-            if (leaveSession)
-            {
-                _membership?.Leave();
-            }
-
-            SlowConsumer.Closed(_env, GatewayMetrics.ServerSentEvents, Id, Session,
-                _http.Connection.RemoteIpAddress?.ToString() ?? "unknown", verdict, unsentBytes, oldestAge);
+            _lastHeartbeat = now;
+            Enqueue(HeartbeatComment);
         }
     }
 
-    /// <summary>
-    /// Ends the stream after what is queued (or instead of it), with an <c>@closed</c> event saying
-    /// why; no notice when the client has already gone. False when the stream was already ending.
-    /// </summary>
-    private bool TryClose(CloseNotice? notice, bool discardPending)
-    {
-        if (Interlocked.CompareExchange(ref _state, StateClosing, StateOpen) != StateOpen)
-        {
-            return false;
-        }
-
-        Volatile.Write(ref _closeDeadline, _env.CloseDeadlineFromNow());
-        _closeCode = notice?.Code ?? 1006;
-        byte[]? last = notice is { } n ? ControlEvent(ClosedEventName, n) : null;
-        _queue.Complete(last, discardPending);
-        return true;
-    }
+    /// <summary>The <c>@closed</c> event that ends a stream, saying why with the WebSocket close code and reason.</summary>
+    protected override byte[] CreateCloseMessage(ushort code, string reason) => ControlEvent(ClosedEventName, new CloseNotice(code, reason));
 
     /// <summary>An SSE event without an <c>id</c> line, so that it does not move the client's Last-Event-ID.</summary>
     private static byte[] ControlEvent<T>(string name, in T message) where T : IServerMessage
@@ -260,12 +165,4 @@ internal sealed partial class ServerSentEventStream : ISessionMember, IClientCon
         }
     }
 
-    private static partial class Log
-    {
-        [LoggerMessage(EventId = 111, Level = LogLevel.Information, Message = "SSE stream {ConnectionId} opened to session {Session} (since {Since})")]
-        public static partial void Opened(ILogger logger, string connectionId, string session, long since);
-
-        [LoggerMessage(EventId = 112, Level = LogLevel.Information, Message = "SSE stream {ConnectionId} to session {Session} ended with {CloseCode} after {Messages} messages")]
-        public static partial void Closed(ILogger logger, string connectionId, string session, int closeCode, long messages);
-    }
 }

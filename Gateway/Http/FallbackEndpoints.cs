@@ -145,10 +145,9 @@ internal static class FallbackEndpoints
 
         if (!backplane.IsAvailable)
         {
-            http.Response.Headers.RetryAfter = "1";
-            await refusals.Problem(http, endpoint, StatusCodes.Status503ServiceUnavailable, "backplane_unavailable",
-                "this gateway node cannot reach its session store (Redis) just now; retry, or connect to another node").ExecuteAsync(http);
-            return;
+            // One outage, one answer: the request pipeline's (RequestFailures), as for every endpoint.
+            // The same words as the link's own when a call finds it down.
+            throw new BackplaneUnavailableException("Redis is unreachable; the gateway is reconnecting");
         }
 
         if (!backplane.CanAdmit(session))
