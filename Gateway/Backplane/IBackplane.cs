@@ -9,8 +9,9 @@ namespace Gateway.Backplane;
 /// that the in-memory implementation can be replaced by one shared between nodes without touching them.
 /// </summary>
 /// <remarks>
-/// Every asynchronous member may throw <see cref="BackplaneUnavailableException"/> when the shared
-/// store does not answer; <see cref="PublishAsync"/> reports that as <see cref="PublishStatus.Unavailable"/> instead.
+/// Every asynchronous member, <see cref="PublishAsync"/> included, may throw
+/// <see cref="BackplaneUnavailableException"/> when the shared store does not answer: one channel
+/// for an outage, answered 503 (HTTP) or <c>unavailable</c> (WebSocket) in one place each.
 /// </remarks>
 internal interface IBackplane
 {

@@ -149,9 +149,6 @@ internal sealed partial class GatewayConnection
             case PublishStatus.TooManyEventNames:
                 SendError(publish.Id, ErrorCode.InvalidMessage, "the session has as many event names as it may (Gateway:Sessions:MaxEventNames); reuse a name");
                 break;
-            case PublishStatus.Unavailable:
-                SendError(publish.Id, ErrorCode.Unavailable, "the session store (Redis) did not answer; the event may or may not be published: check the session's seq before retrying");
-                break;
             default:
                 SendError(publish.Id, ErrorCode.Unavailable, "the gateway cannot take more events now (history memory or session limit); retry later");
                 break;

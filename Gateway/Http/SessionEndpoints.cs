@@ -116,11 +116,6 @@ internal static class SessionEndpoints
                 http.Response.Headers.RetryAfter = "5";
                 return refusals.Problem(http, PublishEndpoint, StatusCodes.Status503ServiceUnavailable, "max_sessions",
                     $"this gateway holds {SessionsLimit(http).MaxSessions} sessions already (Gateway:Sessions:MaxSessions); retry when idle sessions have expired");
-            case PublishStatus.Unavailable:
-                // The backplane reports an outage on publish as a status where its other members
-                // throw; turned into the exception, it is answered where every outage is.
-                throw new BackplaneUnavailableException(
-                    "Redis did not confirm the publish, so the events may or may not be stored; retry with the same event ids to be safe");
         }
 
         if (!isBatch)

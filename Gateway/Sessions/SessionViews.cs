@@ -25,12 +25,6 @@ internal enum PublishStatus
 
     /// <summary>Nothing was published: the session does not exist and there are <c>Sessions:MaxSessions</c> already.</summary>
     SessionLimit,
-
-    /// <summary>
-    /// The shared store (Redis) did not answer: the publish may or may not have been applied, so a
-    /// retry should carry an id to be safe.
-    /// </summary>
-    Unavailable,
 }
 
 /// <summary>

@@ -114,8 +114,9 @@ internal sealed partial class RedisBackplane : BackgroundService, IBackplane
         }
         catch (BackplaneUnavailableException e)
         {
+            // Thrown like every other outage, saying what a publisher needs to know to retry safely.
             Log.Unavailable(_logger, "publish", session, e.Message);
-            return new PublishResult(PublishStatus.Unavailable, seqs, duplicate, 0);
+            throw new BackplaneUnavailableException("Redis did not confirm the publish: the events may or may not be stored", e);
         }
         catch (RedisServerException e) when (e.Message.StartsWith("OOM", StringComparison.Ordinal))
         {
