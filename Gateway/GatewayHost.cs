@@ -93,6 +93,7 @@ internal static class GatewayHost
         services.AddSingleton<Authenticator>();
         services.AddSingleton<OriginPolicy>();
         services.AddSingleton<ConnectionLimiter>();
+        services.AddSingleton<Admission>();
         services.AddSingleton<PublishRateLimiter>();
         services.AddSingleton<Refusals>();
         services.AddSingleton<ConnectionRegistry>();

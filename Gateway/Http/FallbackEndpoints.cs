@@ -92,50 +92,31 @@ internal static class FallbackEndpoints
     }
 
     /// <summary><c>GET /api/sessions/{session}/stream</c>: resumes from <c>Last-Event-ID</c>, else <c>since</c> (and <c>epoch</c>).</summary>
-    private static async Task StreamAsync(
-        HttpContext http, string session, IBackplane backplane, ConnectionEnvironment env,
-        Authenticator authenticator, OriginPolicy origins, ConnectionLimiter limiter, Refusals refusals)
+    private static async Task StreamAsync(HttpContext http, string session, IBackplane backplane, ConnectionEnvironment env, Admission admission, Refusals refusals)
     {
-        string endpoint = Refusals.Stream;
         string? lastEventId = http.Request.Headers["Last-Event-ID"];
-        if (!Names.IsValidSessionName(session))
-        {
-            await refusals.InvalidSessionName(http, endpoint).ExecuteAsync(http);
-            return;
-        }
-
+        EventFilter filter = EventFilter.All;
         ResumePoint? from = null;
-        if (!EventFilter.TryParseQuery(http.Request.Query["events"], out EventFilter filter, out string? error)
-            || !TryParseResumePoint(http, lastEventId, out from, out error))
+        Refusal? TransportChecks() =>
+            EventFilter.TryParseQuery(http.Request.Query["events"], out filter, out string? error) && TryParseResumePoint(http, lastEventId, out from, out error)
+                ? null
+                : new Refusal(StatusCodes.Status400BadRequest, "bad_parameter", error!);
+
+        // An EventSource sends the page's Origin on a cross-origin request, with the visitor's
+        // cookies when the page asks (withCredentials): the origin check matters here as for a WebSocket.
+        (Admitted? admitted, Refusal? refusal) = await admission.AdmitAsync(http, session, TransportChecks, firstMessageAuth: false, "event streams");
+        if (admitted is null)
         {
-            await refusals.Problem(http, endpoint, StatusCodes.Status400BadRequest, "bad_parameter", error!).ExecuteAsync(http);
+            if (refusal!.RetryAfter is { } seconds)
+            {
+                http.Response.Headers.RetryAfter = seconds;
+            }
+
+            await refusals.Problem(http, Refusals.Stream, refusal.Status, refusal.Reason, refusal.Message).ExecuteAsync(http);
             return;
         }
 
-        if (env.Lifecycle.IsDraining)
-        {
-            http.Response.Headers.RetryAfter = "1";
-            await refusals.Problem(http, endpoint, StatusCodes.Status503ServiceUnavailable, "draining", "the gateway is shutting down; reconnect in a moment").ExecuteAsync(http);
-            return;
-        }
-
-        // The same check, in the same place before authentication, as the WebSocket upgrade: an
-        // EventSource sends the page's Origin on a cross-origin request, with the visitor's cookies
-        // when the page asks (withCredentials).
-        if (!origins.Allows(http.Request.Headers.Origin))
-        {
-            await refusals.Problem(http, endpoint, StatusCodes.Status403Forbidden, "origin_not_allowed",
-                "this page's origin may not open event streams from this gateway (Gateway:Security:AllowedOrigins)").ExecuteAsync(http);
-            return;
-        }
-
-        (GatewayPrincipal? principal, IResult? refusal) = await Access.CheckAsync(http, authenticator, refusals, endpoint, Right.Watch, session);
-        if (principal is null)
-        {
-            await refusal!.ExecuteAsync(http);
-            return;
-        }
-
+        using Admitted slot = admitted;
         if (lastEventId is not null && await backplane.GetSessionAsync(session, http.RequestAborted) is { Complete: true } done && from is { } point && point.IsIn(done.Epoch) && point.Seq >= done.Seq)
         {
             // An EventSource reconnecting to a finished job: 204 is the one answer that stops its retries.
@@ -143,30 +124,8 @@ internal static class FallbackEndpoints
             return;
         }
 
-        if (!backplane.IsAvailable)
-        {
-            // One outage, one answer: the request pipeline's (RequestFailures), as for every endpoint.
-            // The same words as the link's own when a call finds it down.
-            throw new BackplaneUnavailableException("Redis is unreachable; the gateway is reconnecting");
-        }
-
-        if (!backplane.CanAdmit(session))
-        {
-            http.Response.Headers.RetryAfter = "5";
-            await refusals.Problem(http, endpoint, StatusCodes.Status503ServiceUnavailable, "max_sessions",
-                "this gateway holds as many sessions as it may (Gateway:Sessions:MaxSessions); retry later").ExecuteAsync(http);
-            return;
-        }
-
-        using ConnectionLimiter.Slot? slot = limiter.TryAcquire(http.Connection.RemoteIpAddress?.ToString() ?? "unknown", session, out string? limit);
-        if (slot is null)
-        {
-            http.Response.Headers.RetryAfter = "5";
-            await refusals.Problem(http, endpoint, StatusCodes.Status503ServiceUnavailable, limit!, $"connection limit reached ({limit}); retry later").ExecuteAsync(http);
-            return;
-        }
-
-        await new ServerSentEventStream(env, http, session, filter, from, principal).RunAsync();
+        // Without first-message auth, an admitted client always has a principal (anonymous with auth off).
+        await new ServerSentEventStream(env, http, session, filter, from, admitted.Principal!).RunAsync();
     }
 
     /// <summary>Where a stream resumes: <c>Last-Event-ID</c> (<c>epoch:seq</c>, or a bare seq), else <c>since</c> and <c>epoch</c>.</summary>

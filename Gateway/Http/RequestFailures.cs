@@ -39,8 +39,7 @@ internal static partial class RequestFailures
             }
             catch (BackplaneUnavailableException e)
             {
-                await RefuseAsync(context, refusals, StatusCodes.Status503ServiceUnavailable, "backplane_unavailable",
-                    $"the session store did not answer: {e.Message}; retry after the Retry-After seconds", OutageRetryAfter);
+                await RefuseAsync(context, refusals, StatusCodes.Status503ServiceUnavailable, "backplane_unavailable", OutageMessage(e.Message), OutageRetryAfter);
             }
             catch (BadHttpRequestException e)
             {
@@ -62,6 +61,9 @@ internal static partial class RequestFailures
             }
         });
     }
+
+    /// <summary>What a client is told of a store outage, whatever refused it: the same words everywhere.</summary>
+    public static string OutageMessage(string cause) => $"the session store did not answer: {cause}; retry after the Retry-After seconds";
 
     private static Task RefuseAsync(HttpContext context, Refusals refusals, int status, string reason, string message, string? retryAfter = null)
     {

@@ -1,8 +1,6 @@
 using Gateway.Backplane;
 using Gateway.Connections;
-using Gateway.Protocol;
 using Gateway.Protocol.Framing;
-using Gateway.Security;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
 using Microsoft.Net.Http.Headers;
@@ -19,114 +17,59 @@ internal static class WebSocketEndpoint
     public static void MapWebSocketEndpoint(this IEndpointRouteBuilder app) =>
         app.MapGet("/ws/{session}", HandleAsync);
 
-    private static async Task HandleAsync(
-        HttpContext http, string session, ConnectionEnvironment env, Authenticator authenticator,
-        OriginPolicy origins, ConnectionLimiter limiter, Refusals refusals)
+    private static async Task HandleAsync(HttpContext http, string session, ConnectionEnvironment env, Admission admission, Refusals refusals)
     {
-        if (env.Lifecycle.IsDraining)
+        EventFilter filter = EventFilter.All;
+        long? since = null;
+        string? epoch = null;
+        string? key = null;
+        IHttpUpgradeFeature? upgrade = null;
+        Refusal? TransportChecks()
         {
-            http.Response.Headers.RetryAfter = "1";
-            await RefuseAsync(http, refusals, StatusCodes.Status503ServiceUnavailable, "draining", "the gateway is shutting down; reconnect in a moment");
-            return;
-        }
+            if (!EventFilter.TryParseQuery(http.Request.Query["events"], out filter, out string? error)
+                || !QueryParameters.TryParseSeq(http.Request.Query["since"], "since", out since, out error)
+                || !QueryParameters.TryParseEpoch(http.Request.Query["epoch"], out epoch, out error))
+            {
+                return new Refusal(StatusCodes.Status400BadRequest, "bad_parameter", error!);
+            }
 
-        if (!Names.IsValidSessionName(session))
-        {
-            await RefuseAsync(http, refusals, StatusCodes.Status400BadRequest, "bad_session", Refusals.InvalidSessionNameMessage);
-            return;
-        }
+            upgrade = http.Features.Get<IHttpUpgradeFeature>();
+            if (upgrade is null || !upgrade.IsUpgradableRequest
+                || !string.Equals(http.Request.Headers.Upgrade, "websocket", StringComparison.OrdinalIgnoreCase))
+            {
+                return new Refusal(StatusCodes.Status400BadRequest, "not_websocket",
+                    $"this endpoint speaks WebSocket: connect with a WebSocket client (ws://{http.Request.Host}/ws/{session}); to follow it over plain HTTP, GET /api/sessions/{session}/stream (SSE) or /api/sessions/{session}/events (polling)");
+            }
 
-        if (!EventFilter.TryParseQuery(http.Request.Query["events"], out EventFilter filter, out string? error)
-            || !QueryParameters.TryParseSeq(http.Request.Query["since"], "since", out long? since, out error)
-            || !QueryParameters.TryParseEpoch(http.Request.Query["epoch"], out string? epoch, out error))
-        {
-            await RefuseAsync(http, refusals, StatusCodes.Status400BadRequest, "bad_parameter", error!);
-            return;
-        }
+            // RFC 6455 section 4.2.1: the opening handshake is an HTTP/1.1 (or later) request.
+            // Kestrel would switch an HTTP/1.0 connection too, for a client that may not expect it.
+            if (HttpProtocol.IsHttp10(http.Request.Protocol))
+            {
+                return new Refusal(StatusCodes.Status400BadRequest, "bad_handshake",
+                    "a WebSocket upgrade needs HTTP/1.1 or later (RFC 6455 section 4.2.1); this request came as HTTP/1.0");
+            }
 
-        IHttpUpgradeFeature? upgrade = http.Features.Get<IHttpUpgradeFeature>();
-        if (upgrade is null || !upgrade.IsUpgradableRequest
-            || !string.Equals(http.Request.Headers.Upgrade, "websocket", StringComparison.OrdinalIgnoreCase))
-        {
-            await RefuseAsync(http, refusals, StatusCodes.Status400BadRequest, "not_websocket",
-                $"this endpoint speaks WebSocket: connect with a WebSocket client (ws://{http.Request.Host}/ws/{session}); to follow it over plain HTTP, GET /api/sessions/{session}/stream (SSE) or /api/sessions/{session}/events (polling)");
-            return;
-        }
+            if (http.Request.Headers.SecWebSocketVersion != WebSocketHandshake.Version)
+            {
+                http.Response.Headers.SecWebSocketVersion = WebSocketHandshake.Version;
+                return new Refusal(StatusCodes.Status426UpgradeRequired, "bad_version", "unsupported Sec-WebSocket-Version: this gateway speaks version 13 (RFC 6455)");
+            }
 
-        // RFC 6455 section 4.2.1: the opening handshake is an HTTP/1.1 (or later) request.
-        // Kestrel would switch an HTTP/1.0 connection too, for a client that may not expect it.
-        if (HttpProtocol.IsHttp10(http.Request.Protocol))
-        {
-            await RefuseAsync(http, refusals, StatusCodes.Status400BadRequest, "bad_handshake",
-                "a WebSocket upgrade needs HTTP/1.1 or later (RFC 6455 section 4.2.1); this request came as HTTP/1.0");
-            return;
-        }
-
-        if (http.Request.Headers.SecWebSocketVersion != WebSocketHandshake.Version)
-        {
-            http.Response.Headers.SecWebSocketVersion = WebSocketHandshake.Version;
-            await RefuseAsync(http, refusals, StatusCodes.Status426UpgradeRequired, "bad_version",
-                "unsupported Sec-WebSocket-Version: this gateway speaks version 13 (RFC 6455)");
-            return;
-        }
-
-        string? key = http.Request.Headers.SecWebSocketKey;
-        if (!WebSocketHandshake.IsValidKey(key))
-        {
-            await RefuseAsync(http, refusals, StatusCodes.Status400BadRequest, "bad_handshake",
-                "missing or invalid Sec-WebSocket-Key: it must be base64 of 16 bytes");
-            return;
-        }
-
-        if (!origins.Allows(http.Request.Headers.Origin))
-        {
-            await RefuseAsync(http, refusals, StatusCodes.Status403Forbidden, "origin_not_allowed",
-                "this page's origin may not open WebSockets to this gateway (Gateway:Security:AllowedOrigins)");
-            return;
+            key = http.Request.Headers.SecWebSocketKey;
+            return WebSocketHandshake.IsValidKey(key)
+                ? null
+                : new Refusal(StatusCodes.Status400BadRequest, "bad_handshake", "missing or invalid Sec-WebSocket-Key: it must be base64 of 16 bytes");
         }
 
         // With first-message auth a client may come without credentials; it authenticates on the socket.
-        AuthResult auth = await authenticator.AuthenticateAsync(http);
-        if (auth.Principal is null && !(auth.IsMissing && authenticator.FirstMessageAllowed))
+        (Admitted? admitted, Refusal? refusal) = await admission.AdmitAsync(http, session, TransportChecks, firstMessageAuth: true, "WebSockets");
+        if (admitted is null)
         {
-            http.Response.Headers.WWWAuthenticate = "Bearer";
-            await RefuseAsync(http, refusals, StatusCodes.Status401Unauthorized, auth.Reason, auth.Message);
+            await RefuseAsync(http, refusals, refusal!);
             return;
         }
 
-        if (auth.Principal is { } principal && !principal.Watch.Allows(session))
-        {
-            await RefuseAsync(http, refusals, StatusCodes.Status403Forbidden, "not_granted",
-                $"the credential does not grant session '{session}' (token claim sessions)");
-            return;
-        }
-
-        if (!env.Backplane.IsAvailable)
-        {
-            http.Response.Headers.RetryAfter = "1";
-            await RefuseAsync(http, refusals, StatusCodes.Status503ServiceUnavailable, "backplane_unavailable",
-                "this gateway node cannot reach its session store (Redis) just now; retry, or connect to another node");
-            return;
-        }
-
-        if (!env.Backplane.CanAdmit(session))
-        {
-            http.Response.Headers.RetryAfter = "5";
-            await RefuseAsync(http, refusals, StatusCodes.Status503ServiceUnavailable, "max_sessions",
-                "this gateway holds as many sessions as it may (Gateway:Sessions:MaxSessions); retry later");
-            return;
-        }
-
-        string remote = http.Connection.RemoteIpAddress?.ToString() ?? "unknown";
-        using ConnectionLimiter.Slot? slot = limiter.TryAcquire(remote, session, out string? limit);
-        if (slot is null)
-        {
-            http.Response.Headers.RetryAfter = "5";
-            await RefuseAsync(http, refusals, StatusCodes.Status503ServiceUnavailable, limit!,
-                $"connection limit reached ({limit}); retry later");
-            return;
-        }
-
+        using Admitted slot = admitted;
         http.Response.Headers[HeaderNames.Upgrade] = "websocket";
         http.Response.Headers.SecWebSocketAccept = WebSocketHandshake.ComputeAccept(key!);
         if (WebSocketHandshake.OffersSubProtocol(http.Request.Headers.SecWebSocketProtocol))
@@ -141,16 +84,27 @@ internal static class WebSocketEndpoint
             rate.MinDataRate = null;
         }
 
-        Stream transport = await upgrade.UpgradeAsync();
-        var connection = new GatewayConnection(env, http, transport, session, filter, since is { } seq ? new ResumePoint(seq, epoch) : null, auth.Principal);
+        Stream transport = await upgrade!.UpgradeAsync();
+        var connection = new GatewayConnection(env, http, transport, session, filter, since is { } seq ? new ResumePoint(seq, epoch) : null, admitted.Principal);
         await connection.RunAsync();
     }
 
-    private static Task RefuseAsync(HttpContext http, Refusals refusals, int status, string reason, string message)
+    /// <summary>A refusal before the upgrade, as plain text: a WebSocket client shows it as it comes (spec section 2).</summary>
+    private static Task RefuseAsync(HttpContext http, Refusals refusals, Refusal refusal)
     {
-        refusals.Record(http, Refusals.WebSocket, status, reason, message);
-        http.Response.StatusCode = status;
+        refusals.Record(http, Refusals.WebSocket, refusal.Status, refusal.Reason, refusal.Message);
+        if (refusal.RetryAfter is { } seconds)
+        {
+            http.Response.Headers.RetryAfter = seconds;
+        }
+
+        if (refusal.Status == StatusCodes.Status401Unauthorized)
+        {
+            http.Response.Headers.WWWAuthenticate = "Bearer";
+        }
+
+        http.Response.StatusCode = refusal.Status;
         http.Response.ContentType = "text/plain; charset=utf-8";
-        return http.Response.WriteAsync(message + "\n");
+        return http.Response.WriteAsync(refusal.Message + "\n");
     }
 }
