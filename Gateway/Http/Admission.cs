@@ -31,8 +31,8 @@ internal sealed class Admitted(GatewayPrincipal? principal, ConnectionLimiter.Sl
 /// </summary>
 internal sealed class Admission(ConnectionEnvironment env, Authenticator authenticator, OriginPolicy origins, ConnectionLimiter limiter)
 {
-    /// <summary>Where a client is told to wait for the store: Redis reconnects within about that (docs/scaling.md).</summary>
-    private const string OutageRetryAfter = "1";
+    /// <summary>How long a client is told to wait while this node drains: another node, or this one restarted, takes it.</summary>
+    private const string DrainingRetryAfter = "1";
 
     /// <summary>How long a client is told to wait for room: idle sessions and connections come and go.</summary>
     private const string LimitRetryAfter = "5";
@@ -49,7 +49,7 @@ internal sealed class Admission(ConnectionEnvironment env, Authenticator authent
     {
         if (env.Lifecycle.IsDraining)
         {
-            return Refuse(StatusCodes.Status503ServiceUnavailable, "draining", "the gateway is shutting down; reconnect in a moment", OutageRetryAfter);
+            return Refuse(StatusCodes.Status503ServiceUnavailable, "draining", "the gateway is shutting down; reconnect in a moment", DrainingRetryAfter);
         }
 
         if (!Names.IsValidSessionName(session))
@@ -83,7 +83,7 @@ internal sealed class Admission(ConnectionEnvironment env, Authenticator authent
         if (!env.Backplane.IsAvailable)
         {
             return Refuse(StatusCodes.Status503ServiceUnavailable, "backplane_unavailable",
-                RequestFailures.OutageMessage(RedisUnreachable), OutageRetryAfter);
+                RequestFailures.OutageMessage(RedisUnreachable), RequestFailures.OutageRetryAfter);
         }
 
         if (!env.Backplane.CanAdmit(session))

@@ -18,7 +18,7 @@ namespace Gateway.Http;
 internal static partial class RequestFailures
 {
     /// <summary>Seconds before a retry after a store outage: Redis reconnects within about that (docs/scaling.md).</summary>
-    private const string OutageRetryAfter = "1";
+    public const string OutageRetryAfter = "1";
 
     /// <summary>The name a request is counted under when its endpoint does not say (<see cref="RefusalEndpoint"/>).</summary>
     private const string UnnamedEndpoint = "other";
