@@ -30,6 +30,15 @@ public sealed class AdmissionTests
         using HttpResponseMessage polled = await server.Http.SendAsync(poll, TestClient.Deadline);
         Assert.That(polled.StatusCode, Is.EqualTo(HttpStatusCode.OK));
 
+        // On the socket too, with first-message auth: the same rule lets the admin in.
+        await using (GatewayServer firstMessage = await GatewayServer.StartAsync(
+            TestTokens.JwtSettings(new Dictionary<string, string?> { ["Gateway:Auth:FirstMessage"] = "true" })))
+        await using (TestClient onSocket = await TestClient.ConnectAsync(firstMessage.WebSocketUri("builds-7")))
+        {
+            await onSocket.SendAsync($$"""{"type":"auth","token":"{{admin}}"}""");
+            Assert.That((await onSocket.ReceiveAsync("welcome")).GetProperty("session").GetString(), Is.EqualTo("builds-7"));
+        }
+
         // Without admin, the same sessions claim grants none of it.
         string user = TestTokens.Mint(sessions: "reports:*");
         Assert.That((await RefusalTests.UpgradeAsync(server, $"/ws/builds-7?token={user}")).Status, Is.EqualTo(403));

@@ -191,7 +191,7 @@ internal sealed partial class GatewayConnection
     {
         AuthResult result = await Env.Authenticator.ValidateTokenAsync(auth.Token);
         string? problem = result.Principal is null ? result.Message
-            : !result.Principal.Watch.Allows(Session) ? $"the token does not grant session '{Session}'"
+            : !result.Principal.MayWatch(Session) ? $"the token does not grant session '{Session}'"
             : null;
         if (problem is null)
         {

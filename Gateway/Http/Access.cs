@@ -32,7 +32,7 @@ internal static class Access
 
         bool allowed = right switch
         {
-            Right.Watch => principal.Watch.Allows(session!) || principal.Admin,
+            Right.Watch => principal.MayWatch(session!),
             Right.Publish => principal.Publish.Allows(session!),
             Right.Admin => principal.Admin,
             _ => true,

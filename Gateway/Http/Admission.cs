@@ -74,8 +74,7 @@ internal sealed class Admission(ConnectionEnvironment env, Authenticator authent
             return Refuse(StatusCodes.Status401Unauthorized, auth.Reason, auth.Message);
         }
 
-        // Watching is granted by the token's sessions claim, or by an admin credential, as on every endpoint.
-        if (auth.Principal is { } principal && !principal.Watch.Allows(session) && !principal.Admin)
+        if (auth.Principal is { } principal && !principal.MayWatch(session))
         {
             return Refuse(StatusCodes.Status403Forbidden, "not_granted", $"the credential does not grant session '{session}' (token claim sessions)");
         }

@@ -30,4 +30,10 @@ internal sealed record GatewayPrincipal(string Subject, CredentialKind Kind, Ses
 {
     /// <summary>The caller when auth is off: trusted with everything.</summary>
     public static readonly GatewayPrincipal Anonymous = new("anonymous", CredentialKind.Anonymous, SessionGrant.All, SessionGrant.All, Admin: true, ExpiresAt: null);
+
+    /// <summary>
+    /// Whether it may watch <paramref name="session"/> (connect, stream, poll, read it): its
+    /// <c>sessions</c> grant covers it, or it is an admin. The one rule for every way in.
+    /// </summary>
+    public bool MayWatch(string session) => Watch.Allows(session) || Admin;
 }
