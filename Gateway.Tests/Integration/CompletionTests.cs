@@ -161,7 +161,14 @@ public sealed class CompletionTests
     {
         var clock = new ManualTimeProvider();
         await using GatewayServer server = await GatewayServer.StartAsync(
-            new Dictionary<string, string?> { ["Gateway:Sessions:IdleTimeout"] = "00:10:00", ["Gateway:Heartbeat:Timeout"] = "23:00:00", ["Gateway:Heartbeat:Interval"] = "01:00:00" },
+            // The clock jumps 30 min; to the lag bound a jump looks like a write in flight that long, so it is set past it.
+            new Dictionary<string, string?>
+            {
+                ["Gateway:Sessions:IdleTimeout"] = "00:10:00",
+                ["Gateway:Heartbeat:Timeout"] = "23:00:00",
+                ["Gateway:Heartbeat:Interval"] = "01:00:00",
+                ["Gateway:Limits:MaxLagTime"] = "01:00:00",
+            },
             s => s.AddSingleton<TimeProvider>(clock));
         (TestClient client, _) = await TestClient.JoinAsync(server.WebSocketUri("watched"));
         await using (client)

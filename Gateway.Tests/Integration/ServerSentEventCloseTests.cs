@@ -28,6 +28,9 @@ public sealed class ServerSentEventCloseTests
             // Quiet is fine: only the token's expiry may end the stream.
             ["Gateway:Heartbeat:Interval"] = "00:01:00",
             ["Gateway:Heartbeat:Timeout"] = "00:10:00",
+
+            // The clock jumps 66 s; to the lag bound a jump looks like a write in flight that long, so it is set past it.
+            ["Gateway:Limits:MaxLagTime"] = "00:10:00",
         };
         await using GatewayServer server = await GatewayServer.StartAsync(TestTokens.JwtSettings(settings), s =>
         {
