@@ -1,5 +1,5 @@
 using System.Globalization;
-using Gateway.Backplane;
+using Gateway.Log;
 using Gateway.Configuration;
 using Gateway.Diagnostics;
 using Gateway.Protocol.Messages;
@@ -10,7 +10,7 @@ using Microsoft.Extensions.Options;
 namespace Gateway.Bench;
 
 /// <summary>
-/// Measures what full session histories cost: fills sessions of the real memory backplane with
+/// Measures what full session histories cost: fills sessions of the real memory log with
 /// events of a given payload size and reads the managed heap before and after, after full GCs.
 /// </summary>
 internal static class HistoryMemory
@@ -18,12 +18,12 @@ internal static class HistoryMemory
     public static int Run(int sessions, int events, int payload)
     {
         using ServiceProvider services = new ServiceCollection().AddMetrics().BuildServiceProvider();
-        var backplane = new MemoryBackplane(
+        var log = new MemoryLog(
             Options.Create(new HistoryOptions { MaxEvents = events }),
             Options.Create(new SessionsOptions()),
             TimeProvider.System,
             new GatewayMetrics(services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>()),
-            NullLogger<MemoryBackplane>.Instance);
+            NullLogger<MemoryLog>.Instance);
 
         // A JSON string of the requested size, quotes included: {"event":"step_update","data":"xxxx..."}.
         ReadOnlyMemory<byte> data = System.Text.Encoding.UTF8.GetBytes("\"" + new string('x', payload - 2) + "\"");
@@ -41,7 +41,7 @@ internal static class HistoryMemory
                     batch[i] = new PublishRequest(names[i % names.Length], data.ToArray(), JsonScalar.FromString($"id-{e + i}"));
                 }
 
-                backplane.PublishAsync(session, batch, CancellationToken.None).AsTask().GetAwaiter().GetResult();
+                log.AppendAsync(session, batch, CancellationToken.None).AsTask().GetAwaiter().GetResult();
             }
         }
 
@@ -49,7 +49,7 @@ internal static class HistoryMemory
         double perSession = (after - before) / (double)sessions;
         Console.WriteLine($"sessions {sessions}, events per session {events}, payload {payload} B, each with a 9-12 character idempotency id");
         Console.WriteLine($"managed heap: {(after - before) / 1024.0 / 1024.0:F1} MiB in all, {perSession / 1024.0:F1} KiB per session, {perSession / events:F0} B per event");
-        GC.KeepAlive(backplane);
+        GC.KeepAlive(log);
         return 0;
     }
 

@@ -1,8 +1,9 @@
-using Gateway.Backplane;
 using Gateway.Configuration;
 using Gateway.Connections;
 using Gateway.Diagnostics;
 using Gateway.Http;
+using Gateway.Hub;
+using Gateway.Log;
 using Gateway.Security;
 
 namespace Gateway;
@@ -106,6 +107,9 @@ internal static class GatewayHost
 
         WebApplication app = builder.Build();
         GatewayConfiguration.Validate(app.Services, app.Configuration);
+
+        // The hub attaches to the log's feed as it is made: before the log's first news.
+        app.Services.GetRequiredService<SessionHub>();
         app.UseRequestFailures();
         app.MapWebSocketEndpoint();
         app.MapSessionEndpoints();
@@ -123,16 +127,17 @@ internal static class GatewayHost
     private static void AddBackplane(WebApplicationBuilder builder)
     {
         IServiceCollection services = builder.Services;
+        services.AddSingleton<SessionHub>();
         if (string.Equals(builder.Configuration["Gateway:Backplane:Mode"], BackplaneOptions.RedisMode, StringComparison.OrdinalIgnoreCase))
         {
-            services.AddSingleton<Backplane.Redis.RedisBackplane>();
-            services.AddSingleton<IBackplane>(sp => sp.GetRequiredService<Backplane.Redis.RedisBackplane>());
-            services.AddHostedService(sp => sp.GetRequiredService<Backplane.Redis.RedisBackplane>());
+            services.AddSingleton<Log.Redis.RedisLog>();
+            services.AddSingleton<ISessionLog>(sp => sp.GetRequiredService<Log.Redis.RedisLog>());
+            services.AddHostedService(sp => sp.GetRequiredService<Log.Redis.RedisLog>());
             return;
         }
 
-        services.AddSingleton<MemoryBackplane>();
-        services.AddSingleton<IBackplane>(sp => sp.GetRequiredService<MemoryBackplane>());
+        services.AddSingleton<MemoryLog>();
+        services.AddSingleton<ISessionLog>(sp => sp.GetRequiredService<MemoryLog>());
         services.AddHostedService<SessionExpiryService>();
     }
 

@@ -1,5 +1,5 @@
 using BenchmarkDotNet.Attributes;
-using Gateway.Backplane;
+using Gateway.Hub;
 using Gateway.Connections;
 using Gateway.Protocol.Json;
 using Gateway.Protocol.Messages;
@@ -9,7 +9,7 @@ namespace Gateway.Bench.Micro;
 
 /// <summary>
 /// One event to every recipient: the enqueue of one shared frame into <see cref="Recipients"/>
-/// real <see cref="OutboundQueue"/>s, and a whole publish through a <see cref="MemorySession"/>
+/// real <see cref="OutboundQueue"/>s, and a whole publish through the memory log and <see cref="SessionHub"/>
 /// with that many members. The allocated bytes must not grow with <see cref="Recipients"/>: the
 /// fan-out allocates nothing per recipient.
 /// </summary>
@@ -34,10 +34,9 @@ public class FanOutBenchmarks
     private const int HistoryCapacity = 100;
 
     private readonly OutboundFrame[] _drained = new OutboundFrame[FramesPerIteration];
-    private readonly List<ISessionMember> _closed = [];
     private OutboundQueue[] _queues = [];
     private SessionEvent _event = null!;
-    private MemorySession _session = null!;
+    private SessionHub _hub = null!;
     private PublishRequest[] _publish = [];
     private DateTimeOffset _now;
 
@@ -59,7 +58,7 @@ public class FanOutBenchmarks
         }
 
         // History full, so that each publish evicts one event rather than growing the ring.
-        _session = Samples.NewSession(HistoryCapacity);
+        _hub = Samples.NewHub(HistoryCapacity);
         for (int i = 0; i < 2 * HistoryCapacity; i++)
         {
             Publish();
@@ -67,7 +66,7 @@ public class FanOutBenchmarks
 
         foreach (OutboundQueue queue in _queues)
         {
-            _session.TryJoin(new QueueMember(queue), from: null);
+            Samples.Join(_hub, new QueueMember(queue));
         }
 
         // Grow every ring to the size an iteration needs, then empty it.
@@ -95,7 +94,7 @@ public class FanOutBenchmarks
 
     /// <summary>
     /// One event published into a session with <see cref="Recipients"/> members: seq, frame,
-    /// history and state, then <c>MemorySession.FanOut</c> into every member's queue.
+    /// history and state in the memory log, then the hub's fan-out into every member's queue.
     /// </summary>
     [Benchmark]
     public long PublishToSession() => Publish();
@@ -111,8 +110,5 @@ public class FanOutBenchmarks
         Array.Clear(_drained);
     }
 
-    private long Publish() =>
-        _session.TryPublish(_publish, _now, timestamp: 0, _closed) is { Status: PublishStatus.Accepted } result
-            ? result.Seq
-            : throw new InvalidOperationException("the publish was not accepted");
+    private long Publish() => Samples.Publish(_hub, _publish);
 }

@@ -1,5 +1,5 @@
 using BenchmarkDotNet.Attributes;
-using Gateway.Backplane;
+using Gateway.Hub;
 using Gateway.Connections;
 using Gateway.Protocol.Json;
 using Gateway.Protocol.Messages;
@@ -11,7 +11,7 @@ namespace Gateway.Bench.Micro;
 /// One event to <see cref="Recipients"/> queues whose send loops are parked in
 /// <see cref="OutboundQueue.WaitAsync"/>, as idle connections' are: every enqueue also wakes its
 /// loop. <see cref="PublishToParkedSession"/> is the gateway's path (a publish into a
-/// <see cref="MemorySession"/>, whose fan-out wakes the loops in chunks after its lock), and its
+/// session of the memory log, whose hub wakes the loops in chunks after its locks), and its
 /// allocations must not grow with <see cref="Recipients"/>. <see cref="EnqueueToParkedQueues"/>
 /// enqueues straight into each queue, which wakes its own loop with a thread-pool item apiece: the
 /// path of a reply to one client, shown for comparison.
@@ -31,10 +31,9 @@ public class ParkedFanOutBenchmarks
     private OutboundQueue[] _queues = [];
     private Task[] _sendLoops = [];
     private readonly PublishRequest[] _publish = [new PublishRequest(Samples.EventName, Samples.Data128)];
-    private readonly List<ISessionMember> _closed = [];
     private readonly DateTimeOffset _now = Timestamps.TruncateToMilliseconds(DateTimeOffset.UtcNow);
     private SessionEvent _event = null!;
-    private MemorySession _session = null!;
+    private SessionHub _hub = null!;
     private int _parked;
     private long _rounds;
 
@@ -48,12 +47,12 @@ public class ParkedFanOutBenchmarks
         _event = Samples.StepEvent(_now);
         _queues = new OutboundQueue[Recipients];
         _sendLoops = new Task[Recipients];
-        _session = Samples.NewSession(historyCapacity: 100);
+        _hub = Samples.NewHub(historyCapacity: 100);
         for (int i = 0; i < _queues.Length; i++)
         {
             _queues[i] = new OutboundQueue(LagLimits.Default);
             _sendLoops[i] = SendLoopAsync(_queues[i]);
-            _session.TryJoin(new QueueMember(_queues[i]), from: null);
+            Samples.Join(_hub, new QueueMember(_queues[i]));
         }
     }
 
@@ -92,9 +91,7 @@ public class ParkedFanOutBenchmarks
     public long PublishToParkedSession()
     {
         _rounds++;
-        return _session.TryPublish(_publish, _now, timestamp: 0, _closed) is { Status: PublishStatus.Accepted } result
-            ? result.Seq
-            : throw new InvalidOperationException("the publish was not accepted");
+        return Samples.Publish(_hub, _publish);
     }
 
     [GlobalCleanup]

@@ -1,4 +1,5 @@
 using Gateway.Connections;
+using Gateway.Hub;
 using Gateway.Sessions;
 
 namespace Gateway.Bench.Micro;
@@ -14,6 +15,8 @@ internal sealed class QueueMember(OutboundQueue queue) : ISessionMember
     private readonly EventFilter _filter = EventFilter.All;
 
     public int SessionSlot { get; set; } = -1;
+
+    public SessionMembership? Membership => null;
 
     public void OnJoined(JoinState state)
     {

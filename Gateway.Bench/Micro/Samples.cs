@@ -1,10 +1,15 @@
 using System.Buffers;
+using System.Diagnostics.Metrics;
 using System.Text;
-using Gateway.Backplane;
 using Gateway.Configuration;
+using Gateway.Diagnostics;
+using Gateway.Hub;
+using Gateway.Log;
 using Gateway.Protocol.Framing;
 using Gateway.Protocol.Messages;
 using Gateway.Sessions;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
 namespace Gateway.Bench.Micro;
@@ -32,9 +37,29 @@ internal static class Samples
         return new SessionEvent(Session, EventName, 1, now, Data128, frame, id: null, final: false);
     }
 
-    /// <summary>An empty <see cref="MemorySession"/> named <see cref="Session"/>, with the default history budget.</summary>
-    public static MemorySession NewSession(int historyCapacity) =>
-        new(Session, historyCapacity, maxEventNames: 1000, new HistoryBudget(Options.Create(new HistoryOptions())), createdAt: 0);
+    /// <summary>
+    /// The memory log and the hub over it, wired as the host wires them, with the default history
+    /// budget and <paramref name="historyCapacity"/> events per session.
+    /// </summary>
+    public static SessionHub NewHub(int historyCapacity)
+    {
+        // Lives as long as the benchmark: its meter is the hub's.
+        ServiceProvider services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var metrics = new GatewayMetrics(services.GetRequiredService<IMeterFactory>());
+        IOptions<HistoryOptions> history = Options.Create(new HistoryOptions { MaxEvents = historyCapacity });
+        var log = new MemoryLog(history, Options.Create(new SessionsOptions()), TimeProvider.System, metrics, NullLogger<MemoryLog>.Instance);
+        return new SessionHub(log, history, Options.Create(new BackplaneOptions()), TimeProvider.System, metrics, NullLogger<SessionHub>.Instance);
+    }
+
+    /// <summary>Joins <paramref name="member"/> to <see cref="Session"/> (the memory log answers at once).</summary>
+    public static void Join(SessionHub hub, ISessionMember member) =>
+        hub.JoinAsync(Session, member, from: null, CancellationToken.None).AsTask().GetAwaiter().GetResult();
+
+    /// <summary>Publishes <paramref name="events"/> to <see cref="Session"/>; the latest seq.</summary>
+    public static long Publish(SessionHub hub, PublishRequest[] events) =>
+        hub.PublishAsync(Session, events, CancellationToken.None).AsTask().GetAwaiter().GetResult() is { Status: PublishStatus.Accepted } result
+            ? result.Seq
+            : throw new InvalidOperationException("the publish was not accepted");
 
     /// <summary>A JSON object of exactly <paramref name="size"/> bytes.</summary>
     public static byte[] JsonObject(int size)

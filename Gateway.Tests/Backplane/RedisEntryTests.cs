@@ -1,5 +1,5 @@
 using System.Text;
-using Gateway.Backplane.Redis;
+using Gateway.Log.Redis;
 using Gateway.Sessions;
 
 namespace Gateway.Tests.Backplane;

@@ -1,4 +1,4 @@
-using Gateway.Backplane.Redis;
+using Gateway.Log.Redis;
 
 namespace Gateway.Tests.Infrastructure;
 
@@ -34,7 +34,7 @@ public sealed class RedisCluster : IAsyncDisposable
     public static async Task<GatewayServer> StartNodeAsync(RedisServer redis, IDictionary<string, string?>? settings = null)
     {
         GatewayServer node = await GatewayServer.StartAsync(Settings(redis, settings));
-        await node.Get<RedisBackplane>().WhenAvailableAsync(TestClient.Deadline);
+        await node.Get<RedisLog>().WhenAvailableAsync(TestClient.Deadline);
         return node;
     }
 

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
-using Gateway.Backplane;
+using Gateway.Log;
 using Gateway.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -142,7 +142,7 @@ public sealed class CompletionTests
                 ["Gateway:Sessions:CompletedRetention"] = "00:30:00",
             },
             s => s.AddSingleton<TimeProvider>(clock));
-        MemoryBackplane sessions = server.Get<MemoryBackplane>();
+        MemoryLog sessions = server.Get<MemoryLog>();
         await server.PublishAsync("idle", "x");
         await PostAsync(server, "finished", """{"event":"done","final":true}""", HttpStatusCode.Accepted);
 
@@ -174,7 +174,7 @@ public sealed class CompletionTests
         await using (client)
         {
             clock.Advance(TimeSpan.FromMinutes(30));
-            server.Get<MemoryBackplane>().ExpireSessions();
+            server.Get<MemoryLog>().ExpireSessions();
             Assert.That(await StatusAsync(server, "watched"), Is.EqualTo(HttpStatusCode.OK));
         }
     }

@@ -2,7 +2,7 @@ using System.Net;
 using System.Reflection;
 using System.Text;
 using System.Text.Json;
-using Gateway.Backplane;
+using Gateway.Log;
 using Gateway.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -135,7 +135,7 @@ public sealed class ErrorMappingTests
             s =>
             {
                 s.AddSingleton<ILoggerProvider>(logs);
-                s.AddSingleton<IBackplane>(sp => FailingStore.Create(sp.GetRequiredService<MemoryBackplane>(), failure, nameof(IBackplane.PublishAsync), nameof(IBackplane.ListSessionsAsync)));
+                s.AddSingleton<ISessionLog>(sp => FailingStore.Create(sp.GetRequiredService<MemoryLog>(), failure, nameof(ISessionLog.AppendAsync), nameof(ISessionLog.ListAsync)));
             });
 
     private static async Task<HttpResponseMessage> PublishAsync(GatewayServer server, string body, string? authorization)
@@ -158,13 +158,13 @@ public sealed class ErrorMappingTests
     /// <summary>Passes every call to the real store, except one method, which throws.</summary>
     internal class FailingStore : DispatchProxy
     {
-        private IBackplane _inner = null!;
+        private ISessionLog _inner = null!;
         private string[] _failing = null!;
         private Exception _failure = null!;
 
-        public static IBackplane Create(IBackplane inner, Exception failure, params string[] failing)
+        public static ISessionLog Create(ISessionLog inner, Exception failure, params string[] failing)
         {
-            IBackplane proxy = Create<IBackplane, FailingStore>();
+            ISessionLog proxy = Create<ISessionLog, FailingStore>();
             var self = (FailingStore)(object)proxy;
             (self._inner, self._failing, self._failure) = (inner, failing, failure);
             return proxy;

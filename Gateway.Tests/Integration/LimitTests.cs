@@ -1,7 +1,7 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
-using Gateway.Backplane;
+using Gateway.Log;
 using Gateway.Diagnostics;
 using Gateway.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
@@ -155,7 +155,7 @@ public sealed class LimitTests
             ["Gateway:History:MaxTotalBytes"] = (4 * 1024 * 1024).ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Gateway:History:MaxEvents"] = "20",
         });
-        MemoryBackplane sessions = server.Get<MemoryBackplane>();
+        MemoryLog sessions = server.Get<MemoryLog>();
         string data = JsonSerializer.Serialize(new string('m', 100 * 1024));
 
         // Each session holds at most 20 events of about 200 KB: the budget (4 MiB) is reached by the second session.

@@ -317,7 +317,7 @@ public sealed class RedisBackplaneTests
 
         // Redis comes up on that port: the node's retries find it.
         await using RedisServer redis = await RedisServer.StartAsync(port: port);
-        await node.Get<Gateway.Backplane.Redis.RedisBackplane>().WhenAvailableAsync(TestClient.Deadline);
+        await node.Get<Gateway.Log.Redis.RedisLog>().WhenAvailableAsync(TestClient.Deadline);
         using (HttpResponseMessage ready = await node.Http.GetAsync("/readyz"))
         {
             Assert.That(ready.StatusCode, Is.EqualTo(HttpStatusCode.OK));

@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Gateway.Backplane.Redis;
+using Gateway.Log.Redis;
 using Gateway.Tests.Infrastructure;
 
 namespace Gateway.Tests.Integration;
@@ -37,9 +37,9 @@ public sealed class RedisEpochTests
 
         // redis-server without persistence, shut down and started again: every session is gone.
         await cluster.Redis.StopAsync();
-        await node.Get<RedisBackplane>().WhenUnavailableAsync(TestClient.Deadline);
+        await node.Get<RedisLog>().WhenUnavailableAsync(TestClient.Deadline);
         await cluster.Redis.StartAgainAsync();
-        await node.Get<RedisBackplane>().WhenAvailableAsync(TestClient.Deadline);
+        await node.Get<RedisLog>().WhenAvailableAsync(TestClient.Deadline);
         await ResumeTests.PublishBatchesAsync(node, "lost-life", batches: 1, size: 4);
 
         (TestClient client, JsonElement welcome) = await TestClient.JoinAsync(node.WebSocketUri("lost-life", $"since=3&epoch={oldEpoch}"));

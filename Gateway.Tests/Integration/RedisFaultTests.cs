@@ -1,7 +1,7 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
-using Gateway.Backplane.Redis;
+using Gateway.Log.Redis;
 using Gateway.Tests.Infrastructure;
 
 namespace Gateway.Tests.Integration;
@@ -273,7 +273,7 @@ public sealed class RedisFaultTests
 
     /// <summary>Completes once <paramref name="node"/> has noticed that Redis is gone.</summary>
     private static Task WhenUnavailableAsync(GatewayServer node) =>
-        node.Get<RedisBackplane>().WhenUnavailableAsync(TestClient.Deadline);
+        node.Get<RedisLog>().WhenUnavailableAsync(TestClient.Deadline);
 
     /// <summary>
     /// Publishes numbered events to the nodes in turn, each with an id; a 503 is retried (on the

@@ -1,6 +1,6 @@
 using System.Net;
 using System.Text.Json;
-using Gateway.Backplane;
+using Gateway.Log;
 using Gateway.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -108,8 +108,8 @@ public sealed class ServerSentEventCloseTests
         await using GatewayServer server = await GatewayServer.StartAsync(InformationLogs, s =>
         {
             s.AddSingleton<ILoggerProvider>(logs);
-            s.AddSingleton<IBackplane>(sp => ErrorMappingTests.FailingStore.Create(
-                sp.GetRequiredService<MemoryBackplane>(), outage, nameof(IBackplane.JoinAsync), nameof(IBackplane.ListSessionsAsync)));
+            s.AddSingleton<ISessionLog>(sp => ErrorMappingTests.FailingStore.Create(
+                sp.GetRequiredService<MemoryLog>(), outage, nameof(ISessionLog.ReadAsync), nameof(ISessionLog.ListAsync)));
         });
         using var metrics = new MetricRecorder(server.Get<Gateway.Diagnostics.GatewayMetrics>());
 

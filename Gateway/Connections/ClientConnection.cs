@@ -1,4 +1,5 @@
 using Gateway.Diagnostics;
+using Gateway.Hub;
 using Gateway.Protocol.Framing;
 using Gateway.Security;
 using Gateway.Sessions;
@@ -68,10 +69,10 @@ internal abstract partial class ClientConnection : ISessionMember, IClientConnec
     protected long OpenedAt => _openedAt;
 
     /// <summary>Set once the connection has joined its session; a close leaves it.</summary>
-    protected SessionMembership? Membership
+    public SessionMembership? Membership
     {
         get => _membership;
-        set => _membership = value;
+        protected set => _membership = value;
     }
 
     /// <summary>True until a close begins (or the client is gone).</summary>

@@ -1,6 +1,6 @@
-using Gateway.Backplane;
 using Gateway.Configuration;
 using Gateway.Diagnostics;
+using Gateway.Hub;
 using Gateway.Security;
 using Microsoft.Extensions.Options;
 
@@ -8,7 +8,7 @@ namespace Gateway.Connections;
 
 /// <summary>What every connection shares: services and settings, resolved once, held by one reference.</summary>
 internal sealed class ConnectionEnvironment(
-    IBackplane backplane,
+    SessionHub hub,
     ConnectionRegistry registry,
     GatewayLifecycle lifecycle,
     GatewayMetrics metrics,
@@ -20,7 +20,7 @@ internal sealed class ConnectionEnvironment(
     IOptions<AuthOptions> auth,
     Authenticator authenticator)
 {
-    public IBackplane Backplane { get; } = backplane;
+    public SessionHub Hub { get; } = hub;
 
     public ConnectionRegistry Registry { get; } = registry;
 

@@ -1,7 +1,7 @@
 using System.Buffers;
-using Gateway.Backplane;
-using Gateway.Protocol.Json;
+using Gateway.Log;
 using Gateway.Protocol.Framing;
+using Gateway.Protocol.Json;
 using Gateway.Protocol.Messages;
 using Gateway.Security;
 using Gateway.Sessions;
@@ -122,7 +122,7 @@ internal sealed partial class GatewayConnection
 
     private async ValueTask SendStatusAsync(StatusRequest request)
     {
-        SessionSnapshot? snapshot = await Env.Backplane.GetSessionAsync(Session, Http.RequestAborted);
+        SessionSnapshot? snapshot = await Env.Hub.GetSessionAsync(Session, Http.RequestAborted);
         Send(new StatusReply(request.Id, Session, snapshot?.Seq ?? 0, snapshot?.Epoch ?? "", snapshot?.Clients ?? 0, snapshot?.Complete ?? false, snapshot?.State ?? []));
     }
 
@@ -136,7 +136,7 @@ internal sealed partial class GatewayConnection
             return;
         }
 
-        PublishResult result = await Env.Backplane.PublishAsync(
+        PublishResult result = await Env.Hub.PublishAsync(
             Session, [new PublishRequest(publish.Event, publish.Data, Final: publish.Final)], Http.RequestAborted);
         switch (result.Status)
         {

@@ -1,6 +1,7 @@
 using System.IO.Pipelines;
-using Gateway.Backplane;
 using Gateway.Diagnostics;
+using Gateway.Hub;
+using Gateway.Log;
 using Gateway.Protocol.Framing;
 using Gateway.Protocol.Messages;
 using Gateway.Security;
@@ -96,7 +97,7 @@ internal sealed partial class GatewayConnection : ClientConnection
     {
         try
         {
-            Membership = await Env.Backplane.JoinAsync(Session, this, _since, Http.RequestAborted);
+            Membership = await Env.Hub.JoinAsync(Session, this, _since, Http.RequestAborted);
         }
         catch (BackplaneUnavailableException e)
         {

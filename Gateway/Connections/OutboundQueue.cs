@@ -1,4 +1,5 @@
 using System.Threading.Tasks.Sources;
+using Gateway.Hub;
 using Gateway.Sessions;
 
 namespace Gateway.Connections;

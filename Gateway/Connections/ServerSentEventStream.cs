@@ -1,8 +1,9 @@
 using System.Buffers;
 using System.Text;
 using System.Text.Json;
-using Gateway.Backplane;
 using Gateway.Diagnostics;
+using Gateway.Hub;
+using Gateway.Log;
 using Gateway.Protocol.Framing;
 using Gateway.Protocol.Messages;
 using Gateway.Security;
@@ -65,7 +66,7 @@ internal sealed class ServerSentEventStream : ClientConnection
             static state => ((ServerSentEventStream)state!).TryEndAsGone(), this);
         try
         {
-            Membership = await Env.Backplane.JoinAsync(Session, this, _since, Http.RequestAborted);
+            Membership = await Env.Hub.JoinAsync(Session, this, _since, Http.RequestAborted);
             if (Env.Lifecycle.IsDraining)
             {
                 CloseForShutdown();

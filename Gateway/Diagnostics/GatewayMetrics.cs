@@ -25,6 +25,7 @@ internal sealed class GatewayMetrics
     private readonly ConcurrentDictionary<string, KeyValuePair<string, object?>> _reasonTags = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, KeyValuePair<string, object?>> _errorCodeTags = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, KeyValuePair<string, object?>> _endpointTags = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, KeyValuePair<string, object?>> _kindTags = new(StringComparer.Ordinal);
     private readonly KeyValuePair<string, object?> _webSocketTag = new("transport", WebSocket);
     private readonly KeyValuePair<string, object?> _sseTag = new("transport", ServerSentEvents);
     private readonly KeyValuePair<string, object?> _receiveTag = new("direction", "receive");
@@ -41,6 +42,7 @@ internal sealed class GatewayMetrics
     private readonly Counter<long> _sendQueueOverflows;
     private readonly Counter<long> _protocolErrors;
     private readonly Counter<long> _networkIo;
+    private readonly Counter<long> _backplaneEvents;
     private readonly Histogram<double> _deliveryLatency;
     private readonly Histogram<double> _publishDuration;
 
@@ -58,6 +60,8 @@ internal sealed class GatewayMetrics
         _sendQueueOverflows = Meter.CreateCounter<long>("gateway.send_queue.overflows", "{connection}", "Slow consumers: connections closed with 4001 for falling more than Limits:MaxLagBytes behind, or leaving a frame unsent longer than Limits:MaxLagTime.");
         _protocolErrors = Meter.CreateCounter<long>("gateway.protocol.errors", "{error}", "Error replies to client messages, by error code.");
         _networkIo = Meter.CreateCounter<long>("gateway.network.io", "By", "Bytes read from and written to client connections, by direction.");
+        _backplaneEvents = Meter.CreateCounter<long>("gateway.backplane.events", "{event}",
+            "What the session log's feed cost this node, by kind: reconnect (the link to Redis came back), catchup (events read from the log to fill a gap in the feed), dropped (clients closed because the log had lost what they missed, or the session began a new life).");
         _deliveryLatency = Meter.CreateHistogram("gateway.delivery.latency", "s", "Time from an event's publish to its write to a client connection.",
             tags: null, advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = LatencyBuckets });
         _publishDuration = Meter.CreateHistogram("gateway.publish.duration", "s", "Duration of POST /api/sessions/{session}/events requests.",
@@ -99,15 +103,17 @@ internal sealed class GatewayMetrics
         _networkIo.Add(0, _transmitTag);
     }
 
-    /// <summary>
-    /// Registers the Redis backplane's instruments: whether the link is up, and a counter the
-    /// backplane adds to each time it reconnects or catches a session up from history.
-    /// </summary>
-    public Counter<long> ObserveBackplane(Func<int> up)
-    {
+    /// <summary>Registers whether this node's link to Redis is up (Backplane:Mode redis).</summary>
+    public void ObserveBackplane(Func<int> up) =>
         Meter.CreateObservableGauge("gateway.backplane.up", up, unit: null, "1 while this node is connected to Redis (Backplane:Mode redis), else 0.");
-        return Meter.CreateCounter<long>("gateway.backplane.events", "{event}",
-            "Redis backplane events, by kind: reconnect (the link came back), catchup (events read from history to fill a gap), dropped (members closed because history had lost what they missed).");
+
+    /// <summary>Counts what the session log's feed cost this node, by kind: reconnect, catchup, dropped.</summary>
+    public void BackplaneEvents(string kind, int count)
+    {
+        if (count > 0)
+        {
+            _backplaneEvents.Add(count, Tag(_kindTags, "kind", kind));
+        }
     }
 
     /// <summary>

@@ -79,13 +79,13 @@ internal sealed class Admission(ConnectionEnvironment env, Authenticator authent
             return Refuse(StatusCodes.Status403Forbidden, "not_granted", $"the credential does not grant session '{session}' (token claim sessions)");
         }
 
-        if (!env.Backplane.IsAvailable)
+        if (!env.Hub.IsAvailable)
         {
             return Refuse(StatusCodes.Status503ServiceUnavailable, "backplane_unavailable",
                 RequestFailures.OutageMessage(RedisUnreachable), RequestFailures.OutageRetryAfter);
         }
 
-        if (!env.Backplane.CanAdmit(session))
+        if (!env.Hub.CanAdmit(session))
         {
             return Refuse(StatusCodes.Status503ServiceUnavailable, "max_sessions",
                 "this gateway holds as many sessions as it may (Gateway:Sessions:MaxSessions); retry later", LimitRetryAfter);

@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Text.Json;
-using Gateway.Backplane;
 using Gateway.Connections;
+using Gateway.Hub;
 using Gateway.Protocol;
 using Gateway.Protocol.Framing;
 using Gateway.Security;
@@ -32,7 +32,7 @@ internal static class FallbackEndpoints
 
     /// <summary><c>GET /api/sessions/{session}/events?since=N&amp;epoch=E&amp;limit=M&amp;wait=S</c>.</summary>
     private static async Task<IResult> PollAsync(
-        HttpContext http, string session, IBackplane backplane, GatewayLifecycle lifecycle, Authenticator authenticator, Refusals refusals)
+        HttpContext http, string session, SessionHub hub, GatewayLifecycle lifecycle, Authenticator authenticator, Refusals refusals)
     {
         if (!Names.IsValidSessionName(session))
         {
@@ -54,7 +54,7 @@ internal static class FallbackEndpoints
             return refusal!;
         }
 
-        EventPage? page = await PollOrDrainAsync(http, session, new ResumePoint(since ?? 0, epoch), limit, wait, backplane, lifecycle);
+        EventPage? page = await PollOrDrainAsync(http, session, new ResumePoint(since ?? 0, epoch), limit, wait, hub, lifecycle);
         if (page is null)
         {
             http.Response.Headers.RetryAfter = "5";
@@ -71,28 +71,28 @@ internal static class FallbackEndpoints
     /// past the drain (the server waits for requests in flight before it exits).
     /// </summary>
     private static async ValueTask<EventPage?> PollOrDrainAsync(
-        HttpContext http, string session, ResumePoint from, int limit, int wait, IBackplane backplane, GatewayLifecycle lifecycle)
+        HttpContext http, string session, ResumePoint from, int limit, int wait, SessionHub hub, GatewayLifecycle lifecycle)
     {
         if (wait == 0 || lifecycle.IsDraining)
         {
-            return await backplane.PollAsync(session, from, limit, TimeSpan.Zero, http.RequestAborted);
+            return await hub.PollAsync(session, from, limit, TimeSpan.Zero, http.RequestAborted);
         }
 
         using var waiting = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted, lifecycle.Draining);
         try
         {
-            return await backplane.PollAsync(session, from, limit, TimeSpan.FromSeconds(wait), waiting.Token);
+            return await hub.PollAsync(session, from, limit, TimeSpan.FromSeconds(wait), waiting.Token);
         }
         catch (OperationCanceledException) when (lifecycle.IsDraining && !http.RequestAborted.IsCancellationRequested)
         {
             // The wait was given up, not the read: read once more without waiting, so that an event
             // published meanwhile is not left out of the answer.
-            return await backplane.PollAsync(session, from, limit, TimeSpan.Zero, http.RequestAborted);
+            return await hub.PollAsync(session, from, limit, TimeSpan.Zero, http.RequestAborted);
         }
     }
 
     /// <summary><c>GET /api/sessions/{session}/stream</c>: resumes from <c>Last-Event-ID</c>, else <c>since</c> (and <c>epoch</c>).</summary>
-    private static async Task StreamAsync(HttpContext http, string session, IBackplane backplane, ConnectionEnvironment env, Admission admission, Refusals refusals)
+    private static async Task StreamAsync(HttpContext http, string session, SessionHub hub, ConnectionEnvironment env, Admission admission, Refusals refusals)
     {
         string? lastEventId = http.Request.Headers["Last-Event-ID"];
         EventFilter filter = EventFilter.All;
@@ -117,7 +117,7 @@ internal static class FallbackEndpoints
         }
 
         using Admitted slot = admitted;
-        if (lastEventId is not null && await backplane.GetSessionAsync(session, http.RequestAborted) is { Complete: true } done && from is { } point && point.IsIn(done.Epoch) && point.Seq >= done.Seq)
+        if (lastEventId is not null && await hub.GetSessionAsync(session, http.RequestAborted) is { Complete: true } done && from is { } point && point.IsIn(done.Epoch) && point.Seq >= done.Seq)
         {
             // An EventSource reconnecting to a finished job: 204 is the one answer that stops its retries.
             http.Response.StatusCode = StatusCodes.Status204NoContent;

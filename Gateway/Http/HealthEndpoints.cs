@@ -1,5 +1,5 @@
-using Gateway.Backplane;
 using Gateway.Connections;
+using Gateway.Hub;
 
 namespace Gateway.Http;
 
@@ -12,9 +12,9 @@ internal static class HealthEndpoints
     public static void MapHealthEndpoints(this IEndpointRouteBuilder app)
     {
         app.MapGet("/healthz", () => Results.Json(new HealthStatus("ok"), GatewayJsonContext.Relaxed.HealthStatus));
-        app.MapGet("/readyz", (GatewayLifecycle lifecycle, IBackplane backplane) =>
+        app.MapGet("/readyz", (GatewayLifecycle lifecycle, SessionHub hub) =>
             lifecycle.IsDraining ? NotReady("draining")
-            : !backplane.IsAvailable ? NotReady("backplane_unavailable")
+            : !hub.IsAvailable ? NotReady("backplane_unavailable")
             : Results.Json(new HealthStatus("ready"), GatewayJsonContext.Relaxed.HealthStatus));
     }
 

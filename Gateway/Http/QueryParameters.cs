@@ -1,6 +1,6 @@
 using System.Globalization;
-using Gateway.Backplane;
 using Gateway.Protocol;
+using Gateway.Sessions;
 using Microsoft.Extensions.Primitives;
 
 namespace Gateway.Http;

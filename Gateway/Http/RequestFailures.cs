@@ -1,4 +1,4 @@
-using Gateway.Backplane;
+using Gateway.Log;
 
 namespace Gateway.Http;
 

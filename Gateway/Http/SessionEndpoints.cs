@@ -1,9 +1,9 @@
 using System.Buffers;
 using System.Diagnostics;
 using System.Text.Json;
-using Gateway.Backplane;
 using Gateway.Configuration;
 using Gateway.Diagnostics;
+using Gateway.Hub;
 using Gateway.Protocol;
 using Gateway.Protocol.Framing;
 using Gateway.Protocol.Json;
@@ -29,14 +29,14 @@ internal static class SessionEndpoints
     }
 
     private static async Task<IResult> PublishAsync(
-        HttpContext http, string session, IBackplane backplane, IOptions<LimitsOptions> limits,
+        HttpContext http, string session, SessionHub hub, IOptions<LimitsOptions> limits,
         Authenticator authenticator, Refusals refusals, PublishRateLimiter rates, GatewayMetrics metrics)
     {
         // Failures are answered in one place (RequestFailures): a store outage 503, a bug 500.
         long started = Stopwatch.GetTimestamp();
         try
         {
-            return await PublishCoreAsync(http, session, backplane, limits, authenticator, refusals, rates);
+            return await PublishCoreAsync(http, session, hub, limits, authenticator, refusals, rates);
         }
         finally
         {
@@ -45,7 +45,7 @@ internal static class SessionEndpoints
     }
 
     private static async Task<IResult> PublishCoreAsync(
-        HttpContext http, string session, IBackplane backplane, IOptions<LimitsOptions> limits,
+        HttpContext http, string session, SessionHub hub, IOptions<LimitsOptions> limits,
         Authenticator authenticator, Refusals refusals, PublishRateLimiter rates)
     {
         if (!Names.IsValidSessionName(session))
@@ -99,7 +99,7 @@ internal static class SessionEndpoints
                 $"publishing faster than {limits.Value.PublishesPerSecond} events a second (Gateway:Limits:PublishesPerSecond); retry after the Retry-After seconds");
         }
 
-        PublishResult result = await backplane.PublishAsync(session, events, http.RequestAborted);
+        PublishResult result = await hub.PublishAsync(session, events, http.RequestAborted);
         switch (result.Status)
         {
             case PublishStatus.SessionComplete:
@@ -127,7 +127,7 @@ internal static class SessionEndpoints
         return Results.Json(new BatchPublishAccepted(result.Seqs, duplicates), GatewayJsonContext.Relaxed.BatchPublishAccepted, statusCode: StatusCodes.Status202Accepted);
     }
 
-    private static async Task<IResult> ListAsync(HttpContext http, IBackplane backplane, Authenticator authenticator, Refusals refusals)
+    private static async Task<IResult> ListAsync(HttpContext http, SessionHub hub, Authenticator authenticator, Refusals refusals)
     {
         (GatewayPrincipal? principal, IResult? refusal) = await Access.CheckAsync(http, authenticator, refusals, SessionsEndpoint, Right.Admin);
         if (principal is null)
@@ -135,7 +135,7 @@ internal static class SessionEndpoints
             return refusal!;
         }
 
-        IReadOnlyList<SessionSummary> sessions = await backplane.ListSessionsAsync(http.RequestAborted);
+        IReadOnlyList<SessionSummary> sessions = await hub.ListSessionsAsync(http.RequestAborted);
         var items = new SessionListItem[sessions.Count];
         for (int i = 0; i < items.Length; i++)
         {
@@ -146,7 +146,7 @@ internal static class SessionEndpoints
         return Results.Json(items, GatewayJsonContext.Relaxed.SessionListItemArray);
     }
 
-    private static async Task<IResult> GetAsync(HttpContext http, string session, IBackplane backplane, Authenticator authenticator, Refusals refusals)
+    private static async Task<IResult> GetAsync(HttpContext http, string session, SessionHub hub, Authenticator authenticator, Refusals refusals)
     {
         if (!Names.IsValidSessionName(session))
         {
@@ -159,11 +159,11 @@ internal static class SessionEndpoints
             return refusal!;
         }
 
-        SessionSnapshot? snapshot = await backplane.GetSessionAsync(session, http.RequestAborted);
+        SessionSnapshot? snapshot = await hub.GetSessionAsync(session, http.RequestAborted);
         return snapshot is null ? UnknownSession(session) : new SessionResult(snapshot);
     }
 
-    private static async Task<IResult> DeleteAsync(HttpContext http, string session, IBackplane backplane, Authenticator authenticator, Refusals refusals)
+    private static async Task<IResult> DeleteAsync(HttpContext http, string session, SessionHub hub, Authenticator authenticator, Refusals refusals)
     {
         if (!Names.IsValidSessionName(session))
         {
@@ -176,7 +176,7 @@ internal static class SessionEndpoints
             return refusal!;
         }
 
-        return await backplane.DeleteSessionAsync(session, http.RequestAborted) ? Results.NoContent() : UnknownSession(session);
+        return await hub.DeleteSessionAsync(session, http.RequestAborted) ? Results.NoContent() : UnknownSession(session);
     }
 
     private static IResult UnknownSession(string session) =>

@@ -1,6 +1,6 @@
-using Gateway.Backplane;
 using Gateway.Connections;
 using Gateway.Protocol.Framing;
+using Gateway.Sessions;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
 using Microsoft.Net.Http.Headers;

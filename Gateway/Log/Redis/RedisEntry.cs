@@ -4,7 +4,7 @@ using Gateway.Protocol.Framing;
 using Gateway.Protocol.Messages;
 using Gateway.Sessions;
 
-namespace Gateway.Backplane.Redis;
+namespace Gateway.Log.Redis;
 
 /// <summary>
 /// An event as Redis holds it and as the events channel carries it:

@@ -2,7 +2,7 @@ using Gateway.Configuration;
 using Gateway.Sessions;
 using Microsoft.Extensions.Options;
 
-namespace Gateway.Backplane;
+namespace Gateway.Log;
 
 /// <summary>
 /// <c>History:MaxTotalBytes</c>: the memory that all sessions' events may hold together. A publish

@@ -1,4 +1,4 @@
-namespace Gateway.Backplane.Redis;
+namespace Gateway.Log.Redis;
 
 /// <summary>
 /// The Lua scripts that do every change to a session in Redis, each one atomically. A session's

@@ -1,6 +1,6 @@
 using System.Buffers;
 
-namespace Gateway.Sessions;
+namespace Gateway.Hub;
 
 /// <summary>
 /// The senders a fan-out found idle, started once the session's lock is released. A thread-pool

@@ -1,6 +1,6 @@
 using Gateway.Sessions;
 
-namespace Gateway.Backplane;
+namespace Gateway.Hub;
 
 /// <summary>
 /// A session's members on this node: a dense array in which each member knows its own slot, so
@@ -39,10 +39,10 @@ internal sealed class MemberList
 
     /// <summary>
     /// Hands <paramref name="sessionEvent"/> to every member. Members whose queue overflowed or who
-    /// are closing leave the list; those whose sender was idle are collected in <paramref name="idle"/>,
-    /// to be woken once the caller has released its lock.
+    /// are closing leave the list, into <paramref name="outbox"/>'s departed; those whose sender
+    /// was idle are collected in its idle set, to be woken once the caller has released its lock.
     /// </summary>
-    public void FanOut(SessionEvent sessionEvent, ref SenderWakeup? idle)
+    public void FanOut(SessionEvent sessionEvent, HubOutbox outbox)
     {
         // Backwards, so that removing the current member (swapping the last one into its slot)
         // never skips a member or visits one twice.
@@ -54,10 +54,11 @@ internal sealed class MemberList
                 case EnqueueResult.Enqueued:
                     break;
                 case EnqueueResult.EnqueuedIdle:
-                    SenderWakeup.Add(ref idle, member, Count);
+                    SenderWakeup.Add(ref outbox.Idle, member, Count);
                     break;
                 default:
                     RemoveAt(i);
+                    (outbox.Departed ??= []).Add(member);
                     break;
             }
         }

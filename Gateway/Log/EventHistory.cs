@@ -1,4 +1,5 @@
-namespace Gateway.Sessions;
+using Gateway.Sessions;
+namespace Gateway.Log;
 
 /// <summary>
 /// The last N events of a session in a ring. The array grows as events arrive, so that a session

@@ -1,11 +1,11 @@
 using Gateway.Configuration;
 using Microsoft.Extensions.Options;
 
-namespace Gateway.Backplane;
+namespace Gateway.Log;
 
-/// <summary>Sweeps the memory backplane for sessions idle, or complete, past their time.</summary>
+/// <summary>Sweeps the memory log for sessions idle, or complete, past their time.</summary>
 internal sealed partial class SessionExpiryService(
-    MemoryBackplane backplane, IOptions<SessionsOptions> options, TimeProvider time, ILogger<SessionExpiryService> logger) : BackgroundService
+    MemoryLog log, IOptions<SessionsOptions> options, TimeProvider time, ILogger<SessionExpiryService> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -30,7 +30,7 @@ internal sealed partial class SessionExpiryService(
     {
         try
         {
-            backplane.ExpireSessions();
+            log.ExpireSessions();
         }
         catch (Exception e)
         {

@@ -1,16 +1,17 @@
+using System.Runtime.InteropServices;
+using Gateway.Hub;
 using Gateway.Protocol.Framing;
 using Gateway.Protocol.Messages;
 using Gateway.Sessions;
 
-namespace Gateway.Backplane;
+namespace Gateway.Log;
 
 /// <summary>
-/// One session held in memory. A single lock orders everything: seq assignment, history, state,
-/// idempotency keys and the hand-over to members happen together, so that every member sees
-/// events in seq order, and a joining or resuming member gets its replay at an exact seam between
-/// two live events.
+/// One session held in memory. A single lock orders seq assignment, history, state and
+/// idempotency keys, and the hand-over of each batch to the feed: the hub sees every batch in seq
+/// order, with no gap, before the append returns.
 /// </summary>
-internal sealed class MemorySession(string name, int historyCapacity, int maxEventNames, HistoryBudget budget, long createdAt)
+internal sealed class MemoryLogSession(string name, int historyCapacity, int maxEventNames, HistoryBudget budget, long createdAt)
 {
     private readonly Lock _gate = new();
     private readonly EventHistory _history = new(historyCapacity);
@@ -19,8 +20,10 @@ internal sealed class MemorySession(string name, int historyCapacity, int maxEve
     // Idempotency keys of the events history holds, so that a retried publish finds its seq.
     private readonly Dictionary<JsonScalar, long> _ids = [];
 
-    private readonly MemberList _members = new();
     private long _seq;
+
+    // Clients counted in by joins on this node, less those that left.
+    private int _clients;
     private long _idleSince = createdAt;
     private long _completedAt;
     private DateTimeOffset? _lastEventAt;
@@ -30,42 +33,22 @@ internal sealed class MemorySession(string name, int historyCapacity, int maxEve
     // What this session's events hold of the history budget.
     private long _retained;
 
-    // Completed by the next publish (or the session's end) for pollers waiting on new events.
-    private TaskCompletionSource? _nextEvent;
-
     public string Name { get; } = name;
 
     /// <summary>This life of the session: a session held in memory is new in each process, and after each delete or expiry.</summary>
     public string Epoch { get; } = SessionEpoch.New();
 
     /// <summary>
-    /// Publishes under the lock. Returns null when the session was removed meanwhile (the caller
-    /// retries on a new one). Members that the final event completes are handed to <paramref name="closed"/>.
+    /// Appends under the lock, and hands the new events to <paramref name="feed"/> before letting
+    /// go of it; what the feed leaves to do is in <paramref name="aftermath"/>, for the caller to
+    /// flush with no lock held. Returns null when the session was removed meanwhile (the caller
+    /// retries on a new one).
     /// </summary>
-    public PublishResult? TryPublish(IReadOnlyList<PublishRequest> requests, DateTimeOffset now, long timestamp, List<ISessionMember> closed)
+    public PublishResult? TryAppend(IReadOnlyList<PublishRequest> requests, DateTimeOffset now, long timestamp, ILogFeed? feed, out HubOutbox? aftermath)
     {
         var seqs = new long[requests.Count];
         var duplicate = new bool[requests.Count];
-        SenderWakeup? idle = null;
-        try
-        {
-            return TryPublishLocked(requests, now, timestamp, closed, seqs, duplicate, ref idle);
-        }
-        finally
-        {
-            // Outside the lock: the members whose senders were idle.
-            if (idle is not null)
-            {
-                idle.Start();
-            }
-        }
-    }
-
-    private PublishResult? TryPublishLocked(
-        IReadOnlyList<PublishRequest> requests, DateTimeOffset now, long timestamp, List<ISessionMember> closed,
-        long[] seqs, bool[] duplicate, ref SenderWakeup? idle)
-    {
-        TaskCompletionSource? wake;
+        aftermath = null;
         lock (_gate)
         {
             if (_removed)
@@ -111,6 +94,8 @@ internal sealed class MemorySession(string name, int historyCapacity, int maxEve
             }
 
             long cost = 0;
+            SessionEvent? single = null;
+            List<SessionEvent>? appended = null;
             for (int i = 0; i < requests.Count; i++)
             {
                 if (duplicate[i])
@@ -127,7 +112,16 @@ internal sealed class MemorySession(string name, int historyCapacity, int maxEve
                     continue;
                 }
 
-                seqs[i] = Append(request, now, timestamp, ref cost, ref idle);
+                SessionEvent e = Append(request, now, timestamp, ref cost);
+                seqs[i] = e.Seq;
+                if (single is null)
+                {
+                    single = e;
+                }
+                else
+                {
+                    (appended ??= [single]).Add(e);
+                }
             }
 
             // The reservation was an estimate; keep what the events really cost.
@@ -141,23 +135,27 @@ internal sealed class MemorySession(string name, int historyCapacity, int maxEve
                 if (_complete)
                 {
                     _completedAt = timestamp;
-                    _members.TakeAll(closed);
                 }
             }
 
-            wake = _nextEvent;
-            _nextEvent = null;
+            if (feed is not null && single is { } first)
+            {
+                aftermath = appended is null
+                    ? feed.OnAppended(Name, Epoch, new ReadOnlySpan<SessionEvent>(in first))
+                    : feed.OnAppended(Name, Epoch, CollectionsMarshal.AsSpan(appended));
+            }
         }
 
-        wake?.TrySetResult();
         return new PublishResult(PublishStatus.Accepted, seqs, duplicate, seqs.Length > 0 ? seqs[^1] : 0);
     }
 
     /// <summary>
-    /// Adds a member, and hands it its replay; null when the session was removed meanwhile. A
-    /// complete session gets no new members: the joiner gets its welcome and replay, then closes.
+    /// Where the session stands and the held events after <paramref name="after"/> (none when it
+    /// is negative); with <paramref name="join"/>, a client joins: it is counted (unless the
+    /// session is complete) and the idle time starts again. Null when the session was removed
+    /// meanwhile (the caller retries on a new one).
     /// </summary>
-    public JoinState? TryJoin(ISessionMember member, ResumePoint? from)
+    public LogRead? TryRead(long after, int limit, bool join, long timestamp)
     {
         lock (_gate)
         {
@@ -166,35 +164,30 @@ internal sealed class MemorySession(string name, int historyCapacity, int maxEve
                 return null;
             }
 
-            var state = new JoinState(_seq, _complete, from is { } point ? ReplayAfter(point) : null, Epoch);
-            if (_complete)
+            if (join && !_complete)
             {
-                member.SessionSlot = -1;
-                member.OnJoined(state);
-                return state;
+                _clients++;
+                _idleSince = timestamp;
             }
 
-            _members.Add(member);
-            member.OnJoined(state);
-            return state;
+            if (after < 0 || after >= _seq)
+            {
+                return new LogRead(LogReadFound.Found, _seq, _complete, Held: true, More: false, Epoch, []);
+            }
+
+            List<SessionEvent> events = _history.After(after, _seq, limit, out bool held);
+            bool more = events.Count > 0 && events[^1].Seq < _seq;
+            return new LogRead(LogReadFound.Found, _seq, _complete, held, more, Epoch, events);
         }
     }
 
-    /// <summary>Hands <paramref name="deliver"/> the replay after <paramref name="from"/>, between two live events.</summary>
-    public void Replay(ResumePoint from, Action<Replay> deliver)
+    /// <summary>A client counted by a join left.</summary>
+    public void Left(long timestamp)
     {
         lock (_gate)
         {
-            deliver(ReplayAfter(from));
-        }
-    }
-
-    public void Leave(ISessionMember member, long timestamp)
-    {
-        lock (_gate)
-        {
-            _members.Remove(member);
-            if (_members.Count == 0)
+            _clients = Math.Max(0, _clients - 1);
+            if (_clients == 0)
             {
                 _idleSince = timestamp;
             }
@@ -205,7 +198,7 @@ internal sealed class MemorySession(string name, int historyCapacity, int maxEve
     {
         lock (_gate)
         {
-            return new SessionSummary(Name, _seq, _members.Count, _lastEventAt, _complete);
+            return new SessionSummary(Name, _seq, _clients, _lastEventAt, _complete);
         }
     }
 
@@ -221,38 +214,7 @@ internal sealed class MemorySession(string name, int historyCapacity, int maxEve
             }
 
             Array.Sort(state, static (a, b) => a.Seq.CompareTo(b.Seq));
-            return new SessionSnapshot(Name, _seq, Epoch, _members.Count, _lastEventAt, _complete, state);
-        }
-    }
-
-    /// <summary>
-    /// A page of the events after <paramref name="from"/>; or, when there are none yet and the
-    /// session is not complete, null and a task that completes at the next publish. Null and no
-    /// task: the session was removed meanwhile. <paramref name="seq"/> is the latest seq.
-    /// </summary>
-    public EventPage? TryPoll(ResumePoint from, int limit, out Task? next, out long seq)
-    {
-        lock (_gate)
-        {
-            next = null;
-            seq = _seq;
-            long since = from.SinceIn(Epoch);
-            if (_removed)
-            {
-                return null;
-            }
-
-            // A poller ahead of the session (it was deleted and began again) is answered at once.
-            if (since != _seq || _complete)
-            {
-                List<SessionEvent> events = _history.After(since, _seq, limit, out bool complete);
-                bool more = events.Count > 0 && events[^1].Seq < _seq;
-                return new EventPage(events, _seq, complete && from.IsIn(Epoch), more, _complete, Epoch);
-            }
-
-            _nextEvent ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            next = _nextEvent.Task;
-            return null;
+            return new SessionSnapshot(Name, _seq, Epoch, _clients, _lastEventAt, _complete, state);
         }
     }
 
@@ -260,14 +222,14 @@ internal sealed class MemorySession(string name, int historyCapacity, int maxEve
     /// Marks the session removed when it has had no member and no publish for <paramref name="idleFor"/>,
     /// or, once complete, when <paramref name="retainCompleted"/> has passed since it completed.
     /// </summary>
-    public bool TryExpire(long now, TimeSpan idleFor, TimeSpan retainCompleted, TimeProvider time)
+    public bool TryExpire(long now, TimeSpan idleFor, TimeSpan retainCompleted, TimeProvider time, ILogFeed? feed, out HubOutbox? aftermath)
     {
-        TaskCompletionSource? wake;
+        aftermath = null;
         lock (_gate)
         {
             bool expired = _complete
                 ? time.GetElapsedTime(_completedAt, now) >= retainCompleted
-                : _members.Count == 0 && time.GetElapsedTime(_idleSince, now) >= idleFor;
+                : _clients == 0 && time.GetElapsedTime(_idleSince, now) >= idleFor;
             if (_removed || !expired)
             {
                 return false;
@@ -275,31 +237,35 @@ internal sealed class MemorySession(string name, int historyCapacity, int maxEve
 
             _removed = true;
             ReleaseAll();
-            wake = _nextEvent;
-            _nextEvent = null;
-        }
 
-        wake?.TrySetResult();
-        return true;
+            // Under the lock, so that the hub hears of this life's end before any event of the next.
+            aftermath = feed?.OnDeleted(Name);
+            return true;
+        }
     }
 
-    /// <summary>Marks the session removed and hands over its members, who are no longer members.</summary>
-    public void Remove(List<ISessionMember> members)
+    /// <summary>
+    /// Marks the session removed (what it held goes back to the budget) and tells
+    /// <paramref name="feed"/>, under the lock as for an expiry. False when it was removed already.
+    /// </summary>
+    public bool Remove(ILogFeed? feed, out HubOutbox? aftermath)
     {
-        TaskCompletionSource? wake;
+        aftermath = null;
         lock (_gate)
         {
+            if (_removed)
+            {
+                return false;
+            }
+
             _removed = true;
             ReleaseAll();
-            _members.TakeAll(members);
-            wake = _nextEvent;
-            _nextEvent = null;
+            aftermath = feed?.OnDeleted(Name);
+            return true;
         }
-
-        wake?.TrySetResult();
     }
 
-    private long Append(PublishRequest request, DateTimeOffset now, long timestamp, ref long cost, ref SenderWakeup? idle)
+    private SessionEvent Append(PublishRequest request, DateTimeOffset now, long timestamp, ref long cost)
     {
         long seq = ++_seq;
         byte[] frame = ServerFrames.CreateTextFrame(new EventMessage(Name, request.Event, seq, now, request.Data));
@@ -333,8 +299,7 @@ internal sealed class MemorySession(string name, int historyCapacity, int maxEve
 
         _state[request.Event] = sessionEvent;
         _complete |= request.Final;
-        _members.FanOut(sessionEvent, ref idle);
-        return seq;
+        return sessionEvent;
     }
 
     private void Free(SessionEvent e)
@@ -359,13 +324,6 @@ internal sealed class MemorySession(string name, int historyCapacity, int maxEve
         }
 
         return names > maxEventNames;
-    }
-
-    /// <summary>The replay after <paramref name="from"/>: from this life's start, and incomplete, when its epoch is of another life.</summary>
-    private Replay ReplayAfter(ResumePoint from)
-    {
-        List<SessionEvent> events = _history.After(from.SinceIn(Epoch), _seq, int.MaxValue, out bool complete);
-        return new Replay(from.Seq, events, complete && from.IsIn(Epoch), Epoch);
     }
 
     /// <summary>The session is gone: everything it held goes back to the budget.</summary>

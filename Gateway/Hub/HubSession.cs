@@ -1,29 +1,24 @@
+using Gateway.Log;
 using Gateway.Protocol.Framing;
 using Gateway.Sessions;
 
-namespace Gateway.Backplane.Redis;
-
-/// <summary>What a read of a session in Redis found (see <see cref="RedisScripts.Read"/>).</summary>
-/// <param name="Found">1: the session exists; 0: it does not; -1: the session limit forbade creating it.</param>
-/// <param name="Seq">The session's latest seq.</param>
-/// <param name="Complete">True when a final event completed the session.</param>
-/// <param name="Held">False when history no longer held every event after the read's seq.</param>
-/// <param name="More">True when the read's limit cut the events short.</param>
-/// <param name="Epoch">The session's life (empty when it was not found).</param>
-/// <param name="Events">The held events after the read's seq, oldest first.</param>
-internal sealed record RedisRead(int Found, long Seq, bool Complete, bool Held, bool More, string Epoch, IReadOnlyList<SessionEvent> Events);
+namespace Gateway.Hub;
 
 /// <summary>
 /// What a session's lock collected for after the lock: senders to wake, members to close, pollers
-/// to release. Members are told outside the lock, as the memory backplane does.
+/// to release. Members are told outside every lock: the hub's, and the log's that fed it.
 /// </summary>
-internal sealed class ChannelOutbox
+internal sealed class HubOutbox(SessionHub hub, string session)
 {
     public SenderWakeup? Idle;
 
     public List<ISessionMember>? Completed;
 
+    public long CompletedAt;
+
     public List<ISessionMember>? Dropped;
+
+    public List<ISessionMember>? Departed;
 
     public string DropReason = "";
 
@@ -31,18 +26,41 @@ internal sealed class ChannelOutbox
 
     public TaskCompletionSource? Pollers;
 
+    /// <summary>
+    /// Wakes the senders, closes the members, leaves for the members the session let go of,
+    /// releases the pollers; once the caller holds no lock.
+    /// </summary>
     public void Flush()
     {
         Idle?.Start();
 
-        foreach (ISessionMember member in Completed ?? [])
+        foreach (ISessionMember member in Departed ?? [])
         {
-            member.OnSessionClosed(CloseCodes.Normal, "session complete");
+            // Closing already (a slow consumer, or a close under way): out of the session's count now.
+            member.Membership?.Leave();
         }
 
-        foreach (ISessionMember member in Dropped ?? [])
+        if (Completed is { } completed)
         {
-            member.OnSessionClosed(DropCode, DropReason);
+            // The final event is queued ahead of the close in every member's queue.
+            foreach (ISessionMember member in completed)
+            {
+                member.OnSessionClosed(CloseCodes.Normal, "session complete");
+                member.Membership?.Leave();
+            }
+
+            hub.Completed(session, CompletedAt, completed.Count);
+        }
+
+        if (Dropped is { } dropped)
+        {
+            foreach (ISessionMember member in dropped)
+            {
+                member.OnSessionClosed(DropCode, DropReason);
+                member.Membership?.Leave();
+            }
+
+            hub.Dropped(session, dropped.Count, DropReason);
         }
 
         Pollers?.TrySetResult();
@@ -50,12 +68,13 @@ internal sealed class ChannelOutbox
 }
 
 /// <summary>
-/// A session as one node sees it with the Redis backplane: its local members, and the seq up to
-/// which they have been handed events. Events reach it from the events channel, normally in seq
-/// order; one that arrives ahead of a missing one waits while the missing ones are read from
-/// Redis history, so that members always get events in seq order, each once, with no gap.
+/// A session as this node sees it: its local members, and the seq up to which they have been
+/// handed events. Events reach it from the log's feed, normally in seq order; one that arrives
+/// ahead of a missing one is parked while the missing ones are read from the log, so that members
+/// always get events in seq order, each once, with no gap. No I/O here: <see cref="SessionHub"/>
+/// does the reads and hands their results in, which is what lets the ordering be table-tested.
 /// </summary>
-internal sealed class RedisSessionChannel(string name)
+internal sealed class HubSession(string name)
 {
     // Events parked ahead of a gap. Only an optimisation: a catch-up reads anything missing from
     // history, so past this many, arrivals are dropped rather than parked.
@@ -78,7 +97,7 @@ internal sealed class RedisSessionChannel(string name)
 
     public string Name { get; } = name;
 
-    /// <summary>Members, pollers and joins in progress that hold this channel; kept by the backplane's channel table, under its lock.</summary>
+    /// <summary>Members, pollers, joins and catch-ups in progress that hold this session; kept by the hub's table, under its lock.</summary>
     public int Users { get; set; }
 
     public int MemberCount
@@ -92,7 +111,7 @@ internal sealed class RedisSessionChannel(string name)
         }
     }
 
-    /// <summary>True when <paramref name="seq"/> has been handed to members already: the channel's copy can be dropped undecoded.</summary>
+    /// <summary>True when <paramref name="seq"/> has been handed to members already: the feed's copy can be dropped undecoded.</summary>
     public bool HasDelivered(long seq) => seq <= Volatile.Read(ref _delivered);
 
     /// <summary>A join starts: until it completes, events that arrive are parked for it.</summary>
@@ -123,8 +142,11 @@ internal sealed class RedisSessionChannel(string name)
         }
     }
 
-    /// <summary>An event from the events channel. True when a gap was found and a catch-up must start.</summary>
-    public bool Receive(SessionEvent sessionEvent, ChannelOutbox outbox)
+    /// <summary>
+    /// Events from the feed, in seq order within the call. True when a gap was found and a
+    /// catch-up must start.
+    /// </summary>
+    public bool Receive(ReadOnlySpan<SessionEvent> events, HubOutbox outbox)
     {
         lock (_gate)
         {
@@ -133,25 +155,31 @@ internal sealed class RedisSessionChannel(string name)
             {
                 if (_joining > 0)
                 {
-                    Park(sessionEvent);
+                    foreach (SessionEvent e in events)
+                    {
+                        Park(e);
+                    }
                 }
 
                 return false;
             }
 
-            if (sessionEvent.Seq <= _delivered)
+            foreach (SessionEvent e in events)
             {
-                return false;
+                if (e.Seq == _delivered + 1 && _parked.Count == 0)
+                {
+                    // The fast path: the next event, nothing parked.
+                    Deliver(e, outbox);
+                }
+                else if (e.Seq > _delivered)
+                {
+                    Park(e);
+                    DrainParked(outbox);
+                }
             }
 
-            if (sessionEvent.Seq > _delivered + 1)
-            {
-                Park(sessionEvent);
-                return StartCatchUp();
-            }
-
-            Deliver(sessionEvent, outbox);
-            return DrainParked(outbox) && StartCatchUp();
+            // Whatever is still parked waits behind a gap.
+            return _parked.Count > 0 && StartCatchUp();
         }
     }
 
@@ -164,7 +192,7 @@ internal sealed class RedisSessionChannel(string name)
     /// (not when the session is complete) and whether a catch-up must start (also when the read
     /// shows a new life of the session: the catch-up then resets this node's stream of it).
     /// </summary>
-    public (bool Added, bool CatchUp)? TryJoin(ISessionMember member, ResumePoint? from, long readFrom, RedisRead read, ChannelOutbox outbox)
+    public (bool Added, bool CatchUp)? TryJoin(ISessionMember member, ResumePoint? from, long readFrom, LogRead read, HubOutbox outbox)
     {
         // The caller read after this seq: the joiner's own, or 0 when its epoch is of another life.
         long? since = from?.SinceIn(read.Epoch);
@@ -206,7 +234,7 @@ internal sealed class RedisSessionChannel(string name)
             // events come live, so the replay stops there.
             long seq = read.Complete ? read.Seq : _delivered;
             Replay? replay = from is { } point && since is { } after
-                ? new Replay(point.Seq, Between(read.Events, after, seq), (read.Held || after >= seq) && point.IsIn(read.Epoch), read.Epoch)
+                ? new Replay(point.Seq, Between(read.Events, after, seq), Whole(after, seq, read, point), read.Epoch)
                 : null;
             var state = new JoinState(seq, read.Complete, replay, read.Epoch);
             if (read.Complete)
@@ -226,7 +254,7 @@ internal sealed class RedisSessionChannel(string name)
     /// Hands a member its resume replay at a seam between two live events; false when this node
     /// has already handed out events past the read (the caller reads again).
     /// </summary>
-    public bool TryReplay(ResumePoint from, long readFrom, RedisRead read, Action<Replay> deliver, ChannelOutbox outbox)
+    public bool TryReplay(ResumePoint from, long readFrom, LogRead read, Action<Replay> deliver, HubOutbox outbox)
     {
         long since = from.SinceIn(read.Epoch);
         lock (_gate)
@@ -236,7 +264,7 @@ internal sealed class RedisSessionChannel(string name)
                 return false;
             }
 
-            deliver(new Replay(from.Seq, Between(read.Events, since, _delivered), (read.Held || since >= _delivered) && from.IsIn(read.Epoch), read.Epoch));
+            deliver(new Replay(from.Seq, Between(read.Events, since, _delivered), Whole(since, _delivered, read, from), read.Epoch));
             return true;
         }
     }
@@ -258,17 +286,17 @@ internal sealed class RedisSessionChannel(string name)
     /// <paramref name="readFrom"/>) that follow what they have had. False when the node is still
     /// behind: the read does not follow on from <see cref="_delivered"/> (the session was reset,
     /// or history lost events) or did not reach far enough. A read from before
-    /// <see cref="_delivered"/> still follows on: live events moved the stream while Redis was
+    /// <see cref="_delivered"/> still follows on: live events moved the stream while the log was
     /// read, and the read holds them too.
     /// </summary>
-    private bool ReachSince(long since, long readFrom, RedisRead read, ChannelOutbox outbox)
+    private bool ReachSince(long since, long readFrom, LogRead read, HubOutbox outbox)
     {
         if (since <= _delivered)
         {
             return true;
         }
 
-        if (readFrom > _delivered || read.Found != 1 || !read.Held || read.Seq < _delivered)
+        if (readFrom > _delivered || read.Found != LogReadFound.Found || !read.Held || read.Seq < _delivered)
         {
             return false;
         }
@@ -290,25 +318,25 @@ internal sealed class RedisSessionChannel(string name)
     /// another read is needed (the read was cut short, or events are still missing); false when
     /// the catch-up is over.
     /// </summary>
-    public bool ApplyCatchUp(long from, RedisRead read, ChannelOutbox outbox)
+    public bool ApplyCatchUp(long from, LogRead read, HubOutbox outbox)
     {
         lock (_gate)
         {
             TakePollers(outbox);
             if (_delivered < 0 || _delivered != from)
             {
-                // Nothing to catch up yet, or the stream moved on (or was reset) while Redis was read.
+                // Nothing to catch up yet, or the stream moved on (or was reset) while the log was read.
                 return EndCatchUp(_parked.Count > 0 && _delivered >= 0 && _delivered != from);
             }
 
-            if (read.Found != 1 || read.Seq < _delivered || (_epoch is { Length: > 0 } known && known != read.Epoch))
+            if (read.Found != LogReadFound.Found || read.Seq < _delivered || (_epoch is { Length: > 0 } known && known != read.Epoch))
             {
-                // The session was deleted, expired, or lost with Redis's data, and may have begun
+                // The session was deleted, expired, or lost with the store's data, and may have begun
                 // again (a new epoch says so even when the new life has gone past the old seq):
                 // members' positions mean nothing any more. They reconnect and start over.
                 DropMembers(outbox, CloseCodes.GoingAway, "session reset; reconnect");
-                _delivered = read.Found == 1 ? read.Seq : 0;
-                _epoch = read.Found == 1 ? read.Epoch : null;
+                _delivered = read.Found == LogReadFound.Found ? read.Seq : 0;
+                _epoch = read.Found == LogReadFound.Found ? read.Epoch : null;
                 _parked.Clear();
                 return EndCatchUp(false);
             }
@@ -336,7 +364,7 @@ internal sealed class RedisSessionChannel(string name)
     }
 
     /// <summary>The session was deleted: its members here are closed with 1001, and its stream starts over.</summary>
-    public void OnDeleted(ChannelOutbox outbox)
+    public void OnDeleted(HubOutbox outbox)
     {
         lock (_gate)
         {
@@ -385,7 +413,7 @@ internal sealed class RedisSessionChannel(string name)
         pollers?.TrySetResult();
     }
 
-    /// <summary>A catch-up could not read Redis: the next reconnection or gap starts another.</summary>
+    /// <summary>A catch-up could not read the log: the next reconnection or gap starts another.</summary>
     public void CancelCatchUp()
     {
         lock (_gate)
@@ -395,37 +423,28 @@ internal sealed class RedisSessionChannel(string name)
     }
 
     /// <summary>
-    /// True when an event from the channel carries an epoch other than the life this node's stream
-    /// of the session belongs to: Redis lost the session and it began again while this node stayed
-    /// connected. Its seqs would look like repeats, or worse, like the next ones; a catch-up resets
-    /// the stream instead.
+    /// True when events from the feed carry an epoch other than the life this node's stream of the
+    /// session belongs to: the log lost the session and it began again while this node held it
+    /// (Redis restarted without persistence). Their seqs would look like repeats, or worse, like
+    /// the next ones; a catch-up resets the stream instead.
     /// </summary>
-    public bool IsOtherLife(ReadOnlySpan<byte> epoch)
+    public bool IsOtherLife(string epoch)
     {
         string? known = Volatile.Read(ref _epoch);
-        if (string.IsNullOrEmpty(known))
-        {
-            return false;
-        }
-
-        if (known.Length != epoch.Length)
-        {
-            return true;
-        }
-
-        for (int i = 0; i < epoch.Length; i++)
-        {
-            if (known[i] != epoch[i])
-            {
-                return true;
-            }
-        }
-
-        return false;
+        return !string.IsNullOrEmpty(known) && !ReferenceEquals(known, epoch) && !string.Equals(known, epoch, StringComparison.Ordinal);
     }
 
     /// <summary>The seq a running catch-up reads after.</summary>
     public long Delivered => Volatile.Read(ref _delivered);
+
+    /// <summary>
+    /// True when a replay of the events after <paramref name="since"/> up to <paramref name="upTo"/>
+    /// holds every one of them: the read's history reached back far enough (or there were none to
+    /// replay), the resume point is of this life, and it is not ahead of the session (which began
+    /// again after a delete, or is not the session the client saw).
+    /// </summary>
+    private static bool Whole(long since, long upTo, LogRead read, ResumePoint from) =>
+        since <= upTo && (read.Held || since == upTo) && from.IsIn(read.Epoch);
 
     private static List<SessionEvent> Between(IReadOnlyList<SessionEvent> events, long after, long upTo)
     {
@@ -441,18 +460,19 @@ internal sealed class RedisSessionChannel(string name)
         return kept;
     }
 
-    private void Deliver(SessionEvent sessionEvent, ChannelOutbox outbox)
+    private void Deliver(SessionEvent sessionEvent, HubOutbox outbox)
     {
         Volatile.Write(ref _delivered, sessionEvent.Seq);
-        _members.FanOut(sessionEvent, ref outbox.Idle);
+        _members.FanOut(sessionEvent, outbox);
         if (sessionEvent.Final)
         {
             _members.TakeAll(outbox.Completed ??= []);
+            outbox.CompletedAt = sessionEvent.Seq;
         }
     }
 
     /// <summary>Hands over parked events that now follow on; true when some are still parked behind a gap.</summary>
-    private bool DrainParked(ChannelOutbox outbox)
+    private bool DrainParked(HubOutbox outbox)
     {
         while (_parked.Count > 0)
         {
@@ -497,7 +517,7 @@ internal sealed class RedisSessionChannel(string name)
         return again;
     }
 
-    private void DropMembers(ChannelOutbox outbox, ushort code, string reason)
+    private void DropMembers(HubOutbox outbox, ushort code, string reason)
     {
         if (_members.Count == 0)
         {
@@ -509,7 +529,7 @@ internal sealed class RedisSessionChannel(string name)
         _members.TakeAll(outbox.Dropped ??= []);
     }
 
-    private void TakePollers(ChannelOutbox outbox)
+    private void TakePollers(HubOutbox outbox)
     {
         outbox.Pollers = _nextEvent;
         _nextEvent = null;

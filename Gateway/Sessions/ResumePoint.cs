@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 
-namespace Gateway.Backplane;
+namespace Gateway.Sessions;
 
 /// <summary>
 /// Where a client resumes from: the last seq it saw, and the epoch of the session's life that seq

@@ -1,6 +1,6 @@
 using StackExchange.Redis;
 
-namespace Gateway.Backplane.Redis;
+namespace Gateway.Log.Redis;
 
 /// <summary>
 /// Every Redis key and channel name this gateway uses, built here and nowhere else: the scripts

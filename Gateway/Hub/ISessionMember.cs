@@ -1,4 +1,5 @@
-namespace Gateway.Sessions;
+using Gateway.Sessions;
+namespace Gateway.Hub;
 
 /// <summary>What an enqueue did. Enqueueing never blocks and never throws.</summary>
 internal enum EnqueueResult
@@ -63,6 +64,13 @@ internal interface ISessionMember
 
     /// <summary>The member's index in its session's member list, kept by the session; -1 when not a member.</summary>
     int SessionSlot { get; set; }
+
+    /// <summary>
+    /// The member's place, once its join has returned (null before): when the hub drops the member
+    /// (its queue overflowed, it was closing, its session ended), the hub leaves it at once, so
+    /// that the session's client count does not wait for the connection's close handshake.
+    /// </summary>
+    SessionMembership? Membership { get; }
 }
 
 /// <summary>A member's place in a session.</summary>
@@ -73,7 +81,7 @@ internal abstract class SessionMembership
     /// when its epoch is of another): <paramref name="deliver"/> is called with them at a point
     /// between two live events, so that nothing is lost or sent twice at the seam.
     /// </summary>
-    public abstract ValueTask ReplayAsync(Backplane.ResumePoint from, Action<Replay> deliver, CancellationToken cancellationToken);
+    public abstract ValueTask ReplayAsync(ResumePoint from, Action<Replay> deliver, CancellationToken cancellationToken);
 
     /// <summary>Leaves the session. Safe to call more than once, from any thread.</summary>
     public abstract void Leave();

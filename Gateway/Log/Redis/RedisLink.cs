@@ -4,7 +4,7 @@ using Polly;
 using Polly.Retry;
 using StackExchange.Redis;
 
-namespace Gateway.Backplane.Redis;
+namespace Gateway.Log.Redis;
 
 /// <summary>
 /// This node's connection to Redis: one multiplexer for the node's life. The client library

@@ -1,0 +1,427 @@
+using System.Collections.Concurrent;
+using Gateway.Configuration;
+using Gateway.Diagnostics;
+using Gateway.Log;
+using Gateway.Protocol.Messages;
+using Gateway.Sessions;
+using Microsoft.Extensions.Options;
+
+namespace Gateway.Hub;
+
+/// <summary>
+/// This node's sessions, over any session log: members join at an exact seam between their
+/// replay and live events, get every event in seq order once, are closed when their session
+/// completes or is deleted; long pollers wait here for the next event. Written once for every
+/// log: the log only appends, reads and feeds (<see cref="ISessionLog"/>), and the ordering
+/// itself, gaps and repeats included, is <see cref="HubSession"/>'s.
+/// </summary>
+/// <remarks>
+/// The memory log's feed is synchronous and gapless, so a publish there is one pass: the log's
+/// lock, then this session's, then the senders woken. Redis's feed is its pub/sub channel, which
+/// may skip (a reconnection) or run ahead of a read; a session that sees a gap reads the log
+/// after what it has delivered (a catch-up) while later events wait parked.
+/// </remarks>
+internal sealed partial class SessionHub : ILogFeed
+{
+    private readonly ConcurrentDictionary<string, HubSession> _sessions = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, HubSession>.AlternateLookup<ReadOnlySpan<char>> _sessionsBySpan;
+    private readonly Lock _sessionsGate = new();
+    private readonly ISessionLog _log;
+    private readonly TimeProvider _time;
+    private readonly GatewayMetrics _metrics;
+    private readonly ILogger<SessionHub> _logger;
+    private readonly int _readLimit;
+    private readonly TimeSpan _operationTimeout;
+
+    public SessionHub(ISessionLog log, IOptions<HistoryOptions> history, IOptions<BackplaneOptions> backplane, TimeProvider time, GatewayMetrics metrics, ILogger<SessionHub> logger)
+    {
+        _log = log;
+        _time = time;
+        _metrics = metrics;
+        _logger = logger;
+        _readLimit = history.Value.MaxEvents;
+        _operationTimeout = backplane.Value.OperationTimeout;
+        _sessionsBySpan = _sessions.GetAlternateLookup<ReadOnlySpan<char>>();
+        log.Attach(this);
+    }
+
+    /// <summary>Sessions with members, pollers, joins or catch-ups on this node.</summary>
+    public int Sessions => _sessions.Count;
+
+    /// <summary>False while the log's store cannot be reached: see <see cref="ISessionLog.IsAvailable"/>.</summary>
+    public bool IsAvailable => _log.IsAvailable;
+
+    /// <summary>
+    /// True when <paramref name="session"/> exists or may be created (the session limit is not
+    /// reached): checked before a connection is accepted, without waiting on the log.
+    /// </summary>
+    public bool CanAdmit(string session) => _sessions.ContainsKey(session) || _log.CanCreate(session);
+
+    /// <summary>Appends to the log; its members here get the events through the feed.</summary>
+    public async ValueTask<PublishResult> PublishAsync(string session, IReadOnlyList<PublishRequest> events, CancellationToken cancellationToken)
+    {
+        PublishResult result = await _log.AppendAsync(session, events, cancellationToken);
+        if (result.Status == PublishStatus.Accepted)
+        {
+            int published = 0;
+            foreach (bool duplicate in result.Duplicate)
+            {
+                published += duplicate ? 0 : 1;
+            }
+
+            _metrics.EventsPublished(published);
+        }
+
+        return result;
+    }
+
+    public ValueTask<SessionSnapshot?> GetSessionAsync(string session, CancellationToken cancellationToken) => _log.SnapshotAsync(session, cancellationToken);
+
+    public ValueTask<IReadOnlyList<SessionSummary>> ListSessionsAsync(CancellationToken cancellationToken) => _log.ListAsync(cancellationToken);
+
+    /// <summary>Deletes the session from the log; its members, on every node, are closed with 1001 through the feed.</summary>
+    public ValueTask<bool> DeleteSessionAsync(string session, CancellationToken cancellationToken) => _log.DeleteAsync(session, cancellationToken);
+
+    /// <summary>
+    /// Adds a member to <paramref name="session"/>, creating the session when it does not exist.
+    /// Its <see cref="ISessionMember.OnJoined"/> gets where the session stands and, with
+    /// <paramref name="from"/>, the held events after it (the current life's from its start when
+    /// its epoch is of another life), before any live event. A complete session takes no member:
+    /// the joiner gets everything up to the final event and is closed.
+    /// </summary>
+    public async ValueTask<SessionMembership> JoinAsync(string session, ISessionMember member, ResumePoint? from, CancellationToken cancellationToken)
+    {
+        HubSession hub = Acquire(session);
+        hub.BeginJoin();
+        bool counted = false;
+        try
+        {
+            long started = _time.GetTimestamp();
+
+            // The joiner's seq is trusted until a read shows the session's life; a seq of another
+            // life means reading again from the start.
+            long? since = from?.Seq;
+            for (int attempt = 0; ; attempt++)
+            {
+                // Only the first read counts the client and restarts the session's idle time.
+                long readFrom = since is { } seq ? hub.ReadFrom(seq) : -1;
+                LogRead read = await _log.ReadAsync(session, readFrom, _readLimit, attempt == 0 ? ReadIntent.Join : ReadIntent.Create, cancellationToken);
+                counted |= attempt == 0 && read.Found == LogReadFound.Found && !read.Complete;
+                if (from is { } point && point.SinceIn(read.Epoch) != since)
+                {
+                    since = point.SinceIn(read.Epoch);
+                    continue;
+                }
+
+                var outbox = new HubOutbox(this, session);
+                (bool Added, bool CatchUp)? joined = hub.TryJoin(member, from, readFrom, read, outbox);
+                outbox.Flush();
+                if (joined is { } done)
+                {
+                    if (done.CatchUp)
+                    {
+                        StartCatchUp(hub, hub.Delivered);
+                    }
+
+                    if (counted && !done.Added)
+                    {
+                        _log.Left(session);
+                        counted = false;
+                    }
+
+                    return new Membership(this, hub, member, counted);
+                }
+
+                ThrowIfOutpaced(started);
+            }
+        }
+        catch
+        {
+            hub.AbandonJoin();
+            Release(hub);
+            if (counted)
+            {
+                _log.Left(session);
+            }
+
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The held events after <paramref name="from"/> (the current life's from its start when its
+    /// epoch is of another life), at most <paramref name="limit"/>. When there are none yet,
+    /// waits up to <paramref name="wait"/> for the next publish. Creates the session when it does
+    /// not exist, as a connection would; null when the session limit forbids that.
+    /// </summary>
+    public async ValueTask<EventPage?> PollAsync(string session, ResumePoint from, int limit, TimeSpan wait, CancellationToken cancellationToken)
+    {
+        HubSession hub = Acquire(session);
+        try
+        {
+            long started = _time.GetTimestamp();
+            long since = from.Seq;
+            while (true)
+            {
+                // Listen before reading, so that an event appended between the read and the wait wakes it.
+                Task next = hub.NextEventAsync();
+                LogRead read = await _log.ReadAsync(session, since, limit, ReadIntent.Create, cancellationToken);
+                if (read.Found == LogReadFound.Refused)
+                {
+                    return null;
+                }
+
+                if (from.SinceIn(read.Epoch) != since)
+                {
+                    // The poller's seq is of another life: this life's events from its start.
+                    since = from.SinceIn(read.Epoch);
+                    continue;
+                }
+
+                // A poller ahead of the session (it was deleted and began again) is answered at once.
+                bool sameLife = from.IsIn(read.Epoch);
+                if (since != read.Seq || read.Complete)
+                {
+                    return new EventPage(read.Events, read.Seq, read.Held && sameLife, read.More, read.Complete, read.Epoch);
+                }
+
+                TimeSpan left = wait - _time.GetElapsedTime(started);
+                if (left <= TimeSpan.Zero)
+                {
+                    return new EventPage([], read.Seq, Complete: sameLife, More: false, SessionComplete: false, read.Epoch);
+                }
+
+                try
+                {
+                    await next.WaitAsync(left, _time, cancellationToken);
+                }
+                catch (TimeoutException)
+                {
+                    // Read once more: the answer is "nothing yet", unless an event slipped in at the deadline.
+                    wait = TimeSpan.Zero;
+                }
+            }
+        }
+        finally
+        {
+            Release(hub);
+        }
+    }
+
+    int ILogFeed.Sessions => _sessions.Count;
+
+    bool ILogFeed.Wants(ReadOnlySpan<char> session, long seq) =>
+        _sessionsBySpan.TryGetValue(session, out HubSession? hub) && !hub.HasDelivered(seq);
+
+    HubOutbox? ILogFeed.OnAppended(string session, string epoch, ReadOnlySpan<SessionEvent> events)
+    {
+        if (!_sessions.TryGetValue(session, out HubSession? hub))
+        {
+            return null;
+        }
+
+        if (hub.IsOtherLife(epoch))
+        {
+            // The catch-up finds the new life and resets this node's stream of the session.
+            if (hub.TryStartCatchUp(out long from))
+            {
+                StartCatchUp(hub, from);
+            }
+
+            return null;
+        }
+
+        var outbox = new HubOutbox(this, session);
+        if (hub.Receive(events, outbox))
+        {
+            StartCatchUp(hub, hub.Delivered);
+        }
+
+        return outbox;
+    }
+
+    HubOutbox? ILogFeed.OnDeleted(string session)
+    {
+        if (!_sessions.TryGetValue(session, out HubSession? hub))
+        {
+            return null;
+        }
+
+        var outbox = new HubOutbox(this, session);
+        hub.OnDeleted(outbox);
+        return outbox;
+    }
+
+    void ILogFeed.OnResync()
+    {
+        foreach (HubSession hub in _sessions.Values)
+        {
+            hub.WakePollers();
+            if (hub.TryStartCatchUp(out long from))
+            {
+                StartCatchUp(hub, from);
+            }
+        }
+    }
+
+    void ILogFeed.CountMembers(List<(string Session, int Members)> into, bool includeEmpty)
+    {
+        foreach (HubSession hub in _sessions.Values)
+        {
+            int members = hub.MemberCount;
+            if (members > 0 || includeEmpty)
+            {
+                into.Add((hub.Name, members));
+            }
+        }
+    }
+
+    /// <summary>Members were closed as their session completed (from <see cref="HubOutbox.Flush"/>).</summary>
+    internal void Completed(string session, long seq, int members) => Log.SessionCompleted(_logger, session, seq, members);
+
+    /// <summary>Members were closed as their session was deleted or reset (from <see cref="HubOutbox.Flush"/>).</summary>
+    internal void Dropped(string session, int members, string reason) => Log.MembersClosed(_logger, session, members, reason);
+
+    /// <summary>
+    /// Reads what a session is missing from the log, after <paramref name="from"/>, until it has
+    /// caught up; in the background. The session has marked its catch-up started.
+    /// </summary>
+    private void StartCatchUp(HubSession hub, long from)
+    {
+        lock (_sessionsGate)
+        {
+            // Held while it runs, so that it is the session members use that catches up.
+            hub.Users++;
+        }
+
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                long next = from;
+                while (true)
+                {
+                    LogRead read = await _log.ReadAsync(hub.Name, next, _readLimit, ReadIntent.Look, CancellationToken.None);
+                    _metrics.BackplaneEvents("catchup", read.Events.Count);
+                    var outbox = new HubOutbox(this, hub.Name);
+                    bool again = hub.ApplyCatchUp(next, read, outbox);
+                    if (outbox.Dropped is { Count: > 0 } dropped)
+                    {
+                        _metrics.BackplaneEvents("dropped", dropped.Count);
+                    }
+
+                    outbox.Flush();
+                    if (!again)
+                    {
+                        return;
+                    }
+
+                    next = hub.Delivered;
+                }
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                // Unavailable: the resync after the reconnection starts a new catch-up. Anything else is a bug, logged.
+                if (e is not BackplaneUnavailableException)
+                {
+                    Log.CatchUpFailed(_logger, hub.Name, e);
+                }
+
+                hub.CancelCatchUp();
+            }
+            finally
+            {
+                Release(hub);
+            }
+        });
+    }
+
+    /// <summary>
+    /// A join or a replay reads the log again while live events keep overtaking its read; past the
+    /// operation timeout (from <paramref name="started"/>) it gives up, as for a store that does not answer.
+    /// </summary>
+    private void ThrowIfOutpaced(long started)
+    {
+        if (_time.GetElapsedTime(started) > _operationTimeout)
+        {
+            throw new BackplaneUnavailableException("events reached this node faster than it could read the session from the store; retry");
+        }
+    }
+
+    private HubSession Acquire(string session)
+    {
+        lock (_sessionsGate)
+        {
+            HubSession hub = _sessions.GetOrAdd(session, static name => new HubSession(name));
+            hub.Users++;
+            return hub;
+        }
+    }
+
+    private void Release(HubSession hub)
+    {
+        lock (_sessionsGate)
+        {
+            if (--hub.Users == 0)
+            {
+                _sessions.TryRemove(KeyValuePair.Create(hub.Name, hub));
+            }
+        }
+    }
+
+    private sealed class Membership(SessionHub owner, HubSession hub, ISessionMember member, bool counted) : SessionMembership
+    {
+        private int _left;
+
+        public override async ValueTask ReplayAsync(ResumePoint from, Action<Replay> deliver, CancellationToken cancellationToken)
+        {
+            long started = owner._time.GetTimestamp();
+            long since = from.Seq;
+            while (true)
+            {
+                long readFrom = hub.ReadFrom(since);
+                LogRead read = await owner._log.ReadAsync(hub.Name, readFrom, owner._readLimit, ReadIntent.Look, cancellationToken);
+                if (from.SinceIn(read.Epoch) != since)
+                {
+                    since = from.SinceIn(read.Epoch);
+                    continue;
+                }
+
+                var outbox = new HubOutbox(owner, hub.Name);
+                bool replayed = hub.TryReplay(from, readFrom, read, deliver, outbox);
+                outbox.Flush();
+                if (replayed)
+                {
+                    return;
+                }
+
+                owner.ThrowIfOutpaced(started);
+            }
+        }
+
+        public override void Leave()
+        {
+            if (Interlocked.Exchange(ref _left, 1) == 0)
+            {
+                hub.Leave(member);
+                owner.Release(hub);
+                if (counted)
+                {
+                    owner._log.Left(hub.Name);
+                }
+            }
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 203, Level = LogLevel.Information, Message = "Session {Session} completed at seq {Seq}; {Clients} clients here closed with 1000")]
+        public static partial void SessionCompleted(ILogger logger, string session, long seq, int clients);
+
+        [LoggerMessage(EventId = 515, Level = LogLevel.Information, Message = "Session {Session}: {Clients} clients here closed: {Reason}")]
+        public static partial void MembersClosed(ILogger logger, string session, int clients, string reason);
+
+        [LoggerMessage(EventId = 516, Level = LogLevel.Error, Message = "Catching session {Session} up from the log failed")]
+        public static partial void CatchUpFailed(ILogger logger, string session, Exception exception);
+    }
+}

@@ -1,0 +1,440 @@
+using System.Text;
+using Gateway.Configuration;
+using Gateway.Diagnostics;
+using Gateway.Hub;
+using Gateway.Protocol.Messages;
+using Gateway.Sessions;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+
+namespace Gateway.Log.Redis;
+
+/// <summary>
+/// The session log in Redis, shared by every node pointed at it (spec section 7). Redis assigns
+/// seqs and holds history, state and idempotency keys, each change one Lua script; every event
+/// goes out on one pub/sub channel that all nodes subscribe to, which is this log's feed: each
+/// node's hub orders what it hears and reads history to fill any gap. Client counts are kept per
+/// node in Redis, and a node that stops refreshing its liveness key stops being counted.
+/// </summary>
+internal sealed partial class RedisLog : BackgroundService, ISessionLog
+{
+    /// <summary>How long a node counts as alive after its last visit; it visits three times as often.</summary>
+    private static readonly TimeSpan NodeLiveness = TimeSpan.FromSeconds(15);
+
+    // Names of the set of sessions looked at per sweep: bounds the calls of one sweep.
+    private const int SweepPage = 200;
+
+    private readonly RedisLink _link;
+    private readonly RedisChannel _eventsChannel;
+    private readonly RedisKeys _keys;
+    private readonly string _nodeId;
+    private readonly TimeProvider _time;
+    private readonly GatewayMetrics _metrics;
+    private readonly ILogger<RedisLog> _logger;
+    private readonly int _historyCapacity;
+    private readonly int _maxSessions;
+    private readonly int _maxEventNames;
+    private readonly long _idleTtlMs;
+    private readonly long _completedTtlMs;
+    private readonly TimeSpan _touchPeriod;
+    private readonly TimeSpan _operationTimeout;
+    private RedisValue _sweepCursor = 0;
+    private long _knownSessions;
+    private ILogFeed _feed = NoFeed.Instance;
+    private string _lastEpoch = "";
+
+    public RedisLog(
+        IOptions<BackplaneOptions> backplane, IOptions<HistoryOptions> history, IOptions<SessionsOptions> sessions,
+        TimeProvider time, GatewayMetrics metrics, ILogger<RedisLog> logger)
+    {
+        _keys = new RedisKeys(backplane.Value.KeyPrefix);
+        _nodeId = Convert.ToHexStringLower(Guid.NewGuid().ToByteArray(), 0, 8);
+        _link = new RedisLink(backplane.Value, _nodeId, logger);
+        _eventsChannel = RedisChannel.Literal(_keys.EventsChannel);
+        _operationTimeout = backplane.Value.OperationTimeout;
+        _historyCapacity = history.Value.MaxEvents;
+        _maxSessions = sessions.Value.MaxSessions;
+        _maxEventNames = sessions.Value.MaxEventNames;
+        _idleTtlMs = (long)sessions.Value.IdleTimeout.TotalMilliseconds;
+        _completedTtlMs = (long)sessions.Value.CompletedRetention.TotalMilliseconds;
+
+        // Often enough that a session with clients never reaches its idle timeout between visits.
+        _touchPeriod = TimeSpan.FromTicks(Math.Clamp(sessions.Value.IdleTimeout.Ticks / 4, TimeSpan.TicksPerSecond / 4, TimeSpan.TicksPerMinute));
+        _time = time;
+        _metrics = metrics;
+        _logger = logger;
+        metrics.ObserveSessions(() => _feed.Sessions, historyBytes: null);
+        metrics.ObserveBackplane(() => _link.IsUp ? 1 : 0);
+    }
+
+    /// <summary>This node's id in Redis (its client counts and liveness key).</summary>
+    public string NodeId => _nodeId;
+
+    public bool IsAvailable => _link.IsUp;
+
+    public void Attach(ILogFeed feed) => _feed = feed;
+
+    /// <summary>
+    /// Against every node's sessions, as last counted (at most a few seconds old): admission is
+    /// decided before the upgrade, without a round trip to Redis. Appends check the limit exactly.
+    /// </summary>
+    public bool CanCreate(string session) => Interlocked.Read(ref _knownSessions) < _maxSessions;
+
+    public async ValueTask<PublishResult> AppendAsync(string session, IReadOnlyList<PublishRequest> events, CancellationToken cancellationToken)
+    {
+        var seqs = new long[events.Count];
+        var duplicate = new bool[events.Count];
+        var values = new RedisValue[9 + (4 * events.Count)];
+        values[0] = session;
+        values[1] = _keys.EventsChannel;
+        values[2] = _historyCapacity;
+        values[3] = _maxEventNames;
+        values[4] = _idleTtlMs;
+        values[5] = _completedTtlMs;
+        values[6] = _maxSessions;
+        values[7] = events.Count;
+        values[8] = SessionEpoch.New();
+        for (int i = 0; i < events.Count; i++)
+        {
+            PublishRequest e = events[i];
+            values[9 + (4 * i)] = e.Id is { } id ? IdKey(id) : "";
+            values[10 + (4 * i)] = e.Event;
+            values[11 + (4 * i)] = e.Data.ToArray();
+            values[12 + (4 * i)] = e.Final ? "1" : "0";
+        }
+
+        RedisResult[] result;
+        try
+        {
+            result = (RedisResult[])(await _link.EvaluateAsync(RedisScripts.Publish, _keys.Of(session), values))!;
+        }
+        catch (BackplaneUnavailableException e)
+        {
+            // Thrown like every other outage, saying what a publisher needs to know to retry safely.
+            Log.Unavailable(_logger, "publish", session, e.Message);
+            throw new BackplaneUnavailableException("Redis did not confirm the publish: the events may or may not be stored", e);
+        }
+        catch (RedisServerException e) when (e.Message.StartsWith("OOM", StringComparison.Ordinal))
+        {
+            // Redis is at its maxmemory: the same answer as a full history budget in memory.
+            return new PublishResult(PublishStatus.MemoryFull, seqs, duplicate, 0);
+        }
+
+        long seq = (long)result[1];
+        switch ((string?)result[0])
+        {
+            case "limit":
+                return new PublishResult(PublishStatus.SessionLimit, seqs, duplicate, seq);
+            case "complete":
+                return new PublishResult(PublishStatus.SessionComplete, seqs, duplicate, seq);
+            case "names":
+                return new PublishResult(PublishStatus.TooManyEventNames, seqs, duplicate, seq);
+        }
+
+        for (int i = 0; i < events.Count; i++)
+        {
+            long assigned = (long)result[3 + i];
+            duplicate[i] = assigned < 0;
+            seqs[i] = Math.Abs(assigned);
+        }
+
+        return new PublishResult(PublishStatus.Accepted, seqs, duplicate, seqs.Length > 0 ? seqs[^1] : seq);
+    }
+
+    public async ValueTask<LogRead> ReadAsync(string session, long after, int limit, ReadIntent intent, CancellationToken cancellationToken)
+    {
+        bool join = intent == ReadIntent.Join;
+        long create = intent switch
+        {
+            // A joining client was admitted already: its session is created even at the limit.
+            ReadIntent.Join => int.MaxValue,
+            ReadIntent.Create => _maxSessions,
+            _ => -1,
+        };
+        var result = (RedisResult[])(await _link.EvaluateAsync(RedisScripts.Read, _keys.Of(session),
+        [
+            session, after, limit, join ? _nodeId : "", _idleTtlMs, create, join ? "1" : "0", SessionEpoch.New(),
+        ]))!;
+
+        var found = (long)result[0] switch
+        {
+            1 => LogReadFound.Found,
+            0 => LogReadFound.Missing,
+            _ => LogReadFound.Refused,
+        };
+        var events = new List<SessionEvent>(result.Length - 6);
+        DateTimeOffset now = _time.GetUtcNow();
+        for (int i = 6; i < result.Length; i++)
+        {
+            if (RedisEntry.TryDecode(session, (byte[])result[i]!, 0, now, _time) is { } e)
+            {
+                events.Add(e);
+            }
+        }
+
+        return new LogRead(found, (long)result[1], (long)result[2] == 1, (long)result[3] == 1, (long)result[4] == 1, (string)result[5]!, events);
+    }
+
+    /// <summary>A client of this node left: its count goes down (without waiting; a reconnection restates every count).</summary>
+    public void Left(string session) => _link.Send(RedisScripts.Leave, _keys.Of(session), [_nodeId]);
+
+    public async ValueTask<SessionSnapshot?> SnapshotAsync(string session, CancellationToken cancellationToken)
+    {
+        var result = (RedisResult[])(await _link.EvaluateAsync(RedisScripts.Snapshot, _keys.Of(session), [session, "1"]))!;
+        if ((long)result[0] != 1)
+        {
+            return null;
+        }
+
+        DateTimeOffset now = _time.GetUtcNow();
+        var state = new List<StateEntry>(result.Length - 6);
+        for (int i = 6; i < result.Length; i++)
+        {
+            if (RedisEntry.TryDecode(session, (byte[])result[i]!, 0, now, _time) is { } e)
+            {
+                state.Add(e.ToStateEntry());
+            }
+        }
+
+        state.Sort(static (a, b) => a.Seq.CompareTo(b.Seq));
+        return new SessionSnapshot(session, (long)result[1], (string)result[5]!, (int)(long)result[4], LastEventAt((long)result[3]), (long)result[2] == 1, state);
+    }
+
+    public async ValueTask<IReadOnlyList<SessionSummary>> ListAsync(CancellationToken cancellationToken)
+    {
+        RedisValue[] names = await _link.CallAsync(database => database.SetMembersAsync(_keys.Sessions));
+
+        // One script per session, each with its own keys, sent together: one round trip's wait.
+        RedisResult[][] rows = await Task.WhenAll(names.Select(async name =>
+            (RedisResult[])(await _link.EvaluateAsync(RedisScripts.Snapshot, _keys.Of(name!), [name, "0"]))!));
+        var list = new List<SessionSummary>(rows.Length);
+        for (int i = 0; i < rows.Length; i++)
+        {
+            RedisResult[] row = rows[i];
+            if ((long)row[0] == 1)
+            {
+                list.Add(new SessionSummary((string)names[i]!, (long)row[1], (int)(long)row[4], LastEventAt((long)row[3]), (long)row[2] == 1));
+            }
+        }
+
+        list.Sort(static (a, b) => string.CompareOrdinal(a.Session, b.Session));
+        return list;
+    }
+
+    public async ValueTask<bool> DeleteAsync(string session, CancellationToken cancellationToken)
+    {
+        // Every node, this one included, closes the session's clients when the channel tells it.
+        bool deleted = (long)(await _link.EvaluateAsync(RedisScripts.Delete, _keys.Of(session), [session, _keys.EventsChannel])) == 1;
+        if (deleted)
+        {
+            Log.SessionDeleted(_logger, session);
+        }
+
+        return deleted;
+    }
+
+    /// <summary>Completes once the link to Redis is up (for tests and tools).</summary>
+    public Task WhenAvailableAsync(CancellationToken cancellationToken) => _link.WhenAsync(up: true, cancellationToken);
+
+    /// <summary>Completes once this node has found Redis gone (for tests and tools).</summary>
+    public Task WhenUnavailableAsync(CancellationToken cancellationToken) => _link.WhenAsync(up: false, cancellationToken);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        Task link = _link.RunAsync(_eventsChannel, OnMessage, OnConnectedAsync, stoppingToken);
+
+        // Three visits per liveness period, and never rarer than the sessions need touching.
+        TimeSpan period = TimeSpan.FromTicks(Math.Min(NodeLiveness.Ticks / 3, _touchPeriod.Ticks));
+        long lastTouch = _time.GetTimestamp();
+        using var timer = new PeriodicTimer(period, _time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken))
+            {
+                if (!_link.IsUp)
+                {
+                    continue;
+                }
+
+                try
+                {
+                    bool touchSessions = _time.GetElapsedTime(lastTouch) >= _touchPeriod;
+                    await TouchAsync(touchSessions ? Snapshot(withoutClients: false) : [], setCounts: false);
+                    lastTouch = touchSessions ? _time.GetTimestamp() : lastTouch;
+                    await SweepAsync();
+                }
+                catch (BackplaneUnavailableException)
+                {
+                    // The link is reconnecting; its reconnection touches everything afresh.
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        await link;
+    }
+
+    /// <summary>After each (re)connection: this node's counts afresh, then every local session caught up.</summary>
+    private async Task OnConnectedAsync(bool reconnect)
+    {
+        await TouchAsync(Snapshot(withoutClients: true), setCounts: true);
+        await SweepAsync();
+        if (!reconnect)
+        {
+            return;
+        }
+
+        _metrics.BackplaneEvents("reconnect", 1);
+        _feed.OnResync();
+    }
+
+    /// <summary>A message of the events channel, to the feed: <c>session \n epoch \n entry</c>, or <c>session \n #deleted</c>.</summary>
+    private void OnMessage(RedisChannel _, RedisValue message)
+    {
+        try
+        {
+            byte[] bytes = message!;
+            int newline = Array.IndexOf(bytes, (byte)'\n');
+            if (newline <= 0 || newline > Protocol.Names.MaxSessionNameLength)
+            {
+                return;
+            }
+
+            // Decode nothing the hub would not use: most messages are for sessions with no client here.
+            Span<char> name = stackalloc char[newline];
+            if (Encoding.ASCII.GetChars(bytes.AsSpan(0, newline), name) != newline)
+            {
+                return;
+            }
+
+            ReadOnlySpan<byte> rest = bytes.AsSpan(newline + 1);
+            if (rest.SequenceEqual(RedisEntry.DeletedMarker))
+            {
+                if (_feed.Wants(name, long.MaxValue))
+                {
+                    _feed.OnDeleted(new string(name))?.Flush();
+                }
+
+                return;
+            }
+
+            int epochEnd = rest.IndexOf((byte)'\n');
+            int entryStart = newline + 1 + epochEnd + 1;
+            if (epochEnd <= 0 || !RedisEntry.TryReadSeq(bytes.AsSpan(entryStart), out long seq))
+            {
+                Log.Malformed(_logger, new string(name));
+                return;
+            }
+
+            if (!_feed.Wants(name, seq))
+            {
+                return;
+            }
+
+            string session = new(name);
+            if (RedisEntry.TryDecode(session, bytes, entryStart, _time.GetUtcNow(), _time) is not { } sessionEvent)
+            {
+                Log.Malformed(_logger, session);
+                return;
+            }
+
+            _feed.OnAppended(session, EpochOf(rest[..epochEnd]), new ReadOnlySpan<SessionEvent>(in sessionEvent))?.Flush();
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            Log.MessageFailed(_logger, e);
+        }
+    }
+
+    /// <summary>The epoch a message carries, as the last one when it is the same (it nearly always is): no string per message.</summary>
+    private string EpochOf(ReadOnlySpan<byte> bytes)
+    {
+        string last = Volatile.Read(ref _lastEpoch);
+        if (last.Length == bytes.Length)
+        {
+            bool same = true;
+            for (int i = 0; i < bytes.Length && same; i++)
+            {
+                same = last[i] == bytes[i];
+            }
+
+            if (same)
+            {
+                return last;
+            }
+        }
+
+        string epoch = Encoding.ASCII.GetString(bytes);
+        Volatile.Write(ref _lastEpoch, epoch);
+        return epoch;
+    }
+
+    /// <summary>This node's client counts per session; with <paramref name="withoutClients"/>, every local session.</summary>
+    private List<(string Session, int Clients)> Snapshot(bool withoutClients)
+    {
+        var sessions = new List<(string, int)>(_feed.Sessions);
+        _feed.CountMembers(sessions, withoutClients);
+        return sessions;
+    }
+
+    private async Task TouchAsync(List<(string Session, int Clients)> sessions, bool setCounts)
+    {
+        await _link.EvaluateAsync(RedisScripts.Alive, [_keys.Nodes], [_nodeId, (long)NodeLiveness.TotalMilliseconds]);
+        await Task.WhenAll(sessions.Select(s =>
+            _link.EvaluateAsync(RedisScripts.Touch, _keys.Of(s.Session), [_nodeId, _idleTtlMs, setCounts ? "1" : "0", s.Clients])));
+    }
+
+    private async Task SweepAsync()
+    {
+        var page = (RedisResult[])(await _link.CallAsync(database => database.ExecuteAsync("SSCAN", _keys.Sessions, _sweepCursor, "COUNT", SweepPage)))!;
+        _sweepCursor = (RedisValue)page[0];
+        var names = (RedisValue[])page[1]!;
+        await Task.WhenAll(names.Select(name => _link.EvaluateAsync(RedisScripts.Forget, _keys.Of(name!), [name])));
+        Interlocked.Exchange(ref _knownSessions, await _link.CallAsync(database => database.SetLengthAsync(_keys.Sessions)));
+    }
+
+    /// <summary>An idempotency key: its JSON type and text, so that "1" and 1 stay different ids, as in memory.</summary>
+    private static string IdKey(JsonScalar id) => (id.IsString ? "s:" : "n:") + id.Text;
+
+    private static DateTimeOffset? LastEventAt(long milliseconds) =>
+        milliseconds > 0 ? DateTimeOffset.FromUnixTimeMilliseconds(milliseconds) : null;
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 511, Level = LogLevel.Debug, Message = "Backplane unavailable for {Operation} on session {Session}: {Reason}")]
+        public static partial void Unavailable(ILogger logger, string operation, string session, string reason);
+
+        [LoggerMessage(EventId = 512, Level = LogLevel.Information, Message = "Session {Session} deleted; every node closes its clients with 1001")]
+        public static partial void SessionDeleted(ILogger logger, string session);
+
+        [LoggerMessage(EventId = 513, Level = LogLevel.Warning, Message = "An event of session {Session} on the backplane channel could not be read; dropped (a later gap makes the node read history)")]
+        public static partial void Malformed(ILogger logger, string session);
+
+        [LoggerMessage(EventId = 514, Level = LogLevel.Error, Message = "Handling a backplane message failed")]
+        public static partial void MessageFailed(ILogger logger, Exception exception);
+    }
+}
+
+/// <summary>The feed of a log that no hub has attached to yet: it wants nothing.</summary>
+internal sealed class NoFeed : ILogFeed
+{
+    public static readonly NoFeed Instance = new();
+
+    public int Sessions => 0;
+
+    public bool Wants(ReadOnlySpan<char> session, long seq) => false;
+
+    public HubOutbox? OnAppended(string session, string epoch, ReadOnlySpan<SessionEvent> events) => null;
+
+    public HubOutbox? OnDeleted(string session) => null;
+
+    public void OnResync()
+    {
+    }
+
+    public void CountMembers(List<(string Session, int Members)> into, bool includeEmpty)
+    {
+    }
+}
