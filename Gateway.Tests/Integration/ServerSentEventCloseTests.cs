@@ -124,6 +124,8 @@ public sealed class ServerSentEventCloseTests
         Assert.That(problem.GetProperty("title").GetString(), Is.EqualTo("Service Unavailable"));
         Assert.That(problem.GetProperty("detail").GetString(), Is.EqualTo(other.GetProperty("detail").GetString()));
         Assert.That(metrics.Sum("gateway.connections.refused", "reason=backplane_unavailable"), Is.EqualTo(1), "a refused stream is a refused connection");
+        Assert.That(metrics.Sum("gateway.connections.accepted", "transport=sse"), Is.Zero, "a stream that never began was never accepted");
+        Assert.That(metrics.Sum("gateway.connections.closed", "transport=sse"), Is.Zero, "nor closed");
         Assert.That(logs.Lines.Where(l => l.StartsWith("Error ", StringComparison.Ordinal)), Is.Empty, "an outage is not a bug");
     }
 

@@ -48,9 +48,10 @@ internal sealed class ServerSentEventStream : ClientConnection
     protected override GatewayPrincipal? Principal => _principal;
 
     /// <summary>
-    /// Streams until the session ends, the gateway stops, or the client goes away. A store that
-    /// does not answer while the stream joins throws <see cref="BackplaneUnavailableException"/>
-    /// before anything is sent: the request pipeline answers it as it answers every outage.
+    /// Streams until the session ends, the gateway stops, or the client goes away. The stream
+    /// joins its session before it counts as opened: a store that does not answer then throws
+    /// <see cref="BackplaneUnavailableException"/> before anything is sent, and the request
+    /// pipeline answers and counts it as the refusal it is, as it does every outage.
     /// </summary>
     public async Task RunAsync()
     {
@@ -61,12 +62,22 @@ internal sealed class ServerSentEventStream : ClientConnection
         // Proxies such as nginx buffer responses unless told not to; a buffered stream is not live.
         response.Headers["X-Accel-Buffering"] = "no";
 
+        try
+        {
+            // What the join queues (the opening comment, the replay) waits for the send loop.
+            Membership = await Env.Hub.JoinAsync(Session, this, _since, Http.RequestAborted);
+        }
+        catch (OperationCanceledException) when (Http.RequestAborted.IsCancellationRequested)
+        {
+            // The client left before the stream began: no connection to count.
+            return;
+        }
+
         Opened();
         await using CancellationTokenRegistration gone = Http.RequestAborted.UnsafeRegister(
             static state => ((ServerSentEventStream)state!).TryEndAsGone(), this);
         try
         {
-            Membership = await Env.Hub.JoinAsync(Session, this, _since, Http.RequestAborted);
             if (Env.Lifecycle.IsDraining)
             {
                 CloseForShutdown();
@@ -76,17 +87,6 @@ internal sealed class ServerSentEventStream : ClientConnection
             {
                 Abort();
             }
-        }
-        catch (OperationCanceledException) when (Http.RequestAborted.IsCancellationRequested)
-        {
-            // The client left while the stream was being set up.
-        }
-        catch (BackplaneUnavailableException)
-        {
-            // Nothing was sent: the stream never began, and the outage is answered where every
-            // outage is. The close is counted as the internal error it would have been on a socket.
-            TryBeginClose(CloseCodes.InternalError, "backplane unavailable", discardPending: true);
-            throw;
         }
         finally
         {
