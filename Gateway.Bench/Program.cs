@@ -22,9 +22,12 @@ var steadyRate = new Option<double>("--s4-rate")
 {
     Description = "S4's publish rate for every server alike, in events/s (default: half of each server's own S2 maximum, which needs S2 in the same run).",
 };
-var run = new Command("run", "Run the load scenarios against the gateway and its peers, side by side.") { quick, servers, scenarios, steadyRate, output };
+var slowClients = new Option<int>("--s5-clients") { Description = "S5's clients in its one session (default: 500, quick 200)." };
+var slowStalled = new Option<int>("--s5-stalled") { Description = "How many of S5's clients stop reading (default: 25, quick 10)." };
+var run = new Command("run", "Run the load scenarios against the gateway and its peers, side by side.") { quick, servers, scenarios, steadyRate, slowClients, slowStalled, output };
 run.SetAction((result, _) => BenchRunner.RunAsync(
-    Split(result.GetValue(servers)!), Split(result.GetValue(scenarios)!), result.GetValue(quick), result.GetValue(steadyRate), result.GetValue(output)!,
+    Split(result.GetValue(servers)!), Split(result.GetValue(scenarios)!), result.GetValue(quick), result.GetValue(steadyRate),
+    (result.GetValue(slowClients), result.GetValue(slowStalled)), result.GetValue(output)!,
     "dotnet run --project Gateway.Bench -c Release -- " + string.Join(' ', args)));
 
 var worker = new Command("worker", "A generator process, driven by the coordinator over stdin (internal).") { Hidden = true };

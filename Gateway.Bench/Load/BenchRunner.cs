@@ -29,14 +29,26 @@ internal static class BenchRunner
     /// <param name="scenarios">From <see cref="AllScenarios"/>.</param>
     /// <param name="quick">The quick suite rather than the full one.</param>
     /// <param name="steadyRate">S4's rate for every server; 0 for half of each server's own S2 maximum.</param>
+    /// <param name="slow">S5's clients and how many of them stall; 0 for the suite's own.</param>
     /// <param name="outputDirectory">Where the Markdown and JSON go.</param>
     /// <param name="command">The command line, as the report quotes it.</param>
-    public static async Task<int> RunAsync(string[] servers, string[] scenarios, bool quick, double steadyRate, string outputDirectory, string command)
+    public static async Task<int> RunAsync(string[] servers, string[] scenarios, bool quick, double steadyRate, (int Clients, int Stalled) slow, string outputDirectory, string command)
     {
         var placement = new Placement(ServerCpus: "0", GeneratorCpus: "1");
         PinSelf(placement.GeneratorCpus);
         ThreadPools.Prepare();
         SuiteSize size = quick ? SuiteSize.Small : SuiteSize.Full;
+        size = size with
+        {
+            SlowClients = slow.Clients > 0 ? slow.Clients : size.SlowClients,
+            SlowStopped = slow.Stalled > 0 ? slow.Stalled : size.SlowStopped,
+        };
+        if (size.SlowStopped >= size.SlowClients)
+        {
+            Console.Error.WriteLine($"--s5-stalled ({size.SlowStopped}) must be fewer than S5's clients ({size.SlowClients}): some must stay healthy");
+            return 2;
+        }
+
         var progress = new Progress();
         var results = new SuiteResults { Machine = Machine(), Command = command, Started = DateTimeOffset.UtcNow, Quick = quick, SteadyRate = steadyRate > 0 ? steadyRate : null };
         var catalog = new ServerCatalog();
