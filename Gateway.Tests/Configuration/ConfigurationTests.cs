@@ -106,6 +106,7 @@ public sealed class ConfigurationTests
         AssertSame(new TelemetryOptions(), Bound<TelemetryOptions>(services), json, TelemetryOptions.Section);
         AssertSame(new TransportOptions(), Bound<TransportOptions>(services), json, TransportOptions.Section);
         AssertSame(new BackplaneOptions(), Bound<BackplaneOptions>(services), json, BackplaneOptions.Section);
+        AssertSame(new HooksOptions(), Bound<HooksOptions>(services), json, HooksOptions.Section);
         Assert.That(file["Urls"], Is.EqualTo(GatewayConfiguration.DefaultUrl));
     }
 

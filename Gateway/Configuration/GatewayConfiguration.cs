@@ -27,6 +27,7 @@ internal static class GatewayConfiguration
         ("Telemetry", typeof(TelemetryOptions)),
         ("Transport", typeof(TransportOptions)),
         ("Backplane", typeof(BackplaneOptions)),
+        ("Hooks", typeof(HooksOptions)),
     ];
 
     public static IServiceCollection AddGatewayOptions(this IServiceCollection services)
@@ -42,6 +43,7 @@ internal static class GatewayConfiguration
         Add<TelemetryOptions>(services, TelemetryOptions.Section);
         services.AddOptions<TransportOptions>().BindConfiguration(TransportOptions.Section);
         Add<BackplaneOptions>(services, BackplaneOptions.Section);
+        Add<HooksOptions>(services, HooksOptions.Section);
         return services;
     }
 
@@ -64,6 +66,7 @@ internal static class GatewayConfiguration
         Resolve<TelemetryOptions>(services, problems);
         Resolve<TransportOptions>(services, problems);
         Resolve<BackplaneOptions>(services, problems);
+        Resolve<HooksOptions>(services, problems);
         if (problems.Count > 0)
         {
             throw new GatewayConfigurationException("invalid configuration:\n  " + string.Join("\n  ", problems));

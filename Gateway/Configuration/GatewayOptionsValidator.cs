@@ -16,8 +16,25 @@ internal sealed class GatewayOptionsValidator :
     IValidateOptions<SecurityOptions>,
     IValidateOptions<AuthOptions>,
     IValidateOptions<TelemetryOptions>,
-    IValidateOptions<BackplaneOptions>
+    IValidateOptions<BackplaneOptions>,
+    IValidateOptions<HooksOptions>
 {
+    public ValidateOptionsResult Validate(string? name, HooksOptions options)
+    {
+        var errors = new List<string>();
+        string section = HooksOptions.Section;
+        HttpUrl(errors, section, nameof(options.Url), options.Url);
+        HttpUrl(errors, section, nameof(options.RpcUrl), options.RpcUrl);
+        HttpUrl(errors, section, nameof(options.Authorize), options.Authorize);
+        Range(errors, section, nameof(options.RpcTimeout), options.RpcTimeout, TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(5));
+        Range(errors, section, nameof(options.MaxRpcInFlight), options.MaxRpcInFlight, 1, 1000);
+        Range(errors, section, nameof(options.AuthorizeTimeout), options.AuthorizeTimeout, TimeSpan.FromMilliseconds(50), TimeSpan.FromMinutes(1));
+        Range(errors, section, nameof(options.NotifyTimeout), options.NotifyTimeout, TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(5));
+        Range(errors, section, nameof(options.OutboxCapacity), options.OutboxCapacity, 1, 10_000_000);
+        Range(errors, section, nameof(options.MaxBatch), options.MaxBatch, 1, 10_000);
+        return Result(errors);
+    }
+
     public ValidateOptionsResult Validate(string? name, HistoryOptions options)
     {
         var errors = new List<string>();
@@ -209,6 +226,15 @@ internal sealed class GatewayOptionsValidator :
 
         Range(errors, section, nameof(options.OperationTimeout), options.OperationTimeout, TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(1));
         return Result(errors);
+    }
+
+    /// <summary>Empty (not set), or an absolute http or https URL.</summary>
+    private static void HttpUrl(List<string> errors, string section, string key, string value)
+    {
+        if (value.Length > 0 && !(Uri.TryCreate(value, UriKind.Absolute, out Uri? uri) && uri.Scheme is "http" or "https"))
+        {
+            errors.Add($"{section}:{key} must be empty (off) or an absolute http or https URL; got '{value}'");
+        }
     }
 
     private static void Range(List<string> errors, string section, string key, long value, long min, long max)
