@@ -4,7 +4,7 @@ namespace Gateway.Protocol.Json;
 /// Removes insignificant whitespace from JSON text that a reader has already validated, so that
 /// every event goes out on one line (an SSE <c>data:</c> line, a log line) and costs no spare bytes.
 /// </summary>
-internal static class JsonCompaction
+public static class JsonCompaction
 {
     /// <summary>
     /// Compacts <paramref name="json"/> in place and returns the compact length. The input must be

@@ -51,6 +51,8 @@ public sealed class AdmissionTests
     [
         new TestCaseData("bad%20name", "since=-1", "https://evil.example", false, 400, "bad_session").SetName("name before parameters, origin and credentials"),
         new TestCaseData("ok", "since=-1", "https://evil.example", false, 400, "bad_parameter").SetName("parameters before origin and credentials"),
+        new TestCaseData("ok", "since=1&info=%5B1%5D", "https://evil.example", false, 400, "bad_parameter").SetName("a malformed info before origin and credentials"),
+        new TestCaseData("ok", "since=1&info=" + Uri.EscapeDataString("{\"pad\":\"" + new string('x', 1020) + "\"}"), "https://evil.example", false, 400, "bad_parameter").SetName("an info over 1 KiB before origin and credentials"),
         new TestCaseData("ok", "since=1", "https://evil.example", false, 403, "origin_not_allowed").SetName("origin before credentials"),
         new TestCaseData("ok", "since=1", "https://app.example.com", false, 401, "missing_credentials").SetName("credentials before the grant"),
         new TestCaseData("ok", "since=1", "https://app.example.com", true, 403, "not_granted").SetName("the grant"),

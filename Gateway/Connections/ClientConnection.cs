@@ -39,11 +39,12 @@ internal abstract partial class ClientConnection : ISessionMember, IClientConnec
     private int _closeCode = Vanished;
     private int _aborted;
 
-    protected ClientConnection(ConnectionEnvironment env, HttpContext http, string session)
+    protected ClientConnection(ConnectionEnvironment env, HttpContext http, string session, ClientIdentity identity)
     {
         Env = env;
         Http = http;
         Session = session;
+        Identity = identity;
         Id = ConnectionIds.Next();
         Queue = new OutboundQueue(env.Lag);
         _openedAt = env.Time.GetTimestamp();
@@ -52,6 +53,9 @@ internal abstract partial class ClientConnection : ISessionMember, IClientConnec
     public string Id { get; }
 
     public string Session { get; }
+
+    /// <summary>Who the client says it is to the others: its user and info (spec section 17).</summary>
+    public ClientIdentity Identity { get; protected set; }
 
     public int SessionSlot { get; set; } = -1;
 

@@ -167,6 +167,7 @@ internal sealed partial class GatewayConnection
         if (await CheckTokenAsync(auth) is { } principal)
         {
             _principal = principal;
+            Identity = ClientIdentity.Of(principal);
             await JoinAsync();
         }
     }

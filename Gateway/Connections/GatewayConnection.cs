@@ -34,8 +34,8 @@ internal sealed partial class GatewayConnection : ClientConnection
     private long _messagesIn;
     private readonly ResumePoint? _since;
 
-    public GatewayConnection(ConnectionEnvironment env, HttpContext http, Stream transport, string session, EventFilter filter, ResumePoint? since, GatewayPrincipal? principal)
-        : base(env, http, session)
+    public GatewayConnection(ConnectionEnvironment env, HttpContext http, Stream transport, string session, EventFilter filter, ResumePoint? since, GatewayPrincipal? principal, ClientIdentity identity)
+        : base(env, http, session, identity)
     {
         _principal = principal;
         _transport = transport;

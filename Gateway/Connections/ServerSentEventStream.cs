@@ -34,8 +34,8 @@ internal sealed class ServerSentEventStream : ClientConnection
     private string _epoch = "";
     private long _lastHeartbeat;
 
-    public ServerSentEventStream(ConnectionEnvironment env, HttpContext http, string session, EventFilter filter, ResumePoint? since, GatewayPrincipal principal)
-        : base(env, http, session)
+    public ServerSentEventStream(ConnectionEnvironment env, HttpContext http, string session, EventFilter filter, ResumePoint? since, GatewayPrincipal principal, ClientIdentity identity)
+        : base(env, http, session, identity)
     {
         _principal = principal;
         _filter = filter;

@@ -15,17 +15,23 @@ namespace Gateway.Http;
 /// <param name="RetryAfter">The <c>Retry-After</c> seconds, for a refusal that passes.</param>
 internal sealed record Refusal(int Status, string Reason, string Message, string? RetryAfter = null);
 
-/// <summary>A client connection let in: who it is (null until a first-message client authenticates) and the slot it holds.</summary>
-internal sealed class Admitted(GatewayPrincipal? principal, ConnectionLimiter.Slot slot) : IDisposable
+/// <summary>
+/// A client connection let in: its principal (null until a first-message client authenticates),
+/// what it says of itself to the others (its user and info), and the slot it holds.
+/// </summary>
+internal sealed class Admitted(GatewayPrincipal? principal, ClientIdentity identity, ConnectionLimiter.Slot slot) : IDisposable
 {
     public GatewayPrincipal? Principal { get; } = principal;
+
+    public ClientIdentity Identity { get; } = identity;
 
     public void Dispose() => slot.Dispose();
 }
 
 /// <summary>
 /// The one admission step of every client connection, WebSocket or event stream, in one order:
-/// draining, the session's name, the transport's parameters and handshake, origin, credentials,
+/// draining, the session's name, the transport's parameters and handshake, the client's user and
+/// info, origin, credentials,
 /// the grant, the session store, the session limit, the connection limits. The first that fails
 /// is the refusal.
 /// </summary>
@@ -60,6 +66,13 @@ internal sealed class Admission(ConnectionEnvironment env, Authenticator authent
         if (transportChecks() is { } refusal)
         {
             return (null, refusal);
+        }
+
+        // Read whatever the auth mode, so that a malformed one is refused the same way everywhere;
+        // only used when auth is off (a token says who its holder is).
+        if (!ClientIdentity.TryParseQuery(http.Request.Query, out ClientIdentity claimed, out string? identityError))
+        {
+            return Refuse(StatusCodes.Status400BadRequest, "bad_parameter", identityError!);
         }
 
         if (!origins.Allows(http.Request.Headers.Origin))
@@ -97,7 +110,13 @@ internal sealed class Admission(ConnectionEnvironment env, Authenticator authent
             return Refuse(StatusCodes.Status503ServiceUnavailable, limit!, $"connection limit reached ({limit}); retry later", LimitRetryAfter);
         }
 
-        return (new Admitted(auth.Principal, slot), null);
+        ClientIdentity identity = auth.Principal switch
+        {
+            { Kind: CredentialKind.Anonymous } => claimed,
+            { } holder => ClientIdentity.Of(holder),
+            null => ClientIdentity.None,
+        };
+        return (new Admitted(auth.Principal, identity, slot), null);
     }
 
     /// <summary>What a node says while its link to Redis is down: the same words as the link's own when a call finds it down.</summary>

@@ -125,7 +125,7 @@ internal static class FallbackEndpoints
         }
 
         // Without first-message auth, an admitted client always has a principal (anonymous with auth off).
-        await new ServerSentEventStream(env, http, session, filter, from, admitted.Principal!).RunAsync();
+        await new ServerSentEventStream(env, http, session, filter, from, admitted.Principal!, admitted.Identity).RunAsync();
     }
 
     /// <summary>Where a stream resumes: <c>Last-Event-ID</c> (<c>epoch:seq</c>, or a bare seq), else <c>since</c> and <c>epoch</c>.</summary>

@@ -85,7 +85,7 @@ internal static class WebSocketEndpoint
         }
 
         Stream transport = await upgrade!.UpgradeAsync();
-        var connection = new GatewayConnection(env, http, transport, session, filter, since is { } seq ? new ResumePoint(seq, epoch) : null, admitted.Principal);
+        var connection = new GatewayConnection(env, http, transport, session, filter, since is { } seq ? new ResumePoint(seq, epoch) : null, admitted.Principal, admitted.Identity);
         await connection.RunAsync();
     }
 

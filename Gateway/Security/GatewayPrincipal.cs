@@ -31,6 +31,9 @@ internal sealed record GatewayPrincipal(string Subject, CredentialKind Kind, Ses
     /// <summary>The caller when auth is off: trusted with everything.</summary>
     public static readonly GatewayPrincipal Anonymous = new("anonymous", CredentialKind.Anonymous, SessionGrant.All, SessionGrant.All, Admin: true, ExpiresAt: null);
 
+    /// <summary>The token's <c>info</c> claim, compact JSON (an object of at most 1 KiB), or null.</summary>
+    public byte[]? Info { get; init; }
+
     /// <summary>
     /// Whether it may watch <paramref name="session"/> (connect, stream, poll, read it): its
     /// <c>sessions</c> grant covers it, or it is an admin. The one rule for every way in.

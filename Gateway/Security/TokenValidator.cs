@@ -128,8 +128,15 @@ internal sealed class TokenValidator
             return (null, error);
         }
 
+        byte[]? info = null;
+        if (claims.TryGetProperty("info", out JsonElement infoClaim)
+            && !ClientIdentity.TryParseInfo(System.Text.Encoding.UTF8.GetBytes(infoClaim.GetRawText()), out info, out string? problem))
+        {
+            return (null, "token claim info " + problem);
+        }
+
         bool admin = claims.TryGetProperty("admin", out JsonElement adminClaim) && adminClaim.ValueKind == JsonValueKind.True;
-        return (new GatewayPrincipal(jwt.Subject, CredentialKind.Token, watch, publish, admin, new DateTimeOffset(jwt.ValidTo, TimeSpan.Zero) + _skew), null);
+        return (new GatewayPrincipal(jwt.Subject, CredentialKind.Token, watch, publish, admin, new DateTimeOffset(jwt.ValidTo, TimeSpan.Zero) + _skew) { Info = info }, null);
     }
 
     /// <summary>Loads the RSA public key of <paramref name="options"/>; null with an error text when it is not usable.</summary>
