@@ -118,6 +118,7 @@ internal abstract partial class ClientConnection : ISessionMember, IClientConnec
         Env.Registry.Add(this);
         Env.Metrics.ConnectionOpened(TransportName);
         Log.Opened(Env.Logger, Id, Session, RemoteAddress);
+        Env.Hooks.Connected(Id, Session, Identity.User);
     }
 
     /// <summary>The connection's end, once its loops are done: unregisters it, counts the close by its code, and logs it.</summary>
@@ -128,6 +129,7 @@ internal abstract partial class ClientConnection : ISessionMember, IClientConnec
         Env.Metrics.ConnectionClosed(TransportName, _closeCode);
         Log.Closed(Env.Logger, Id, Session, RemoteAddress, _closeCode,
             (long)Env.Time.GetElapsedTime(_openedAt).TotalMilliseconds, MessagesIn, Queue.Dequeued);
+        Env.Hooks.Disconnected(Id, Session, Identity.User);
     }
 
     /// <summary>
