@@ -151,6 +151,38 @@ public sealed class HookTests
     }
 
     [Test]
+    public async Task Shutdown_sends_the_disconnects_and_vacated_of_the_clients_it_closes()
+    {
+        await using HookReceiver backend = await HookReceiver.StartAsync();
+        await using GatewayServer server = await GatewayServer.StartAsync(Notify(backend));
+        var clients = new List<TestClient>();
+        for (int i = 0; i < 3; i++)
+        {
+            (TestClient client, _) = await TestClient.JoinAsync(server.WebSocketUri("closing"));
+            clients.Add(client);
+        }
+
+        try
+        {
+            // Stopping returns once the gateway is done: by then the backend has what the drain caused.
+            Task stopping = server.StopAsync();
+            foreach (TestClient client in clients)
+            {
+                Assert.That((await client.ReceiveCloseAsync()).Code, Is.EqualTo(1001));
+            }
+
+            await stopping;
+            IReadOnlyList<JsonElement> delivered = backend.Accepted;
+            Assert.That(Of(delivered, "closing", "disconnect"), Has.Count.EqualTo(3));
+            Assert.That(Of(delivered, "closing", "session_vacated"), Has.Count.EqualTo(1));
+        }
+        finally
+        {
+            await Task.WhenAll(clients.Select(c => c.DisposeAsync().AsTask()));
+        }
+    }
+
+    [Test]
     public async Task A_full_outbox_drops_new_notifications_counts_and_logs_them_and_shutdown_gives_up_on_the_rest_within_the_drain_timeout()
     {
         await using HookReceiver backend = await HookReceiver.StartAsync();
@@ -329,6 +361,41 @@ public sealed class HookTests
             Assert.That(Of(delivered, "spread", "session_occupied"), Has.Count.EqualTo(2));
             Assert.That(Of(delivered, "spread", "session_vacated"), Has.Count.EqualTo(2));
             Assert.That(Of(delivered, "spread", "connect"), Has.Count.EqualTo(5));
+        });
+    }
+
+    [Test]
+    public async Task The_documented_hook_metrics_are_exported_under_their_documented_names_and_types()
+    {
+        await using HookReceiver backend = await HookReceiver.StartAsync();
+        Dictionary<string, string?> settings = Notify(backend);
+        settings["Gateway:Hooks:Authorize"] = backend.AuthorizeUrl;
+        await using GatewayServer server = await GatewayServer.StartAsync(settings);
+        using var metrics = new MetricRecorder(server.Get<GatewayMetrics>());
+        (TestClient client, _) = await TestClient.JoinAsync(server.WebSocketUri("scraped"));
+        await client.DisposeAsync();
+        await metrics.WhenSumReachesAsync("gateway.hooks.notifications", 4, "outcome=sent").WaitAsync(TestClient.Deadline);
+
+        var scrape = new Exposition(await server.Http.GetStringAsync("/metrics", TestClient.Deadline));
+        string docs = await File.ReadAllTextAsync(Path.Combine(Tools.RepositoryRoot, "docs", "operations.md"));
+        (string Family, string Type)[] documented = [.. System.Text.RegularExpressions.Regex
+            .Matches(docs, @"^\| `(gateway_hooks_[a-z_]+)` \| (counter|gauge) \|", System.Text.RegularExpressions.RegexOptions.Multiline)
+            .Select(m => (m.Groups[1].Value, m.Groups[2].Value))];
+        Assert.That(documented.Select(d => d.Family), Is.EquivalentTo(new[]
+        {
+            "gateway_hooks_notifications_total", "gateway_hooks_outbox_depth", "gateway_hooks_breaker_state", "gateway_hooks_authorize_total",
+        }));
+        Assert.Multiple(() =>
+        {
+            foreach ((string family, string type) in documented)
+            {
+                Assert.That(scrape.Types.GetValueOrDefault(family), Is.EqualTo(type), family);
+            }
+
+            Assert.That(scrape["gateway_hooks_notifications_total{outcome=\"sent\"}"], Is.EqualTo(4));
+            Assert.That(scrape["gateway_hooks_authorize_total{outcome=\"allowed\"}"], Is.EqualTo(1));
+            Assert.That(scrape["gateway_hooks_outbox_depth"], Is.Zero);
+            Assert.That(scrape["gateway_hooks_breaker_state"], Is.Zero);
         });
     }
 

@@ -125,11 +125,14 @@ internal abstract partial class ClientConnection : ISessionMember, IClientConnec
     protected void Finished()
     {
         Volatile.Write(ref _state, StateClosed);
+
+        // Queued before the registry lets go: a shutdown that sees the last connection gone then
+        // flushes its disconnect too.
+        Env.Hooks.Disconnected(Id, Session, Identity.User);
         Env.Registry.Remove(this);
         Env.Metrics.ConnectionClosed(TransportName, _closeCode);
         Log.Closed(Env.Logger, Id, Session, RemoteAddress, _closeCode,
             (long)Env.Time.GetElapsedTime(_openedAt).TotalMilliseconds, MessagesIn, Queue.Dequeued);
-        Env.Hooks.Disconnected(Id, Session, Identity.User);
     }
 
     /// <summary>

@@ -77,7 +77,7 @@ internal sealed partial class HookAuthorizer(IHttpClientFactory clients, IOption
             metrics.HookAuthorize("timeout");
             return Failed(session, remote, $"no answer within {_timeout} (Gateway:Hooks:AuthorizeTimeout)");
         }
-        catch (HttpRequestException e)
+        catch (Exception e) when (e is HttpRequestException or IOException)
         {
             answer = (null, null, e.Message);
         }
