@@ -22,6 +22,7 @@ internal sealed partial class HookSender(
     IOptions<ShutdownOptions> shutdown,
     TimeProvider time,
     GatewayMetrics metrics,
+    IHostApplicationLifetime lifetime,
     ILogger<HookSender> logger) : IHostedLifecycleService
 {
     /// <summary>The named <see cref="HttpClient"/> that carries the notifications, with its resilience pipeline.</summary>
@@ -45,18 +46,18 @@ internal sealed partial class HookSender(
             _running = Task.Run(() => RunAsync(_stop.Token), CancellationToken.None);
         }
 
+        // The drain's deadline starts when shutdown does, before any service's stopping step.
+        lifetime.ApplicationStopping.Register(ShutdownBegins);
         return Task.CompletedTask;
     }
 
-    /// <summary>
-    /// Shutdown begins: the drain's deadline starts now. This service is registered after the
-    /// drain, so it hears of the shutdown first.
-    /// </summary>
     public Task StoppingAsync(CancellationToken cancellationToken)
     {
-        _stoppingAt = time.GetTimestamp();
+        ShutdownBegins();
         return Task.CompletedTask;
     }
+
+    private void ShutdownBegins() => Interlocked.CompareExchange(ref _stoppingAt, time.GetTimestamp(), 0);
 
     /// <summary>
     /// Every service has had its stopping step (the connections are closed): flushes what is
@@ -65,7 +66,8 @@ internal sealed partial class HookSender(
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         outbox.Complete();
-        TimeSpan left = shutdown.Value.DrainTimeout - (_stoppingAt == 0 ? TimeSpan.Zero : time.GetElapsedTime(_stoppingAt));
+        ShutdownBegins();
+        TimeSpan left = shutdown.Value.DrainTimeout - time.GetElapsedTime(Interlocked.Read(ref _stoppingAt));
         try
         {
             await _running.WaitAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero, time, cancellationToken);
