@@ -1,6 +1,7 @@
 using Gateway.Configuration;
 using Gateway.Connections;
 using Gateway.Diagnostics;
+using Gateway.Hooks;
 using Gateway.Http;
 using Gateway.Hub;
 using Gateway.Log;
@@ -103,6 +104,7 @@ internal static class GatewayHost
         services.AddSingleton<HeartbeatScanner>();
         services.AddHostedService(sp => sp.GetRequiredService<HeartbeatScanner>());
         services.AddHostedService<ShutdownDrain>();
+        services.AddGatewayHooks();
         configureServices?.Invoke(services);
 
         WebApplication app = builder.Build();

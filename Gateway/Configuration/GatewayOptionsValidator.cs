@@ -30,6 +30,8 @@ internal sealed class GatewayOptionsValidator :
         Range(errors, section, nameof(options.MaxRpcInFlight), options.MaxRpcInFlight, 1, 1000);
         Range(errors, section, nameof(options.AuthorizeTimeout), options.AuthorizeTimeout, TimeSpan.FromMilliseconds(50), TimeSpan.FromMinutes(1));
         Range(errors, section, nameof(options.NotifyTimeout), options.NotifyTimeout, TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(5));
+        Range(errors, section, nameof(options.NotifyRetryDelay), options.NotifyRetryDelay, TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(1));
+        Range(errors, section, nameof(options.NotifyBreakDuration), options.NotifyBreakDuration, TimeSpan.FromMilliseconds(500), TimeSpan.FromMinutes(10));
         Range(errors, section, nameof(options.OutboxCapacity), options.OutboxCapacity, 1, 10_000_000);
         Range(errors, section, nameof(options.MaxBatch), options.MaxBatch, 1, 10_000);
         return Result(errors);

@@ -33,6 +33,22 @@ internal sealed class HooksOptions
     /// <summary>How long one notification POST may take before it is retried (100 ms to 5 min).</summary>
     public TimeSpan NotifyTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// The wait before a failed notification POST is tried again (10 ms to 1 min); each further
+    /// try waits about twice as long, with jitter, up to <see cref="NotifyBreakDuration"/>. One
+    /// second: a backend that restarts is back within a few tries, and one that is down is not
+    /// hammered.
+    /// </summary>
+    public TimeSpan NotifyRetryDelay { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// How long the circuit breaker stays open, sending nothing, once most recent notification
+    /// POSTs failed (500 ms to 10 min), before one POST probes the backend again. 15 s: long
+    /// enough to spare a backend in trouble, short enough that notifications are not held long
+    /// after it recovers.
+    /// </summary>
+    public TimeSpan NotifyBreakDuration { get; set; } = TimeSpan.FromSeconds(15);
+
     /// <summary>How many notifications may wait to be sent; past it, new ones are dropped, counted and logged (1 to 10,000,000).</summary>
     public int OutboxCapacity { get; set; } = 100_000;
 

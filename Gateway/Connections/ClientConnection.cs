@@ -118,12 +118,17 @@ internal abstract partial class ClientConnection : ISessionMember, IClientConnec
         Env.Registry.Add(this);
         Env.Metrics.ConnectionOpened(TransportName);
         Log.Opened(Env.Logger, Id, Session, RemoteAddress);
+        Env.Hooks.Connected(Id, Session, Identity.User);
     }
 
     /// <summary>The connection's end, once its loops are done: unregisters it, counts the close by its code, and logs it.</summary>
     protected void Finished()
     {
         Volatile.Write(ref _state, StateClosed);
+
+        // Queued before the registry lets go: a shutdown that sees the last connection gone then
+        // flushes its disconnect too.
+        Env.Hooks.Disconnected(Id, Session, Identity.User);
         Env.Registry.Remove(this);
         Env.Metrics.ConnectionClosed(TransportName, _closeCode);
         Log.Closed(Env.Logger, Id, Session, RemoteAddress, _closeCode,

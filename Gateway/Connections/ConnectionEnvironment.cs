@@ -1,5 +1,6 @@
 using Gateway.Configuration;
 using Gateway.Diagnostics;
+using Gateway.Hooks;
 using Gateway.Hub;
 using Gateway.Security;
 using Microsoft.Extensions.Options;
@@ -18,8 +19,12 @@ internal sealed class ConnectionEnvironment(
     IOptions<HeartbeatOptions> heartbeat,
     IOptions<SecurityOptions> security,
     IOptions<AuthOptions> auth,
-    Authenticator authenticator)
+    Authenticator authenticator,
+    HookOutbox hooks)
 {
+    /// <summary>The backend's connect and disconnect notifications (nothing is queued without <c>Hooks:Url</c>).</summary>
+    public HookOutbox Hooks { get; } = hooks;
+
     public SessionHub Hub { get; } = hub;
 
     public ConnectionRegistry Registry { get; } = registry;

@@ -17,6 +17,11 @@ internal sealed class GatewayMetrics
     public const string WebSocket = "websocket";
     public const string ServerSentEvents = "sse";
 
+    /// <summary>The outcomes of a notification to the backend, as the <c>outcome</c> tag says.</summary>
+    public const string HookSent = "sent";
+    public const string HookRetried = "retried";
+    public const string HookDropped = "dropped";
+
     // From half a millisecond to ten seconds: loopback deliveries take tens of microseconds to a few
     // milliseconds, a slow consumer's can take seconds before it is dropped.
     private static readonly double[] LatencyBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -26,6 +31,7 @@ internal sealed class GatewayMetrics
     private readonly ConcurrentDictionary<string, KeyValuePair<string, object?>> _errorCodeTags = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, KeyValuePair<string, object?>> _endpointTags = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, KeyValuePair<string, object?>> _kindTags = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, KeyValuePair<string, object?>> _outcomeTags = new(StringComparer.Ordinal);
     private readonly KeyValuePair<string, object?> _webSocketTag = new("transport", WebSocket);
     private readonly KeyValuePair<string, object?> _sseTag = new("transport", ServerSentEvents);
     private readonly KeyValuePair<string, object?> _receiveTag = new("direction", "receive");
@@ -45,6 +51,8 @@ internal sealed class GatewayMetrics
     private readonly Counter<long> _backplaneEvents;
     private readonly Histogram<double> _deliveryLatency;
     private readonly Histogram<double> _publishDuration;
+    private readonly Counter<long> _hookNotifications;
+    private readonly Counter<long> _hookAuthorize;
 
     public GatewayMetrics(IMeterFactory meterFactory)
     {
@@ -66,6 +74,10 @@ internal sealed class GatewayMetrics
             tags: null, advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = LatencyBuckets });
         _publishDuration = Meter.CreateHistogram("gateway.publish.duration", "s", "Duration of POST /api/sessions/{session}/events requests.",
             tags: null, advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = LatencyBuckets });
+        _hookNotifications = Meter.CreateCounter<long>("gateway.hooks.notifications", "{notification}",
+            "Notifications to the backend (Hooks:Url), by outcome: sent (accepted with a 2xx), retried (in a POST that failed and was tried again), dropped (the outbox was full).");
+        _hookAuthorize = Meter.CreateCounter<long>("gateway.hooks.authorize", "{call}",
+            "Calls to Hooks:Authorize, by outcome: allowed, denied, error (an answer that was neither), timeout.");
         ObserveThreadPool();
     }
 
@@ -128,6 +140,19 @@ internal sealed class GatewayMetrics
             Meter.CreateObservableGauge("gateway.history.bytes", historyBytes, "By", "Memory held by all sessions' events, against Gateway:History:MaxTotalBytes.");
         }
     }
+
+    /// <summary>Registers the hook outbox's depth and its circuit breaker's state (0 closed, 1 open, 2 half-open), when hooks are on.</summary>
+    public void ObserveHooks(Func<int> depth, Func<int> breaker)
+    {
+        Meter.CreateObservableGauge("gateway.hooks.outbox.depth", depth, "{notification}", "Notifications waiting in the outbox for the backend (Hooks:Url).");
+        Meter.CreateObservableGauge("gateway.hooks.breaker.state", breaker, unit: null, "The circuit breaker of notification POSTs: 0 closed, 1 open, 2 half-open.");
+    }
+
+    /// <summary>Counts notifications to the backend by outcome (<see cref="HookSent"/>, <see cref="HookRetried"/>, <see cref="HookDropped"/>).</summary>
+    public void HookNotifications(string outcome, int count) => _hookNotifications.Add(count, Tag(_outcomeTags, "outcome", outcome));
+
+    /// <summary>Counts calls to <c>Hooks:Authorize</c> by outcome.</summary>
+    public void HookAuthorize(string outcome) => _hookAuthorize.Add(1, Tag(_outcomeTags, "outcome", outcome));
 
     public void ConnectionOpened(string transport)
     {

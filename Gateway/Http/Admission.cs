@@ -1,4 +1,5 @@
 using Gateway.Connections;
+using Gateway.Hooks;
 using Gateway.Protocol;
 using Gateway.Security;
 
@@ -32,10 +33,10 @@ internal sealed class Admitted(GatewayPrincipal? principal, ClientIdentity ident
 /// The one admission step of every client connection, WebSocket or event stream, in one order:
 /// draining, the session's name, the transport's parameters and handshake, the client's user and
 /// info, origin, credentials,
-/// the grant, the session store, the session limit, the connection limits. The first that fails
-/// is the refusal.
+/// the grant, the backend's authorize call (<c>Hooks:Authorize</c>), the session store, the
+/// session limit, the connection limits. The first that fails is the refusal.
 /// </summary>
-internal sealed class Admission(ConnectionEnvironment env, Authenticator authenticator, OriginPolicy origins, ConnectionLimiter limiter)
+internal sealed class Admission(ConnectionEnvironment env, Authenticator authenticator, OriginPolicy origins, ConnectionLimiter limiter, HookAuthorizer authorizer)
 {
     /// <summary>How long a client is told to wait while this node drains: another node, or this one restarted, takes it.</summary>
     private const string DrainingRetryAfter = "1";
@@ -92,6 +93,19 @@ internal sealed class Admission(ConnectionEnvironment env, Authenticator authent
             return Refuse(StatusCodes.Status403Forbidden, "not_granted", $"the credential does not grant session '{session}' (token claim sessions)");
         }
 
+        ClientIdentity identity = auth.Principal switch
+        {
+            { Kind: CredentialKind.Anonymous } => claimed,
+            { } holder => ClientIdentity.Of(holder),
+            null => ClientIdentity.None,
+        };
+
+        // Before the store's checks and the slot: a client the backend refuses costs neither.
+        if (authorizer.Enabled && await authorizer.AuthorizeAsync(http, session, identity.User, auth.Principal) is { } denied)
+        {
+            return (null, denied);
+        }
+
         if (!env.Hub.IsAvailable)
         {
             return Refuse(StatusCodes.Status503ServiceUnavailable, "backplane_unavailable",
@@ -110,12 +124,6 @@ internal sealed class Admission(ConnectionEnvironment env, Authenticator authent
             return Refuse(StatusCodes.Status503ServiceUnavailable, limit!, $"connection limit reached ({limit}); retry later", LimitRetryAfter);
         }
 
-        ClientIdentity identity = auth.Principal switch
-        {
-            { Kind: CredentialKind.Anonymous } => claimed,
-            { } holder => ClientIdentity.Of(holder),
-            null => ClientIdentity.None,
-        };
         return (new Admitted(auth.Principal, identity, slot), null);
     }
 

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Gateway.Configuration;
 using Gateway.Diagnostics;
+using Gateway.Hooks;
 using Gateway.Log;
 using Gateway.Protocol.Messages;
 using Gateway.Sessions;
@@ -33,8 +34,16 @@ internal sealed partial class SessionHub : ILogFeed
     private readonly int _readLimit;
     private readonly TimeSpan _operationTimeout;
 
-    public SessionHub(ISessionLog log, IOptions<HistoryOptions> history, IOptions<BackplaneOptions> backplane, TimeProvider time, GatewayMetrics metrics, ILogger<SessionHub> logger)
+    // The backend's session_occupied and session_vacated notifications, when it wants them: the
+    // log's counts across nodes say when a session got its first client and lost its last.
+    private readonly HookOutbox? _hooks;
+    private readonly Action<string, long>? _onLeft;
+
+    public SessionHub(ISessionLog log, IOptions<HistoryOptions> history, IOptions<BackplaneOptions> backplane, TimeProvider time, GatewayMetrics metrics, ILogger<SessionHub> logger,
+        HookOutbox? hooks = null)
     {
+        _hooks = hooks is { Enabled: true } ? hooks : null;
+        _onLeft = _hooks?.OnLeft;
         _log = log;
         _time = time;
         _metrics = metrics;
@@ -107,6 +116,10 @@ internal sealed partial class SessionHub : ILogFeed
                 long readFrom = since is { } seq ? hub.ReadFrom(seq) : -1;
                 LogRead read = await _log.ReadAsync(session, readFrom, _readLimit, attempt == 0 ? ReadIntent.Join : ReadIntent.Create, cancellationToken);
                 counted |= attempt == 0 && read.Found == LogReadFound.Found && !read.Complete;
+                if (attempt == 0 && read.Clients == 1)
+                {
+                    _hooks?.Occupied(session);
+                }
                 if (from is { } point && point.SinceIn(read.Epoch) != since)
                 {
                     since = point.SinceIn(read.Epoch);
@@ -125,7 +138,7 @@ internal sealed partial class SessionHub : ILogFeed
 
                     if (counted && !done.Added)
                     {
-                        _log.Left(session);
+                        _log.Left(session, _onLeft);
                         counted = false;
                     }
 
@@ -141,7 +154,7 @@ internal sealed partial class SessionHub : ILogFeed
             Release(hub);
             if (counted)
             {
-                _log.Left(session);
+                _log.Left(session, _onLeft);
             }
 
             throw;
@@ -407,7 +420,7 @@ internal sealed partial class SessionHub : ILogFeed
                 owner.Release(hub);
                 if (counted)
                 {
-                    owner._log.Left(hub.Name);
+                    owner._log.Left(hub.Name, owner._onLeft);
                 }
             }
         }

@@ -43,8 +43,13 @@ internal interface ISessionLog
     /// </summary>
     ValueTask<LogRead> ReadAsync(string session, long after, int limit, ReadIntent intent, CancellationToken cancellationToken);
 
-    /// <summary>A client counted by a <see cref="ReadIntent.Join"/> read has left this node. Never waits, never throws.</summary>
-    void Left(string session);
+    /// <summary>
+    /// A client counted by a <see cref="ReadIntent.Join"/> read has left this node. Never waits,
+    /// never throws. With <paramref name="remaining"/>, the log says, once it knows, how many
+    /// clients the session still has across every node after this one left; it is not called
+    /// when that is unknown (the store unreachable) or when this client was no longer counted.
+    /// </summary>
+    void Left(string session, Action<string, long>? remaining = null);
 
     /// <summary>Where <paramref name="session"/> stands, with its state, or null when it does not exist.</summary>
     ValueTask<SessionSnapshot?> SnapshotAsync(string session, CancellationToken cancellationToken);
@@ -97,7 +102,11 @@ internal enum LogReadFound
 /// <param name="More">True when the read's limit cut the events short.</param>
 /// <param name="Epoch">The session's life (empty when it was not found).</param>
 /// <param name="Events">The held events after the read's seq, oldest first.</param>
-internal sealed record LogRead(LogReadFound Found, long Seq, bool Complete, bool Held, bool More, string Epoch, IReadOnlyList<SessionEvent> Events)
+/// <param name="Clients">
+/// For a <see cref="ReadIntent.Join"/> read that counted its client in: the session's clients
+/// across every node, this one included (1: the session just got its first); else 0.
+/// </param>
+internal sealed record LogRead(LogReadFound Found, long Seq, bool Complete, bool Held, bool More, string Epoch, IReadOnlyList<SessionEvent> Events, long Clients = 0)
 {
     public static readonly LogRead Missing = new(LogReadFound.Missing, 0, false, true, false, "", []);
 

@@ -96,11 +96,12 @@ internal sealed partial class MemoryLog : ISessionLog
         }
     }
 
-    public void Left(string session)
+    public void Left(string session, Action<string, long>? remaining = null)
     {
-        if (_sessions.TryGetValue(session, out MemoryLogSession? target))
+        // Told outside the session's lock: whoever listens may take locks of its own.
+        if (_sessions.TryGetValue(session, out MemoryLogSession? target) && target.Left(_time.GetTimestamp()) is >= 0 and long left)
         {
-            target.Left(_time.GetTimestamp());
+            remaining?.Invoke(session, left);
         }
     }
 

@@ -164,33 +164,40 @@ internal sealed class MemoryLogSession(string name, int historyCapacity, int max
                 return null;
             }
 
+            long clients = 0;
             if (join && !_complete)
             {
-                _clients++;
+                clients = ++_clients;
                 _idleSince = timestamp;
             }
 
             if (after < 0 || after >= _seq)
             {
-                return new LogRead(LogReadFound.Found, _seq, _complete, Held: true, More: false, Epoch, []);
+                return new LogRead(LogReadFound.Found, _seq, _complete, Held: true, More: false, Epoch, [], clients);
             }
 
             List<SessionEvent> events = _history.After(after, _seq, limit, out bool held);
             bool more = events.Count > 0 && events[^1].Seq < _seq;
-            return new LogRead(LogReadFound.Found, _seq, _complete, held, more, Epoch, events);
+            return new LogRead(LogReadFound.Found, _seq, _complete, held, more, Epoch, events, clients);
         }
     }
 
-    /// <summary>A client counted by a join left.</summary>
-    public void Left(long timestamp)
+    /// <summary>A client counted by a join left. Returns the clients that remain, or -1 when none was counted.</summary>
+    public long Left(long timestamp)
     {
         lock (_gate)
         {
-            _clients = Math.Max(0, _clients - 1);
             if (_clients == 0)
+            {
+                return -1;
+            }
+
+            if (--_clients == 0)
             {
                 _idleSince = timestamp;
             }
+
+            return _clients;
         }
     }
 

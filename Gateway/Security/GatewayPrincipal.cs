@@ -35,6 +35,13 @@ internal sealed record GatewayPrincipal(string Subject, CredentialKind Kind, Ses
     public byte[]? Info { get; init; }
 
     /// <summary>
+    /// The token's payload, its claims as a JSON object, for the backend's authorize call
+    /// (<c>Hooks:Authorize</c>); null for other credentials, and when that call is off (a
+    /// connection holds no more than it must).
+    /// </summary>
+    public byte[]? Claims { get; init; }
+
+    /// <summary>
     /// Whether it may watch <paramref name="session"/> (connect, stream, poll, read it): its
     /// <c>sessions</c> grant covers it, or it is an admin. The one rule for every way in.
     /// </summary>

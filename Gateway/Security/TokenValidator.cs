@@ -24,8 +24,12 @@ internal sealed class TokenValidator
     private readonly TimeProvider _time;
     private readonly TimeSpan _skew;
 
-    public TokenValidator(IOptions<AuthOptions> options, TimeProvider time)
+    // Whether a principal keeps its token's payload: only the authorize call reads it.
+    private readonly bool _keepClaims;
+
+    public TokenValidator(IOptions<AuthOptions> options, TimeProvider time, IOptions<HooksOptions> hooks)
     {
+        _keepClaims = !string.IsNullOrEmpty(hooks.Value.Authorize);
         AuthOptions auth = options.Value;
         _time = time;
         _skew = auth.ClockSkew;
@@ -120,7 +124,8 @@ internal sealed class TokenValidator
 
         // The gateway's own claims are read from the payload as JSON, whatever their type, so that a
         // wrong type is an error rather than silently no grant.
-        using JsonDocument payload = JsonDocument.Parse(Base64UrlEncoder.DecodeBytes(jwt.EncodedPayload));
+        byte[] payloadBytes = Base64UrlEncoder.DecodeBytes(jwt.EncodedPayload);
+        using JsonDocument payload = JsonDocument.Parse(payloadBytes);
         JsonElement claims = payload.RootElement;
         if (!TryReadGrant(claims, "sessions", watch: null, out SessionGrant watch, out string? error)
             || !TryReadGrant(claims, "publish", watch, out SessionGrant publish, out error))
@@ -136,7 +141,7 @@ internal sealed class TokenValidator
         }
 
         bool admin = claims.TryGetProperty("admin", out JsonElement adminClaim) && adminClaim.ValueKind == JsonValueKind.True;
-        return (new GatewayPrincipal(jwt.Subject, CredentialKind.Token, watch, publish, admin, new DateTimeOffset(jwt.ValidTo, TimeSpan.Zero) + _skew) { Info = info }, null);
+        return (new GatewayPrincipal(jwt.Subject, CredentialKind.Token, watch, publish, admin, new DateTimeOffset(jwt.ValidTo, TimeSpan.Zero) + _skew) { Info = info, Claims = _keepClaims ? payloadBytes : null }, null);
     }
 
     /// <summary>Loads the RSA public key of <paramref name="options"/>; null with an error text when it is not usable.</summary>

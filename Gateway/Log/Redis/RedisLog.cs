@@ -162,9 +162,9 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
             0 => LogReadFound.Missing,
             _ => LogReadFound.Refused,
         };
-        var events = new List<SessionEvent>(result.Length - 6);
+        var events = new List<SessionEvent>(result.Length - 7);
         DateTimeOffset now = _time.GetUtcNow();
-        for (int i = 6; i < result.Length; i++)
+        for (int i = 7; i < result.Length; i++)
         {
             if (RedisEntry.TryDecode(session, (byte[])result[i]!, 0, now, _time) is { } e)
             {
@@ -172,11 +172,40 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
             }
         }
 
-        return new LogRead(found, (long)result[1], (long)result[2] == 1, (long)result[3] == 1, (long)result[4] == 1, (string)result[5]!, events);
+        return new LogRead(found, (long)result[1], (long)result[2] == 1, (long)result[3] == 1, (long)result[4] == 1, (string)result[5]!, events, (long)result[6]);
     }
 
-    /// <summary>A client of this node left: its count goes down (without waiting; a reconnection restates every count).</summary>
-    public void Left(string session) => _link.Send(RedisScripts.Leave, _keys.Of(session), [_nodeId]);
+    /// <summary>
+    /// A client of this node left: its count goes down, without waiting (a reconnection restates
+    /// every count). With <paramref name="remaining"/>, the script's answer is awaited off the
+    /// caller's path and handed on; a failure to reach Redis is not news (the count is restated).
+    /// </summary>
+    public void Left(string session, Action<string, long>? remaining = null)
+    {
+        if (remaining is null)
+        {
+            _link.Send(RedisScripts.Leave, _keys.Of(session), [_nodeId]);
+            return;
+        }
+
+        _ = LeftAsync(session, remaining);
+    }
+
+    private async Task LeftAsync(string session, Action<string, long> remaining)
+    {
+        try
+        {
+            long left = (long)(await _link.EvaluateAsync(RedisScripts.Leave, _keys.Of(session), [_nodeId]));
+            if (left >= 0)
+            {
+                remaining(session, left);
+            }
+        }
+        catch (BackplaneUnavailableException)
+        {
+            // Unknown: the count is restated when the link is back, and nobody hears of this leave.
+        }
+    }
 
     public async ValueTask<SessionSnapshot?> SnapshotAsync(string session, CancellationToken cancellationToken)
     {

@@ -111,16 +111,18 @@ internal static class RedisScripts
     /// client of that node), idle ttl ms, max sessions (-1: do not create), touch (1: a client
     /// joins, so the session's idle time starts again), a new epoch (taken when this creates the
     /// session's life, or finds one from before epochs).
-    /// Returns <c>{found, seq, complete, held, more, epoch, entry...}</c>: found is 0 when the
+    /// Returns <c>{found, seq, complete, held, more, epoch, clients, entry...}</c>: found is 0 when the
     /// session does not exist, -1 when the session limit forbids creating it; held is 0 when
-    /// history no longer holds every event after since; more is 1 when the limit cut the page short.
+    /// history no longer holds every event after since; more is 1 when the limit cut the page short;
+    /// clients is, when this read counted a client in, the session's clients on every live node
+    /// after counting it (1: its first), else 0.
     /// </summary>
-    public const string Read = """
+    public const string Read = LiveClients + """
         local meta, events, clients, all = KEYS[1], KEYS[2], KEYS[5], KEYS[6]
         if redis.call('EXISTS', meta) == 0 then
-          if ARGV[6] == '-1' then return {0, 0, 0, 1, 0, ''} end
+          if ARGV[6] == '-1' then return {0, 0, 0, 1, 0, '', 0} end
           if redis.call('SCARD', all) >= tonumber(ARGV[6]) and redis.call('SISMEMBER', all, ARGV[1]) == 0 then
-            return {-1, 0, 0, 1, 0, ''}
+            return {-1, 0, 0, 1, 0, '', 0}
           end
           redis.call('HSET', meta, 'seq', '0', 'epoch', ARGV[8])
           redis.call('PEXPIRE', meta, ARGV[5])
@@ -133,14 +135,18 @@ internal static class RedisScripts
           epoch = ARGV[8]
           redis.call('HSET', meta, 'epoch', epoch)
         end
+        local counted = 0
         if not complete then
-          if ARGV[4] ~= '' then redis.call('HINCRBY', clients, ARGV[4], 1) end
+          if ARGV[4] ~= '' then
+            redis.call('HINCRBY', clients, ARGV[4], 1)
+            counted = live(clients, KEYS[7], ARGV[4])
+          end
           if ARGV[7] == '1' then
             for _, key in ipairs({meta, events, KEYS[3], KEYS[4], clients}) do redis.call('PEXPIRE', key, ARGV[5]) end
           end
         end
 
-        local out = {1, seq, complete and 1 or 0, 1, 0, epoch}
+        local out = {1, seq, complete and 1 or 0, 1, 0, epoch, counted}
         local since = tonumber(ARGV[2])
         if since >= 0 and since < seq then
           local oldest = seq - redis.call('LLEN', events) + 1
@@ -150,16 +156,46 @@ internal static class RedisScripts
           if to < seq then out[5] = 1 end
           if from <= to then
             local entries = redis.call('LRANGE', events, from - oldest, to - oldest)
-            for i = 1, #entries do out[6 + i] = entries[i] end
+            for i = 1, #entries do out[7 + i] = entries[i] end
           end
         end
         return out
         """;
 
-    /// <summary>A node's client leaves: ARGV node id. The count's field goes when it reaches zero.</summary>
-    public const string Leave = """
-        if redis.call('HINCRBY', KEYS[5], ARGV[1], -1) <= 0 then redis.call('HDEL', KEYS[5], ARGV[1]) end
-        return 1
+    /// <summary>
+    /// A node's client leaves: ARGV node id. The count's field goes when it reaches zero. Returns
+    /// the session's clients on every live node that remain (0: the last one left), or -1 when
+    /// this node had none counted (a count restated, or a session deleted, meanwhile).
+    /// </summary>
+    public const string Leave = LiveClients + """
+        local left = redis.call('HINCRBY', KEYS[5], ARGV[1], -1)
+        if left <= 0 then redis.call('HDEL', KEYS[5], ARGV[1]) end
+        if left < 0 then return -1 end
+        return live(KEYS[5], KEYS[7], ARGV[1])
+        """;
+
+    /// <summary>
+    /// A Lua function for the scripts that count clients: the sum of a session's counts over the
+    /// nodes still alive (and <c>self</c>, the caller, which is), dropping the counts of nodes whose
+    /// liveness ran out, as <see cref="Snapshot"/> does. So a dead node's clients stop counting once
+    /// its liveness runs out and another node counts or leaves.
+    /// </summary>
+    private const string LiveClients = """
+        local function live(clients, nodes, self)
+          local t = redis.call('TIME')
+          local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+          local counts, sum = redis.call('HGETALL', clients), 0
+          for i = 1, #counts, 2 do
+            local alive = counts[i] == self or redis.call('ZSCORE', nodes, counts[i])
+            if alive == true or (alive and tonumber(alive) > now) then
+              sum = sum + tonumber(counts[i + 1])
+            else
+              redis.call('HDEL', clients, counts[i])
+            end
+          end
+          return sum
+        end
+
         """;
 
     /// <summary>
