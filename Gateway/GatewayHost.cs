@@ -1,6 +1,7 @@
 using Gateway.Configuration;
 using Gateway.Connections;
 using Gateway.Diagnostics;
+using Gateway.Hooks;
 using Gateway.Http;
 using Gateway.Hub;
 using Gateway.Log;
@@ -98,6 +99,7 @@ internal static class GatewayHost
         services.AddSingleton<PublishRateLimiter>();
         services.AddSingleton<Refusals>();
         services.AddSingleton<ConnectionRegistry>();
+        services.AddRpcClient();
         services.AddSingleton<ConnectionEnvironment>();
         services.AddSingleton<GatewayLifecycle>();
         services.AddSingleton<HeartbeatScanner>();

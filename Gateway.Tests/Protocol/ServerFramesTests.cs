@@ -166,6 +166,7 @@ public sealed class ServerFramesTests
     [TestCase(ErrorCode.Forbidden, "forbidden")]
     [TestCase(ErrorCode.RateLimited, "rate_limited")]
     [TestCase(ErrorCode.Unavailable, "unavailable")]
+    [TestCase(ErrorCode.Rejected, "rejected")]
     public void Error_codes_have_their_wire_names(ErrorCode code, string wireName)
     {
         Assert.That(code.ToWireName(), Is.EqualTo(wireName));
@@ -176,7 +177,7 @@ public sealed class ServerFramesTests
     {
         Assert.Multiple(() =>
         {
-            Assert.That(Enum.GetValues<ErrorCode>(), Has.Length.EqualTo(6));
+            Assert.That(Enum.GetValues<ErrorCode>(), Has.Length.EqualTo(7));
             Assert.That(() => ((ErrorCode)99).ToWireName(), Throws.InstanceOf<ArgumentOutOfRangeException>());
         });
     }

@@ -18,7 +18,8 @@ internal sealed class ConnectionEnvironment(
     IOptions<HeartbeatOptions> heartbeat,
     IOptions<SecurityOptions> security,
     IOptions<AuthOptions> auth,
-    Authenticator authenticator)
+    Authenticator authenticator,
+    Hooks.RpcClient rpc)
 {
     public SessionHub Hub { get; } = hub;
 
@@ -48,6 +49,9 @@ internal sealed class ConnectionEnvironment(
     public bool AllowClientPublish { get; } = security.Value.AllowClientPublish;
 
     public Authenticator Authenticator { get; } = authenticator;
+
+    /// <summary>Where a client's <c>rpc</c> goes (spec section 13).</summary>
+    public Hooks.RpcClient Rpc { get; } = rpc;
 
     public TimeSpan FirstMessageTimeout { get; } = auth.Value.FirstMessageTimeout;
 

@@ -109,7 +109,8 @@ internal sealed partial class GatewayConnection
                     break;
 
                 case RpcRequest rpc:
-                    SendError(rpc.Id, ErrorCode.Unavailable, "this gateway has no RPC backend configured");
+                    // Started, never awaited: the backend's answer must not hold up this loop.
+                    StartRpc(rpc);
                     break;
             }
         }
