@@ -48,6 +48,9 @@ internal sealed class ConnectionEnvironment(
 
     public bool AllowClientPublish { get; } = security.Value.AllowClientPublish;
 
+    /// <summary><c>Security:ClientPublishEvents</c>: the event names a client's <c>publish</c> may use.</summary>
+    public ClientPublishEvents ClientPublishEvents { get; } = new(security.Value.ClientPublishEvents);
+
     public Authenticator Authenticator { get; } = authenticator;
 
     /// <summary>Where a client's <c>rpc</c> goes (spec section 13).</summary>
