@@ -97,6 +97,11 @@ internal sealed partial class RpcClient
             Log.Unreachable(_logger, call.Method, call.Session, e.Message);
             answer = RpcAnswer.Failed(RpcOutcome.Unavailable, "the backend could not be reached; retry later");
         }
+        catch (ObjectDisposedException)
+        {
+            // The gateway is stopping: its HTTP clients are gone, and so, soon, is the connection.
+            answer = RpcAnswer.Failed(RpcOutcome.Unavailable, "the gateway is shutting down; retry on another node");
+        }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             Log.Failed(_logger, call.Method, call.Session, e);
