@@ -300,6 +300,34 @@ public sealed class RpcTests
     }
 
     [Test]
+    public async Task An_rpc_counts_against_the_message_rate()
+    {
+        // The clock stands still: the bucket does not refill during the test.
+        var clock = new ManualTimeProvider();
+        await using RpcBackend backend = await RpcBackend.StartAsync(AnswerAsync);
+        await using GatewayServer server = await StartGatewayAsync(backend, new()
+        {
+            ["Gateway:Limits:MessagesPerSecond"] = "1",
+            ["Gateway:Limits:MessageBurst"] = "2",
+        }, clock);
+        (TestClient client, _) = await TestClient.JoinAsync(server.WebSocketUri("rated"));
+        await using (client)
+        {
+            await client.SendAsync("""{"type":"rpc","id":1,"method":"echo","data":1}""");
+            await client.SendAsync("""{"type":"rpc","id":2,"method":"echo","data":2}""");
+            await client.SendAsync("""{"type":"rpc","id":3,"method":"echo","data":3}""");
+            var replies = new List<JsonElement> { await client.ReceiveAsync(), await client.ReceiveAsync(), await client.ReceiveAsync() };
+            JsonElement limited = replies.Single(r => r.GetProperty("type").GetString() == "error");
+            Assert.That(limited.GetProperty("id").GetInt32(), Is.EqualTo(3));
+            Assert.That(limited.GetProperty("code").GetString(), Is.EqualTo("rate_limited"));
+            Assert.That(limited.GetProperty("message").GetString(), Does.Contain("messages a second"));
+            Assert.That(replies.Where(r => r.GetProperty("type").GetString() == "rpc_result").Select(r => r.GetProperty("id").GetInt32()), Is.EquivalentTo(new[] { 1, 2 }));
+        }
+
+        Assert.That(backend.Received, Is.EqualTo(2), "the limited call never reached the backend");
+    }
+
+    [Test]
     public async Task Without_RpcUrl_an_rpc_is_unavailable()
     {
         await using GatewayServer server = await GatewayServer.StartAsync();
