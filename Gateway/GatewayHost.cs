@@ -99,6 +99,7 @@ internal static class GatewayHost
         services.AddSingleton<PublishRateLimiter>();
         services.AddSingleton<Refusals>();
         services.AddSingleton<ConnectionRegistry>();
+        services.AddRpcClient();
         services.AddSingleton<ConnectionEnvironment>();
         services.AddSingleton<GatewayLifecycle>();
         services.AddSingleton<HeartbeatScanner>();

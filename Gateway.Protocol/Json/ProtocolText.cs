@@ -18,6 +18,8 @@ internal static class ProtocolText
     public static readonly JsonEncodedText Method = JsonEncodedText.Encode("method");
     public static readonly JsonEncodedText Session = JsonEncodedText.Encode("session");
     public static readonly JsonEncodedText Connection = JsonEncodedText.Encode("connection");
+    public static readonly JsonEncodedText From = JsonEncodedText.Encode("from");
+    public static readonly JsonEncodedText User = JsonEncodedText.Encode("user");
     public static readonly JsonEncodedText Seq = JsonEncodedText.Encode("seq");
     public static readonly JsonEncodedText Heartbeat = JsonEncodedText.Encode("heartbeat");
     public static readonly JsonEncodedText Interval = JsonEncodedText.Encode("interval");

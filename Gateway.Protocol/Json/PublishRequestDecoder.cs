@@ -152,6 +152,10 @@ public static class PublishRequestDecoder
                 reader.Read();
                 if (!JsonFields.TryGetBoolean(ref reader, out final)) return Errors.FinalInvalid;
             }
+            else if (reader.ValueTextEquals(ProtocolText.From.EncodedUtf8Bytes))
+            {
+                return Errors.FromGiven;
+            }
             else
             {
                 reader.Read();
@@ -192,6 +196,7 @@ public static class PublishRequestDecoder
         public const string EventInvalid = "field \"event\" must be an event name: a string of " + NameRule;
         public const string IdInvalid = "field \"id\" must be a string or a number of at most 64 characters";
         public const string FinalInvalid = "field \"final\" must be true or false";
+        public const string FromGiven = "field \"from\" is set by the gateway, on events a WebSocket client published; a publisher over HTTP may not give it";
 
         public static string Duplicate(string field) => $"field \"{field}\" appears more than once; each field may appear once";
     }

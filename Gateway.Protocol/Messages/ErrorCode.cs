@@ -20,6 +20,9 @@ public enum ErrorCode
 
     /// <summary>A dependency (a hook, the backplane) did not answer.</summary>
     Unavailable,
+
+    /// <summary>The backend refused an <c>rpc</c> (it answered 4xx); the message is its reason.</summary>
+    Rejected,
 }
 
 /// <summary>Wire names of <see cref="ErrorCode"/>.</summary>
@@ -34,6 +37,7 @@ public static class ErrorCodes
         ErrorCode.Forbidden => "forbidden",
         ErrorCode.RateLimited => "rate_limited",
         ErrorCode.Unavailable => "unavailable",
+        ErrorCode.Rejected => "rejected",
         _ => throw new ArgumentOutOfRangeException(nameof(code), code, null),
     };
 }

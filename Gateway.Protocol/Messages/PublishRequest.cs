@@ -8,7 +8,8 @@ namespace Gateway.Protocol.Messages;
 /// <param name="Data">The event's data: one compact JSON value (<c>null</c> when absent).</param>
 /// <param name="Id">The publisher's idempotency key, when given.</param>
 /// <param name="Final">True when this event completes the session.</param>
-public sealed record PublishRequest(string Event, ReadOnlyMemory<byte> Data, JsonScalar? Id = null, bool Final = false)
+/// <param name="From">The client connection that published it (a client <c>publish</c>); never from an HTTP body.</param>
+public sealed record PublishRequest(string Event, ReadOnlyMemory<byte> Data, JsonScalar? Id = null, bool Final = false, EventOrigin? From = null)
 {
     /// <summary>The JSON text <c>null</c>, the data of an event published without <c>data</c>.</summary>
     public static ReadOnlyMemory<byte> NullData { get; } = "null"u8.ToArray();

@@ -15,7 +15,8 @@ public interface IServerMessage
 /// <param name="Seq">Its seq.</param>
 /// <param name="Timestamp">When the gateway accepted it.</param>
 /// <param name="Data">Its data, compact JSON.</param>
-public readonly record struct StateEntry(string Event, long Seq, DateTimeOffset Timestamp, ReadOnlyMemory<byte> Data)
+/// <param name="From">The client connection that published it; null for an event published over HTTP.</param>
+public readonly record struct StateEntry(string Event, long Seq, DateTimeOffset Timestamp, ReadOnlyMemory<byte> Data, EventOrigin? From = null)
 {
     /// <summary>Writes <c>{name: {seq, ts, data}, ...}</c> for <paramref name="entries"/>.</summary>
     public static void WriteState(Utf8JsonWriter writer, IEnumerable<StateEntry> entries)
@@ -28,6 +29,7 @@ public readonly record struct StateEntry(string Event, long Seq, DateTimeOffset 
             Timestamps.Write(writer, ProtocolText.Ts, entry.Timestamp);
             writer.WritePropertyName(ProtocolText.Data);
             writer.WriteRawValue(entry.Data.Span, skipInputValidation: true);
+            entry.From?.WriteTo(writer);
             writer.WriteEndObject();
         }
 
@@ -68,7 +70,13 @@ public readonly record struct WelcomeMessage(string Session, string Connection, 
 }
 
 /// <summary><c>event</c>: one event of the session.</summary>
-public readonly record struct EventMessage(string Session, string Event, long Seq, DateTimeOffset Timestamp, ReadOnlyMemory<byte> Data) : IServerMessage
+/// <param name="Session">The session's name.</param>
+/// <param name="Event">The event's name.</param>
+/// <param name="Seq">Its seq.</param>
+/// <param name="Timestamp">When the gateway accepted it.</param>
+/// <param name="Data">Its data, compact JSON.</param>
+/// <param name="From">The client connection that published it; null for an event published over HTTP.</param>
+public readonly record struct EventMessage(string Session, string Event, long Seq, DateTimeOffset Timestamp, ReadOnlyMemory<byte> Data, EventOrigin? From = null) : IServerMessage
 {
     /// <inheritdoc />
     public void WriteTo(Utf8JsonWriter writer)
@@ -81,6 +89,7 @@ public readonly record struct EventMessage(string Session, string Event, long Se
         Timestamps.Write(writer, ProtocolText.Ts, Timestamp);
         writer.WritePropertyName(ProtocolText.Data);
         writer.WriteRawValue(Data.Span, skipInputValidation: true);
+        From?.WriteTo(writer);
         writer.WriteEndObject();
     }
 }

@@ -21,6 +21,18 @@ public sealed class RedisEntryTests
     }
 
     [Test]
+    public void An_entry_a_client_published_carries_its_from_into_the_frame()
+    {
+        SessionEvent e = Decode("8\n1795324585000\n0f\nchat.message\n{\"connection\":\"c7f3\",\"user\":\"al\\nice\"}\n\"hi\"")!;
+        Assert.That((e.Seq, e.Name, e.Final, e.From), Is.EqualTo((8L, "chat.message", false, new Gateway.Protocol.Messages.EventOrigin("c7f3", "al\nice"))));
+        Assert.That(Encoding.UTF8.GetString(e.Data.Span), Is.EqualTo("\"hi\""));
+        Assert.That(Encoding.UTF8.GetString(e.Json.Span), Is.EqualTo(
+            "{\"type\":\"event\",\"session\":\"s\",\"event\":\"chat.message\",\"seq\":8,\"ts\":\"2026-11-22T05:16:25.000Z\",\"data\":\"hi\",\"from\":{\"connection\":\"c7f3\",\"user\":\"al\\nice\"}}"));
+        Assert.That(Decode("9\n1795324585000\n1f\ne\n{\"connection\":\"c\",\"user\":null}\n1")!.From, Is.EqualTo(new Gateway.Protocol.Messages.EventOrigin("c", null)));
+        Assert.That(Decode("7\n1795324585000\n0\ne\n1")!.From, Is.Null, "an entry from before from existed reads as it did");
+    }
+
+    [Test]
     public void The_seq_is_read_without_decoding_the_rest()
     {
         Assert.That(RedisEntry.TryReadSeq("42\nanything"u8, out long seq), Is.True);
@@ -39,6 +51,11 @@ public sealed class RedisEntryTests
     [TestCase("7\n99999999999999999999\n0\nname\n1", TestName = "time out of range")]
     [TestCase("7\n1795324585000\n01\nname\n1", TestName = "final flag too long")]
     [TestCase("7\n1795324585000\n0\nbad name\n1", TestName = "event name outside the alphabet")]
+    [TestCase("7\n1795324585000\n2\nname\n1", TestName = "final flag neither 0 nor 1")]
+    [TestCase("7\n1795324585000\n0f\nname\n{\"connection\":\"c\"}", TestName = "from without data")]
+    [TestCase("7\n1795324585000\n0f\nname\nnot json\n1", TestName = "from not JSON")]
+    [TestCase("7\n1795324585000\n0f\nname\n{\"user\":\"u\"}\n1", TestName = "from without a connection")]
+    [TestCase("7\n1795324585000\n0x\nname\n{\"connection\":\"c\"}\n1", TestName = "unknown flag")]
     [TestCase("7\n1795324585000\n0\n\n1", TestName = "empty event name")]
     public void Anything_else_is_refused(string entry) =>
         Assert.That(Decode(entry), Is.Null);

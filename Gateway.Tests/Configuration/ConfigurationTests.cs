@@ -32,6 +32,8 @@ public sealed class ConfigurationTests
         yield return Case("Gateway:Auth:Mode", "oauth", "Gateway:Auth:Mode must be none or jwt; got 'oauth'");
         yield return Case("Gateway:Auth:FirstMessage", "true", "Gateway:Auth:FirstMessage needs Mode jwt");
         yield return Case("Gateway:Security:AllowedOrigins:0", "https://app.example.com/path", "Gateway:Security:AllowedOrigins must hold origins like https://app.example.com");
+        yield return Case("Gateway:Security:ClientPublishEvents:0", "chat*x", "Gateway:Security:ClientPublishEvents must hold event names (1-64 characters from A-Z a-z 0-9 . _ : -), prefixes of them ending in * (chat.*), or * alone for every name; got 'chat*x'");
+        yield return Case("Gateway:Security:ClientPublishEvents:0", "a b", "Gateway:Security:ClientPublishEvents must hold event names");
         yield return Case("Gateway:Auth:ApiKeys:0", "short", "Gateway:Auth:ApiKeys:0 must be at least 16 characters; it has 5");
         yield return Case("Gateway:Backplane:Mode", "postgres", "Gateway:Backplane:Mode must be memory or redis; got 'postgres'");
         yield return Case("Gateway:Backplane:Mode", "redis", "Gateway:Backplane:Redis must be a Redis connection string such as 127.0.0.1:6379 when Mode is redis");
@@ -101,7 +103,9 @@ public sealed class ConfigurationTests
         AssertSame(new LimitsOptions(), Bound<LimitsOptions>(services), json, LimitsOptions.Section);
         AssertSame(new HeartbeatOptions(), Bound<HeartbeatOptions>(services), json, HeartbeatOptions.Section);
         AssertSame(new ShutdownOptions(), Bound<ShutdownOptions>(services), json, ShutdownOptions.Section);
-        AssertSame(new SecurityOptions(), Bound<SecurityOptions>(services), json, SecurityOptions.Section);
+        // ClientPublishEvents is empty in code (configuration would add to a list given there) and
+        // stands for its default list, which the file shows.
+        AssertSame(new SecurityOptions { ClientPublishEvents = SecurityOptions.DefaultClientPublishEvents }, Bound<SecurityOptions>(services), json, SecurityOptions.Section);
         AssertSame(new AuthOptions(), Bound<AuthOptions>(services), json, AuthOptions.Section);
         AssertSame(new TelemetryOptions(), Bound<TelemetryOptions>(services), json, TelemetryOptions.Section);
         AssertSame(new TransportOptions(), Bound<TransportOptions>(services), json, TransportOptions.Section);

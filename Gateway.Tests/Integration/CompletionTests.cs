@@ -112,16 +112,22 @@ public sealed class CompletionTests
     }
 
     [Test]
-    public async Task A_client_publish_can_complete_the_session_and_is_refused_after_it()
+    public async Task A_client_publish_cannot_complete_the_session_and_is_refused_after_the_backend_did()
     {
         await using GatewayServer server = await GatewayServer.StartAsync(new Dictionary<string, string?> { ["Gateway:Security:AllowClientPublish"] = "true" });
         (TestClient client, _) = await TestClient.JoinAsync(server.WebSocketUri("ws-final"));
         await using (client)
         {
+            // Spec section 13: final from a client is forbidden; only a publisher over HTTP completes a session.
             await client.SendAsync("""{"type":"publish","id":1,"event":"done","final":true}""");
+            Assert.That((await client.ReceiveAsync("error")).GetProperty("code").GetString(), Is.EqualTo("forbidden"));
+
+            using HttpResponseMessage final = await server.Http.PostAsync("/api/sessions/ws-final/events",
+                new StringContent("""{"event":"done","final":true}""", System.Text.Encoding.UTF8, "application/json"));
+            Assert.That((int)final.StatusCode, Is.EqualTo(202));
             (int? code, _, List<string> before) = await client.ReceiveCloseAsync();
             Assert.That(code, Is.EqualTo(1000));
-            Assert.That(before.Select(t => JsonDocument.Parse(t).RootElement.GetProperty("type").GetString()), Is.EqualTo(new[] { "event", "ack" }).Or.EqualTo(new[] { "event" }));
+            Assert.That(before.Select(t => JsonDocument.Parse(t).RootElement.GetProperty("type").GetString()), Is.EqualTo(new[] { "event" }));
         }
 
         (TestClient late, _) = await TestClient.JoinAsync(server.WebSocketUri("ws-final"));

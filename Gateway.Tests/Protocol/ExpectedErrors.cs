@@ -66,13 +66,14 @@ internal static class ExpectedErrors
         public const string EventInvalid = "field \"event\" must be an event name: a string of " + NameRule;
         public const string IdInvalid = "field \"id\" must be a string or a number of at most 64 characters";
         public const string FinalInvalid = "field \"final\" must be true or false";
+        public const string FromGiven = "field \"from\" is set by the gateway, on events a WebSocket client published; a publisher over HTTP may not give it";
 
         /// <summary>The texts that stand alone; the ones about one event may carry an <c>events[i]: </c> prefix.</summary>
         public static readonly HashSet<string> Whole = [Empty, NotJson, NotUtf8, TooDeep, BatchEmpty, BatchTooLarge];
 
         public static readonly HashSet<string> PerEvent =
         [
-            NotAnObject, EventMissing, EventInvalid, IdInvalid, FinalInvalid, NotUtf8,
+            NotAnObject, EventMissing, EventInvalid, IdInvalid, FinalInvalid, FromGiven, NotUtf8,
             Duplicate("event"), Duplicate("data"), Duplicate("id"), Duplicate("final"),
         ];
 

@@ -170,6 +170,10 @@ public sealed class PublishRequestDecoderTests
         yield return Bad("event twice", """{"event":"a","event":"b"}""", E.Duplicate("event"));
         yield return Bad("data twice", """{"event":"a","data":1,"data":2}""", E.Duplicate("data"));
         yield return Bad("id twice", """[{"event":"a","id":1,"id":2}]""", E.At(0, E.Duplicate("id")));
+        yield return Bad("from given", """{"event":"e","from":{"connection":"c","user":"u"}}""", E.FromGiven);
+        yield return Bad("from given as null", """{"from":null,"event":"e"}""", E.FromGiven);
+        yield return Bad("from given in item 1", """[{"event":"a"},{"event":"b","data":1,"from":"x"}]""", E.At(1, E.FromGiven));
+        yield return Bad("from escaped", """{"event":"e","\u0066rom":{}}""", E.FromGiven);
         yield return Bad("final twice", """{"event":"a","final":true,"final":false}""", E.Duplicate("final"));
         yield return Bad("data nested 33 levels", $$"""{"event":"e","data":{{Nest("[", "]", 33)}}}""", E.TooDeep);
         yield return Bad("batch, data nested 32 levels", $$"""[{"event":"e","data":{{Nest("[", "]", 32)}}}]""", E.TooDeep);

@@ -59,6 +59,10 @@ public sealed class ServerFramesTests
             """{"type":"event","session":"s","event":"e","seq":2,"ts":"2026-11-22T05:26:25.123Z","data":1}""");
         yield return Case("event, offset time in UTC", new EventMessage("s", "e", 3, new DateTimeOffset(2026, 11, 22, 7, 26, 25, 5, TimeSpan.FromHours(2)), "[]"u8.ToArray()),
             """{"type":"event","session":"s","event":"e","seq":3,"ts":"2026-11-22T05:26:25.005Z","data":[]}""");
+        yield return Case("event from a client", new EventMessage("room", "chat.message", 4, Ts, "\"hi\""u8.ToArray(), new EventOrigin("c7f3", "alice \"a\"")),
+            """{"type":"event","session":"room","event":"chat.message","seq":4,"ts":"2026-11-22T05:26:25.123Z","data":"hi","from":{"connection":"c7f3","user":"alice \"a\""}}""");
+        yield return Case("event from a client without a user", new EventMessage("room", "chat.message", 5, Ts, "1"u8.ToArray(), new EventOrigin("c7f3", null)),
+            """{"type":"event","session":"room","event":"chat.message","seq":5,"ts":"2026-11-22T05:26:25.123Z","data":1,"from":{"connection":"c7f3","user":null}}""");
         yield return Case("pong, string id and ts", new PongMessage(JsonScalar.FromString("p1"), JsonScalar.FromString("t"), 1763789185123),
             """{"type":"pong","id":"p1","ts":"t","serverTs":1763789185123}""");
         yield return Case("pong, number id and ts", new PongMessage(JsonScalar.FromNumber(42), new JsonScalar("1.5e3", IsString: false), 1),
@@ -73,6 +77,9 @@ public sealed class ServerFramesTests
                 new StateEntry("document_status", 9, Ts.AddSeconds(1), "\"done\""u8.ToArray()),
             ]),
             """{"type":"status","id":3,"session":"build-42","seq":9,"epoch":"3f9a2c41b7e0","clients":2,"complete":false,"state":{"build_progress":{"seq":8,"ts":"2026-11-22T05:26:25.123Z","data":{"pct":50,"label":"a \"b\" c"}},"document_status":{"seq":9,"ts":"2026-11-22T05:26:26.123Z","data":"done"}}}""");
+        yield return Case("status, state of a client's event", new StatusReply(null, "room", 4, "E1", 2, Complete: false,
+            [new StateEntry("chat.message", 4, Ts, "\"hi\""u8.ToArray(), new EventOrigin("c7f3", "alice"))]),
+            """{"type":"status","session":"room","seq":4,"epoch":"E1","clients":2,"complete":false,"state":{"chat.message":{"seq":4,"ts":"2026-11-22T05:26:25.123Z","data":"hi","from":{"connection":"c7f3","user":"alice"}}}}""");
         yield return Case("status, empty state, complete", new StatusReply(null, "s", 0, "E1", 0, Complete: true, []),
             """{"type":"status","session":"s","seq":0,"epoch":"E1","clients":0,"complete":true,"state":{}}""");
         yield return Case("resumed after since=", new ResumedMessage(null, 5, 3, Complete: true, "3f9a2c41b7e0"),
@@ -166,6 +173,7 @@ public sealed class ServerFramesTests
     [TestCase(ErrorCode.Forbidden, "forbidden")]
     [TestCase(ErrorCode.RateLimited, "rate_limited")]
     [TestCase(ErrorCode.Unavailable, "unavailable")]
+    [TestCase(ErrorCode.Rejected, "rejected")]
     public void Error_codes_have_their_wire_names(ErrorCode code, string wireName)
     {
         Assert.That(code.ToWireName(), Is.EqualTo(wireName));
@@ -176,7 +184,7 @@ public sealed class ServerFramesTests
     {
         Assert.Multiple(() =>
         {
-            Assert.That(Enum.GetValues<ErrorCode>(), Has.Length.EqualTo(6));
+            Assert.That(Enum.GetValues<ErrorCode>(), Has.Length.EqualTo(7));
             Assert.That(() => ((ErrorCode)99).ToWireName(), Throws.InstanceOf<ArgumentOutOfRangeException>());
         });
     }

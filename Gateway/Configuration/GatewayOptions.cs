@@ -190,6 +190,17 @@ internal sealed class SecurityOptions
     public bool AllowClientPublish { get; set; }
 
     /// <summary>
+    /// The event names WebSocket clients may publish (spec section 13): names, or prefixes ending
+    /// in <c>*</c> (<c>chat.*</c>); <c>*</c> alone is every name. Empty, as when the setting is not
+    /// given, stands for <see cref="DefaultClientPublishEvents"/>. A list rather than a default
+    /// value here, because configuration adds to an array it binds instead of replacing it.
+    /// </summary>
+    public string[] ClientPublishEvents { get; set; } = [];
+
+    /// <summary>What <see cref="ClientPublishEvents"/> means when empty: every name (who may publish at all is <see cref="AllowClientPublish"/> and the token's).</summary>
+    public static readonly string[] DefaultClientPublishEvents = ["*"];
+
+    /// <summary>
     /// The origins (<c>https://app.example.com</c>) whose pages may open WebSockets and SSE streams;
     /// an upgrade or a stream with another <c>Origin</c> gets 403. Empty: any origin (for local
     /// use). Clients that send no <c>Origin</c> (wscat, backends) are not browsers and are not checked.

@@ -117,6 +117,14 @@ internal sealed class GatewayOptionsValidator :
             }
         }
 
+        foreach (string pattern in options.ClientPublishEvents)
+        {
+            if (!Security.ClientPublishEvents.IsValid(pattern))
+            {
+                errors.Add($"{SecurityOptions.Section}:ClientPublishEvents must hold event names (1-64 characters from {Protocol.Names.AllowedCharacters}), prefixes of them ending in * (chat.*), or * alone for every name; got '{pattern}'");
+            }
+        }
+
         return Result(errors);
     }
 

@@ -20,7 +20,8 @@ internal sealed class ConnectionEnvironment(
     IOptions<SecurityOptions> security,
     IOptions<AuthOptions> auth,
     Authenticator authenticator,
-    HookOutbox hooks)
+    HookOutbox hooks,
+    Hooks.RpcClient rpc)
 {
     /// <summary>The backend's connect and disconnect notifications (nothing is queued without <c>Hooks:Url</c>).</summary>
     public HookOutbox Hooks { get; } = hooks;
@@ -52,7 +53,13 @@ internal sealed class ConnectionEnvironment(
 
     public bool AllowClientPublish { get; } = security.Value.AllowClientPublish;
 
+    /// <summary><c>Security:ClientPublishEvents</c>: the event names a client's <c>publish</c> may use.</summary>
+    public ClientPublishEvents ClientPublishEvents { get; } = new(security.Value.ClientPublishEvents);
+
     public Authenticator Authenticator { get; } = authenticator;
+
+    /// <summary>Where a client's <c>rpc</c> goes (spec section 13).</summary>
+    public Hooks.RpcClient Rpc { get; } = rpc;
 
     public TimeSpan FirstMessageTimeout { get; } = auth.Value.FirstMessageTimeout;
 

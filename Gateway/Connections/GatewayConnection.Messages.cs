@@ -109,7 +109,8 @@ internal sealed partial class GatewayConnection
                     break;
 
                 case RpcRequest rpc:
-                    SendError(rpc.Id, ErrorCode.Unavailable, "this gateway has no RPC backend configured");
+                    // Started, never awaited: the backend's answer must not hold up this loop.
+                    StartRpc(rpc);
                     break;
             }
         }
@@ -136,8 +137,23 @@ internal sealed partial class GatewayConnection
             return;
         }
 
+        // A client can never complete a session for everyone in it: that is the backend's call.
+        if (publish.Final)
+        {
+            SendError(publish.Id, ErrorCode.Forbidden, "a client may not publish a final event: only a publisher over HTTP can complete a session; leave out \"final\"");
+            return;
+        }
+
+        if (!Env.ClientPublishEvents.Allows(publish.Event))
+        {
+            SendError(publish.Id, ErrorCode.Forbidden,
+                $"a client may not publish \"{publish.Event}\" here: Gateway:Security:ClientPublishEvents allows {Env.ClientPublishEvents.Text}");
+            return;
+        }
+
+        // The event says which connection (and user) published it; no publisher can set this itself.
         PublishResult result = await Env.Hub.PublishAsync(
-            Session, [new PublishRequest(publish.Event, publish.Data, Final: publish.Final)], Http.RequestAborted);
+            Session, [new PublishRequest(publish.Event, publish.Data, From: new EventOrigin(Id, Identity.User))], Http.RequestAborted);
         switch (result.Status)
         {
             case PublishStatus.Accepted:

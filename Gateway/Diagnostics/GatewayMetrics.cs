@@ -26,6 +26,10 @@ internal sealed class GatewayMetrics
     // milliseconds, a slow consumer's can take seconds before it is dropped.
     private static readonly double[] LatencyBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
+    // From 5 ms to 5 min (the longest Hooks:RpcTimeout): a backend's answer takes from a few
+    // milliseconds (a lookup) to seconds (an agent's first step).
+    private static readonly double[] RpcBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+
     private readonly ConcurrentDictionary<int, KeyValuePair<string, object?>> _codeTags = new();
     private readonly ConcurrentDictionary<string, KeyValuePair<string, object?>> _reasonTags = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, KeyValuePair<string, object?>> _errorCodeTags = new(StringComparer.Ordinal);
@@ -53,6 +57,8 @@ internal sealed class GatewayMetrics
     private readonly Histogram<double> _publishDuration;
     private readonly Counter<long> _hookNotifications;
     private readonly Counter<long> _hookAuthorize;
+    private readonly Counter<long> _rpcCalls;
+    private readonly Histogram<double> _rpcDuration;
 
     public GatewayMetrics(IMeterFactory meterFactory)
     {
@@ -78,6 +84,10 @@ internal sealed class GatewayMetrics
             "Notifications to the backend (Hooks:Url), by outcome: sent (accepted with a 2xx), retried (in a POST that failed and was tried again), dropped (the outbox was full).");
         _hookAuthorize = Meter.CreateCounter<long>("gateway.hooks.authorize", "{call}",
             "Calls to Hooks:Authorize, by outcome: allowed, denied, error (an answer that was neither), timeout.");
+        _rpcCalls = Meter.CreateCounter<long>("gateway.rpc.calls", "{call}",
+            "Client rpc calls, by outcome: ok, rejected (the backend answered 4xx), unavailable (5xx, unreachable, not JSON, no backend configured), timeout, breaker_open, rate_limited (over Hooks:MaxRpcInFlight).");
+        _rpcDuration = Meter.CreateHistogram("gateway.rpc.duration", "s", "Time from an rpc's start to the backend's answer (or its timeout), by outcome; calls never sent to the backend are not recorded.",
+            tags: null, advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = RpcBuckets });
         ObserveThreadPool();
     }
 
@@ -113,6 +123,10 @@ internal sealed class GatewayMetrics
         _sendQueueOverflows.Add(0);
         _networkIo.Add(0, _receiveTag);
         _networkIo.Add(0, _transmitTag);
+        foreach (string outcome in Hooks.RpcOutcomes.All)
+        {
+            _rpcCalls.Add(0, Tag(_outcomeTags, "outcome", outcome));
+        }
     }
 
     /// <summary>Registers whether this node's link to Redis is up (Backplane:Mode redis).</summary>
@@ -184,6 +198,17 @@ internal sealed class GatewayMetrics
     public void PublishDuration(double seconds) => _publishDuration.Record(seconds);
 
     public void SendQueueOverflowed() => _sendQueueOverflows.Add(1);
+
+    /// <summary>Counts an rpc by its outcome and, when it went to the backend, records how long it took.</summary>
+    public void RpcCompleted(string outcome, double? seconds)
+    {
+        KeyValuePair<string, object?> tag = Tag(_outcomeTags, "outcome", outcome);
+        _rpcCalls.Add(1, tag);
+        if (seconds is { } value)
+        {
+            _rpcDuration.Record(value, tag);
+        }
+    }
 
     public void ProtocolError(string code) => _protocolErrors.Add(1, Tag(_errorCodeTags, "code", code));
 

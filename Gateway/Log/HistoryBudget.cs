@@ -24,14 +24,18 @@ internal sealed class HistoryBudget(IOptions<HistoryOptions> options)
 
     /// <summary>What an event costs: its frame, its data, its name and id, and the bookkeeping.</summary>
     public static long Cost(SessionEvent e) =>
-        e.Frame.Length + e.Data.Length + (2L * e.Name.Length) + (2L * (e.Id?.Text.Length ?? 0)) + Overhead;
+        e.Frame.Length + e.Data.Length + (2L * e.Name.Length) + (2L * (e.Id?.Text.Length ?? 0)) + OriginCost(e.From) + Overhead;
 
     /// <summary>
     /// An upper estimate of what an event will cost before it exists: the frame repeats the data and
     /// names and adds about 110 bytes of envelope.
     /// </summary>
     public static long Estimate(string session, Protocol.Messages.PublishRequest request) =>
-        (2L * request.Data.Length) + (4L * request.Event.Length) + session.Length + (2L * (request.Id?.Text.Length ?? 0)) + Overhead + 128;
+        (2L * request.Data.Length) + (4L * request.Event.Length) + session.Length + (2L * (request.Id?.Text.Length ?? 0)) + (2L * OriginCost(request.From)) + Overhead + 128;
+
+    /// <summary>A client-published event's <c>from</c>: its strings and their object (the frame's copy is in the frame).</summary>
+    private static long OriginCost(Protocol.Messages.EventOrigin? from) =>
+        from is null ? 0 : 48 + (2L * (from.Connection.Length + (from.User?.Length ?? 0)));
 
     public bool TryReserve(long bytes)
     {

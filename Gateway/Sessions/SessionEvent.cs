@@ -9,7 +9,7 @@ namespace Gateway.Sessions;
 /// An accepted event: its seq, its time, and the one WebSocket frame that carries it to every
 /// recipient. Immutable once created, so that history, state and every send queue share it.
 /// </summary>
-internal sealed class SessionEvent(string session, string name, long seq, DateTimeOffset timestamp, ReadOnlyMemory<byte> data, byte[] frame, JsonScalar? id, bool final, long publishedAt = 0)
+internal sealed class SessionEvent(string session, string name, long seq, DateTimeOffset timestamp, ReadOnlyMemory<byte> data, byte[] frame, JsonScalar? id, bool final, long publishedAt = 0, EventOrigin? from = null)
 {
     private ServerSentEventFrame? _serverSentEvent;
 
@@ -40,6 +40,9 @@ internal sealed class SessionEvent(string session, string name, long seq, DateTi
     /// <summary>When it was published, as a <see cref="TimeProvider"/> timestamp: the start of its delivery latency.</summary>
     public long PublishedAt { get; } = publishedAt;
 
+    /// <summary>The client connection that published it (its frame's <c>from</c>); null for an event published over HTTP.</summary>
+    public EventOrigin? From { get; } = from;
+
     /// <summary>
     /// The event as one Server-Sent Event (<c>id: epoch:seq</c>, <c>event</c>, <c>data</c> lines),
     /// built by the first stream that needs it and shared by every other. <paramref name="epoch"/>
@@ -65,7 +68,7 @@ internal sealed class SessionEvent(string session, string name, long seq, DateTi
         return built.Bytes;
     }
 
-    public StateEntry ToStateEntry() => new(Name, Seq, Timestamp, Data);
+    public StateEntry ToStateEntry() => new(Name, Seq, Timestamp, Data, From);
 
     private sealed record ServerSentEventFrame(string Epoch, byte[] Bytes);
 }

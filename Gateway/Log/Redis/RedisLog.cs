@@ -84,7 +84,7 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
     {
         var seqs = new long[events.Count];
         var duplicate = new bool[events.Count];
-        var values = new RedisValue[9 + (4 * events.Count)];
+        var values = new RedisValue[9 + (5 * events.Count)];
         values[0] = session;
         values[1] = _keys.EventsChannel;
         values[2] = _historyCapacity;
@@ -97,10 +97,11 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
         for (int i = 0; i < events.Count; i++)
         {
             PublishRequest e = events[i];
-            values[9 + (4 * i)] = e.Id is { } id ? IdKey(id) : "";
-            values[10 + (4 * i)] = e.Event;
-            values[11 + (4 * i)] = e.Data.ToArray();
-            values[12 + (4 * i)] = e.Final ? "1" : "0";
+            values[9 + (5 * i)] = e.Id is { } id ? IdKey(id) : "";
+            values[10 + (5 * i)] = e.Event;
+            values[11 + (5 * i)] = e.Data.ToArray();
+            values[12 + (5 * i)] = e.Final ? "1" : "0";
+            values[13 + (5 * i)] = e.From?.ToJson() ?? [];
         }
 
         RedisResult[] result;

@@ -1,0 +1,73 @@
+using Gateway.Configuration;
+using Gateway.Protocol;
+
+namespace Gateway.Security;
+
+/// <summary>
+/// Which event names WebSocket clients may publish (<c>Security:ClientPublishEvents</c>, spec
+/// section 13): exact names, and prefixes written with a trailing <c>*</c>; <c>*</c> alone is
+/// every name. So a chat can let its users publish <c>chat.message</c> while the names its agent
+/// publishes (<c>status</c>, <c>message_chunk</c>) stay the backend's.
+/// </summary>
+internal sealed class ClientPublishEvents
+{
+    private readonly HashSet<string> _names = new(StringComparer.Ordinal);
+    private readonly string[] _prefixes;
+    private readonly bool _all;
+
+    public ClientPublishEvents(string[] patterns)
+    {
+        if (patterns.Length == 0)
+        {
+            patterns = SecurityOptions.DefaultClientPublishEvents;
+        }
+
+        var prefixes = new List<string>();
+        foreach (string pattern in patterns)
+        {
+            if (pattern == "*")
+            {
+                _all = true;
+            }
+            else if (pattern.EndsWith('*'))
+            {
+                prefixes.Add(pattern[..^1]);
+            }
+            else
+            {
+                _names.Add(pattern);
+            }
+        }
+
+        _prefixes = [.. prefixes];
+        Text = string.Join(", ", patterns);
+    }
+
+    /// <summary>The setting as written, for the refusal that names it.</summary>
+    public string Text { get; }
+
+    /// <summary>True when a pattern is <c>*</c>, an event name, or the start of one followed by <c>*</c>.</summary>
+    public static bool IsValid(string pattern) =>
+        pattern == "*"
+        || Names.IsValidEventName(pattern)
+        || (pattern.Length > 1 && pattern.EndsWith('*') && Names.IsValidEventName(pattern.AsSpan(0, pattern.Length - 1)));
+
+    /// <summary>True when a client may publish an event named <paramref name="name"/>.</summary>
+    public bool Allows(string name)
+    {
+        if (_all || _names.Contains(name))
+        {
+            return true;
+        }
+
+        foreach (string prefix in _prefixes)
+        {
+            if (name.StartsWith(prefix, StringComparison.Ordinal))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+}
