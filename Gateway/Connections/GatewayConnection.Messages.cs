@@ -108,6 +108,10 @@ internal sealed partial class GatewayConnection
                     await ReauthenticateAsync(auth);
                     break;
 
+                case PresenceRequest presence:
+                    await SendPresenceAsync(presence);
+                    break;
+
                 case RpcRequest rpc:
                     SendError(rpc.Id, ErrorCode.Unavailable, "this gateway has no RPC backend configured");
                     break;

@@ -33,8 +33,14 @@ internal sealed partial class SessionHub : ILogFeed
     private readonly int _readLimit;
     private readonly TimeSpan _operationTimeout;
 
-    public SessionHub(ISessionLog log, IOptions<HistoryOptions> history, IOptions<BackplaneOptions> backplane, TimeProvider time, GatewayMetrics metrics, ILogger<SessionHub> logger)
+    public SessionHub(
+        ISessionLog log, IOptions<HistoryOptions> history, IOptions<BackplaneOptions> backplane, IOptions<PresenceOptions> presence,
+        TimeProvider time, GatewayMetrics metrics, ILogger<SessionHub> logger)
     {
+        _presenceEnabled = presence.Value.Enabled;
+        _maxListed = presence.Value.MaxListed;
+        _presence = new PresenceContext(time, metrics);
+        metrics.ObservePresence(() => _presence.LocalMembers);
         _log = log;
         _time = time;
         _metrics = metrics;
@@ -129,7 +135,10 @@ internal sealed partial class SessionHub : ILogFeed
                         counted = false;
                     }
 
-                    return new Membership(this, hub, member, counted);
+                    // Before the join returns, so before the member's sender starts: by the time
+                    // the client reads its welcome, its join is on its way to the others.
+                    bool present = done.Added && JoinPresence(hub, member);
+                    return new Membership(this, hub, member, counted, present);
                 }
 
                 ThrowIfOutpaced(started);
@@ -369,7 +378,7 @@ internal sealed partial class SessionHub : ILogFeed
         }
     }
 
-    private sealed class Membership(SessionHub owner, HubSession hub, ISessionMember member, bool counted) : SessionMembership
+    private sealed class Membership(SessionHub owner, HubSession hub, ISessionMember member, bool counted, bool present) : SessionMembership
     {
         private int _left;
 
@@ -404,6 +413,11 @@ internal sealed partial class SessionHub : ILogFeed
             if (Interlocked.Exchange(ref _left, 1) == 0)
             {
                 hub.Leave(member);
+                if (present)
+                {
+                    owner.LeavePresence(hub, (IPresenceParticipant)member);
+                }
+
                 owner.Release(hub);
                 if (counted)
                 {
