@@ -229,6 +229,32 @@ public sealed class PresenceTests
         }
     }
 
+    [Test]
+    public async Task The_metrics_count_presence_members_and_the_join_and_leave_messages_sent()
+    {
+        await using GatewayServer server = await GatewayServer.StartAsync();
+        (TestClient watcher, _) = await JoinAsync(server, "counted", "presence=true");
+        (TestClient stays, _) = await JoinAsync(server, "counted");
+        await using (watcher)
+        await using (stays)
+        {
+            await watcher.ReceiveAsync("join");
+            (TestClient goes, _) = await JoinAsync(server, "counted");
+            await watcher.ReceiveAsync("join");
+            await goes.DisposeAsync();
+            await watcher.ReceiveAsync("leave");
+
+            using HttpResponseMessage response = await server.Http.GetAsync("/metrics");
+            var scrape = new Exposition(await response.Content.ReadAsStringAsync());
+            Assert.Multiple(() =>
+            {
+                Assert.That(scrape["gateway_presence_members"], Is.EqualTo(2));
+                Assert.That(scrape["gateway_presence_messages_total{type=\"join\"}"], Is.EqualTo(2));
+                Assert.That(scrape["gateway_presence_messages_total{type=\"leave\"}"], Is.EqualTo(1));
+            });
+        }
+    }
+
     /// <summary>Connects to <paramref name="session"/> with <paramref name="query"/>; the client and its connection id.</summary>
     internal static async Task<(TestClient Client, string Id)> JoinAsync(GatewayServer server, string session, string? query = null)
     {
