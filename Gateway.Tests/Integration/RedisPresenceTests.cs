@@ -57,6 +57,73 @@ public sealed class RedisPresenceTests
 
     [Test]
     [CancelAfter(120_000)]
+    public async Task After_a_Redis_outage_a_member_that_left_meanwhile_is_told_gone_and_the_others_are_listed_still()
+    {
+        // With its data kept: a Redis that lost it resets the session, and every client reconnects anew.
+        await using RedisCluster cluster = await RedisCluster.StartAsync(nodes: 2, appendOnly: true);
+        (TestClient watcher, _) = await PresenceTests.JoinAsync(cluster[1], "restart", "presence=true");
+        await using (watcher)
+        {
+            (TestClient ada, string adaId) = await PresenceTests.JoinAsync(cluster[0], "restart", "user=ada");
+            (TestClient gone, string goneId) = await PresenceTests.JoinAsync(cluster[0], "restart", "user=gone");
+            await using (ada)
+            {
+                var seen = new Dictionary<string, bool>();
+                await ReadChangesUntilAsync(watcher, seen, () => seen.GetValueOrDefault(adaId) && seen.GetValueOrDefault(goneId));
+
+                await cluster.Redis.StopAsync();
+                foreach (GatewayServer node in cluster.Nodes)
+                {
+                    await node.Get<Gateway.Log.Redis.RedisLog>().WhenUnavailableAsync(TestClient.Deadline);
+                }
+
+                // It leaves while no node can reach Redis: its leave cannot be written then, nor heard.
+                await gone.DisposeAsync();
+                await cluster.Redis.StartAgainAsync();
+
+                // The watcher hears that it left, and ends with ada present (it may hear ada leave and
+                // join again, when its node reads the list before ada's node has stated it again).
+                seen.Remove(goneId);
+                await ReadChangesUntilAsync(watcher, seen, () => seen.TryGetValue(goneId, out bool present) && !present && seen.GetValueOrDefault(adaId));
+                JsonElement presence = await RedisBackplaneTests.GetJsonAsync(cluster[0], "/api/sessions/restart/presence");
+                string?[] listed = [.. presence.GetProperty("members").EnumerateArray().Select(m => m.GetProperty("connection").GetString())];
+                Assert.That(listed, Does.Contain(adaId).And.Not.Contain(goneId));
+            }
+        }
+    }
+
+    /// <summary>Applies the watcher's join, leave and presence_diff messages to <paramref name="seen"/> (connection: present) until <paramref name="done"/>.</summary>
+    private static async Task ReadChangesUntilAsync(TestClient watcher, Dictionary<string, bool> seen, Func<bool> done)
+    {
+        while (!done())
+        {
+            JsonElement message = await watcher.ReceiveAsync();
+            switch (message.GetProperty("type").GetString())
+            {
+                case "join":
+                    seen[message.GetProperty("connection").GetString()!] = true;
+                    break;
+                case "leave":
+                    seen[message.GetProperty("connection").GetString()!] = false;
+                    break;
+                case "presence_diff":
+                    foreach (JsonElement member in message.GetProperty("joined").EnumerateArray())
+                    {
+                        seen[member.GetProperty("connection").GetString()!] = true;
+                    }
+
+                    foreach (JsonElement member in message.GetProperty("left").EnumerateArray())
+                    {
+                        seen[member.GetProperty("connection").GetString()!] = false;
+                    }
+
+                    break;
+            }
+        }
+    }
+
+    [Test]
+    [CancelAfter(120_000)]
     public async Task A_node_killed_with_SIGKILL_leaves_presence_within_the_heartbeat_timeout()
     {
         TimeSpan timeout = TimeSpan.FromSeconds(6);

@@ -77,6 +77,39 @@ internal sealed partial class SessionHub
         }
     }
 
+    /// <summary>
+    /// The feed may have missed joins and leaves of other nodes (the link to the store came back):
+    /// a session with watchers here reads the list again, in the background, and its watchers are
+    /// told what changed.
+    /// </summary>
+    private void ResyncPresence(HubSession hub)
+    {
+        if (hub.Presence is not { HasWatchers: true } presence)
+        {
+            return;
+        }
+
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                PresenceRead read = await _log.ReadPresenceAsync(hub.Name, CancellationToken.None);
+                if (read is { Found: true, Members: { } members })
+                {
+                    presence.Reconcile(members);
+                }
+            }
+            catch (BackplaneUnavailableException)
+            {
+                // Down again: the next reconnection resyncs again.
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                Log.PresenceResyncFailed(_logger, hub.Name, e);
+            }
+        });
+    }
+
     /// <summary>A member was added to <paramref name="hub"/>: a presence member too, when it is a client and presence is on.</summary>
     private bool JoinPresence(HubSession hub, ISessionMember member)
     {

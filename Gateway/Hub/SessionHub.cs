@@ -265,6 +265,7 @@ internal sealed partial class SessionHub : ILogFeed
     {
         foreach (HubSession hub in _sessions.Values)
         {
+            ResyncPresence(hub);
             hub.WakePollers();
             if (hub.TryStartCatchUp(out long from))
             {
@@ -437,5 +438,8 @@ internal sealed partial class SessionHub : ILogFeed
 
         [LoggerMessage(EventId = 516, Level = LogLevel.Error, Message = "Catching session {Session} up from the log failed")]
         public static partial void CatchUpFailed(ILogger logger, string session, Exception exception);
+
+        [LoggerMessage(EventId = 518, Level = LogLevel.Error, Message = "Reading the presence of session {Session} again after a reconnection failed")]
+        public static partial void PresenceResyncFailed(ILogger logger, string session, Exception exception);
     }
 }

@@ -37,6 +37,9 @@ internal sealed class SessionPresence(string session, PresenceContext context)
     private readonly Lock _gate = new();
     private readonly Dictionary<string, PresenceMember> _local = new(StringComparer.Ordinal);
     private readonly Dictionary<string, IPresenceParticipant> _watchers = new(StringComparer.Ordinal);
+
+    // Other nodes' members as the feed told of them: what a resync compares the log's list with.
+    private readonly Dictionary<string, PresenceMember> _remote = new(StringComparer.Ordinal);
     private readonly PresenceBatch _batch = new(context.IntervalTicks);
 
     /// <summary>This node's members, oldest first.</summary>
@@ -102,7 +105,60 @@ internal sealed class SessionPresence(string session, PresenceContext context)
     }
 
     /// <summary>A member of another node joined or left (the log's feed).</summary>
-    public void Remote(PresenceChange change) => Changed(change);
+    public void Remote(PresenceChange change)
+    {
+        lock (_gate)
+        {
+            if (change.Joined)
+            {
+                _remote[change.Member.Connection] = change.Member;
+            }
+            else
+            {
+                _remote.Remove(change.Member.Connection);
+            }
+        }
+
+        Changed(change);
+    }
+
+    /// <summary>
+    /// After the feed may have missed news (a reconnection): <paramref name="all"/> is every node's
+    /// members as the log holds them now. Watchers get a join for each member of another node not
+    /// heard of, and a leave for each heard of that is gone.
+    /// </summary>
+    public void Reconcile(IReadOnlyList<PresenceMember> all)
+    {
+        var changes = new List<PresenceChange>();
+        lock (_gate)
+        {
+            var listed = new HashSet<string>(StringComparer.Ordinal);
+            foreach (PresenceMember member in all)
+            {
+                if (_local.ContainsKey(member.Connection))
+                {
+                    continue;
+                }
+
+                listed.Add(member.Connection);
+                if (_remote.TryAdd(member.Connection, member))
+                {
+                    changes.Add(new PresenceChange(true, member));
+                }
+            }
+
+            foreach (PresenceMember member in _remote.Values.Where(m => !listed.Contains(m.Connection)).ToList())
+            {
+                _remote.Remove(member.Connection);
+                changes.Add(new PresenceChange(false, member));
+            }
+        }
+
+        foreach (PresenceChange change in changes)
+        {
+            Changed(change);
+        }
+    }
 
     private void Changed(PresenceChange change)
     {
