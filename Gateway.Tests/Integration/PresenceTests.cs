@@ -230,6 +230,33 @@ public sealed class PresenceTests
     }
 
     [Test]
+    public async Task With_auth_on_presence_is_authorized_like_watching_and_a_token_says_who_its_holder_is()
+    {
+        await using GatewayServer server = await GatewayServer.StartAsync(TestTokens.JwtSettings());
+        string adaToken = TestTokens.Mint(sessions: new[] { "private" }, subject: "ada",
+            extra: new Dictionary<string, object> { ["info"] = new Dictionary<string, object> { ["name"] = "Ada" } });
+        (TestClient ada, string adaId) = await JoinAsync(server, "private", $"token={adaToken}&user=someone-else");
+        await using (ada)
+        {
+            using var allowed = new HttpRequestMessage(HttpMethod.Get, "/api/sessions/private/presence");
+            allowed.Headers.Authorization = new("Bearer", adaToken);
+            using HttpResponseMessage answer = await server.Http.SendAsync(allowed);
+            string text = await answer.Content.ReadAsStringAsync();
+            Assert.That(answer.StatusCode, Is.EqualTo(HttpStatusCode.OK), text);
+            JsonElement member = JsonDocument.Parse(text).RootElement.GetProperty("members")[0];
+            Assert.That((member.GetProperty("connection").GetString(), member.GetProperty("user").GetString(), member.GetProperty("info").GetRawText()),
+                Is.EqualTo((adaId, "ada", """{"name":"Ada"}""")), "the token's sub and info claim, not the query's user");
+
+            using var other = new HttpRequestMessage(HttpMethod.Get, "/api/sessions/private/presence");
+            other.Headers.Authorization = new("Bearer", TestTokens.Mint(sessions: new[] { "elsewhere" }));
+            using HttpResponseMessage refused = await server.Http.SendAsync(other);
+            Assert.That(refused.StatusCode, Is.EqualTo(HttpStatusCode.Forbidden));
+            using HttpResponseMessage anonymous = await server.Http.GetAsync("/api/sessions/private/presence");
+            Assert.That(anonymous.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
+        }
+    }
+
+    [Test]
     public async Task The_metrics_count_presence_members_and_the_join_and_leave_messages_sent()
     {
         await using GatewayServer server = await GatewayServer.StartAsync();
