@@ -11,8 +11,10 @@ internal sealed class PresenceContext(TimeProvider time, GatewayMetrics metrics)
     /// </summary>
     public static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>The clock of the coalescing interval (faked in tests).</summary>
     public TimeProvider Time { get; } = time;
 
+    /// <summary>Where presence messages sent are counted.</summary>
     public GatewayMetrics Metrics { get; } = metrics;
 
     /// <summary><see cref="Interval"/> in <see cref="Time"/>'s timestamps.</summary>
@@ -23,6 +25,7 @@ internal sealed class PresenceContext(TimeProvider time, GatewayMetrics metrics)
 
     private int _localMembers;
 
+    /// <summary>A member of this node joined (1) or left (-1) a session's presence.</summary>
     public void Counted(int delta) => Interlocked.Add(ref _localMembers, delta);
 }
 
