@@ -65,9 +65,21 @@ probe.SetAction(async (result, _) =>
     return 0;
 });
 
+var watchers = new Option<int>("--watchers") { Description = "Clients in the session before the storm, with presence=true; their event latency is measured.", DefaultValueFactory = _ => 50 };
+var joiners = new Option<int>("--joiners") { Description = "Clients that join during the storm.", DefaultValueFactory = _ => 1000 };
+var stormSeconds = new Option<double>("--storm-seconds") { Description = "Over how long they join.", DefaultValueFactory = _ => 1 };
+var eventRate = new Option<double>("--rate") { Description = "Events a second to the session throughout.", DefaultValueFactory = _ => 100 };
+var quietSeconds = new Option<double>("--quiet-seconds") { Description = "How long the stream runs before the storm (the baseline), and after it.", DefaultValueFactory = _ => 5 };
+var presenceStorm = new Command("presence-storm", "A crowd joins one session of a running gateway while it carries events: delivery latency before and during, presence messages sent.")
+{
+    url, watchers, joiners, stormSeconds, eventRate, quietSeconds,
+};
+presenceStorm.SetAction((result, _) => PresenceStorm.RunAsync(new PresenceStorm.Plan(
+    new Uri(result.GetValue(url)!), result.GetValue(watchers), result.GetValue(joiners), result.GetValue(stormSeconds), result.GetValue(eventRate), result.GetValue(quietSeconds))));
+
 var root = new RootCommand("Gateway.Bench: measurements of the gateway beside the peers users would pick instead.")
 {
-    run, worker, micro, historyMemory, serversCommand, probe,
+    run, worker, micro, historyMemory, serversCommand, probe, presenceStorm,
 };
 return await root.Parse(args).InvokeAsync();
 

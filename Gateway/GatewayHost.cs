@@ -116,6 +116,7 @@ internal static class GatewayHost
         app.UseRequestFailures();
         app.MapWebSocketEndpoint();
         app.MapSessionEndpoints();
+        app.MapPresenceEndpoints();
         app.MapFallbackEndpoints();
         app.MapTicketEndpoints();
         app.MapGatewayMetrics();

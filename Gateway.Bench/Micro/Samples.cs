@@ -48,7 +48,7 @@ internal static class Samples
         var metrics = new GatewayMetrics(services.GetRequiredService<IMeterFactory>());
         IOptions<HistoryOptions> history = Options.Create(new HistoryOptions { MaxEvents = historyCapacity });
         var log = new MemoryLog(history, Options.Create(new SessionsOptions()), TimeProvider.System, metrics, NullLogger<MemoryLog>.Instance);
-        return new SessionHub(log, history, Options.Create(new BackplaneOptions()), TimeProvider.System, metrics, NullLogger<SessionHub>.Instance);
+        return new SessionHub(log, history, Options.Create(new BackplaneOptions()), Options.Create(new PresenceOptions()), TimeProvider.System, metrics, NullLogger<SessionHub>.Instance);
     }
 
     /// <summary>Joins <paramref name="member"/> to <see cref="Session"/> (the memory log answers at once).</summary>

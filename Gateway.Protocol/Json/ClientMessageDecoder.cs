@@ -186,6 +186,7 @@ public static class ClientMessageDecoder
         if (reader.ValueTextEquals(ProtocolText.TypePublish.EncodedUtf8Bytes)) return TypeName.Publish;
         if (reader.ValueTextEquals(ProtocolText.TypeAuth.EncodedUtf8Bytes)) return TypeName.Auth;
         if (reader.ValueTextEquals(ProtocolText.TypeRpc.EncodedUtf8Bytes)) return TypeName.Rpc;
+        if (reader.ValueTextEquals(ProtocolText.TypePresence.EncodedUtf8Bytes)) return TypeName.Presence;
         return TypeName.Unknown;
     }
 
@@ -208,6 +209,7 @@ public static class ClientMessageDecoder
             TypeName.Unsubscribe => Check(ref fields, Field.Events, required: true)
                 ?? (fields.Events.Contains(EventFilterNames.All) ? Errors.UnsubscribeAll : null),
             TypeName.Status => null,
+            TypeName.Presence => null,
             TypeName.Resume => Check(ref fields, Field.Since, required: true) ?? Check(ref fields, Field.Epoch, required: false),
             TypeName.Publish => Check(ref fields, Field.Event, required: true) ?? Check(ref fields, Field.Final, required: false),
             TypeName.Auth => Check(ref fields, Field.Token, required: true),
@@ -245,6 +247,7 @@ public static class ClientMessageDecoder
             TypeName.Publish => new PublishMessage(id, fields.Event, data, fields.Final),
             TypeName.Auth => new AuthMessage(id, fields.Token),
             TypeName.Rpc => new RpcRequest(id, fields.Method, data),
+            TypeName.Presence => new PresenceRequest(id),
             _ => throw new InvalidOperationException("unreachable: every type was checked above"),
         };
         error = default;
@@ -292,6 +295,7 @@ public static class ClientMessageDecoder
         Publish,
         Auth,
         Rpc,
+        Presence,
     }
 
     /// <summary>Everything one pass over the object found.</summary>
@@ -316,7 +320,7 @@ public static class ClientMessageDecoder
     /// <summary>The fixed error texts. Each names the field and says what is accepted.</summary>
     private static class Errors
     {
-        private const string Types = "ping, subscribe, unsubscribe, status, resume, publish, auth, rpc";
+        private const string Types = "ping, subscribe, unsubscribe, status, resume, publish, auth, rpc, presence";
         private const string NameRule = "1-64 characters from " + Names.AllowedCharacters;
 
         public const string Empty = "the message is empty; send one JSON object with a string \"type\", for example {\"type\":\"ping\"}";

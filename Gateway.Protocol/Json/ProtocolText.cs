@@ -32,6 +32,11 @@ internal static class ProtocolText
     public static readonly JsonEncodedText Replayed = JsonEncodedText.Encode("replayed");
     public static readonly JsonEncodedText Code = JsonEncodedText.Encode("code");
     public static readonly JsonEncodedText Message = JsonEncodedText.Encode("message");
+    public static readonly JsonEncodedText Info = JsonEncodedText.Encode("info");
+    public static readonly JsonEncodedText Users = JsonEncodedText.Encode("users");
+    public static readonly JsonEncodedText Members = JsonEncodedText.Encode("members");
+    public static readonly JsonEncodedText Joined = JsonEncodedText.Encode("joined");
+    public static readonly JsonEncodedText Left = JsonEncodedText.Encode("left");
 
     public static readonly JsonEncodedText TypePing = JsonEncodedText.Encode("ping");
     public static readonly JsonEncodedText TypeSubscribe = JsonEncodedText.Encode("subscribe");
@@ -41,6 +46,7 @@ internal static class ProtocolText
     public static readonly JsonEncodedText TypePublish = JsonEncodedText.Encode("publish");
     public static readonly JsonEncodedText TypeAuth = JsonEncodedText.Encode("auth");
     public static readonly JsonEncodedText TypeRpc = JsonEncodedText.Encode("rpc");
+    public static readonly JsonEncodedText TypePresence = JsonEncodedText.Encode("presence");
 
     public static readonly JsonEncodedText TypeWelcome = JsonEncodedText.Encode("welcome");
     public static readonly JsonEncodedText TypeEvent = JsonEncodedText.Encode("event");
@@ -50,4 +56,7 @@ internal static class ProtocolText
     public static readonly JsonEncodedText TypeAck = JsonEncodedText.Encode("ack");
     public static readonly JsonEncodedText TypeError = JsonEncodedText.Encode("error");
     public static readonly JsonEncodedText TypeRpcResult = JsonEncodedText.Encode("rpc_result");
+    public static readonly JsonEncodedText TypeJoin = JsonEncodedText.Encode("join");
+    public static readonly JsonEncodedText TypeLeave = JsonEncodedText.Encode("leave");
+    public static readonly JsonEncodedText TypePresenceDiff = JsonEncodedText.Encode("presence_diff");
 }

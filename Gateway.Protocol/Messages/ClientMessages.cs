@@ -26,6 +26,9 @@ public enum ClientMessageType
 
     /// <summary><c>rpc</c>: a call forwarded to the backend.</summary>
     Rpc,
+
+    /// <summary><c>presence</c>: asks who is connected to the session.</summary>
+    Presence,
 }
 
 /// <summary>
@@ -117,6 +120,14 @@ public sealed record RpcRequest(JsonScalar? Id, string Method, ReadOnlyMemory<by
 {
     /// <inheritdoc />
     public override ClientMessageType Type => ClientMessageType.Rpc;
+}
+
+/// <summary><c>{"type":"presence"}</c>.</summary>
+/// <param name="Id">The message id, echoed in the <c>presence</c> reply.</param>
+public sealed record PresenceRequest(JsonScalar? Id) : ClientMessage(Id)
+{
+    /// <inheritdoc />
+    public override ClientMessageType Type => ClientMessageType.Presence;
 }
 
 /// <summary>Well-known names in event filters.</summary>

@@ -237,3 +237,140 @@ public readonly record struct RpcResultMessage(JsonScalar? Id, ReadOnlyMemory<by
         writer.WriteEndObject();
     }
 }
+
+/// <summary>One connection in a session's presence (spec section 17).</summary>
+/// <param name="Connection">The connection's id.</param>
+/// <param name="User">Its user, or null.</param>
+/// <param name="Info">Its info object as compact JSON; empty for none (written as <c>null</c>).</param>
+/// <param name="Since">When it joined the session.</param>
+public readonly record struct PresenceEntry(string Connection, string? User, ReadOnlyMemory<byte> Info, DateTimeOffset Since)
+{
+    /// <summary>Writes <c>{connection, user[, info][, since]}</c>.</summary>
+    internal void WriteTo(Utf8JsonWriter writer, bool withInfo, bool withSince)
+    {
+        writer.WriteStartObject();
+        WriteFields(writer, withInfo);
+        if (withSince)
+        {
+            Timestamps.Write(writer, ProtocolText.Since, Since);
+        }
+
+        writer.WriteEndObject();
+    }
+
+    /// <summary>Writes <c>connection</c>, <c>user</c> and, with <paramref name="withInfo"/>, <c>info</c> into the open object.</summary>
+    internal void WriteFields(Utf8JsonWriter writer, bool withInfo)
+    {
+        writer.WriteString(ProtocolText.Connection, Connection);
+        if (User is null)
+        {
+            writer.WriteNull(ProtocolText.User);
+        }
+        else
+        {
+            writer.WriteString(ProtocolText.User, User);
+        }
+
+        if (withInfo)
+        {
+            writer.WritePropertyName(ProtocolText.Info);
+            if (Info.IsEmpty)
+            {
+                writer.WriteNullValue();
+            }
+            else
+            {
+                writer.WriteRawValue(Info.Span, skipInputValidation: true);
+            }
+        }
+    }
+}
+
+/// <summary>
+/// <c>presence</c>: the reply to <c>presence</c>, and the body of <c>GET /api/sessions/{session}/presence</c>.
+/// </summary>
+/// <param name="Id">The request's id (none over HTTP).</param>
+/// <param name="Session">The session's name.</param>
+/// <param name="Clients">The session's connections, on every node.</param>
+/// <param name="Users">The distinct users among them (connections without a user not counted).</param>
+/// <param name="Members">At most <c>Presence:MaxListed</c> of the connections, oldest first.</param>
+public readonly record struct PresenceReply(JsonScalar? Id, string Session, int Clients, int Users, IReadOnlyList<PresenceEntry> Members) : IServerMessage
+{
+    /// <inheritdoc />
+    public void WriteTo(Utf8JsonWriter writer)
+    {
+        writer.WriteStartObject();
+        writer.WriteString(ProtocolText.Type, ProtocolText.TypePresence);
+        PongMessage.WriteScalar(writer, ProtocolText.Id, Id);
+        writer.WriteString(ProtocolText.Session, Session);
+        writer.WriteNumber(ProtocolText.Clients, Clients);
+        writer.WriteNumber(ProtocolText.Users, Users);
+        writer.WriteStartArray(ProtocolText.Members);
+        foreach (PresenceEntry member in Members)
+        {
+            member.WriteTo(writer, withInfo: true, withSince: true);
+        }
+
+        writer.WriteEndArray();
+        writer.WriteEndObject();
+    }
+}
+
+/// <summary><c>join</c>: another connection joined the session (to clients that asked with <c>presence=true</c>). Not an event: no seq.</summary>
+public readonly record struct JoinMessage(string Session, PresenceEntry Member) : IServerMessage
+{
+    /// <inheritdoc />
+    public void WriteTo(Utf8JsonWriter writer)
+    {
+        writer.WriteStartObject();
+        writer.WriteString(ProtocolText.Type, ProtocolText.TypeJoin);
+        writer.WriteString(ProtocolText.Session, Session);
+        Member.WriteFields(writer, withInfo: true);
+        writer.WriteEndObject();
+    }
+}
+
+/// <summary><c>leave</c>: another connection left the session (to clients that asked with <c>presence=true</c>). Not an event: no seq.</summary>
+public readonly record struct LeaveMessage(string Session, PresenceEntry Member) : IServerMessage
+{
+    /// <inheritdoc />
+    public void WriteTo(Utf8JsonWriter writer)
+    {
+        writer.WriteStartObject();
+        writer.WriteString(ProtocolText.Type, ProtocolText.TypeLeave);
+        writer.WriteString(ProtocolText.Session, Session);
+        Member.WriteFields(writer, withInfo: false);
+        writer.WriteEndObject();
+    }
+}
+
+/// <summary>
+/// <c>presence_diff</c>: several joins and leaves at once, coalesced so that a crowd joining costs
+/// one message per interval rather than one per connection. <c>joined</c> entries are
+/// <c>{connection, user, info}</c>, <c>left</c> entries <c>{connection, user}</c>.
+/// </summary>
+public readonly record struct PresenceDiffMessage(string Session, IReadOnlyList<PresenceEntry> Joined, IReadOnlyList<PresenceEntry> Left) : IServerMessage
+{
+    /// <inheritdoc />
+    public void WriteTo(Utf8JsonWriter writer)
+    {
+        writer.WriteStartObject();
+        writer.WriteString(ProtocolText.Type, ProtocolText.TypePresenceDiff);
+        writer.WriteString(ProtocolText.Session, Session);
+        writer.WriteStartArray(ProtocolText.Joined);
+        foreach (PresenceEntry member in Joined)
+        {
+            member.WriteTo(writer, withInfo: true, withSince: false);
+        }
+
+        writer.WriteEndArray();
+        writer.WriteStartArray(ProtocolText.Left);
+        foreach (PresenceEntry member in Left)
+        {
+            member.WriteTo(writer, withInfo: false, withSince: false);
+        }
+
+        writer.WriteEndArray();
+        writer.WriteEndObject();
+    }
+}

@@ -221,6 +221,11 @@ public sealed class ClientMessageDecoderTests
         yield return Case("rpc", """{"type":"rpc","id":"r1","method":"chat.send","data":{"text":"hi there"}}""", """rpc id="r1" method=chat.send data={"text":"hi there"}""");
         yield return Case("rpc, no data", """{"type":"rpc","method":"m"}""", "rpc id=- method=m data=null");
         yield return Case("rpc, type last", """{"data":[ 1 ],"method":"m","type":"rpc"}""", "rpc id=- method=m data=[1]");
+
+        // presence.
+        yield return Case("presence", """{"type":"presence"}""", "presence id=-");
+        yield return Case("presence with id", """{"type":"presence","id":"p1"}""", "presence id=\"p1\"");
+        yield return Case("presence, type last, other fields ignored", """{"id":4,"events":"not names","since":-1,"type":"presence"}""", "presence id=4");
     }
 
     private static IEnumerable<TestCaseData> InvalidCases()
@@ -369,6 +374,9 @@ public sealed class ClientMessageDecoderTests
         yield return Bad("auth, token null", """{"type":"auth","token":null}""", invalid, E.TokenInvalid);
 
         // rpc.
+        yield return Bad("presence, bad id", """{"type":"presence","id":{"a":1}}""", invalid, E.IdInvalid);
+        yield return Bad("presence, type twice", """{"type":"presence","type":"presence"}""", invalid, E.Duplicate("type"));
+        yield return Bad("Presence capitalised", """{"type":"Presence"}""", ErrorCode.UnknownType, E.UnknownType);
         yield return Bad("rpc, no method", """{"type":"rpc","data":{}}""", invalid, E.MethodMissing);
         yield return Bad("rpc, method with a space", """{"type":"rpc","method":"a b"}""", invalid, E.MethodInvalid);
         yield return Bad("rpc, method empty", """{"type":"rpc","method":""}""", invalid, E.MethodInvalid);

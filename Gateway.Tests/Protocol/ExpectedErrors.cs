@@ -6,7 +6,7 @@ namespace Gateway.Tests.Protocol;
 /// </summary>
 internal static class ExpectedErrors
 {
-    private const string Types = "ping, subscribe, unsubscribe, status, resume, publish, auth, rpc";
+    private const string Types = "ping, subscribe, unsubscribe, status, resume, publish, auth, rpc, presence";
     private const string NameRule = "1-64 characters from A-Z a-z 0-9 . _ : -";
 
     /// <summary>Texts of <c>ClientMessageDecoder</c>.</summary>

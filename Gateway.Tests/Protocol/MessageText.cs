@@ -18,6 +18,7 @@ internal static class MessageText
             SubscribeMessage subscribe => $"{head} events=[{string.Join(",", subscribe.Events)}] all={Render(subscribe.IsAll)}",
             UnsubscribeMessage unsubscribe => $"{head} events=[{string.Join(",", unsubscribe.Events)}]",
             StatusRequest => head,
+            PresenceRequest => head,
             ResumeMessage resume => $"{head} since={resume.Since}" + (resume.Epoch is { } epoch ? $" epoch={epoch}" : ""),
             PublishMessage publish => $"{head} event={publish.Event} final={Render(publish.Final)} data={Render(publish.Data)}",
             AuthMessage auth => $"{head} token={auth.Token}",

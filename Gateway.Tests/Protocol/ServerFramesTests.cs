@@ -103,6 +103,18 @@ public sealed class ServerFramesTests
             """{"type":"error","id":"i","code":"invalid_message","message":"m"}""");
         yield return Case("string id with quote, backslash, non-ASCII", new AckMessage(JsonScalar.FromString("a\"b\\c é"), 1), """{"type":"ack","id":"a\"b\\c é","seq":1}""");
         yield return Case("rpc_result", new RpcResultMessage(JsonScalar.FromString("r1"), """{"answer":42}"""u8.ToArray()), """{"type":"rpc_result","id":"r1","data":{"answer":42}}""");
+        PresenceEntry ada = new("c1", "ada", """{"role":"editor","tags":["a"]}"""u8.ToArray(), Ts);
+        PresenceEntry anonymous = new("c2", null, default, Ts.AddSeconds(1));
+        yield return Case("presence", new PresenceReply(JsonScalar.FromString("p"), "doc:1", 3, 1, [ada, anonymous]),
+            """{"type":"presence","id":"p","session":"doc:1","clients":3,"users":1,"members":[{"connection":"c1","user":"ada","info":{"role":"editor","tags":["a"]},"since":"2026-11-22T05:26:25.123Z"},{"connection":"c2","user":null,"info":null,"since":"2026-11-22T05:26:26.123Z"}]}""");
+        yield return Case("presence, nobody, no id", new PresenceReply(null, "s", 0, 0, []), """{"type":"presence","session":"s","clients":0,"users":0,"members":[]}""");
+        yield return Case("join", new JoinMessage("doc:1", ada), """{"type":"join","session":"doc:1","connection":"c1","user":"ada","info":{"role":"editor","tags":["a"]}}""");
+        yield return Case("join, no user, no info", new JoinMessage("s", anonymous), """{"type":"join","session":"s","connection":"c2","user":null,"info":null}""");
+        yield return Case("leave", new LeaveMessage("doc:1", ada), """{"type":"leave","session":"doc:1","connection":"c1","user":"ada"}""");
+        yield return Case("presence_diff", new PresenceDiffMessage("doc:1", [ada, anonymous], [new PresenceEntry("c0", "bob \"b\"", default, Ts)]),
+            """{"type":"presence_diff","session":"doc:1","joined":[{"connection":"c1","user":"ada","info":{"role":"editor","tags":["a"]}},{"connection":"c2","user":null,"info":null}],"left":[{"connection":"c0","user":"bob \"b\""}]}""");
+        yield return Case("presence_diff, only leaves", new PresenceDiffMessage("s", [], [ada, anonymous]),
+            """{"type":"presence_diff","session":"s","joined":[],"left":[{"connection":"c1","user":"ada"},{"connection":"c2","user":null}]}""");
         yield return Case("rpc_result, number id, string data", new RpcResultMessage(JsonScalar.FromNumber(7), "\"ok\""u8.ToArray()), """{"type":"rpc_result","id":7,"data":"ok"}""");
     }
 

@@ -28,6 +28,7 @@ internal static class GatewayConfiguration
         ("Transport", typeof(TransportOptions)),
         ("Backplane", typeof(BackplaneOptions)),
         ("Hooks", typeof(HooksOptions)),
+        ("Presence", typeof(PresenceOptions)),
     ];
 
     public static IServiceCollection AddGatewayOptions(this IServiceCollection services)
@@ -44,6 +45,7 @@ internal static class GatewayConfiguration
         services.AddOptions<TransportOptions>().BindConfiguration(TransportOptions.Section);
         Add<BackplaneOptions>(services, BackplaneOptions.Section);
         Add<HooksOptions>(services, HooksOptions.Section);
+        Add<PresenceOptions>(services, PresenceOptions.Section);
         return services;
     }
 
@@ -67,6 +69,7 @@ internal static class GatewayConfiguration
         Resolve<TransportOptions>(services, problems);
         Resolve<BackplaneOptions>(services, problems);
         Resolve<HooksOptions>(services, problems);
+        Resolve<PresenceOptions>(services, problems);
         if (problems.Count > 0)
         {
             throw new GatewayConfigurationException("invalid configuration:\n  " + string.Join("\n  ", problems));

@@ -17,8 +17,16 @@ internal sealed class GatewayOptionsValidator :
     IValidateOptions<AuthOptions>,
     IValidateOptions<TelemetryOptions>,
     IValidateOptions<BackplaneOptions>,
-    IValidateOptions<HooksOptions>
+    IValidateOptions<HooksOptions>,
+    IValidateOptions<PresenceOptions>
 {
+    public ValidateOptionsResult Validate(string? name, PresenceOptions options)
+    {
+        var errors = new List<string>();
+        Range(errors, PresenceOptions.Section, nameof(options.MaxListed), options.MaxListed, 0, 100_000);
+        return Result(errors);
+    }
+
     public ValidateOptionsResult Validate(string? name, HooksOptions options)
     {
         var errors = new List<string>();

@@ -20,7 +20,7 @@ namespace Gateway.Connections;
 /// starts, <see cref="Finished"/> when it ends, and <see cref="ScanClose"/> from its heartbeat visit.
 /// Everything is held in this one object, so that a connection costs no extra allocation for it.
 /// </remarks>
-internal abstract partial class ClientConnection : ISessionMember, IClientConnection
+internal abstract partial class ClientConnection : ISessionMember, IClientConnection, IPresenceParticipant
 {
     private const int StateOpen = 0;
     private const int StateClosing = 1;
@@ -58,6 +58,12 @@ internal abstract partial class ClientConnection : ISessionMember, IClientConnec
     public ClientIdentity Identity { get; protected set; }
 
     public int SessionSlot { get; set; } = -1;
+
+    /// <summary>True when the client asked for <c>join</c> and <c>leave</c> messages (<c>presence=true</c>, spec section 17).</summary>
+    public bool WatchesPresence { get; init; }
+
+    /// <summary>Queues a presence message in the transport's form; not an event, so not counted as one.</summary>
+    public void OnPresence(PresenceNotice notice) => Enqueue(PresenceForm(notice));
 
     /// <summary>The client's address, for logs: formatted when a log needs it, not kept for each connection.</summary>
     public string RemoteAddress => Http.Connection.RemoteIpAddress?.ToString() ?? "unknown";
@@ -107,6 +113,9 @@ internal abstract partial class ClientConnection : ISessionMember, IClientConnec
 
     /// <summary>Drops the connection without a close. Idempotent, any thread.</summary>
     public void Abort() => ConnectionEnvironment.Abort(Http);
+
+    /// <summary>A presence message as this transport sends it: a text frame, an SSE event named after its type.</summary>
+    protected abstract byte[] PresenceForm(PresenceNotice notice);
 
     /// <summary>The last message of a connection that ends with <paramref name="code"/>: a close frame, an <c>@closed</c> event.</summary>
     protected abstract byte[] CreateCloseMessage(ushort code, string reason);

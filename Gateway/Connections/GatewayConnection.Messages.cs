@@ -108,6 +108,10 @@ internal sealed partial class GatewayConnection
                     await ReauthenticateAsync(auth);
                     break;
 
+                case PresenceRequest presence:
+                    await SendPresenceAsync(presence);
+                    break;
+
                 case RpcRequest rpc:
                     // Started, never awaited: the backend's answer must not hold up this loop.
                     StartRpc(rpc);

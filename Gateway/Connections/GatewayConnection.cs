@@ -192,5 +192,7 @@ internal sealed partial class GatewayConnection : ClientConnection
 
     protected override byte[] CreateCloseMessage(ushort code, string reason) => WebSocketFrameWriter.CreateCloseFrame(code, reason);
 
+    protected override byte[] PresenceForm(PresenceNotice notice) => notice.Frame;
+
     private void Send<T>(in T message) where T : IServerMessage => Enqueue(ServerFrames.CreateTextFrame(message));
 }

@@ -143,6 +143,9 @@ internal sealed class ServerSentEventStream : ClientConnection
     /// <summary>The <c>@closed</c> event that ends a stream, saying why with the WebSocket close code and reason.</summary>
     protected override byte[] CreateCloseMessage(ushort code, string reason) => ControlEvent(ClosedEventName, new CloseNotice(code, reason));
 
+    /// <summary>A presence message as an SSE event named <c>join</c>, <c>leave</c> or <c>presence_diff</c>, without an <c>id</c> line.</summary>
+    protected override byte[] PresenceForm(PresenceNotice notice) => notice.ServerSentEvent;
+
     /// <summary>An SSE event without an <c>id</c> line, so that it does not move the client's Last-Event-ID.</summary>
     private static byte[] ControlEvent<T>(string name, in T message) where T : IServerMessage
     {

@@ -53,6 +53,8 @@ internal sealed class GatewayMetrics
     private readonly Counter<long> _protocolErrors;
     private readonly Counter<long> _networkIo;
     private readonly Counter<long> _backplaneEvents;
+    private readonly Counter<long> _presenceMessages;
+    private readonly ConcurrentDictionary<string, KeyValuePair<string, object?>> _presenceTypeTags = new(StringComparer.Ordinal);
     private readonly Histogram<double> _deliveryLatency;
     private readonly Histogram<double> _publishDuration;
     private readonly Counter<long> _hookNotifications;
@@ -76,6 +78,8 @@ internal sealed class GatewayMetrics
         _networkIo = Meter.CreateCounter<long>("gateway.network.io", "By", "Bytes read from and written to client connections, by direction.");
         _backplaneEvents = Meter.CreateCounter<long>("gateway.backplane.events", "{event}",
             "What the session log's feed cost this node, by kind: reconnect (the link to Redis came back), catchup (events read from the log to fill a gap in the feed), dropped (clients closed because the log had lost what they missed, or the session began a new life).");
+        _presenceMessages = Meter.CreateCounter<long>("gateway.presence.messages", "{message}",
+            "Presence messages queued to clients that asked with presence=true, by type: join, leave, presence_diff (several changes coalesced).");
         _deliveryLatency = Meter.CreateHistogram("gateway.delivery.latency", "s", "Time from an event's publish to its write to a client connection.",
             tags: null, advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = LatencyBuckets });
         _publishDuration = Meter.CreateHistogram("gateway.publish.duration", "s", "Duration of POST /api/sessions/{session}/events requests.",
@@ -126,6 +130,19 @@ internal sealed class GatewayMetrics
         foreach (string outcome in Hooks.RpcOutcomes.All)
         {
             _rpcCalls.Add(0, Tag(_outcomeTags, "outcome", outcome));
+        }
+    }
+
+    /// <summary>Registers the gauge of this node's presence members (its client connections in presence, every session).</summary>
+    public void ObservePresence(Func<int> members) =>
+        Meter.CreateObservableGauge("gateway.presence.members", members, "{connection}", "Presence members on this node: its client connections, over every session (0 with Presence:Enabled off).");
+
+    /// <summary>Counts presence messages queued to watchers, by type.</summary>
+    public void PresenceMessagesSent(string type, int count)
+    {
+        if (count > 0)
+        {
+            _presenceMessages.Add(count, Tag(_presenceTypeTags, "type", type));
         }
     }
 

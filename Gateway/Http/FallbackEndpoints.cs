@@ -97,8 +97,10 @@ internal static class FallbackEndpoints
         string? lastEventId = http.Request.Headers["Last-Event-ID"];
         EventFilter filter = EventFilter.All;
         ResumePoint? from = null;
+        bool presence = false;
         Refusal? TransportChecks() =>
             EventFilter.TryParseQuery(http.Request.Query["events"], out filter, out string? error) && TryParseResumePoint(http, lastEventId, out from, out error)
+                && QueryParameters.TryParseFlag(http.Request.Query["presence"], "presence", out presence, out error)
                 ? null
                 : new Refusal(StatusCodes.Status400BadRequest, "bad_parameter", error!);
 
@@ -125,7 +127,7 @@ internal static class FallbackEndpoints
         }
 
         // Without first-message auth, an admitted client always has a principal (anonymous with auth off).
-        await new ServerSentEventStream(env, http, session, filter, from, admitted.Principal!, admitted.Identity).RunAsync();
+        await new ServerSentEventStream(env, http, session, filter, from, admitted.Principal!, admitted.Identity) { WatchesPresence = presence }.RunAsync();
     }
 
     /// <summary>Where a stream resumes: <c>Last-Event-ID</c> (<c>epoch:seq</c>, or a bare seq), else <c>since</c> and <c>epoch</c>.</summary>

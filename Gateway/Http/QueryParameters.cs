@@ -69,6 +69,25 @@ internal static class QueryParameters
         return false;
     }
 
+    /// <summary>A flag: <c>true</c> or <c>false</c>; absent gives false.</summary>
+    public static bool TryParseFlag(StringValues values, string name, out bool flag, out string? error)
+    {
+        flag = false;
+        error = null;
+        if (values.Count == 0)
+        {
+            return true;
+        }
+
+        if (values.Count == 1 && bool.TryParse(values[0], out flag))
+        {
+            return true;
+        }
+
+        error = $"query parameter '{name}' must be true or false";
+        return false;
+    }
+
     /// <summary>An integer between <paramref name="min"/> and <paramref name="max"/>; absent gives <paramref name="fallback"/>.</summary>
     public static bool TryParseInt(StringValues values, string name, int min, int max, int fallback, out int value, out string? error)
     {

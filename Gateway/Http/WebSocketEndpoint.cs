@@ -23,12 +23,14 @@ internal static class WebSocketEndpoint
         long? since = null;
         string? epoch = null;
         string? key = null;
+        bool presence = false;
         IHttpUpgradeFeature? upgrade = null;
         Refusal? TransportChecks()
         {
             if (!EventFilter.TryParseQuery(http.Request.Query["events"], out filter, out string? error)
                 || !QueryParameters.TryParseSeq(http.Request.Query["since"], "since", out since, out error)
-                || !QueryParameters.TryParseEpoch(http.Request.Query["epoch"], out epoch, out error))
+                || !QueryParameters.TryParseEpoch(http.Request.Query["epoch"], out epoch, out error)
+                || !QueryParameters.TryParseFlag(http.Request.Query["presence"], "presence", out presence, out error))
             {
                 return new Refusal(StatusCodes.Status400BadRequest, "bad_parameter", error!);
             }
@@ -85,7 +87,10 @@ internal static class WebSocketEndpoint
         }
 
         Stream transport = await upgrade!.UpgradeAsync();
-        var connection = new GatewayConnection(env, http, transport, session, filter, since is { } seq ? new ResumePoint(seq, epoch) : null, admitted.Principal, admitted.Identity);
+        var connection = new GatewayConnection(env, http, transport, session, filter, since is { } seq ? new ResumePoint(seq, epoch) : null, admitted.Principal, admitted.Identity)
+        {
+            WatchesPresence = presence,
+        };
         await connection.RunAsync();
     }
 

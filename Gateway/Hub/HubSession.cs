@@ -94,8 +94,24 @@ internal sealed class HubSession(string name)
     private bool _deletedWhileJoining;
     private bool _catchingUp;
     private TaskCompletionSource? _nextEvent;
+    private SessionPresence? _presence;
 
     public string Name { get; } = name;
+
+    /// <summary>The session's presence here, once a member has taken part in it; null before.</summary>
+    public SessionPresence? Presence => Volatile.Read(ref _presence);
+
+    /// <summary>The session's presence here, made on first use.</summary>
+    public SessionPresence PresenceIn(PresenceContext context)
+    {
+        if (Volatile.Read(ref _presence) is { } presence)
+        {
+            return presence;
+        }
+
+        Interlocked.CompareExchange(ref _presence, new SessionPresence(Name, context), null);
+        return _presence;
+    }
 
     /// <summary>Members, pollers, joins and catch-ups in progress that hold this session; kept by the hub's table, under its lock.</summary>
     public int Users { get; set; }

@@ -39,11 +39,16 @@ internal sealed partial class SessionHub : ILogFeed
     private readonly HookOutbox? _hooks;
     private readonly Action<string, long>? _onLeft;
 
-    public SessionHub(ISessionLog log, IOptions<HistoryOptions> history, IOptions<BackplaneOptions> backplane, TimeProvider time, GatewayMetrics metrics, ILogger<SessionHub> logger,
-        HookOutbox? hooks = null)
+    public SessionHub(
+        ISessionLog log, IOptions<HistoryOptions> history, IOptions<BackplaneOptions> backplane, IOptions<PresenceOptions> presence,
+        TimeProvider time, GatewayMetrics metrics, ILogger<SessionHub> logger, HookOutbox? hooks = null)
     {
         _hooks = hooks is { Enabled: true } ? hooks : null;
         _onLeft = _hooks?.OnLeft;
+        _presenceEnabled = presence.Value.Enabled;
+        _maxListed = presence.Value.MaxListed;
+        _presence = new PresenceContext(time, metrics);
+        metrics.ObservePresence(() => _presence.LocalMembers);
         _log = log;
         _time = time;
         _metrics = metrics;
@@ -142,7 +147,10 @@ internal sealed partial class SessionHub : ILogFeed
                         counted = false;
                     }
 
-                    return new Membership(this, hub, member, counted);
+                    // Before the join returns, so before the member's sender starts: by the time
+                    // the client reads its welcome, its join is on its way to the others.
+                    bool present = done.Added && JoinPresence(hub, member);
+                    return new Membership(this, hub, member, counted, present);
                 }
 
                 ThrowIfOutpaced(started);
@@ -269,6 +277,7 @@ internal sealed partial class SessionHub : ILogFeed
     {
         foreach (HubSession hub in _sessions.Values)
         {
+            ResyncPresence(hub);
             hub.WakePollers();
             if (hub.TryStartCatchUp(out long from))
             {
@@ -382,7 +391,7 @@ internal sealed partial class SessionHub : ILogFeed
         }
     }
 
-    private sealed class Membership(SessionHub owner, HubSession hub, ISessionMember member, bool counted) : SessionMembership
+    private sealed class Membership(SessionHub owner, HubSession hub, ISessionMember member, bool counted, bool present) : SessionMembership
     {
         private int _left;
 
@@ -417,6 +426,11 @@ internal sealed partial class SessionHub : ILogFeed
             if (Interlocked.Exchange(ref _left, 1) == 0)
             {
                 hub.Leave(member);
+                if (present)
+                {
+                    owner.LeavePresence(hub, (IPresenceParticipant)member);
+                }
+
                 owner.Release(hub);
                 if (counted)
                 {
@@ -436,5 +450,8 @@ internal sealed partial class SessionHub : ILogFeed
 
         [LoggerMessage(EventId = 516, Level = LogLevel.Error, Message = "Catching session {Session} up from the log failed")]
         public static partial void CatchUpFailed(ILogger logger, string session, Exception exception);
+
+        [LoggerMessage(EventId = 518, Level = LogLevel.Error, Message = "Reading the presence of session {Session} again after a reconnection failed")]
+        public static partial void PresenceResyncFailed(ILogger logger, string session, Exception exception);
     }
 }

@@ -62,7 +62,26 @@ internal interface ISessionLog
 
     /// <summary>Connects the log's feed to this node's hub; called once, before any other member.</summary>
     void Attach(ILogFeed feed);
+
+    /// <summary>
+    /// Whether <paramref name="session"/> exists and, for a log shared by several nodes, its
+    /// presence members on every node that is alive (<see cref="PresenceRead.Members"/> null when
+    /// this node's members are all there are: the memory log).
+    /// </summary>
+    ValueTask<PresenceRead> ReadPresenceAsync(string session, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// A presence member of this node joined or left <paramref name="session"/>: a shared log
+    /// records it and tells the other nodes' feeds (<see cref="ILogFeed.OnPresence"/>). Never
+    /// waits, never throws; what is lost while the store is down is stated afresh on reconnection.
+    /// </summary>
+    void PresenceChanged(string session, PresenceChange change);
 }
+
+/// <summary>What a presence read found.</summary>
+/// <param name="Found">Whether the session exists.</param>
+/// <param name="Members">Every node's members; null when the log keeps none (this node's are all).</param>
+internal sealed record PresenceRead(bool Found, IReadOnlyList<PresenceMember>? Members);
 
 /// <summary>What a read does besides reading.</summary>
 internal enum ReadIntent
@@ -144,6 +163,15 @@ internal interface ILogFeed
 
     /// <summary>This node's members per session; with <paramref name="includeEmpty"/>, sessions without members too.</summary>
     void CountMembers(List<(string Session, int Members)> into, bool includeEmpty);
+
+    /// <summary>
+    /// A presence member of another node joined or left <paramref name="session"/> (a node that
+    /// died leaves through the node that found it dead). Never blocks.
+    /// </summary>
+    void OnPresence(string session, PresenceChange change);
+
+    /// <summary>This node's presence members per session, and whether a member here watches the session's presence.</summary>
+    void ListPresence(List<(string Session, List<PresenceMember> Members, bool Watched)> into);
 }
 
 /// <summary>The shared store behind the sessions (Redis) did not answer in time or is unreachable.</summary>

@@ -49,6 +49,14 @@ internal sealed partial class MemoryLog : ISessionLog
 
     public void Attach(ILogFeed feed) => _feed = feed;
 
+    /// <summary>One process: the hub's members are the whole presence, and nobody else needs telling.</summary>
+    public ValueTask<PresenceRead> ReadPresenceAsync(string session, CancellationToken cancellationToken) =>
+        ValueTask.FromResult(new PresenceRead(_sessions.ContainsKey(session), Members: null));
+
+    public void PresenceChanged(string session, PresenceChange change)
+    {
+    }
+
     public bool CanCreate(string session) => _sessions.ContainsKey(session) || _sessions.Count < _maxSessions;
 
     public ValueTask<PublishResult> AppendAsync(string session, IReadOnlyList<PublishRequest> events, CancellationToken cancellationToken)

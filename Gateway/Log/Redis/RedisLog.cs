@@ -18,8 +18,15 @@ namespace Gateway.Log.Redis;
 /// </summary>
 internal sealed partial class RedisLog : BackgroundService, ISessionLog
 {
-    /// <summary>How long a node counts as alive after its last visit; it visits three times as often.</summary>
-    private static readonly TimeSpan NodeLiveness = TimeSpan.FromSeconds(15);
+    /// <summary>
+    /// How long a node counts as alive after its last visit (it visits three times as often), at
+    /// most: a dead node's clients stop counting, and its presence members leave, within this and
+    /// one more visit.
+    /// </summary>
+    private static readonly TimeSpan MaxNodeLiveness = TimeSpan.FromSeconds(15);
+
+    /// <summary>The shortest liveness: a few Redis round trips on a busy machine, so that a live node is not taken for dead.</summary>
+    private static readonly TimeSpan MinNodeLiveness = TimeSpan.FromMilliseconds(300);
 
     // Names of the set of sessions looked at per sweep: bounds the calls of one sweep.
     private const int SweepPage = 200;
@@ -38,15 +45,21 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
     private readonly long _completedTtlMs;
     private readonly TimeSpan _touchPeriod;
     private readonly TimeSpan _operationTimeout;
+    private readonly TimeSpan _liveness;
     private RedisValue _sweepCursor = 0;
+    private bool _seenAlive;
     private long _knownSessions;
     private ILogFeed _feed = NoFeed.Instance;
     private string _lastEpoch = "";
 
     public RedisLog(
         IOptions<BackplaneOptions> backplane, IOptions<HistoryOptions> history, IOptions<SessionsOptions> sessions,
-        TimeProvider time, GatewayMetrics metrics, ILogger<RedisLog> logger)
+        IOptions<HeartbeatOptions> heartbeat, TimeProvider time, GatewayMetrics metrics, ILogger<RedisLog> logger)
     {
+        // A dead node's presence members must leave within Heartbeat:Timeout (spec section 17), as
+        // a dead client does: liveness runs out within half of it, and the next visit of a
+        // surviving node (a sixth) finds it.
+        _liveness = TimeSpan.FromTicks(Math.Clamp(heartbeat.Value.Timeout.Ticks / 2, MinNodeLiveness.Ticks, MaxNodeLiveness.Ticks));
         _keys = new RedisKeys(backplane.Value.KeyPrefix);
         _nodeId = Convert.ToHexStringLower(Guid.NewGuid().ToByteArray(), 0, 8);
         _link = new RedisLink(backplane.Value, _nodeId, logger);
@@ -274,7 +287,7 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
         Task link = _link.RunAsync(_eventsChannel, OnMessage, OnConnectedAsync, stoppingToken);
 
         // Three visits per liveness period, and never rarer than the sessions need touching.
-        TimeSpan period = TimeSpan.FromTicks(Math.Min(NodeLiveness.Ticks / 3, _touchPeriod.Ticks));
+        TimeSpan period = TimeSpan.FromTicks(Math.Min(_liveness.Ticks / 3, _touchPeriod.Ticks));
         long lastTouch = _time.GetTimestamp();
         using var timer = new PeriodicTimer(period, _time);
         try
@@ -291,6 +304,7 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
                     bool touchSessions = _time.GetElapsedTime(lastTouch) >= _touchPeriod;
                     await TouchAsync(touchSessions ? Snapshot(withoutClients: false) : [], setCounts: false);
                     lastTouch = touchSessions ? _time.GetTimestamp() : lastTouch;
+                    await ReapPresenceAsync();
                     await SweepAsync();
                 }
                 catch (BackplaneUnavailableException)
@@ -310,6 +324,7 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
     private async Task OnConnectedAsync(bool reconnect)
     {
         await TouchAsync(Snapshot(withoutClients: true), setCounts: true);
+        await RestatePresenceAsync();
         await SweepAsync();
         if (!reconnect)
         {
@@ -340,6 +355,12 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
             }
 
             ReadOnlySpan<byte> rest = bytes.AsSpan(newline + 1);
+            if (rest.StartsWith(PresenceMarker))
+            {
+                OnPresenceMessage(name, rest[PresenceMarker.Length..]);
+                return;
+            }
+
             if (rest.SequenceEqual(RedisEntry.DeletedMarker))
             {
                 if (_feed.Wants(name, long.MaxValue))
@@ -378,6 +399,143 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
         }
     }
 
+    /// <summary>What follows <c>session \n</c> on the channel for a presence change (no epoch begins with <c>#</c>).</summary>
+    private static ReadOnlySpan<byte> PresenceMarker => "#presence\n"u8;
+
+    /// <summary>A presence change on the channel, after its marker: <c>+|- \n connection \n member</c>.</summary>
+    private void OnPresenceMessage(ReadOnlySpan<char> name, ReadOnlySpan<byte> rest)
+    {
+        if (rest.Length < 2 || rest[0] is not ((byte)'+' or (byte)'-') || rest[1] != (byte)'\n')
+        {
+            Log.Malformed(_logger, new string(name));
+            return;
+        }
+
+        bool joined = rest[0] == (byte)'+';
+        rest = rest[2..];
+        int end = rest.IndexOf((byte)'\n');
+        if (end <= 0 || !TryDecodeMember(Encoding.UTF8.GetString(rest[..end]), rest[(end + 1)..], out string node, out PresenceMember? member))
+        {
+            Log.Malformed(_logger, new string(name));
+            return;
+        }
+
+        // This node told its own watchers as it happened; a dead node's leaves come from whoever found it dead.
+        if (node != _nodeId && _feed.Wants(name, long.MaxValue))
+        {
+            _feed.OnPresence(new string(name), new PresenceChange(joined, member));
+        }
+    }
+
+    /// <summary>A presence member as the hash holds it: <c>node \n since(ms) \n user \n info</c> (empty user or info: none).</summary>
+    private static bool TryDecodeMember(string connection, ReadOnlySpan<byte> value, out string node, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out PresenceMember? member)
+    {
+        node = "";
+        member = null;
+        int first = value.IndexOf((byte)'\n');
+        if (first <= 0)
+        {
+            return false;
+        }
+
+        node = Encoding.ASCII.GetString(value[..first]);
+        value = value[(first + 1)..];
+        int second = value.IndexOf((byte)'\n');
+        if (second <= 0 || !System.Buffers.Text.Utf8Parser.TryParse(value[..second], out long since, out int used) || used != second)
+        {
+            return false;
+        }
+
+        value = value[(second + 1)..];
+        int third = value.IndexOf((byte)'\n');
+        if (third < 0 || since < 0 || since > DateTimeOffset.MaxValue.ToUnixTimeMilliseconds())
+        {
+            return false;
+        }
+
+        string? user = third == 0 ? null : Encoding.UTF8.GetString(value[..third]);
+        byte[]? info = value.Length == third + 1 ? null : value[(third + 1)..].ToArray();
+        member = new PresenceMember(connection, user, info, DateTimeOffset.FromUnixTimeMilliseconds(since));
+        return true;
+    }
+
+    /// <summary>The hash's value for <paramref name="member"/> of this node.</summary>
+    private byte[] EncodeMember(PresenceMember member)
+    {
+        // A user never holds a newline when it came from user= (no control characters); a token's
+        // sub might, and would break the record apart: it becomes a space here.
+        string user = member.User?.Replace('\n', ' ') ?? "";
+        byte[] head = Encoding.UTF8.GetBytes($"{_nodeId}\n{member.Since.ToUnixTimeMilliseconds()}\n{user}\n");
+        byte[] info = member.Info ?? [];
+        byte[] value = new byte[head.Length + info.Length];
+        head.CopyTo(value, 0);
+        info.CopyTo(value, head.Length);
+        return value;
+    }
+
+    public async ValueTask<PresenceRead> ReadPresenceAsync(string session, CancellationToken cancellationToken)
+    {
+        var result = (RedisResult[])(await _link.EvaluateAsync(RedisScripts.PresenceRead, _keys.Of(session), []))!;
+        var members = new List<PresenceMember>((result.Length - 1) / 2);
+        for (int i = 1; i + 1 < result.Length; i += 2)
+        {
+            if (TryDecodeMember((string)result[i]!, (byte[])result[i + 1]!, out _, out PresenceMember? member))
+            {
+                members.Add(member);
+            }
+        }
+
+        return new PresenceRead((long)result[0] == 1, members);
+    }
+
+    public void PresenceChanged(string session, PresenceChange change)
+    {
+        string connection = change.Member.Connection;
+        if (change.Joined)
+        {
+            _link.Send(RedisScripts.PresenceJoin, _keys.Of(session), [session, _keys.EventsChannel, connection, EncodeMember(change.Member), _idleTtlMs]);
+        }
+        else
+        {
+            _link.Send(RedisScripts.PresenceLeave, _keys.Of(session), [session, _keys.EventsChannel, connection]);
+        }
+    }
+
+    /// <summary>This node's presence members of every local session, stated afresh: what was lost while the link was down, or taken from a node thought dead.</summary>
+    private async Task RestatePresenceAsync()
+    {
+        var sessions = new List<(string Session, List<PresenceMember> Members, bool Watched)>();
+        _feed.ListPresence(sessions);
+        await Task.WhenAll(sessions.Select(s =>
+        {
+            var values = new RedisValue[5 + (2 * s.Members.Count)];
+            values[0] = s.Session;
+            values[1] = _keys.EventsChannel;
+            values[2] = _nodeId;
+            values[3] = _idleTtlMs;
+            values[4] = s.Members.Count;
+            for (int i = 0; i < s.Members.Count; i++)
+            {
+                values[5 + (2 * i)] = s.Members[i].Connection;
+                values[6 + (2 * i)] = EncodeMember(s.Members[i]);
+            }
+
+            return _link.EvaluateAsync(RedisScripts.PresenceRestate, _keys.Of(s.Session), values);
+        }));
+    }
+
+    /// <summary>
+    /// Drops dead nodes' presence members from the sessions watched here, so that watchers get
+    /// their leaves; elsewhere a read leaves them out, and the hash expires with its session.
+    /// </summary>
+    private async Task ReapPresenceAsync()
+    {
+        var sessions = new List<(string Session, List<PresenceMember> Members, bool Watched)>();
+        _feed.ListPresence(sessions);
+        await Task.WhenAll(sessions.Where(s => s.Watched).Select(s =>
+            _link.EvaluateAsync(RedisScripts.PresenceReap, _keys.Of(s.Session), [s.Session, _keys.EventsChannel])));
+    }
+
     /// <summary>The epoch a message carries, as the last one when it is the same (it nearly always is): no string per message.</summary>
     private string EpochOf(ReadOnlySpan<byte> bytes)
     {
@@ -411,7 +569,18 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
 
     private async Task TouchAsync(List<(string Session, int Clients)> sessions, bool setCounts)
     {
-        await _link.EvaluateAsync(RedisScripts.Alive, [_keys.Nodes], [_nodeId, (long)NodeLiveness.TotalMilliseconds]);
+        bool added = (long)await _link.EvaluateAsync(RedisScripts.Alive, [_keys.Nodes], [_nodeId, (long)_liveness.TotalMilliseconds]) == 1;
+        if (added && _seenAlive && !setCounts)
+        {
+            // This node had been taken for dead (a long pause), and its presence members were
+            // dropped by the others: state them again. Its counts are written again below.
+            Log.TakenForDead(_logger);
+            setCounts = true;
+            sessions = Snapshot(withoutClients: true);
+            await RestatePresenceAsync();
+        }
+
+        _seenAlive = true;
         await Task.WhenAll(sessions.Select(s =>
             _link.EvaluateAsync(RedisScripts.Touch, _keys.Of(s.Session), [_nodeId, _idleTtlMs, setCounts ? "1" : "0", s.Clients])));
     }
@@ -444,6 +613,9 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
 
         [LoggerMessage(EventId = 514, Level = LogLevel.Error, Message = "Handling a backplane message failed")]
         public static partial void MessageFailed(ILogger logger, Exception exception);
+
+        [LoggerMessage(EventId = 517, Level = LogLevel.Warning, Message = "This node had been taken for dead (its liveness in Redis ran out); its client counts and presence members are stated again")]
+        public static partial void TakenForDead(ILogger logger);
     }
 }
 
@@ -465,6 +637,14 @@ internal sealed class NoFeed : ILogFeed
     }
 
     public void CountMembers(List<(string Session, int Members)> into, bool includeEmpty)
+    {
+    }
+
+    public void OnPresence(string session, PresenceChange change)
+    {
+    }
+
+    public void ListPresence(List<(string Session, List<PresenceMember> Members, bool Watched)> into)
     {
     }
 }

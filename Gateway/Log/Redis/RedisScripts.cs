@@ -5,7 +5,8 @@ namespace Gateway.Log.Redis;
 /// keys share the hash tag <c>{name}</c>: <c>meta</c> (a hash: seq, epoch, last event time, complete),
 /// <c>events</c> (a list, the history, oldest first, seq = last seq - length + 1 + index),
 /// <c>state</c> (a hash: event name to its latest entry), <c>ids</c> (a sorted set: idempotency key
-/// scored by its seq) and <c>clients</c> (a hash: node id to that node's client count).
+/// scored by its seq), <c>clients</c> (a hash: node id to that node's client count) and
+/// <c>presence</c> (a hash: connection id to its node, join time, user and info).
 /// </summary>
 /// <remarks>
 /// An entry, in history, in state and on the events channel, is
@@ -241,7 +242,7 @@ internal static class RedisScripts
     /// <summary>Forgets a session and tells every node. ARGV: session, channel. Returns 1, or 0 when it did not exist.</summary>
     public const string Delete = """
         if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-        redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5])
+        redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[8])
         redis.call('SREM', KEYS[6], ARGV[1])
         redis.call('PUBLISH', ARGV[2], ARGV[1] .. '\n#deleted')
         return 1
@@ -260,7 +261,7 @@ internal static class RedisScripts
             if count > 0 then redis.call('HSET', KEYS[5], node, count) else redis.call('HDEL', KEYS[5], node) end
           end
           if count > 0 then
-            for i = 1, 5 do redis.call('PEXPIRE', KEYS[i], idle) end
+            for _, i in ipairs({1, 2, 3, 4, 5, 8}) do redis.call('PEXPIRE', KEYS[i], idle) end
           end
         end
         return 1
@@ -268,13 +269,110 @@ internal static class RedisScripts
 
     /// <summary>
     /// A node says it is alive for another liveness period, and nodes whose period ran out are
-    /// forgotten. KEYS[1] the nodes' sorted set; ARGV: node id, liveness ttl ms. Returns 1.
+    /// forgotten. KEYS[1] the nodes' sorted set; ARGV: node id, liveness ttl ms. Returns 1 when
+    /// the node was not in the set (its first visit, or it had been taken for dead), else 0.
     /// </summary>
     public const string Alive = """
         local t = redis.call('TIME')
         local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
         redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-        redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+        return redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+        """;
+
+    /// <summary>
+    /// A presence member joins (spec section 17) and the nodes are told. ARGV: session, channel,
+    /// connection, member (<c>node \n since(ms) \n user \n info</c>), idle ttl ms. On the channel:
+    /// <c>session \n #presence \n + \n connection \n member</c>.
+    /// </summary>
+    public const string PresenceJoin = """
+        redis.call('HSET', KEYS[8], ARGV[3], ARGV[4])
+        redis.call('PEXPIRE', KEYS[8], ARGV[5])
+        redis.call('PUBLISH', ARGV[2], ARGV[1] .. '\n#presence\n+\n' .. ARGV[3] .. '\n' .. ARGV[4])
+        return 1
+        """;
+
+    /// <summary>
+    /// A presence member leaves and the nodes are told (<c>-</c> in place of <c>+</c>), once: a
+    /// member that was not there is not announced. ARGV: session, channel, connection.
+    /// </summary>
+    public const string PresenceLeave = """
+        local member = redis.call('HGET', KEYS[8], ARGV[3])
+        if not member then return 0 end
+        redis.call('HDEL', KEYS[8], ARGV[3])
+        redis.call('PUBLISH', ARGV[2], ARGV[1] .. '\n#presence\n-\n' .. ARGV[3] .. '\n' .. member)
+        return 1
+        """;
+
+    /// <summary>
+    /// A session's presence members whose node is alive. ARGV: none. Returns
+    /// <c>{found, connection, member, ...}</c>; found is 0 when the session does not exist.
+    /// </summary>
+    public const string PresenceRead = """
+        local t = redis.call('TIME')
+        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        local out, alive = {redis.call('EXISTS', KEYS[1])}, {}
+        local all = redis.call('HGETALL', KEYS[8])
+        for i = 1, #all, 2 do
+          local node = string.match(all[i + 1], '^[^\n]*')
+          if alive[node] == nil then
+            local until_ = redis.call('ZSCORE', KEYS[7], node)
+            alive[node] = until_ ~= false and tonumber(until_) > now
+          end
+          if alive[node] then
+            out[#out + 1] = all[i]
+            out[#out + 1] = all[i + 1]
+          end
+        end
+        return out
+        """;
+
+    /// <summary>
+    /// Drops the presence members of nodes whose liveness ran out (a node that died), telling the
+    /// nodes each leave, once. ARGV: session, channel. Returns how many left.
+    /// </summary>
+    public const string PresenceReap = """
+        local t = redis.call('TIME')
+        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        local alive, gone = {}, 0
+        local all = redis.call('HGETALL', KEYS[8])
+        for i = 1, #all, 2 do
+          local node = string.match(all[i + 1], '^[^\n]*')
+          if alive[node] == nil then
+            local until_ = redis.call('ZSCORE', KEYS[7], node)
+            alive[node] = until_ ~= false and tonumber(until_) > now
+          end
+          if not alive[node] then
+            redis.call('HDEL', KEYS[8], all[i])
+            redis.call('PUBLISH', ARGV[2], ARGV[1] .. '\n#presence\n-\n' .. all[i] .. '\n' .. all[i + 1])
+            gone = gone + 1
+          end
+        end
+        return gone
+        """;
+
+    /// <summary>
+    /// States a node's presence members of a session afresh (after a reconnection, or after it was
+    /// taken for dead): its members that are no longer there leave, those missing join, each told
+    /// to the nodes. ARGV: session, channel, node, idle ttl ms, n, then n pairs of connection and member.
+    /// </summary>
+    public const string PresenceRestate = """
+        local n = tonumber(ARGV[5])
+        local here = {}
+        for i = 1, n do here[ARGV[4 + 2 * i]] = true end
+        local all = redis.call('HGETALL', KEYS[8])
+        for i = 1, #all, 2 do
+          if string.match(all[i + 1], '^[^\n]*') == ARGV[3] and not here[all[i]] then
+            redis.call('HDEL', KEYS[8], all[i])
+            redis.call('PUBLISH', ARGV[2], ARGV[1] .. '\n#presence\n-\n' .. all[i] .. '\n' .. all[i + 1])
+          end
+        end
+        for i = 1, n do
+          local connection, member = ARGV[4 + 2 * i], ARGV[5 + 2 * i]
+          if redis.call('HSETNX', KEYS[8], connection, member) == 1 then
+            redis.call('PUBLISH', ARGV[2], ARGV[1] .. '\n#presence\n+\n' .. connection .. '\n' .. member)
+          end
+        end
+        if n > 0 then redis.call('PEXPIRE', KEYS[8], ARGV[4]) end
         return 1
         """;
 

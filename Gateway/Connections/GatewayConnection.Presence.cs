@@ -1,0 +1,21 @@
+using Gateway.Http;
+using Gateway.Hub;
+using Gateway.Protocol.Messages;
+
+namespace Gateway.Connections;
+
+internal sealed partial class GatewayConnection
+{
+    /// <summary>Answers <c>presence</c>: who is connected to the session, on every node (spec section 17).</summary>
+    private async ValueTask SendPresenceAsync(PresenceRequest request)
+    {
+        if (!Env.Hub.PresenceEnabled)
+        {
+            SendError(request.Id, ErrorCode.Forbidden, PresenceEndpoints.DisabledMessage);
+            return;
+        }
+
+        PresenceView? view = await Env.Hub.GetPresenceAsync(Session, Http.RequestAborted);
+        Send(PresenceEndpoints.Reply(request.Id, Session, view));
+    }
+}
