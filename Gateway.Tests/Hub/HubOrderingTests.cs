@@ -197,7 +197,7 @@ public sealed class HubOrderingTests
     /// background catch-ups meet the script may differ between runs; the script itself is the seed's.
     /// </summary>
     [Test]
-    [Explicit("some seeds spin a join in the hub's read-again loop (the clock stands still, so it is never outpaced): under investigation")]
+    [Explicit("open hub bug: a join resuming ahead of a node whose history has lost the events after the node's stream reads the log again and again (ReachSince never succeeds), until the operation timeout, which this test's still clock never reaches")]
     [CancelAfter(300_000)]
     public async Task Random_interleavings_keep_every_stream_gapless_and_in_order()
     {
