@@ -93,6 +93,10 @@ internal sealed class HubSession(string name)
     private int _joining;
     private bool _deletedWhileJoining;
     private bool _catchingUp;
+
+    // A resync (or an event of another life) came while a catch-up's read was in flight: that read
+    // may have been answered before what the feed lost, so the catch-up reads once more.
+    private bool _readAgain;
     private TaskCompletionSource? _nextEvent;
     private SessionPresence? _presence;
 
@@ -406,13 +410,27 @@ internal sealed class HubSession(string name)
         }
     }
 
-    /// <summary>Marks a catch-up started (after a reconnect); false when one is running already or there is nothing to catch up.</summary>
+    /// <summary>
+    /// Marks a catch-up started (after a reconnect); false when there is nothing to catch up, or
+    /// when one is running already (which then reads again before it ends).
+    /// </summary>
     public bool TryStartCatchUp(out long from)
     {
         lock (_gate)
         {
             from = _delivered;
-            return _delivered >= 0 && StartCatchUp();
+            if (_delivered < 0)
+            {
+                return false;
+            }
+
+            if (_catchingUp)
+            {
+                _readAgain = true;
+                return false;
+            }
+
+            return StartCatchUp();
         }
     }
 
@@ -435,6 +453,7 @@ internal sealed class HubSession(string name)
         lock (_gate)
         {
             _catchingUp = false;
+            _readAgain = false;
         }
     }
 
@@ -529,6 +548,8 @@ internal sealed class HubSession(string name)
 
     private bool EndCatchUp(bool again)
     {
+        again |= _readAgain;
+        _readAgain = false;
         _catchingUp = again;
         return again;
     }
