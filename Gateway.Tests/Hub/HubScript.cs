@@ -46,7 +46,7 @@ public sealed class HubScript : IDisposable
         // The host reads as many events as history holds. The clock stands still: a join that
         // reads again is never "outpaced", however long a script holds it.
         IOptions<HistoryOptions> history = Options.Create(new HistoryOptions { MaxEvents = readLimit ?? historyCapacity });
-        Hub = new SessionHub(Log, history, Options.Create(new BackplaneOptions()), Time, metrics, NullLogger<SessionHub>.Instance);
+        Hub = new SessionHub(Log, history, Options.Create(new BackplaneOptions()), Options.Create(new PresenceOptions()), Time, metrics, NullLogger<SessionHub>.Instance);
     }
 
     internal CancellationToken Deadline { get; }

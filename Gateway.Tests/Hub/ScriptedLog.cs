@@ -141,15 +141,35 @@ internal sealed class ScriptedLog(int historyCapacity, Signal changes) : ISessio
         return held is null ? ValueTask.FromResult(answer!) : new ValueTask<LogRead>(held.Reply.Task);
     }
 
-    public void Left(string session)
+    public void Left(string session, Action<string, long>? remaining = null)
     {
+        long left = -1;
         lock (_gate)
         {
             if (_sessions.TryGetValue(session, out Life? life))
             {
                 life.Clients = Math.Max(0, life.Clients - 1);
+                left = life.Clients;
             }
         }
+
+        if (left >= 0)
+        {
+            remaining?.Invoke(session, left);
+        }
+    }
+
+    /// <summary>One node: the hub's own members are the whole presence.</summary>
+    public ValueTask<PresenceRead> ReadPresenceAsync(string session, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            return ValueTask.FromResult(new PresenceRead(_sessions.ContainsKey(session), Members: null));
+        }
+    }
+
+    public void PresenceChanged(string session, PresenceChange change)
+    {
     }
 
     public ValueTask<SessionSnapshot?> SnapshotAsync(string session, CancellationToken cancellationToken)
