@@ -197,8 +197,8 @@ public sealed class HubOrderingTests
     /// background catch-ups meet the script may differ between runs; the script itself is the seed's.
     /// </summary>
     [Test]
-    [Explicit("open hub bug: a join resuming ahead of a node whose history has lost the events after the node's stream reads the log again and again (ReachSince never succeeds), until the operation timeout, which this test's still clock never reaches")]
-    [CancelAfter(300_000)]
+    [Explicit("open: with several lives of one session (deletes, resets) and a feed that drops and reorders, a few seeds still find a member handed an event of the life before, or a hub that does not settle; the rows above hold, and the read-again spin it first found is fixed")]
+    [CancelAfter(120_000)]
     public async Task Random_interleavings_keep_every_stream_gapless_and_in_order()
     {
         var table = new OutcomeTable("step", "steps");

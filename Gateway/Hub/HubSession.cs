@@ -26,6 +26,8 @@ internal sealed class HubOutbox(SessionHub hub, string session)
 
     public TaskCompletionSource? Pollers;
 
+    public TaskCompletionSource? Moved;
+
     /// <summary>
     /// Wakes the senders, closes the members, leaves for the members the session let go of,
     /// releases the pollers; once the caller holds no lock.
@@ -64,6 +66,7 @@ internal sealed class HubOutbox(SessionHub hub, string session)
         }
 
         Pollers?.TrySetResult();
+        Moved?.TrySetResult();
     }
 }
 
@@ -98,6 +101,9 @@ internal sealed class HubSession(string name)
     // may have been answered before what the feed lost, so the catch-up reads once more.
     private bool _readAgain;
     private TaskCompletionSource? _nextEvent;
+
+    // Completed when this node's stream moves, for joins and replays waiting to read again.
+    private TaskCompletionSource? _moved;
     private SessionPresence? _presence;
 
     public string Name { get; } = name;
@@ -163,6 +169,20 @@ internal sealed class HubSession(string name)
     }
 
     /// <summary>
+    /// Completes when this node's stream of the session next moves (events handed out, a
+    /// catch-up's read applied or given up, a delete): a join or a replay that could not meet it
+    /// waits on this before it reads again.
+    /// </summary>
+    public Task StreamMovedAsync()
+    {
+        lock (_gate)
+        {
+            _moved ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            return _moved.Task;
+        }
+    }
+
+    /// <summary>
     /// Events from the feed, in seq order within the call. True when a gap was found and a
     /// catch-up must start.
     /// </summary>
@@ -170,7 +190,7 @@ internal sealed class HubSession(string name)
     {
         lock (_gate)
         {
-            TakePollers(outbox);
+            TakeWaiters(outbox);
             if (_delivered < 0)
             {
                 if (_joining > 0)
@@ -210,19 +230,25 @@ internal sealed class HubSession(string name)
     /// already handed out events past the read, or has not yet reached the joiner's seq in
     /// <paramref name="from"/> (the caller reads again); otherwise whether the member was added
     /// (not when the session is complete) and whether a catch-up must start (also when the read
-    /// shows a new life of the session: the catch-up then resets this node's stream of it).
+    /// shows a new life of the session: the catch-up then resets this node's stream of it). With
+    /// null, <paramref name="catchUpFirst"/> is true when reading again cannot help until a
+    /// catch-up has moved this node's stream (the caller starts it, and reads again once the
+    /// stream has moved: <see cref="StreamMovedAsync"/>).
     /// </summary>
-    public (bool Added, bool CatchUp)? TryJoin(ISessionMember member, ResumePoint? from, long readFrom, LogRead read, HubOutbox outbox)
+    public (bool Added, bool CatchUp)? TryJoin(ISessionMember member, ResumePoint? from, long readFrom, LogRead read, HubOutbox outbox, out bool catchUpFirst)
     {
         // The caller read after this seq: the joiner's own, or 0 when its epoch is of another life.
         long? since = from?.SinceIn(read.Epoch);
+        catchUpFirst = false;
         lock (_gate)
         {
             TakePollers(outbox);
             if (_deletedWhileJoining)
             {
-                // The read may show the session as it was before it was deleted: read it again.
+                // The read may show the session as it was before it was deleted: read it again,
+                // at once (the delete is what moved the stream).
                 _deletedWhileJoining = false;
+                TakeWaiters(outbox);
                 return null;
             }
 
@@ -232,13 +258,19 @@ internal sealed class HubSession(string name)
             }
             else if (_delivered > read.Seq && !read.Complete)
             {
-                // Events after the read reached this node first; they would be missing from the replay.
+                // Events after the read reached this node first; they would be missing from the
+                // replay: read again. Unless the read is of another life, or found nothing: then
+                // this node's stream is what is out of date, and only a catch-up resets it.
+                catchUpFirst = !FollowsOn(read) && StartCatchUp();
                 return null;
             }
             else if (since is { } claimed && !ReachSince(claimed, readFrom, read, outbox))
             {
                 // The joiner has seen more than this node has handed out (it came from another
-                // node), and the read could not bring this node up to it: read again.
+                // node), and the read could not bring this node up to it: history lost what
+                // follows this node's stream, or the session began again. A catch-up settles
+                // that (closing the members who missed events); the joiner reads again after it.
+                catchUpFirst = StartCatchUp();
                 return null;
             }
 
@@ -272,15 +304,32 @@ internal sealed class HubSession(string name)
 
     /// <summary>
     /// Hands a member its resume replay at a seam between two live events; false when this node
-    /// has already handed out events past the read (the caller reads again).
+    /// has already handed out events past the read (the caller reads again), with
+    /// <paramref name="catchUpFirst"/> as for <see cref="TryJoin"/>.
     /// </summary>
-    public bool TryReplay(ResumePoint from, long readFrom, LogRead read, Action<Replay> deliver, HubOutbox outbox)
+    public bool TryReplay(ResumePoint from, long readFrom, LogRead read, Action<Replay> deliver, HubOutbox outbox, out bool catchUpFirst)
     {
         long since = from.SinceIn(read.Epoch);
+        catchUpFirst = false;
         lock (_gate)
         {
-            if (_delivered > read.Seq || !ReachSince(since, readFrom, read, outbox))
+            if (!FollowsOn(read))
             {
+                // The read is of another life than this node's stream (or found no session): a
+                // replay of it would not join on to the member's live events. The catch-up resets
+                // the stream first, closing the members, this one included, who then reconnect.
+                catchUpFirst = StartCatchUp();
+                return false;
+            }
+
+            if (_delivered > read.Seq)
+            {
+                return false;
+            }
+
+            if (!ReachSince(since, readFrom, read, outbox))
+            {
+                catchUpFirst = StartCatchUp();
                 return false;
             }
 
@@ -288,6 +337,10 @@ internal sealed class HubSession(string name)
             return true;
         }
     }
+
+    /// <summary>True when <paramref name="read"/> is of the life this node's stream follows (or the stream has none yet).</summary>
+    private bool FollowsOn(LogRead read) =>
+        read.Found == LogReadFound.Found && (string.IsNullOrEmpty(_epoch) || string.Equals(_epoch, read.Epoch, StringComparison.Ordinal));
 
     /// <summary>
     /// Where a read for a joiner or a replay after <paramref name="since"/> starts: from what this
@@ -342,7 +395,7 @@ internal sealed class HubSession(string name)
     {
         lock (_gate)
         {
-            TakePollers(outbox);
+            TakeWaiters(outbox);
             if (_delivered < 0 || _delivered != from)
             {
                 // Nothing to catch up yet, or the stream moved on (or was reset) while the log was read.
@@ -388,7 +441,7 @@ internal sealed class HubSession(string name)
     {
         lock (_gate)
         {
-            TakePollers(outbox);
+            TakeWaiters(outbox);
             DropMembers(outbox, CloseCodes.GoingAway, "session closed");
             if (_delivered >= 0)
             {
@@ -450,11 +503,17 @@ internal sealed class HubSession(string name)
     /// <summary>A catch-up could not read the log: the next reconnection or gap starts another.</summary>
     public void CancelCatchUp()
     {
+        TaskCompletionSource? moved;
         lock (_gate)
         {
             _catchingUp = false;
             _readAgain = false;
+            moved = _moved;
+            _moved = null;
         }
+
+        // A join waiting on the catch-up reads again (and meets the same outage, or not).
+        moved?.TrySetResult();
     }
 
     /// <summary>
@@ -570,5 +629,13 @@ internal sealed class HubSession(string name)
     {
         outbox.Pollers = _nextEvent;
         _nextEvent = null;
+    }
+
+    /// <summary>The pollers, and the joins waiting for this node's stream to move.</summary>
+    private void TakeWaiters(HubOutbox outbox)
+    {
+        TakePollers(outbox);
+        outbox.Moved = _moved;
+        _moved = null;
     }
 }

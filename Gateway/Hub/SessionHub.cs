@@ -118,6 +118,7 @@ internal sealed partial class SessionHub : ILogFeed
             for (int attempt = 0; ; attempt++)
             {
                 // Only the first read counts the client and restarts the session's idle time.
+                Task moved = hub.StreamMovedAsync();
                 long readFrom = since is { } seq ? hub.ReadFrom(seq) : -1;
                 LogRead read = await _log.ReadAsync(session, readFrom, _readLimit, attempt == 0 ? ReadIntent.Join : ReadIntent.Create, cancellationToken);
                 counted |= attempt == 0 && read.Found == LogReadFound.Found && !read.Complete;
@@ -132,7 +133,7 @@ internal sealed partial class SessionHub : ILogFeed
                 }
 
                 var outbox = new HubOutbox(this, session);
-                (bool Added, bool CatchUp)? joined = hub.TryJoin(member, from, readFrom, read, outbox);
+                (bool Added, bool CatchUp)? joined = hub.TryJoin(member, from, readFrom, read, outbox, out bool catchUpFirst);
                 outbox.Flush();
                 if (joined is { } done)
                 {
@@ -153,7 +154,7 @@ internal sealed partial class SessionHub : ILogFeed
                     return new Membership(this, hub, member, counted, present);
                 }
 
-                ThrowIfOutpaced(started);
+                await ReadAgainAsync(hub, catchUpFirst, moved, started, cancellationToken);
             }
         }
         catch
@@ -366,7 +367,35 @@ internal sealed partial class SessionHub : ILogFeed
     {
         if (_time.GetElapsedTime(started) > _operationTimeout)
         {
-            throw new BackplaneUnavailableException("events reached this node faster than it could read the session from the store; retry");
+            throw Outpaced();
+        }
+    }
+
+    private static BackplaneUnavailableException Outpaced() =>
+        new("events reached this node faster than it could read the session from the store; retry");
+
+    /// <summary>
+    /// Before a join or a replay reads again: when its read could not meet this node's stream
+    /// until a catch-up moves it, starts that catch-up (<paramref name="catchUpFirst"/>) and waits
+    /// for the stream to move (<paramref name="moved"/>, taken before the read), rather than read
+    /// the same answer again and again. Past the operation timeout it gives up.
+    /// </summary>
+    private async ValueTask ReadAgainAsync(HubSession hub, bool catchUpFirst, Task moved, long started, CancellationToken cancellationToken)
+    {
+        ThrowIfOutpaced(started);
+        if (catchUpFirst)
+        {
+            StartCatchUp(hub, hub.Delivered);
+        }
+
+        TimeSpan left = _operationTimeout - _time.GetElapsedTime(started);
+        try
+        {
+            await moved.WaitAsync(left, _time, cancellationToken);
+        }
+        catch (TimeoutException)
+        {
+            throw Outpaced();
         }
     }
 
@@ -401,6 +430,7 @@ internal sealed partial class SessionHub : ILogFeed
             long since = from.Seq;
             while (true)
             {
+                Task moved = hub.StreamMovedAsync();
                 long readFrom = hub.ReadFrom(since);
                 LogRead read = await owner._log.ReadAsync(hub.Name, readFrom, owner._readLimit, ReadIntent.Look, cancellationToken);
                 if (from.SinceIn(read.Epoch) != since)
@@ -410,14 +440,14 @@ internal sealed partial class SessionHub : ILogFeed
                 }
 
                 var outbox = new HubOutbox(owner, hub.Name);
-                bool replayed = hub.TryReplay(from, readFrom, read, deliver, outbox);
+                bool replayed = hub.TryReplay(from, readFrom, read, deliver, outbox, out bool catchUpFirst);
                 outbox.Flush();
                 if (replayed)
                 {
                     return;
                 }
 
-                owner.ThrowIfOutpaced(started);
+                await owner.ReadAgainAsync(hub, catchUpFirst, moved, started, cancellationToken);
             }
         }
 
