@@ -98,6 +98,10 @@ public sealed class HubOrderingTests
             "join resuming ahead of this node, which the read brings forward",
             Join("A"), Append(1), Deliver(), Append(2), Drop(), Join("B", 3), Sees("A", 3), JoinedAt("B", 3, "life1"), Replayed("B", complete: true), Append(1), DeliverAll(), Sees("B", 4), Delivered("B", 4));
         yield return Row(
+            "join resuming ahead of this node, whose history lost what follows its stream: a catch-up first, no reading in circles",
+            3, Join("A"), Append(1), Deliver(), Append(5), Drop(), Join("B", 6), ClosedWith("A", 1001, "events were missed; reconnect with since"),
+            JoinedAt("B", 6, "life1"), Replayed("B", complete: true), Append(1), DeliverAll(), Sees("B", 7), Delivered("B", 7));
+        yield return Row(
             "a member leaves in the middle",
             Join("A"), Join("B"), Append(2), DeliverAll(), Leave("A"), Append(2), DeliverAll(), Sees("B", 4), Delivered("A", 1, 2), Delivered("B", 1, 2, 3, 4));
         yield return Row(
