@@ -11,9 +11,7 @@ namespace Gateway.Security;
 /// </summary>
 internal sealed class ClientPublishEvents
 {
-    private readonly HashSet<string> _names = new(StringComparer.Ordinal);
-    private readonly string[] _prefixes;
-    private readonly bool _all;
+    private readonly NamePatterns _patterns;
 
     public ClientPublishEvents(string[] patterns)
     {
@@ -22,24 +20,7 @@ internal sealed class ClientPublishEvents
             patterns = SecurityOptions.DefaultClientPublishEvents;
         }
 
-        var prefixes = new List<string>();
-        foreach (string pattern in patterns)
-        {
-            if (pattern == "*")
-            {
-                _all = true;
-            }
-            else if (pattern.EndsWith('*'))
-            {
-                prefixes.Add(pattern[..^1]);
-            }
-            else
-            {
-                _names.Add(pattern);
-            }
-        }
-
-        _prefixes = [.. prefixes];
+        _patterns = NamePatterns.Of(patterns);
         Text = string.Join(", ", patterns);
     }
 
@@ -53,21 +34,5 @@ internal sealed class ClientPublishEvents
         || (pattern.Length > 1 && pattern.EndsWith('*') && Names.IsValidEventName(pattern.AsSpan(0, pattern.Length - 1)));
 
     /// <summary>True when a client may publish an event named <paramref name="name"/>.</summary>
-    public bool Allows(string name)
-    {
-        if (_all || _names.Contains(name))
-        {
-            return true;
-        }
-
-        foreach (string prefix in _prefixes)
-        {
-            if (name.StartsWith(prefix, StringComparison.Ordinal))
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
+    public bool Allows(string name) => _patterns.Allows(name);
 }

@@ -8,40 +8,17 @@ namespace Gateway.Security;
 /// </summary>
 internal sealed class SessionGrant
 {
-    public static readonly SessionGrant None = new([], [], all: false);
+    public static readonly SessionGrant None = new(NamePatterns.None);
 
-    public static readonly SessionGrant All = new([], [], all: true);
+    public static readonly SessionGrant All = new(NamePatterns.All);
 
-    private readonly HashSet<string> _names;
-    private readonly string[] _prefixes;
-    private readonly bool _all;
+    private readonly NamePatterns _patterns;
 
-    private SessionGrant(HashSet<string> names, string[] prefixes, bool all)
-    {
-        _names = names;
-        _prefixes = prefixes;
-        _all = all;
-    }
+    private SessionGrant(NamePatterns patterns) => _patterns = patterns;
 
-    public bool IsNone => !_all && _names.Count == 0 && _prefixes.Length == 0;
+    public bool IsNone => _patterns.IsNone;
 
-    public bool Allows(string session)
-    {
-        if (_all || _names.Contains(session))
-        {
-            return true;
-        }
-
-        foreach (string prefix in _prefixes)
-        {
-            if (session.StartsWith(prefix, StringComparison.Ordinal))
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
+    public bool Allows(string session) => _patterns.Allows(session);
 
     /// <summary>
     /// Parses patterns: session names, or names with one trailing <c>*</c>. False with an error
@@ -49,36 +26,22 @@ internal sealed class SessionGrant
     /// </summary>
     public static bool TryParse(IEnumerable<string> patterns, out SessionGrant grant, out string? error)
     {
-        var names = new HashSet<string>(StringComparer.Ordinal);
-        var prefixes = new List<string>();
+        var checkedPatterns = new List<string>();
         foreach (string pattern in patterns)
         {
-            if (pattern == "*")
-            {
-                grant = All;
-                error = null;
-                return true;
-            }
-
-            string name = pattern.EndsWith('*') ? pattern[..^1] : pattern;
-            if (!Names.IsValidSessionName(name))
+            string name = pattern.EndsWith('*') && pattern != "*" ? pattern[..^1] : pattern;
+            if (pattern != "*" && !Names.IsValidSessionName(name))
             {
                 grant = None;
                 error = $"'{Truncate(pattern)}' is neither a session name nor a prefix ending in *";
                 return false;
             }
 
-            if (pattern.EndsWith('*'))
-            {
-                prefixes.Add(name);
-            }
-            else
-            {
-                names.Add(name);
-            }
+            checkedPatterns.Add(pattern);
         }
 
-        grant = names.Count == 0 && prefixes.Count == 0 ? None : new SessionGrant(names, [.. prefixes], all: false);
+        NamePatterns parsed = NamePatterns.Of(checkedPatterns);
+        grant = parsed.IsNone ? None : ReferenceEquals(parsed, NamePatterns.All) ? All : new SessionGrant(parsed);
         error = null;
         return true;
     }
@@ -86,8 +49,8 @@ internal sealed class SessionGrant
     /// <summary>The named sessions this grant covers, as a grant of exactly those.</summary>
     public SessionGrant Restrict(IEnumerable<string> sessions)
     {
-        var names = new HashSet<string>(sessions.Where(Allows), StringComparer.Ordinal);
-        return names.Count == 0 ? None : new SessionGrant(names, [], all: false);
+        NamePatterns names = NamePatterns.Exactly(sessions.Where(Allows));
+        return names.IsNone ? None : new SessionGrant(names);
     }
 
     private static string Truncate(string text) => text.Length <= 40 ? text : text[..40] + "...";

@@ -304,21 +304,32 @@ internal static class RedisScripts
         """;
 
     /// <summary>
-    /// A session's presence members whose node is alive. ARGV: none. Returns
-    /// <c>{found, connection, member, ...}</c>; found is 0 when the session does not exist.
+    /// The start of a presence script: <c>isAlive(node)</c>, true while the node's liveness in
+    /// KEYS[7] has not run out, each node looked up once per script.
     /// </summary>
-    public const string PresenceRead = """
+    private const string LiveMemberNodes = """
         local t = redis.call('TIME')
         local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-        local out, alive = {redis.call('EXISTS', KEYS[1])}, {}
-        local all = redis.call('HGETALL', KEYS[8])
-        for i = 1, #all, 2 do
-          local node = string.match(all[i + 1], '^[^\n]*')
+        local alive = {}
+        local function isAlive(node)
           if alive[node] == nil then
             local until_ = redis.call('ZSCORE', KEYS[7], node)
             alive[node] = until_ ~= false and tonumber(until_) > now
           end
-          if alive[node] then
+          return alive[node]
+        end
+
+        """;
+
+    /// <summary>
+    /// A session's presence members whose node is alive. ARGV: none. Returns
+    /// <c>{found, connection, member, ...}</c>; found is 0 when the session does not exist.
+    /// </summary>
+    public const string PresenceRead = LiveMemberNodes + """
+        local out = {redis.call('EXISTS', KEYS[1])}
+        local all = redis.call('HGETALL', KEYS[8])
+        for i = 1, #all, 2 do
+          if isAlive(string.match(all[i + 1], '^[^\n]*')) then
             out[#out + 1] = all[i]
             out[#out + 1] = all[i + 1]
           end
@@ -330,18 +341,11 @@ internal static class RedisScripts
     /// Drops the presence members of nodes whose liveness ran out (a node that died), telling the
     /// nodes each leave, once. ARGV: session, channel. Returns how many left.
     /// </summary>
-    public const string PresenceReap = """
-        local t = redis.call('TIME')
-        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-        local alive, gone = {}, 0
+    public const string PresenceReap = LiveMemberNodes + """
+        local gone = 0
         local all = redis.call('HGETALL', KEYS[8])
         for i = 1, #all, 2 do
-          local node = string.match(all[i + 1], '^[^\n]*')
-          if alive[node] == nil then
-            local until_ = redis.call('ZSCORE', KEYS[7], node)
-            alive[node] = until_ ~= false and tonumber(until_) > now
-          end
-          if not alive[node] then
+          if not isAlive(string.match(all[i + 1], '^[^\n]*')) then
             redis.call('HDEL', KEYS[8], all[i])
             redis.call('PUBLISH', ARGV[2], ARGV[1] .. '\n#presence\n-\n' .. all[i] .. '\n' .. all[i + 1])
             gone = gone + 1
