@@ -117,15 +117,19 @@ internal sealed partial class SessionHub : ILogFeed
             long? since = from?.Seq;
             for (int attempt = 0; ; attempt++)
             {
-                // Only the first read counts the client and restarts the session's idle time.
+                // Taken before the read: if the read cannot be used, whatever moves the stream
+                // after it lets the join read again.
                 Task moved = hub.StreamMovedAsync();
                 long readFrom = since is { } seq ? hub.ReadFrom(seq) : -1;
+
+                // Only the first read counts the client and restarts the session's idle time.
                 LogRead read = await _log.ReadAsync(session, readFrom, _readLimit, attempt == 0 ? ReadIntent.Join : ReadIntent.Create, cancellationToken);
                 counted |= attempt == 0 && read.Found == LogReadFound.Found && !read.Complete;
                 if (attempt == 0 && read.Clients == 1)
                 {
                     _hooks?.Occupied(session);
                 }
+
                 if (from is { } point && point.SinceIn(read.Epoch) != since)
                 {
                     since = point.SinceIn(read.Epoch);
