@@ -201,7 +201,7 @@ public sealed class HubOrderingTests
     /// background catch-ups meet the script may differ between runs; the script itself is the seed's.
     /// </summary>
     [Test]
-    [Explicit("open: with several lives of one session (deletes, resets) and a feed that drops and reorders, a few seeds still find a member handed an event of the life before, or a hub that does not settle; the rows above hold, and the read-again spin it first found is fixed")]
+    [Explicit("open: about 145 of the 200 seeds pass; the rest find a join or resume replay whose read the read limit cut short (More), which the hub does not yet read on from (in the gateway the limit is History:MaxEvents, so a read is never cut), and one replay flagged incomplete after a reset")]
     [CancelAfter(120_000)]
     public async Task Random_interleavings_keep_every_stream_gapless_and_in_order()
     {

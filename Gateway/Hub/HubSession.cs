@@ -102,6 +102,9 @@ internal sealed class HubSession(string name)
     private bool _readAgain;
     private TaskCompletionSource? _nextEvent;
 
+    // The life the parked events belong to.
+    private string? _parkedEpoch;
+
     // Completed when this node's stream moves, for joins and replays waiting to read again.
     private TaskCompletionSource? _moved;
     private SessionPresence? _presence;
@@ -186,15 +189,24 @@ internal sealed class HubSession(string name)
     /// Events from the feed, in seq order within the call. True when a gap was found and a
     /// catch-up must start.
     /// </summary>
-    public bool Receive(ReadOnlySpan<SessionEvent> events, HubOutbox outbox)
+    public bool Receive(ReadOnlySpan<SessionEvent> events, string epoch, HubOutbox outbox)
     {
         lock (_gate)
         {
             TakeWaiters(outbox);
             if (_delivered < 0)
             {
+                // No stream here yet (or it ended with a delete): a join's read will say which
+                // life it follows, so what arrives meanwhile is parked with its life, and parked
+                // events of another life are let go (a catch-up reads anything they were).
                 if (_joining > 0)
                 {
+                    if (!string.Equals(_parkedEpoch, epoch, StringComparison.Ordinal))
+                    {
+                        _parked.Clear();
+                        _parkedEpoch = epoch;
+                    }
+
                     foreach (SessionEvent e in events)
                     {
                         Park(e);
@@ -255,13 +267,25 @@ internal sealed class HubSession(string name)
             if (_delivered < 0)
             {
                 _delivered = read.Seq;
+                if (!string.Equals(_parkedEpoch, read.Epoch, StringComparison.Ordinal))
+                {
+                    // Parked while no life was known, and of another life than the read's.
+                    _parked.Clear();
+                }
+            }
+            else if (!FollowsOn(read))
+            {
+                // The read is of another life than this node's stream (the session began again
+                // under it): a member of the new life must not be handed what the feed still
+                // brings of the old one. A catch-up resets the stream (closing the old life's
+                // members); the joiner reads again after it.
+                catchUpFirst = StartCatchUp();
+                return null;
             }
             else if (_delivered > read.Seq && !read.Complete)
             {
                 // Events after the read reached this node first; they would be missing from the
-                // replay: read again. Unless the read is of another life, or found nothing: then
-                // this node's stream is what is out of date, and only a catch-up resets it.
-                catchUpFirst = !FollowsOn(read) && StartCatchUp();
+                // replay: read again.
                 return null;
             }
             else if (since is { } claimed && !ReachSince(claimed, readFrom, read, outbox))
@@ -275,11 +299,7 @@ internal sealed class HubSession(string name)
             }
 
             _joining = Math.Max(0, _joining - 1);
-            bool newLife = _epoch is { Length: > 0 } known && read.Epoch.Length > 0 && known != read.Epoch;
-            if (string.IsNullOrEmpty(_epoch))
-            {
-                _epoch = read.Epoch;
-            }
+            _epoch = read.Epoch;
 
             // A complete session gets no member: the joiner is sent everything up to the final
             // event, and closes. Otherwise it gets what this node has handed out so far; later
@@ -298,7 +318,7 @@ internal sealed class HubSession(string name)
 
             _members.Add(member);
             member.OnJoined(state);
-            return (true, (DrainParked(outbox) | newLife) && StartCatchUp());
+            return (true, DrainParked(outbox) && StartCatchUp());
         }
     }
 
@@ -313,6 +333,13 @@ internal sealed class HubSession(string name)
         catchUpFirst = false;
         lock (_gate)
         {
+            if (_delivered < 0)
+            {
+                // No stream here any more: the session was deleted or reset under the member,
+                // which was let go and is closing with 1001. It reconnects; nothing to replay now.
+                return true;
+            }
+
             if (!FollowsOn(read))
             {
                 // The read is of another life than this node's stream (or found no session): a
@@ -408,7 +435,8 @@ internal sealed class HubSession(string name)
                 // again (a new epoch says so even when the new life has gone past the old seq):
                 // members' positions mean nothing any more. They reconnect and start over.
                 DropMembers(outbox, CloseCodes.GoingAway, "session reset; reconnect");
-                _delivered = read.Found == LogReadFound.Found ? read.Seq : 0;
+                // Not found: no stream until a join's read says which life comes next.
+                _delivered = read.Found == LogReadFound.Found ? read.Seq : -1;
                 _epoch = read.Found == LogReadFound.Found ? read.Epoch : null;
                 _parked.Clear();
                 return EndCatchUp(false);
@@ -443,12 +471,11 @@ internal sealed class HubSession(string name)
         {
             TakeWaiters(outbox);
             DropMembers(outbox, CloseCodes.GoingAway, "session closed");
-            if (_delivered >= 0)
-            {
-                _delivered = 0;
-            }
 
-            // The next life has an epoch of its own, which the next read shows.
+            // No stream until a join's read shows the next life: events of this life the feed
+            // still brings late must not pass for the next one's, and they cannot be told apart
+            // before an epoch is known.
+            _delivered = -1;
             _epoch = null;
             _deletedWhileJoining = _joining > 0;
             _parked.Clear();
@@ -588,6 +615,11 @@ internal sealed class HubSession(string name)
 
     private void Park(SessionEvent sessionEvent)
     {
+        if (_delivered >= 0)
+        {
+            _parkedEpoch = _epoch;
+        }
+
         if (_parked.Count < MaxParked)
         {
             _parked[sessionEvent.Seq] = sessionEvent;

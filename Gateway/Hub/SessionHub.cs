@@ -258,7 +258,7 @@ internal sealed partial class SessionHub : ILogFeed
         }
 
         var outbox = new HubOutbox(this, session);
-        if (hub.Receive(events, outbox))
+        if (hub.Receive(events, epoch, outbox))
         {
             StartCatchUp(hub, hub.Delivered);
         }
