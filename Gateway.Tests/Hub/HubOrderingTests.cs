@@ -118,6 +118,10 @@ public sealed class HubOrderingTests
             Join("A"), Append(2), DeliverAll(), Delete(), Drop(), Append(1), Deliver(), ClosedWith("A", 1001, "session reset; reconnect"),
             Join("B"), JoinedAt("B", 1, "life2"), Append(1), DeliverAll(), Sees("B", 2));
         yield return Row(
+            "a join of the next life while the old life's events and its delete are still on the feed",
+            Join("A"), Append(2), DeliverAll(), Append(1), Delete(), Append(1), Join("B"), ClosedWith("A", 1001, "session reset; reconnect"),
+            JoinedAt("B", 1, "life2"), DeliverAll(), Append(1), DeliverAll(), Sees("B", 2), Delivered("B", 2));
+        yield return Row(
             "a feed event of another life resets the stream",
             Join("A"), Append(2), DeliverAll(), Lose(), Append(3), Deliver(), ClosedWith("A", 1001, "session reset; reconnect"),
             Join("B", 1, "life1"), JoinedAt("B", 3, "life2"), Replayed("B", complete: false, 1, 2, 3), Append(1), DeliverAll(), Sees("B", 4));
@@ -201,7 +205,7 @@ public sealed class HubOrderingTests
     /// background catch-ups meet the script may differ between runs; the script itself is the seed's.
     /// </summary>
     [Test]
-    [Explicit("open: about 145 of the 200 seeds pass; the rest find a join or resume replay whose read the read limit cut short (More), which the hub does not yet read on from (in the gateway the limit is History:MaxEvents, so a read is never cut), and one replay flagged incomplete after a reset")]
+    [Explicit("open: the first 147 of the 200 seeds pass; the rest find a join or resume replay whose read the read limit cut short (More), which the hub does not yet read on from (in the gateway the limit is History:MaxEvents, so a read is never cut), and one replay flagged incomplete after a reset")]
     [CancelAfter(120_000)]
     public async Task Random_interleavings_keep_every_stream_gapless_and_in_order()
     {

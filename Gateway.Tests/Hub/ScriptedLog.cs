@@ -196,10 +196,10 @@ internal sealed class ScriptedLog(int historyCapacity, Signal changes) : ISessio
         bool deleted;
         lock (_gate)
         {
-            deleted = _sessions.Remove(session);
+            deleted = _sessions.Remove(session, out Life? life);
             if (deleted)
             {
-                _queue.Add(new FeedItem(session, null, null));
+                _queue.Add(new FeedItem(session, life!.Epoch, null));
             }
         }
 
@@ -278,7 +278,7 @@ internal sealed class ScriptedLog(int historyCapacity, Signal changes) : ISessio
         // As a log must: the hub's aftermath runs once no lock is held.
         HubOutbox? outbox = item.Events is { } events
             ? _feed!.OnAppended(item.Session, item.Epoch!, events)
-            : _feed!.OnDeleted(item.Session);
+            : _feed!.OnDeleted(item.Session, item.Epoch);
         outbox?.Flush();
         changes.Pulse();
         return item;

@@ -465,11 +465,17 @@ internal sealed class HubSession(string name)
     }
 
     /// <summary>The session was deleted: its members here are closed with 1001, and its stream starts over.</summary>
-    public void OnDeleted(HubOutbox outbox)
+    public void OnDeleted(HubOutbox outbox, string? epoch)
     {
         lock (_gate)
         {
             TakeWaiters(outbox);
+            if (epoch is { Length: > 0 } && _epoch is { Length: > 0 } && !string.Equals(epoch, _epoch, StringComparison.Ordinal))
+            {
+                // A late delete of an older life: this node's stream, and its members, are of a later one.
+                return;
+            }
+
             DropMembers(outbox, CloseCodes.GoingAway, "session closed");
 
             // No stream until a join's read shows the next life: events of this life the feed

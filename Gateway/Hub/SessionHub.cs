@@ -266,7 +266,7 @@ internal sealed partial class SessionHub : ILogFeed
         return outbox;
     }
 
-    HubOutbox? ILogFeed.OnDeleted(string session)
+    HubOutbox? ILogFeed.OnDeleted(string session, string? epoch)
     {
         if (!_sessions.TryGetValue(session, out HubSession? hub))
         {
@@ -274,7 +274,7 @@ internal sealed partial class SessionHub : ILogFeed
         }
 
         var outbox = new HubOutbox(this, session);
-        hub.OnDeleted(outbox);
+        hub.OnDeleted(outbox, epoch);
         return outbox;
     }
 

@@ -155,8 +155,12 @@ internal interface ILogFeed
     /// </summary>
     HubOutbox? OnAppended(string session, string epoch, ReadOnlySpan<SessionEvent> events);
 
-    /// <summary>The session was deleted (or expired): its members are closed with 1001. Flush the result as above.</summary>
-    HubOutbox? OnDeleted(string session);
+    /// <summary>
+    /// The session's life <paramref name="epoch"/> was deleted (or expired): its members are
+    /// closed with 1001. A late delete of an older life than this node's stream follows is
+    /// ignored; null when the log cannot tell which life. Flush the result as above.
+    /// </summary>
+    HubOutbox? OnDeleted(string session, string? epoch);
 
     /// <summary>The feed may have lost news of any session (the link to the store came back): every local session reads the log again.</summary>
     void OnResync();

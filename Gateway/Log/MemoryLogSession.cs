@@ -246,7 +246,7 @@ internal sealed class MemoryLogSession(string name, int historyCapacity, int max
             ReleaseAll();
 
             // Under the lock, so that the hub hears of this life's end before any event of the next.
-            aftermath = feed?.OnDeleted(Name);
+            aftermath = feed?.OnDeleted(Name, Epoch);
             return true;
         }
     }
@@ -267,7 +267,7 @@ internal sealed class MemoryLogSession(string name, int historyCapacity, int max
 
             _removed = true;
             ReleaseAll();
-            aftermath = feed?.OnDeleted(Name);
+            aftermath = feed?.OnDeleted(Name, Epoch);
             return true;
         }
     }

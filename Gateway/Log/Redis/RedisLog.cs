@@ -361,11 +361,14 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
                 return;
             }
 
-            if (rest.SequenceEqual(RedisEntry.DeletedMarker))
+            if (rest.StartsWith(RedisEntry.DeletedMarker))
             {
+                // #deleted, then the life it ended (absent from nodes of before lives were named).
+                ReadOnlySpan<byte> after = rest[RedisEntry.DeletedMarker.Length..];
+                string? epoch = after.Length > 1 && after[0] == (byte)'\n' ? Encoding.ASCII.GetString(after[1..]) : null;
                 if (_feed.Wants(name, long.MaxValue))
                 {
-                    _feed.OnDeleted(new string(name))?.Flush();
+                    _feed.OnDeleted(new string(name), epoch)?.Flush();
                 }
 
                 return;
@@ -630,7 +633,7 @@ internal sealed class NoFeed : ILogFeed
 
     public HubOutbox? OnAppended(string session, string epoch, ReadOnlySpan<SessionEvent> events) => null;
 
-    public HubOutbox? OnDeleted(string session) => null;
+    public HubOutbox? OnDeleted(string session, string? epoch) => null;
 
     public void OnResync()
     {

@@ -16,7 +16,7 @@ namespace Gateway.Log.Redis;
 /// (<c>seq \n ts \n 0f \n name \n {"connection":..,"user":..} \n data</c>; JSON escapes any newline
 /// in it). Entries written before <c>from</c> existed read as they always did. On the channel it is preceded by
 /// <c>session \n epoch \n</c> (so that a node sees a session begin a new life under it);
-/// <c>session \n #deleted</c> tells the nodes a session was deleted.
+/// <c>session \n #deleted \n epoch</c> tells the nodes a session's life was deleted.
 /// Every session script takes the same keys, from <see cref="RedisKeys.Of"/>: meta, events, state,
 /// ids, clients, the set of all sessions, and the nodes' liveness (a sorted set: node id scored by
 /// the time its liveness runs out). No script makes up a key name: each key it touches is in KEYS.
@@ -242,9 +242,10 @@ internal static class RedisScripts
     /// <summary>Forgets a session and tells every node. ARGV: session, channel. Returns 1, or 0 when it did not exist.</summary>
     public const string Delete = """
         if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+        local epoch = redis.call('HGET', KEYS[1], 'epoch') or ''
         redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[8])
         redis.call('SREM', KEYS[6], ARGV[1])
-        redis.call('PUBLISH', ARGV[2], ARGV[1] .. '\n#deleted')
+        redis.call('PUBLISH', ARGV[2], ARGV[1] .. '\n#deleted\n' .. epoch)
         return 1
         """;
 
