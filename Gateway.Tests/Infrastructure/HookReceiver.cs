@@ -1,13 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Http.Features;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace Gateway.Tests.Infrastructure;
 
@@ -73,16 +67,13 @@ public sealed class HookReceiver : IAsyncDisposable
 
     public static async Task<HookReceiver> StartAsync()
     {
-        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Logging.ClearProviders();
-        WebApplication app = builder.Build();
         HookReceiver? receiver = null;
-        app.MapPost("/hooks", (HttpContext http) => receiver!.NotifyAsync(http));
-        app.MapPost("/authorize", (HttpContext http) => receiver!.AuthorizeAsync(http));
-        await app.StartAsync();
-        string address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single();
-        receiver = new HookReceiver(app, new Uri(address));
+        (WebApplication app, Uri address) = await TestBackend.StartAsync(app =>
+        {
+            app.MapPost("/hooks", (HttpContext http) => receiver!.NotifyAsync(http));
+            app.MapPost("/authorize", (HttpContext http) => receiver!.AuthorizeAsync(http));
+        });
+        receiver = new HookReceiver(app, address);
         return receiver;
     }
 

@@ -2,13 +2,7 @@ using System.Collections.Concurrent;
 using System.Text.Json;
 using System.Threading.Channels;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Http.Features;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace Gateway.Tests.Infrastructure;
 
@@ -34,21 +28,15 @@ public sealed class RpcBackend : IAsyncDisposable
     /// <summary>Starts a backend; <paramref name="answer"/> gets each call's body and writes the response.</summary>
     public static async Task<RpcBackend> StartAsync(Func<JsonElement, HttpResponse, RpcBackend, Task> answer)
     {
-        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Logging.ClearProviders();
-        WebApplication app = builder.Build();
-        var backend = new RpcBackend(app);
-        app.MapPost("/rpc", async (HttpContext http) =>
+        RpcBackend? backend = null;
+        (WebApplication app, Uri address) = await TestBackend.StartAsync(app => app.MapPost("/rpc", async (HttpContext http) =>
         {
             JsonElement call = (await JsonDocument.ParseAsync(http.Request.Body)).RootElement.Clone();
-            Interlocked.Increment(ref backend._received);
+            Interlocked.Increment(ref backend!._received);
             await backend._calls.Writer.WriteAsync(call);
             await answer(call, http.Response, backend);
-        });
-        await app.StartAsync();
-        string address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single();
-        backend.Url = address + "/rpc";
+        }));
+        backend = new RpcBackend(app) { Url = new Uri(address, "rpc").ToString() };
         return backend;
     }
 
