@@ -138,6 +138,9 @@ internal static class IngestEndpoint
             {
                 idle.CancelAfter(idleTimeout);
                 ReadResult read = await body.ReadAsync(http.RequestAborted);
+
+                // Only the producer's silence counts: an append waiting on the log or the rate is not idle.
+                idle.CancelAfter(Timeout.InfiniteTimeSpan);
                 if (read.IsCanceled)
                 {
                     body.AdvanceTo(read.Buffer.Start, read.Buffer.End);
