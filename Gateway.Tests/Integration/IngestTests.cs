@@ -18,7 +18,8 @@ public sealed class IngestTests
     public async Task StartAsync() => _server = await GatewayServer.StartAsync(new Dictionary<string, string?>
     {
         ["Gateway:Limits:MaxMessageBytes"] = "256",
-        ["Gateway:Limits:IngestIdleTimeout"] = "00:00:01",
+        // Far above any pause of the tests' producers on a loaded machine; the stall test has its own.
+        ["Gateway:Limits:IngestIdleTimeout"] = "00:00:20",
     });
 
     [OneTimeTearDown]
@@ -107,8 +108,12 @@ public sealed class IngestTests
     {
         // A raw socket: the producer keeps its body open, and reads the answer the gateway gives
         // it anyway (an HTTP client library would wait for the body it is sending to end).
+        await using GatewayServer server = await GatewayServer.StartAsync(new Dictionary<string, string?>
+        {
+            ["Gateway:Limits:IngestIdleTimeout"] = "00:00:01",
+        });
         using var socket = new System.Net.Sockets.TcpClient();
-        await socket.ConnectAsync(_server.BaseAddress.Host, _server.BaseAddress.Port, TestClient.Deadline);
+        await socket.ConnectAsync(server.BaseAddress.Host, server.BaseAddress.Port, TestClient.Deadline);
         System.Net.Sockets.NetworkStream stream = socket.GetStream();
         string lines = """{"event":"a"}""" + "\n" + """{"event":"b"}""" + "\n" + """{"event":"c","da""";
         string request = "POST /api/sessions/ingest-stall/events HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/x-ndjson\r\n"
@@ -137,7 +142,7 @@ public sealed class IngestTests
         JsonElement error = answer.GetProperty("errors")[0];
         Assert.That(error.GetProperty("line").GetInt32(), Is.EqualTo(3));
         Assert.That(error.GetProperty("message").GetString(), Does.Contain("IngestIdleTimeout"));
-        using JsonDocument page = JsonDocument.Parse(await _server.Http.GetStringAsync("/api/sessions/ingest-stall/events?since=0", TestClient.Deadline));
+        using JsonDocument page = JsonDocument.Parse(await server.Http.GetStringAsync("/api/sessions/ingest-stall/events?since=0", TestClient.Deadline));
         Assert.That(page.RootElement.GetProperty("events").GetArrayLength(), Is.EqualTo(2));
     }
 
