@@ -123,6 +123,15 @@ internal sealed class LimitsOptions
     /// <summary>How long a close handshake may take before the socket is aborted (100 ms to 5 min).</summary>
     public TimeSpan CloseTimeout { get; set; } = DefaultCloseTimeout;
 
+    /// <summary>Spec section 18: 5 min, far longer than a build step that prints nothing, short enough to free a dead pipe's request.</summary>
+    public static readonly TimeSpan DefaultIngestIdleTimeout = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// How long a streaming ingest body (NDJSON or text/plain publish) may send no byte before the
+    /// gateway answers with what it published so far and stops reading (100 ms to 24 h).
+    /// </summary>
+    public TimeSpan IngestIdleTimeout { get; set; } = DefaultIngestIdleTimeout;
+
     /// <summary>How many WebSocket connections and SSE streams this node holds at most (1 to 1,000,000); past it, 503.</summary>
     public int MaxConnections { get; set; } = DefaultMaxConnections;
 

@@ -84,6 +84,7 @@ internal sealed class GatewayOptionsValidator :
                 $"{LimitsOptions.Section}:{nameof(options.SocketSendBufferBytes)} must be 0 (the operating system sizes it) or between 4096 and 16777216; got {options.SocketSendBufferBytes}"));
         }
         Range(errors, LimitsOptions.Section, nameof(options.CloseTimeout), options.CloseTimeout, TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(5));
+        Range(errors, LimitsOptions.Section, nameof(options.IngestIdleTimeout), options.IngestIdleTimeout, TimeSpan.FromMilliseconds(100), TimeSpan.FromHours(24));
         Range(errors, LimitsOptions.Section, nameof(options.MaxConnections), options.MaxConnections, 1, 1_000_000);
         Range(errors, LimitsOptions.Section, nameof(options.MaxConnectionsPerIp), options.MaxConnectionsPerIp, 0, 1_000_000);
         Range(errors, LimitsOptions.Section, nameof(options.MaxConnectionsPerSession), options.MaxConnectionsPerSession, 0, 1_000_000);

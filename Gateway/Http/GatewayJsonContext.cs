@@ -12,6 +12,15 @@ internal sealed record PublishAccepted(long Seq, bool Duplicate);
 /// </summary>
 internal sealed record BatchPublishAccepted(long[] Seqs, int[] Duplicates);
 
+/// <summary>
+/// <c>202</c> when a streamed publish (spec section 18) ends: how many events it published, the
+/// seqs of the first and last (null when none), the first errors, and how many errors in all.
+/// </summary>
+internal sealed record IngestAccepted(int Count, long? First, long? Last, IngestError[] Errors, int ErrorCount);
+
+/// <summary>A line a streamed publish skipped: its number, from 1, and what was wrong.</summary>
+internal sealed record IngestError(long Line, string Message);
+
 /// <summary>A row of <c>GET /api/sessions</c>.</summary>
 internal sealed record SessionListItem(string Session, long Seq, int Clients, string? LastEventAt, bool Complete);
 
@@ -28,6 +37,7 @@ internal sealed record HealthStatus(string Status);
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.Never)]
 [JsonSerializable(typeof(PublishAccepted))]
 [JsonSerializable(typeof(BatchPublishAccepted))]
+[JsonSerializable(typeof(IngestAccepted))]
 [JsonSerializable(typeof(SessionListItem[]))]
 [JsonSerializable(typeof(Problem))]
 [JsonSerializable(typeof(HealthStatus))]

@@ -23,6 +23,7 @@ internal static class SessionEndpoints
     public static void MapSessionEndpoints(this IEndpointRouteBuilder app)
     {
         app.MapPost("/api/sessions/{session}/events", PublishAsync).WithMetadata(new RefusalEndpoint(PublishEndpoint));
+        app.MapPut("/api/sessions/{session}/events", IngestEndpoint.IngestAsync).WithMetadata(new RefusalEndpoint(PublishEndpoint));
         app.MapGet("/api/sessions", ListAsync).WithMetadata(new RefusalEndpoint(SessionsEndpoint));
         app.MapGet("/api/sessions/{session}", GetAsync).WithMetadata(new RefusalEndpoint(SessionsEndpoint));
         app.MapDelete("/api/sessions/{session}", DeleteAsync).WithMetadata(new RefusalEndpoint(SessionsEndpoint));
@@ -32,6 +33,12 @@ internal static class SessionEndpoints
         HttpContext http, string session, SessionHub hub, IOptions<LimitsOptions> limits,
         Authenticator authenticator, Refusals refusals, PublishRateLimiter rates, GatewayMetrics metrics)
     {
+        if (IngestEndpoint.IsStream(http.Request))
+        {
+            // A stream may last an hour: it is not one publish's duration.
+            return await IngestEndpoint.IngestAsync(http, session, hub, limits, authenticator, refusals, rates);
+        }
+
         // Failures are answered in one place (RequestFailures): a store outage 503, a bug 500.
         long started = Stopwatch.GetTimestamp();
         try
