@@ -1,3 +1,4 @@
+using Gateway.Protocol;
 using Gateway.Security;
 
 namespace Gateway.Http;
@@ -21,6 +22,21 @@ internal enum Right
 /// <summary>The credential check the HTTP endpoints share: 401 without a valid credential, 403 without the right.</summary>
 internal static class Access
 {
+    /// <summary>
+    /// For an endpoint of one session: its name first (400 when it is not a session name), then
+    /// the credential and its <paramref name="right"/> to that session, as <see cref="CheckAsync"/>.
+    /// </summary>
+    public static async ValueTask<(GatewayPrincipal? Principal, IResult? Refusal)> CheckSessionAsync(
+        HttpContext http, Authenticator authenticator, Refusals refusals, string endpoint, Right right, string session)
+    {
+        if (!Names.IsValidSessionName(session))
+        {
+            return (null, refusals.InvalidSessionName(http, endpoint));
+        }
+
+        return await CheckAsync(http, authenticator, refusals, endpoint, right, session);
+    }
+
     public static async ValueTask<(GatewayPrincipal? Principal, IResult? Refusal)> CheckAsync(
         HttpContext http, Authenticator authenticator, Refusals refusals, string endpoint, Right right, string? session = null)
     {

@@ -66,12 +66,7 @@ internal static class IngestEndpoint
         HttpContext http, string session, SessionHub hub, IOptions<LimitsOptions> limits,
         Authenticator authenticator, Refusals refusals, PublishRateLimiter rates)
     {
-        if (!Names.IsValidSessionName(session))
-        {
-            return refusals.InvalidSessionName(http, Endpoint);
-        }
-
-        (GatewayPrincipal? principal, IResult? refusal) = await Access.CheckAsync(http, authenticator, refusals, Endpoint, Right.Publish, session);
+        (GatewayPrincipal? principal, IResult? refusal) = await Access.CheckSessionAsync(http, authenticator, refusals, Endpoint, Right.Publish, session);
         if (principal is null)
         {
             return refusal!;

@@ -1,5 +1,4 @@
 using Gateway.Hub;
-using Gateway.Protocol;
 using Gateway.Protocol.Framing;
 using Gateway.Protocol.Messages;
 using Gateway.Security;
@@ -25,12 +24,7 @@ internal static class PresenceEndpoints
 
     private static async Task<IResult> GetAsync(HttpContext http, string session, SessionHub hub, Authenticator authenticator, Refusals refusals)
     {
-        if (!Names.IsValidSessionName(session))
-        {
-            return refusals.InvalidSessionName(http, Endpoint);
-        }
-
-        (GatewayPrincipal? principal, IResult? refusal) = await Access.CheckAsync(http, authenticator, refusals, Endpoint, Right.Watch, session);
+        (GatewayPrincipal? principal, IResult? refusal) = await Access.CheckSessionAsync(http, authenticator, refusals, Endpoint, Right.Watch, session);
         if (principal is null)
         {
             return refusal!;

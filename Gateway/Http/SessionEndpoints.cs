@@ -4,7 +4,6 @@ using System.Text.Json;
 using Gateway.Configuration;
 using Gateway.Diagnostics;
 using Gateway.Hub;
-using Gateway.Protocol;
 using Gateway.Protocol.Framing;
 using Gateway.Protocol.Json;
 using Gateway.Protocol.Messages;
@@ -55,12 +54,7 @@ internal static class SessionEndpoints
         HttpContext http, string session, SessionHub hub, IOptions<LimitsOptions> limits,
         Authenticator authenticator, Refusals refusals, PublishRateLimiter rates)
     {
-        if (!Names.IsValidSessionName(session))
-        {
-            return refusals.InvalidSessionName(http, PublishEndpoint);
-        }
-
-        (GatewayPrincipal? principal, IResult? refusal) = await Access.CheckAsync(http, authenticator, refusals, PublishEndpoint, Right.Publish, session);
+        (GatewayPrincipal? principal, IResult? refusal) = await Access.CheckSessionAsync(http, authenticator, refusals, PublishEndpoint, Right.Publish, session);
         if (principal is null)
         {
             return refusal!;
@@ -155,12 +149,7 @@ internal static class SessionEndpoints
 
     private static async Task<IResult> GetAsync(HttpContext http, string session, SessionHub hub, Authenticator authenticator, Refusals refusals)
     {
-        if (!Names.IsValidSessionName(session))
-        {
-            return refusals.InvalidSessionName(http, SessionsEndpoint);
-        }
-
-        (GatewayPrincipal? principal, IResult? refusal) = await Access.CheckAsync(http, authenticator, refusals, SessionsEndpoint, Right.Watch, session);
+        (GatewayPrincipal? principal, IResult? refusal) = await Access.CheckSessionAsync(http, authenticator, refusals, SessionsEndpoint, Right.Watch, session);
         if (principal is null)
         {
             return refusal!;
@@ -172,12 +161,7 @@ internal static class SessionEndpoints
 
     private static async Task<IResult> DeleteAsync(HttpContext http, string session, SessionHub hub, Authenticator authenticator, Refusals refusals)
     {
-        if (!Names.IsValidSessionName(session))
-        {
-            return refusals.InvalidSessionName(http, SessionsEndpoint);
-        }
-
-        (GatewayPrincipal? principal, IResult? refusal) = await Access.CheckAsync(http, authenticator, refusals, SessionsEndpoint, Right.Admin);
+        (GatewayPrincipal? principal, IResult? refusal) = await Access.CheckSessionAsync(http, authenticator, refusals, SessionsEndpoint, Right.Admin, session);
         if (principal is null)
         {
             return refusal!;
