@@ -234,8 +234,6 @@ internal sealed partial class SessionHub : ILogFeed
         }
     }
 
-    int ILogFeed.Sessions => _sessions.Count;
-
     bool ILogFeed.Wants(ReadOnlySpan<char> session, long seq) =>
         _sessionsBySpan.TryGetValue(session, out HubSession? hub) && !hub.HasDelivered(seq);
 

@@ -39,9 +39,6 @@ internal sealed partial class MemoryLog : ISessionLog
         metrics.ObserveSessions(() => _sessions.Count, () => _budget.Used);
     }
 
-    /// <summary>How many sessions are held.</summary>
-    public int SessionCount => _sessions.Count;
-
     public bool IsAvailable => true;
 
     /// <summary>The bytes all sessions' events hold now, against <see cref="HistoryOptions.MaxTotalBytes"/>.</summary>
