@@ -17,6 +17,12 @@ public static class Names
     /// <summary>True when <paramref name="name"/> is a valid session name: 1-128 characters from <see cref="AllowedCharacters"/>.</summary>
     public static bool IsValidSessionName(ReadOnlySpan<char> name) => IsValid(name, MaxSessionNameLength);
 
+    /// <summary>The longest event key accepted (spec section 19).</summary>
+    public const int MaxKeyLength = 128;
+
+    /// <summary>True when <paramref name="key"/> is a valid event key: 1-128 characters from <see cref="AllowedCharacters"/>.</summary>
+    public static bool IsValidKey(ReadOnlySpan<char> key) => IsValid(key, MaxKeyLength);
+
     /// <summary>True when <paramref name="name"/> is a valid event name: 1-64 characters from <see cref="AllowedCharacters"/>.</summary>
     public static bool IsValidEventName(ReadOnlySpan<char> name) => IsValid(name, MaxEventNameLength);
 

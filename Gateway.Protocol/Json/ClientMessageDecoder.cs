@@ -113,6 +113,9 @@ public static class ClientMessageDecoder
         if (reader.ValueTextEquals(ProtocolText.Final.EncodedUtf8Bytes)) return Field.Final;
         if (reader.ValueTextEquals(ProtocolText.Token.EncodedUtf8Bytes)) return Field.Token;
         if (reader.ValueTextEquals(ProtocolText.Method.EncodedUtf8Bytes)) return Field.Method;
+        if (reader.ValueTextEquals(ProtocolText.Key.EncodedUtf8Bytes)) return Field.Key;
+        if (reader.ValueTextEquals(ProtocolText.Append.EncodedUtf8Bytes)) return Field.Append;
+        if (reader.ValueTextEquals(ProtocolText.Conflate.EncodedUtf8Bytes)) return Field.Conflate;
         return Field.None;
     }
 
@@ -152,7 +155,17 @@ public static class ClientMessageDecoder
                 valid = JsonFields.TryGetEventName(ref reader, out fields.Event);
                 break;
             case Field.Data:
+                fields.DataIsString = reader.TokenType == JsonTokenType.String;
                 JsonFields.SkipRawValue(ref reader, out fields.DataStart, out fields.DataLength);
+                break;
+            case Field.Key:
+                valid = JsonFields.TryGetKey(ref reader, out fields.Key);
+                break;
+            case Field.Append:
+                valid = JsonFields.TryGetBoolean(ref reader, out fields.Append);
+                break;
+            case Field.Conflate:
+                valid = JsonFields.TryGetBoolean(ref reader, out fields.Conflate);
                 break;
             case Field.Final:
                 valid = JsonFields.TryGetBoolean(ref reader, out fields.Final);
@@ -211,7 +224,9 @@ public static class ClientMessageDecoder
             TypeName.Status => null,
             TypeName.Presence => null,
             TypeName.Resume => Check(ref fields, Field.Since, required: true) ?? Check(ref fields, Field.Epoch, required: false),
-            TypeName.Publish => Check(ref fields, Field.Event, required: true) ?? Check(ref fields, Field.Final, required: false),
+            TypeName.Publish => Check(ref fields, Field.Event, required: true) ?? Check(ref fields, Field.Final, required: false)
+                ?? Check(ref fields, Field.Key, required: false) ?? Check(ref fields, Field.Append, required: false)
+                ?? Check(ref fields, Field.Conflate, required: false) ?? Traits(ref fields).Problem(fields.DataIsString),
             TypeName.Auth => Check(ref fields, Field.Token, required: true),
             TypeName.Rpc => Check(ref fields, Field.Method, required: true),
             _ => null,
@@ -244,7 +259,7 @@ public static class ClientMessageDecoder
             TypeName.Unsubscribe => new UnsubscribeMessage(id, fields.Events),
             TypeName.Status => new StatusRequest(id),
             TypeName.Resume => new ResumeMessage(id, fields.Since, (fields.Seen & Field.Epoch) != 0 ? fields.Epoch : null),
-            TypeName.Publish => new PublishMessage(id, fields.Event, data, fields.Final),
+            TypeName.Publish => new PublishMessage(id, fields.Event, data, fields.Final, Traits(ref fields)),
             TypeName.Auth => new AuthMessage(id, fields.Token),
             TypeName.Rpc => new RpcRequest(id, fields.Method, data),
             TypeName.Presence => new PresenceRequest(id),
@@ -265,6 +280,9 @@ public static class ClientMessageDecoder
         return required && (fields.Seen & field) == 0 ? Errors.Missing(field) : null;
     }
 
+    private static EventTraits Traits(ref Fields fields) =>
+        new((fields.Seen & Field.Key) != 0 ? fields.Key : null, fields.Append, fields.Conflate);
+
     [Flags]
     private enum Field
     {
@@ -280,6 +298,9 @@ public static class ClientMessageDecoder
         Token = 1 << 8,
         Method = 1 << 9,
         Epoch = 1 << 10,
+        Key = 1 << 11,
+        Append = 1 << 12,
+        Conflate = 1 << 13,
     }
 
     private enum TypeName
@@ -313,6 +334,10 @@ public static class ClientMessageDecoder
         public long DataStart;
         public long DataLength;
         public bool Final;
+        public bool DataIsString;
+        public string Key;
+        public bool Append;
+        public bool Conflate;
         public string Token;
         public string Method;
     }
@@ -346,6 +371,9 @@ public static class ClientMessageDecoder
             Field.Final => "field \"final\" appears more than once; each field may appear once",
             Field.Token => "field \"token\" appears more than once; each field may appear once",
             Field.Epoch => "field \"epoch\" appears more than once; each field may appear once",
+            Field.Key => "field \"key\" appears more than once; each field may appear once",
+            Field.Append => "field \"append\" appears more than once; each field may appear once",
+            Field.Conflate => "field \"conflate\" appears more than once; each field may appear once",
             _ => "field \"method\" appears more than once; each field may appear once",
         };
 
@@ -358,6 +386,9 @@ public static class ClientMessageDecoder
             Field.Final => "field \"final\" must be true or false",
             Field.Token => "field \"token\" must be a non-empty string (a JWT)",
             Field.Epoch => "field \"epoch\" must be the session's epoch: a string of " + Epochs.Rule,
+            Field.Key => EventTraits.Errors.KeyInvalid,
+            Field.Append => EventTraits.Errors.AppendInvalid,
+            Field.Conflate => EventTraits.Errors.ConflateInvalid,
             _ => "field \"method\" must be a string of " + NameRule,
         };
 

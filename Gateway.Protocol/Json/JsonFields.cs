@@ -145,6 +145,10 @@ internal static class JsonFields
     public static bool TryGetEventName(ref Utf8JsonReader reader, out string name) =>
         TryGetBoundedString(ref reader, Names.MaxEventNameLength, out name) && Names.IsValidEventName(name);
 
+    /// <summary>Reads an event key (<see cref="Names.IsValidKey"/>) at the reader.</summary>
+    public static bool TryGetKey(ref Utf8JsonReader reader, out string key) =>
+        TryGetBoundedString(ref reader, Names.MaxKeyLength, out key) && Names.IsValidKey(key);
+
     /// <summary>Reads <c>true</c> or <c>false</c>.</summary>
     public static bool TryGetBoolean(ref Utf8JsonReader reader, out bool value)
     {

@@ -14,6 +14,10 @@ internal static class ProtocolText
     public static readonly JsonEncodedText Event = JsonEncodedText.Encode("event");
     public static readonly JsonEncodedText Data = JsonEncodedText.Encode("data");
     public static readonly JsonEncodedText Final = JsonEncodedText.Encode("final");
+    public static readonly JsonEncodedText Key = JsonEncodedText.Encode("key");
+    public static readonly JsonEncodedText Append = JsonEncodedText.Encode("append");
+    public static readonly JsonEncodedText Conflate = JsonEncodedText.Encode("conflate");
+    public static readonly JsonEncodedText Conflated = JsonEncodedText.Encode("conflated");
     public static readonly JsonEncodedText Token = JsonEncodedText.Encode("token");
     public static readonly JsonEncodedText Method = JsonEncodedText.Encode("method");
     public static readonly JsonEncodedText Session = JsonEncodedText.Encode("session");

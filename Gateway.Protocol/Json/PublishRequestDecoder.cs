@@ -7,7 +7,7 @@ namespace Gateway.Protocol.Json;
 
 /// <summary>
 /// Decodes the body of <c>POST /api/sessions/{session}/events</c>: one event object
-/// <c>{"event","data"?,"id"?,"final"?}</c>, or an array of 1 to <see cref="MaxBatch"/> of them.
+/// <c>{"event","data"?,"id"?,"final"?,"key"?,"append"?,"conflate"?}</c>, or an array of 1 to <see cref="MaxBatch"/> of them.
 /// Never throws for any input; errors name the item and the field, and say what is accepted.
 /// </summary>
 public static class PublishRequestDecoder
@@ -118,8 +118,9 @@ public static class PublishRequestDecoder
 
         string? name = null;
         JsonScalar? id = null;
-        bool final = false;
-        bool hasData = false, hasId = false, hasFinal = false;
+        bool final = false, append = false, conflate = false, dataIsString = false;
+        string? key = null;
+        bool hasData = false, hasId = false, hasFinal = false, hasAppend = false, hasConflate = false;
         long dataStart = 0, dataLength = 0;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
@@ -135,6 +136,7 @@ public static class PublishRequestDecoder
                 if (hasData) return Errors.Duplicate("data");
                 hasData = true;
                 reader.Read();
+                dataIsString = reader.TokenType == JsonTokenType.String;
                 JsonFields.SkipRawValue(ref reader, out dataStart, out dataLength);
             }
             else if (reader.ValueTextEquals(ProtocolText.Id.EncodedUtf8Bytes))
@@ -152,6 +154,27 @@ public static class PublishRequestDecoder
                 reader.Read();
                 if (!JsonFields.TryGetBoolean(ref reader, out final)) return Errors.FinalInvalid;
             }
+            else if (reader.ValueTextEquals(ProtocolText.Key.EncodedUtf8Bytes))
+            {
+                if (key is not null) return Errors.Duplicate("key");
+                reader.Read();
+                if (!JsonFields.TryGetKey(ref reader, out string value)) return EventTraits.Errors.KeyInvalid;
+                key = value;
+            }
+            else if (reader.ValueTextEquals(ProtocolText.Append.EncodedUtf8Bytes))
+            {
+                if (hasAppend) return Errors.Duplicate("append");
+                hasAppend = true;
+                reader.Read();
+                if (!JsonFields.TryGetBoolean(ref reader, out append)) return EventTraits.Errors.AppendInvalid;
+            }
+            else if (reader.ValueTextEquals(ProtocolText.Conflate.EncodedUtf8Bytes))
+            {
+                if (hasConflate) return Errors.Duplicate("conflate");
+                hasConflate = true;
+                reader.Read();
+                if (!JsonFields.TryGetBoolean(ref reader, out conflate)) return EventTraits.Errors.ConflateInvalid;
+            }
             else if (reader.ValueTextEquals(ProtocolText.From.EncodedUtf8Bytes))
             {
                 return Errors.FromGiven;
@@ -168,13 +191,19 @@ public static class PublishRequestDecoder
             return Errors.EventMissing;
         }
 
+        var traits = new EventTraits(key, append, conflate);
+        if (traits.Problem(dataIsString) is { } problem)
+        {
+            return problem;
+        }
+
         ReadOnlyMemory<byte> data = PublishRequest.NullData;
         if (hasData && !JsonFields.TryCopyRawValue(source, dataStart, dataLength, out data))
         {
             return Errors.NotUtf8;
         }
 
-        list.Add(new PublishRequest(name, data, id, final));
+        list.Add(new PublishRequest(name, data, id, final, Traits: traits));
         return null;
     }
 
@@ -183,7 +212,7 @@ public static class PublishRequestDecoder
     private static class Errors
     {
         private const string NameRule = "1-64 characters from " + Names.AllowedCharacters;
-        private const string Shape = "{\"event\":\"name\",\"data\":<any JSON>,\"id\"?:\"key\",\"final\"?:true} or an array of 1 to 1000 of them";
+        private const string Shape = "{\"event\":\"name\",\"data\":<any JSON>,\"id\"?:\"id\",\"final\"?:true,\"key\"?:\"key\",\"append\"?:true,\"conflate\"?:true} or an array of 1 to 1000 of them";
 
         public const string Empty = "the body is empty; send " + Shape;
         public const string NotJson = "the body is not valid JSON; send " + Shape;

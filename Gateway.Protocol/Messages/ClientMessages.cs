@@ -94,7 +94,8 @@ public sealed record ResumeMessage(JsonScalar? Id, long Since, string? Epoch = n
 /// <param name="Event">A valid event name.</param>
 /// <param name="Data">The event's data: one compact JSON value (<c>null</c> when absent).</param>
 /// <param name="Final">True when this event completes the session.</param>
-public sealed record PublishMessage(JsonScalar? Id, string Event, ReadOnlyMemory<byte> Data, bool Final) : ClientMessage(Id)
+/// <param name="Traits">Its <c>key</c>, <c>append</c> and <c>conflate</c>, as given.</param>
+public sealed record PublishMessage(JsonScalar? Id, string Event, ReadOnlyMemory<byte> Data, bool Final, EventTraits Traits = default) : ClientMessage(Id)
 {
     /// <inheritdoc />
     public override ClientMessageType Type => ClientMessageType.Publish;

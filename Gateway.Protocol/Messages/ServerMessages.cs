@@ -76,7 +76,10 @@ public readonly record struct WelcomeMessage(string Session, string Connection, 
 /// <param name="Timestamp">When the gateway accepted it.</param>
 /// <param name="Data">Its data, compact JSON.</param>
 /// <param name="From">The client connection that published it; null for an event published over HTTP.</param>
-public readonly record struct EventMessage(string Session, string Event, long Seq, DateTimeOffset Timestamp, ReadOnlyMemory<byte> Data, EventOrigin? From = null) : IServerMessage
+/// <param name="Key">Its key (spec section 19), or null.</param>
+/// <param name="Append">True when it is a chunk appended to its key's text.</param>
+/// <param name="Conflated">How many older events of its name and key it replaced for this recipient (spec section 12); 0 for none.</param>
+public readonly record struct EventMessage(string Session, string Event, long Seq, DateTimeOffset Timestamp, ReadOnlyMemory<byte> Data, EventOrigin? From = null, string? Key = null, bool Append = false, int Conflated = 0) : IServerMessage
 {
     /// <inheritdoc />
     public void WriteTo(Utf8JsonWriter writer)
@@ -89,7 +92,22 @@ public readonly record struct EventMessage(string Session, string Event, long Se
         Timestamps.Write(writer, ProtocolText.Ts, Timestamp);
         writer.WritePropertyName(ProtocolText.Data);
         writer.WriteRawValue(Data.Span, skipInputValidation: true);
+        if (Key is not null)
+        {
+            writer.WriteString(ProtocolText.Key, Key);
+        }
+
+        if (Append)
+        {
+            writer.WriteBoolean(ProtocolText.Append, true);
+        }
+
         From?.WriteTo(writer);
+        if (Conflated > 0)
+        {
+            writer.WriteNumber(ProtocolText.Conflated, Conflated);
+        }
+
         writer.WriteEndObject();
     }
 }

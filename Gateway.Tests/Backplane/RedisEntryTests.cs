@@ -1,5 +1,6 @@
 using System.Text;
 using Gateway.Log.Redis;
+using Gateway.Protocol.Messages;
 using Gateway.Sessions;
 
 namespace Gateway.Tests.Backplane;
@@ -24,12 +25,32 @@ public sealed class RedisEntryTests
     public void An_entry_a_client_published_carries_its_from_into_the_frame()
     {
         SessionEvent e = Decode("8\n1795324585000\n0f\nchat.message\n{\"connection\":\"c7f3\",\"user\":\"al\\nice\"}\n\"hi\"")!;
-        Assert.That((e.Seq, e.Name, e.Final, e.From), Is.EqualTo((8L, "chat.message", false, new Gateway.Protocol.Messages.EventOrigin("c7f3", "al\nice"))));
+        Assert.That((e.Seq, e.Name, e.Final, e.From), Is.EqualTo((8L, "chat.message", false, new EventOrigin("c7f3", "al\nice"))));
         Assert.That(Encoding.UTF8.GetString(e.Data.Span), Is.EqualTo("\"hi\""));
         Assert.That(Encoding.UTF8.GetString(e.Json.Span), Is.EqualTo(
             "{\"type\":\"event\",\"session\":\"s\",\"event\":\"chat.message\",\"seq\":8,\"ts\":\"2026-11-22T05:16:25.000Z\",\"data\":\"hi\",\"from\":{\"connection\":\"c7f3\",\"user\":\"al\\nice\"}}"));
-        Assert.That(Decode("9\n1795324585000\n1f\ne\n{\"connection\":\"c\",\"user\":null}\n1")!.From, Is.EqualTo(new Gateway.Protocol.Messages.EventOrigin("c", null)));
+        Assert.That(Decode("9\n1795324585000\n1f\ne\n{\"connection\":\"c\",\"user\":null}\n1")!.From, Is.EqualTo(new EventOrigin("c", null)));
         Assert.That(Decode("7\n1795324585000\n0\ne\n1")!.From, Is.Null, "an entry from before from existed reads as it did");
+    }
+
+    [Test]
+    public void An_entry_with_a_key_and_append_carries_them_into_the_frame()
+    {
+        SessionEvent e = Decode("9\n1795324585000\n0fka\nmessage_chunk\n{\"connection\":\"c\",\"user\":null}\nanswer-1\n\"Hel\"")!;
+        Assert.That((e.Seq, e.Key, e.Traits.Append, e.Traits.Conflate, e.From), Is.EqualTo((9L, "answer-1", true, false, new EventOrigin("c", null))));
+        Assert.That(Encoding.UTF8.GetString(e.Json.Span), Is.EqualTo(
+            "{\"type\":\"event\",\"session\":\"s\",\"event\":\"message_chunk\",\"seq\":9,\"ts\":\"2026-11-22T05:16:25.000Z\",\"data\":\"Hel\",\"key\":\"answer-1\",\"append\":true,\"from\":{\"connection\":\"c\",\"user\":null}}"));
+        SessionEvent conflatable = Decode("10\n1795324585000\n1kc\nprogress\ngpu:0\n{\"pct\":5}")!;
+        Assert.That((conflatable.Key, conflatable.Traits.Conflate, conflatable.Final, conflatable.From), Is.EqualTo(("gpu:0", true, true, (EventOrigin?)null)));
+        Assert.That(Decode("11\n1795324585000\n0c\np\n1")!.Traits, Is.EqualTo(new EventTraits(Conflate: true)));
+    }
+
+    [Test]
+    public void The_flags_line_is_what_the_publish_script_writes()
+    {
+        Assert.That(RedisEntry.Flags(new("e", PublishRequest.NullData)), Is.EqualTo("0"));
+        Assert.That(RedisEntry.Flags(new("e", PublishRequest.NullData, Final: true, From: new("c", null), Traits: new("k", Append: true))), Is.EqualTo("1fka"));
+        Assert.That(RedisEntry.Flags(new("e", PublishRequest.NullData, Traits: new("k", Conflate: true))), Is.EqualTo("0kc"));
     }
 
     [Test]
@@ -57,6 +78,10 @@ public sealed class RedisEntryTests
     [TestCase("7\n1795324585000\n0f\nname\n{\"user\":\"u\"}\n1", TestName = "from without a connection")]
     [TestCase("7\n1795324585000\n0x\nname\n{\"connection\":\"c\"}\n1", TestName = "unknown flag")]
     [TestCase("7\n1795324585000\n0\n\n1", TestName = "empty event name")]
+    [TestCase("7\n1795324585000\n0k\nname\n1", TestName = "key flag without a key line")]
+    [TestCase("7\n1795324585000\n0k\nname\nbad key\n1", TestName = "key outside the alphabet")]
+    [TestCase("7\n1795324585000\n0ak\nname\nk\n\"x\"", TestName = "flags out of order")]
+    [TestCase("7\n1795324585000\n0kk\nname\nk\nk\n1", TestName = "flag twice")]
     public void Anything_else_is_refused(string entry) =>
         Assert.That(Decode(entry), Is.Null);
 

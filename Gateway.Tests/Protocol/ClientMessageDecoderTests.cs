@@ -3,6 +3,7 @@ using Gateway.Protocol.Json;
 using Gateway.Protocol.Messages;
 using static Gateway.Tests.Protocol.TestBuffers;
 using E = Gateway.Tests.Protocol.ExpectedErrors.Client;
+using T = Gateway.Tests.Protocol.ExpectedErrors.Traits;
 
 namespace Gateway.Tests.Protocol;
 
@@ -213,6 +214,9 @@ public sealed class ClientMessageDecoderTests
         yield return Case("publish, final true", """{"type":"publish","event":"done","data":{"ok":true},"final":true}""", """publish id=- event=done final=true data={"ok":true}""");
         yield return Case("publish, final false", """{"type":"publish","event":"e","final":false}""", "publish id=- event=e final=false data=null");
         yield return Case("publish, type last", """{"data":[1],"final":true,"event":"e","id":"p","type":"publish"}""", """publish id="p" event=e final=true data=[1]""");
+        yield return Case("publish, key", """{"type":"publish","event":"message","key":"room-1","data":"hi"}""", """publish id=- event=message final=false data="hi" key=room-1""");
+        yield return Case("publish, append", """{"type":"publish","event":"m","data":"lo","append":true,"key":"a:1"}""", """publish id=- event=m final=false data="lo" key=a:1 append""");
+        yield return Case("publish, conflate", """{"type":"publish","event":"cursor","conflate":true,"data":{"x":1}}""", """publish id=- event=cursor final=false data={"x":1} conflate""");
         yield return Case("publish, 64-character event", $$"""{"type":"publish","event":"{{Name64}}"}""", $"publish id=- event={Name64} final=false data=null");
 
         // auth / rpc.
@@ -365,6 +369,17 @@ public sealed class ClientMessageDecoderTests
         yield return Bad("publish, final a string", """{"type":"publish","event":"e","final":"true"}""", invalid, E.FinalInvalid);
         yield return Bad("publish, final 1", """{"type":"publish","event":"e","final":1}""", invalid, E.FinalInvalid);
         yield return Bad("publish, final null", """{"type":"publish","id":4,"event":"e","final":null}""", invalid, E.FinalInvalid, "4");
+        yield return Bad("publish, key empty", """{"type":"publish","event":"e","key":""}""", invalid, T.KeyInvalid);
+        yield return Bad("publish, key a number", """{"type":"publish","event":"e","key":1}""", invalid, T.KeyInvalid);
+        yield return Bad("publish, key of 129 characters", $$"""{"type":"publish","event":"e","key":"{{new string('k', 129)}}"}""", invalid, T.KeyInvalid);
+        yield return Bad("publish, key twice", """{"type":"publish","event":"e","key":"a","key":"b"}""", invalid, E.Duplicate("key"));
+        yield return Bad("publish, append null", """{"type":"publish","event":"e","key":"k","append":null,"data":"x"}""", invalid, T.AppendInvalid);
+        yield return Bad("publish, append without key", """{"type":"publish","id":"c","event":"e","append":true,"data":"x"}""", invalid, T.AppendWithoutKey, "\"c\"");
+        yield return Bad("publish, append of a number", """{"type":"publish","event":"e","key":"k","append":true,"data":5}""", invalid, T.AppendNotString);
+        yield return Bad("publish, append without data", """{"type":"publish","event":"e","key":"k","append":true}""", invalid, T.AppendNotString);
+        yield return Bad("publish, append and conflate", """{"type":"publish","event":"e","key":"k","append":true,"conflate":true,"data":"x"}""", invalid, T.AppendConflate);
+        yield return Bad("publish, conflate a string", """{"type":"publish","event":"e","conflate":"true"}""", invalid, T.ConflateInvalid);
+        yield return Bad("publish, conflate twice", """{"type":"publish","event":"e","conflate":true,"conflate":true}""", invalid, E.Duplicate("conflate"));
         yield return Bad("publish, event checked before final", """{"type":"publish","final":"x","event":"a b"}""", invalid, E.EventInvalid);
 
         // auth.

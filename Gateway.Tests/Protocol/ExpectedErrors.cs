@@ -9,6 +9,19 @@ internal static class ExpectedErrors
     private const string Types = "ping, subscribe, unsubscribe, status, resume, publish, auth, rpc, presence";
     private const string NameRule = "1-64 characters from A-Z a-z 0-9 . _ : -";
 
+    /// <summary>Texts about <c>key</c>, <c>append</c> and <c>conflate</c>, the same from both decoders.</summary>
+    public static class Traits
+    {
+        public const string KeyInvalid = "field \"key\" must be a key: a string of 1-128 characters from A-Z a-z 0-9 . _ : -";
+        public const string AppendInvalid = "field \"append\" must be true or false";
+        public const string ConflateInvalid = "field \"conflate\" must be true or false";
+        public const string AppendWithoutKey = "field \"append\" needs a \"key\": an append adds its text to the text kept for its event name and key";
+        public const string AppendNotString = "an append's \"data\" must be a JSON string: the text to add";
+        public const string AppendConflate = "an append is never conflated: give \"append\" or \"conflate\", not both";
+
+        public static readonly string[] All = [KeyInvalid, AppendInvalid, ConflateInvalid, AppendWithoutKey, AppendNotString, AppendConflate];
+    }
+
     /// <summary>Texts of <c>ClientMessageDecoder</c>.</summary>
     public static class Client
     {
@@ -36,7 +49,7 @@ internal static class ExpectedErrors
         public const string MethodInvalid = "field \"method\" must be a string of " + NameRule;
         public const string MethodMissing = "missing field \"method\": a string of " + NameRule;
 
-        public static readonly string[] Fields = ["type", "id", "ts", "events", "since", "epoch", "event", "data", "final", "token", "method"];
+        public static readonly string[] Fields = ["type", "id", "ts", "events", "since", "epoch", "event", "data", "final", "token", "method", "key", "append", "conflate"];
 
         /// <summary>Every text the decoder may produce.</summary>
         public static readonly HashSet<string> All =
@@ -44,7 +57,7 @@ internal static class ExpectedErrors
             Empty, NotJson, NotUtf8, NotAnObject, TooDeep, TypeMissing, TypeNotAString, UnknownType, IdInvalid,
             TsInvalid, EventsInvalid, EventsMissing, UnsubscribeAll, SinceInvalid, SinceMissing, EpochInvalid, EventInvalid,
             EventMissing, FinalInvalid, TokenInvalid, TokenMissing, MethodInvalid, MethodMissing,
-            .. Fields.Select(Duplicate),
+            .. Fields.Select(Duplicate), .. Traits.All,
         ];
 
         public static string Duplicate(string field) => $"field \"{field}\" appears more than once; each field may appear once";
@@ -53,7 +66,7 @@ internal static class ExpectedErrors
     /// <summary>Texts of <c>PublishRequestDecoder</c>.</summary>
     public static class Publish
     {
-        private const string Shape = "{\"event\":\"name\",\"data\":<any JSON>,\"id\"?:\"key\",\"final\"?:true} or an array of 1 to 1000 of them";
+        private const string Shape = "{\"event\":\"name\",\"data\":<any JSON>,\"id\"?:\"id\",\"final\"?:true,\"key\"?:\"key\",\"append\"?:true,\"conflate\"?:true} or an array of 1 to 1000 of them";
 
         public const string Empty = "the body is empty; send " + Shape;
         public const string NotJson = "the body is not valid JSON; send " + Shape;
@@ -75,6 +88,7 @@ internal static class ExpectedErrors
         [
             NotAnObject, EventMissing, EventInvalid, IdInvalid, FinalInvalid, FromGiven, NotUtf8,
             Duplicate("event"), Duplicate("data"), Duplicate("id"), Duplicate("final"),
+            Duplicate("key"), Duplicate("append"), Duplicate("conflate"), .. Traits.All,
         ];
 
         public static string Duplicate(string field) => $"field \"{field}\" appears more than once; each field may appear once";

@@ -526,6 +526,15 @@ internal static class HostileInputs
             return ObjectJson(members, random);
         }
 
+        if (type == "publish" && random.Next(4) == 0)
+        {
+            // An append made wrong by what else it carries: data that is not text, or conflate.
+            Set(members, "key", Quote(EventName(random)));
+            Set(members, "append", "true");
+            Set(members, random.Next(2) == 0 ? "conflate" : "data", Pick(random, WrongValueSamples));
+            return ObjectJson(members, random);
+        }
+
         // Mostly a field that the type reads; now and then one it ignores, which must then not matter.
         string name = random.Next(3) != 0
             ? Pick(random, members.Select(m => m.Name).Where(n => ExpectedErrors.Client.Fields.Contains(n)).ToList())
@@ -606,9 +615,26 @@ internal static class HostileInputs
                 break;
             case "publish":
                 members.Add(new("event", Quote(EventName(random))));
-                if (random.Next(3) != 0)
+                bool keyed = random.Next(3) == 0, append = keyed && random.Next(2) == 0;
+                if (keyed)
+                {
+                    members.Add(new("key", Quote(EventName(random))));
+                }
+
+                if (append)
+                {
+                    // An append's data is the text to add: a string, always there.
+                    members.Add(new("append", "true"));
+                    members.Add(new("data", Quote(Text(random, random.Next(0, 8)))));
+                }
+                else if (random.Next(3) != 0)
                 {
                     members.Add(new("data", Value(random, 3)));
+                }
+
+                if (!append && random.Next(4) == 0)
+                {
+                    members.Add(new("conflate", random.Next(2) == 0 ? "true" : "false"));
                 }
 
                 if (random.Next(3) == 0)

@@ -20,7 +20,7 @@ internal static class MessageText
             StatusRequest => head,
             PresenceRequest => head,
             ResumeMessage resume => $"{head} since={resume.Since}" + (resume.Epoch is { } epoch ? $" epoch={epoch}" : ""),
-            PublishMessage publish => $"{head} event={publish.Event} final={Render(publish.Final)} data={Render(publish.Data)}",
+            PublishMessage publish => $"{head} event={publish.Event} final={Render(publish.Final)} data={Render(publish.Data)}{Render(publish.Traits)}",
             AuthMessage auth => $"{head} token={auth.Token}",
             RpcRequest rpc => $"{head} method={rpc.Method} data={Render(rpc.Data)}",
             _ => throw new ArgumentException($"unexpected message {message.GetType()}", nameof(message)),
@@ -28,7 +28,11 @@ internal static class MessageText
     }
 
     public static string Render(PublishRequest request) =>
-        $"event={request.Event} id={Render(request.Id)} final={Render(request.Final)} data={Render(request.Data)}";
+        $"event={request.Event} id={Render(request.Id)} final={Render(request.Final)} data={Render(request.Data)}{Render(request.Traits)}";
+
+    /// <summary>Nothing for the traits of a plain event, so that rows without them read as before.</summary>
+    public static string Render(EventTraits traits) =>
+        (traits.Key is null ? "" : $" key={traits.Key}") + (traits.Append ? " append" : "") + (traits.Conflate ? " conflate" : "");
 
     public static string Render(ProtocolError error) =>
         $"{error.Code.ToWireName()} id={Render(error.Id)}: {error.Message}";

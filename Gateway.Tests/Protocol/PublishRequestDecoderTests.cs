@@ -3,6 +3,7 @@ using Gateway.Protocol.Json;
 using Gateway.Protocol.Messages;
 using static Gateway.Tests.Protocol.TestBuffers;
 using E = Gateway.Tests.Protocol.ExpectedErrors.Publish;
+using T = Gateway.Tests.Protocol.ExpectedErrors.Traits;
 
 namespace Gateway.Tests.Protocol;
 
@@ -132,6 +133,25 @@ public sealed class PublishRequestDecoderTests
             event=b id="k" final=false data={"x":[true,null]}
             event=c id=- final=true data=null
             """);
+        yield return Case("key", """{"event":"message","key":"m-1.a:b_c","data":{"text":"hi"}}""", """
+            single
+            event=message id=- final=false data={"text":"hi"} key=m-1.a:b_c
+            """);
+        yield return Case("key of 128 characters", $$"""{"event":"e","key":"{{new string('k', 128)}}"}""", $"single\nevent=e id=- final=false data=null key={new string('k', 128)}");
+        yield return Case("append a string chunk", """{"append":true,"event":"message_chunk","data":"Hel","key":"answer-7"}""", """
+            single
+            event=message_chunk id=- final=false data="Hel" key=answer-7 append
+            """);
+        yield return Case("append false, any data", """{"event":"e","key":"k","append":false,"data":1}""", """
+            single
+            event=e id=- final=false data=1 key=k
+            """);
+        yield return Case("conflate, with and without key", """[{"event":"p","conflate":true,"data":1},{"event":"p","key":"gpu0","conflate":true},{"event":"p","conflate":false}]""", """
+            batch
+            event=p id=- final=false data=1 conflate
+            event=p id=- final=false data=null key=gpu0 conflate
+            event=p id=- final=false data=null
+            """);
         yield return Case("batch, data nested 31 levels", $$"""[{"event":"e","data":{{Nest("[", "]", 31)}}}]""", $"batch\nevent=e id=- final=false data={Nest("[", "]", 31)}");
     }
 
@@ -174,6 +194,22 @@ public sealed class PublishRequestDecoderTests
         yield return Bad("from given as null", """{"from":null,"event":"e"}""", E.FromGiven);
         yield return Bad("from given in item 1", """[{"event":"a"},{"event":"b","data":1,"from":"x"}]""", E.At(1, E.FromGiven));
         yield return Bad("from escaped", """{"event":"e","\u0066rom":{}}""", E.FromGiven);
+        yield return Bad("key empty", """{"event":"e","key":""}""", T.KeyInvalid);
+        yield return Bad("key of 129 characters", $$"""{"event":"e","key":"{{new string('k', 129)}}"}""", T.KeyInvalid);
+        yield return Bad("key with a slash", """{"event":"e","key":"a/b"}""", T.KeyInvalid);
+        yield return Bad("key a number", """{"event":"e","key":7}""", T.KeyInvalid);
+        yield return Bad("key null", """[{"event":"e","key":null}]""", E.At(0, T.KeyInvalid));
+        yield return Bad("key twice", """{"event":"e","key":"a","key":"b"}""", E.Duplicate("key"));
+        yield return Bad("append a string", """{"event":"e","key":"k","append":"yes","data":"x"}""", T.AppendInvalid);
+        yield return Bad("append twice", """{"event":"e","key":"k","append":true,"append":true,"data":"x"}""", E.Duplicate("append"));
+        yield return Bad("append without key", """{"event":"e","append":true,"data":"x"}""", T.AppendWithoutKey);
+        yield return Bad("append of an object", """{"event":"e","key":"k","append":true,"data":{"t":"x"}}""", T.AppendNotString);
+        yield return Bad("append without data", """{"event":"e","key":"k","append":true}""", T.AppendNotString);
+        yield return Bad("append of null", """[{"event":"e"},{"event":"e","key":"k","append":true,"data":null}]""", E.At(1, T.AppendNotString));
+        yield return Bad("append and conflate", """{"event":"e","key":"k","append":true,"conflate":true,"data":"x"}""", T.AppendConflate);
+        yield return Bad("conflate a number", """{"event":"e","conflate":1}""", T.ConflateInvalid);
+        yield return Bad("conflate twice", """{"event":"e","conflate":true,"conflate":false}""", E.Duplicate("conflate"));
+        yield return Bad("invalid UTF-8 in key", Concat(Utf8("""{"event":"e","key":"a"""), [0xC3], Utf8("\"}")), E.NotUtf8);
         yield return Bad("final twice", """{"event":"a","final":true,"final":false}""", E.Duplicate("final"));
         yield return Bad("data nested 33 levels", $$"""{"event":"e","data":{{Nest("[", "]", 33)}}}""", E.TooDeep);
         yield return Bad("batch, data nested 32 levels", $$"""[{"event":"e","data":{{Nest("[", "]", 32)}}}]""", E.TooDeep);

@@ -157,7 +157,7 @@ internal sealed partial class GatewayConnection
 
         // The event says which connection (and user) published it; no publisher can set this itself.
         PublishResult result = await Env.Hub.PublishAsync(
-            Session, [new PublishRequest(publish.Event, publish.Data, From: new EventOrigin(Id, Identity.User))], Http.RequestAborted);
+            Session, [new PublishRequest(publish.Event, publish.Data, From: new EventOrigin(Id, Identity.User), Traits: publish.Traits)], Http.RequestAborted);
         switch (result.Status)
         {
             case PublishStatus.Accepted:

@@ -275,8 +275,9 @@ internal sealed class MemoryLogSession(string name, int historyCapacity, int max
     private SessionEvent Append(PublishRequest request, DateTimeOffset now, long timestamp, ref long cost)
     {
         long seq = ++_seq;
-        byte[] frame = ServerFrames.CreateTextFrame(new EventMessage(Name, request.Event, seq, now, request.Data, request.From));
-        var sessionEvent = new SessionEvent(Name, request.Event, seq, now, request.Data, frame, request.Id, request.Final, timestamp, request.From);
+        EventTraits traits = request.Traits;
+        byte[] frame = ServerFrames.CreateTextFrame(new EventMessage(Name, request.Event, seq, now, request.Data, request.From, traits.Key, traits.Append));
+        var sessionEvent = new SessionEvent(Name, request.Event, seq, now, request.Data, frame, request.Id, request.Final, timestamp, request.From, traits);
         cost += HistoryBudget.Cost(sessionEvent);
         if (_history.Add(sessionEvent) is { } evicted)
         {

@@ -9,7 +9,7 @@ namespace Gateway.Sessions;
 /// An accepted event: its seq, its time, and the one WebSocket frame that carries it to every
 /// recipient. Immutable once created, so that history, state and every send queue share it.
 /// </summary>
-internal sealed class SessionEvent(string session, string name, long seq, DateTimeOffset timestamp, ReadOnlyMemory<byte> data, byte[] frame, JsonScalar? id, bool final, long publishedAt = 0, EventOrigin? from = null)
+internal sealed class SessionEvent(string session, string name, long seq, DateTimeOffset timestamp, ReadOnlyMemory<byte> data, byte[] frame, JsonScalar? id, bool final, long publishedAt = 0, EventOrigin? from = null, EventTraits traits = default)
 {
     private ServerSentEventFrame? _serverSentEvent;
 
@@ -42,6 +42,12 @@ internal sealed class SessionEvent(string session, string name, long seq, DateTi
 
     /// <summary>The client connection that published it (its frame's <c>from</c>); null for an event published over HTTP.</summary>
     public EventOrigin? From { get; } = from;
+
+    /// <summary>Its <c>key</c>, <c>append</c> and <c>conflate</c>, as its publisher gave them.</summary>
+    public EventTraits Traits { get; } = traits;
+
+    /// <summary>Its key (spec section 19), or null.</summary>
+    public string? Key => Traits.Key;
 
     /// <summary>
     /// The event as one Server-Sent Event (<c>id: epoch:seq</c>, <c>event</c>, <c>data</c> lines),

@@ -97,7 +97,7 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
     {
         var seqs = new long[events.Count];
         var duplicate = new bool[events.Count];
-        var values = new RedisValue[9 + (5 * events.Count)];
+        var values = new RedisValue[9 + (6 * events.Count)];
         values[0] = session;
         values[1] = _keys.EventsChannel;
         values[2] = _historyCapacity;
@@ -110,11 +110,12 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
         for (int i = 0; i < events.Count; i++)
         {
             PublishRequest e = events[i];
-            values[9 + (5 * i)] = e.Id is { } id ? IdKey(id) : "";
-            values[10 + (5 * i)] = e.Event;
-            values[11 + (5 * i)] = e.Data.ToArray();
-            values[12 + (5 * i)] = e.Final ? "1" : "0";
-            values[13 + (5 * i)] = e.From?.ToJson() ?? [];
+            values[9 + (6 * i)] = e.Id is { } id ? IdKey(id) : "";
+            values[10 + (6 * i)] = e.Event;
+            values[11 + (6 * i)] = e.Data.ToArray();
+            values[12 + (6 * i)] = RedisEntry.Flags(e);
+            values[13 + (6 * i)] = e.From?.ToJson() ?? [];
+            values[14 + (6 * i)] = e.Traits.Key ?? "";
         }
 
         RedisResult[] result;

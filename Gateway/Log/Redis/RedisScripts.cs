@@ -10,11 +10,12 @@ namespace Gateway.Log.Redis;
 /// </summary>
 /// <remarks>
 /// An entry, in history, in state and on the events channel, is
-/// <c>seq \n ts(ms) \n final(0|1) \n name \n data</c>: the name alphabet has no newline, and data
-/// is the rest of the string, so nothing needs escaping. An event a client published has its
-/// <c>from</c> too: the flag is then followed by <c>f</c> and the name by a line of compact JSON
-/// (<c>seq \n ts \n 0f \n name \n {"connection":..,"user":..} \n data</c>; JSON escapes any newline
-/// in it). Entries written before <c>from</c> existed read as they always did. On the channel it is preceded by
+/// <c>seq \n ts(ms) \n flags \n name \n data</c>: the name alphabet has no newline, and data
+/// is the rest of the string, so nothing needs escaping. The flags are <c>0</c> or <c>1</c> (final),
+/// then any of <c>f</c> (a <c>from</c> line follows the name: compact JSON, which escapes any
+/// newline), <c>k</c> (a key line follows that), <c>a</c> (append) and <c>c</c> (conflate), in that
+/// order: <c>seq \n ts \n 0fk \n name \n {"connection":..,"user":..} \n key \n data</c>. Entries
+/// written before the later flags existed read as they always did. On the channel it is preceded by
 /// <c>session \n epoch \n</c> (so that a node sees a session begin a new life under it);
 /// <c>session \n #deleted \n epoch</c> tells the nodes a session's life was deleted.
 /// Every session script takes the same keys, from <see cref="RedisKeys.Of"/>: meta, events, state,
@@ -26,7 +27,8 @@ internal static class RedisScripts
     /// <summary>
     /// Appends a batch. ARGV: session, channel, max events, max names, idle ttl ms, completed ttl
     /// ms, max sessions, n, a new epoch (taken when this creates the session's life), then for each
-    /// event: id key (empty for none), name, data, final, from (compact JSON; empty for none).
+    /// event: id key (empty for none), name, data, flags (<see cref="RedisEntry.Flags"/>), from
+    /// (compact JSON; empty for none), key (empty for none).
     /// Returns <c>{status, seq, ts, seq1, ..., seqN}</c>; a duplicate's seq is negative.
     /// </summary>
     public const string Publish = """
@@ -45,7 +47,7 @@ internal static class RedisScripts
 
         local result, anyNew = {}, false
         for i = 1, n do
-          local id = ARGV[5 + 5 * i]
+          local id = ARGV[4 + 6 * i]
           local known = id ~= '' and redis.call('ZSCORE', ids, id)
           if known then result[i] = -tonumber(known) else result[i] = 0; anyNew = true end
         end
@@ -54,7 +56,7 @@ internal static class RedisScripts
         if anyNew then
           local names, added = redis.call('HLEN', state), {}
           for i = 1, n do
-            local name = ARGV[6 + 5 * i]
+            local name = ARGV[5 + 6 * i]
             if result[i] == 0 and not added[name] and redis.call('HEXISTS', state, name) == 0 then
               added[name] = true
               names = names + 1
@@ -68,24 +70,22 @@ internal static class RedisScripts
         local final = false
         for i = 1, n do
           if result[i] == 0 then
-            local id, name, data, fin, from = ARGV[5 + 5 * i], ARGV[6 + 5 * i], ARGV[7 + 5 * i], ARGV[8 + 5 * i], ARGV[9 + 5 * i]
+            local id, name, data, flags, from, key = ARGV[4 + 6 * i], ARGV[5 + 6 * i], ARGV[6 + 6 * i], ARGV[7 + 6 * i], ARGV[8 + 6 * i], ARGV[9 + 6 * i]
             local earlier = id ~= '' and redis.call('ZSCORE', ids, id)
             if earlier then
               result[i] = -tonumber(earlier)
             else
               seq = seq + 1
-              local entry
-              if from == '' then
-                entry = string.format('%d\n%d\n%s\n%s\n', seq, ts, fin, name) .. data
-              else
-                entry = string.format('%d\n%d\n%sf\n%s\n', seq, ts, fin, name) .. from .. '\n' .. data
-              end
+              local entry = string.format('%d\n%d\n%s\n%s\n', seq, ts, flags, name)
+              if from ~= '' then entry = entry .. from .. '\n' end
+              if key ~= '' then entry = entry .. key .. '\n' end
+              entry = entry .. data
               redis.call('RPUSH', events, entry)
               redis.call('HSET', state, name, entry)
               if id ~= '' then redis.call('ZADD', ids, seq, id) end
               redis.call('PUBLISH', ARGV[2], ARGV[1] .. '\n' .. epoch .. '\n' .. entry)
               result[i] = seq
-              if fin == '1' then final = true end
+              if string.sub(flags, 1, 1) == '1' then final = true end
             end
           end
         end
