@@ -77,9 +77,33 @@ var presenceStorm = new Command("presence-storm", "A crowd joins one session of 
 presenceStorm.SetAction((result, _) => PresenceStorm.RunAsync(new PresenceStorm.Plan(
     new Uri(result.GetValue(url)!), result.GetValue(watchers), result.GetValue(joiners), result.GetValue(stormSeconds), result.GetValue(eventRate), result.GetValue(quietSeconds))));
 
+var ingestUrl = new Option<string?>("--url") { Description = "A running gateway's base address; without it the bench builds and starts one, pinned to core 0, and itself to core 1." };
+var ingestWatchers = new Option<int>("--watchers") { Description = "WebSocket clients in the session; each line's latency is measured at each.", DefaultValueFactory = _ => 100 };
+var ingestLines = new Option<int>("--lines") { Description = "Lines each way.", DefaultValueFactory = _ => 100_000 };
+var ingestSeconds = new Option<double>("--seconds") { Description = "At most this long sending each way (0: no bound).", DefaultValueFactory = _ => 60 };
+var lineBytes = new Option<int>("--line-bytes") { Description = "About how long each line is.", DefaultValueFactory = _ => 100 };
+var format = new Option<string>("--format") { Description = "The ingest body: text (text/plain, a line an event) or ndjson (an event object a line).", DefaultValueFactory = _ => "text" };
+format.AcceptOnlyFromAmong("text", "ndjson");
+var postConnections = new Option<int>("--connections") { Description = "Keep-alive connections of the POST per line.", DefaultValueFactory = _ => 8 };
+var lineRate = new Option<double>("--rate") { Description = "Lines a second, paced, both ways (0: as fast as the gateway takes them).", DefaultValueFactory = _ => 0 };
+var warmupLines = new Option<int>("--warmup-lines") { Description = "Lines each way before measuring, not measured.", DefaultValueFactory = _ => 5000 };
+var ingestCommand = new Command("ingest", "Lines a second from one piped PUT into a session with watchers, and each line's delivery latency, beside the same lines as one POST each.")
+{
+    ingestUrl, ingestWatchers, ingestLines, ingestSeconds, lineBytes, format, postConnections, lineRate, warmupLines,
+};
+ingestCommand.SetAction((result, _) =>
+{
+    string? address = result.GetValue(ingestUrl);
+    return IngestBench.RunAsync(
+        new IngestBench.Plan(
+            address is null ? null : new Uri(address), result.GetValue(ingestWatchers), result.GetValue(ingestLines), result.GetValue(ingestSeconds),
+            result.GetValue(lineBytes), result.GetValue(format) == "ndjson", result.GetValue(postConnections), result.GetValue(lineRate), result.GetValue(warmupLines)),
+        "dotnet run --project Gateway.Bench -c Release -- " + string.Join(' ', args));
+});
+
 var root = new RootCommand("Gateway.Bench: measurements of the gateway beside the peers users would pick instead.")
 {
-    run, worker, micro, historyMemory, serversCommand, probe, presenceStorm,
+    run, worker, micro, historyMemory, serversCommand, probe, presenceStorm, ingestCommand,
 };
 return await root.Parse(args).InvokeAsync();
 

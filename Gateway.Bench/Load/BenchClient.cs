@@ -19,19 +19,24 @@ internal sealed class BenchClient
     private static readonly byte[] SignalRHandshake = Encoding.ASCII.GetBytes("{\"protocol\":\"json\",\"version\":1}\u001e");
     private static readonly byte[] SignalRPing = Encoding.ASCII.GetBytes("{\"type\":6}\u001e");
 
+    /// <summary>What precedes each event's timestamp unless told otherwise: the <c>t</c> of the event's data.</summary>
+    private static readonly byte[] DataTimestamp = Encoding.ASCII.GetBytes("\"t\":");
+
     private readonly Socket _socket;
     private readonly WebSocketMessageReader _reader = new(16 * 1024 * 1024, expectMasked: false);
     private readonly LatencyHistogram _latency;
     private readonly bool _signalR;
+    private readonly byte[] _marker;
     private readonly Lock _sendGate = new();
     private TaskCompletionSource? _paused;
     private long _received;
 
-    private BenchClient(Socket socket, LatencyHistogram latency, bool signalR)
+    private BenchClient(Socket socket, LatencyHistogram latency, bool signalR, byte[] marker)
     {
         _socket = socket;
         _latency = latency;
         _signalR = signalR;
+        _marker = marker;
     }
 
     public long Received => Interlocked.Read(ref _received);
@@ -65,7 +70,15 @@ internal sealed class BenchClient
     /// <param name="latency">Where this client records each event's latency.</param>
     /// <param name="receiveBufferBytes">A receive buffer of this size (0: the kernel's own, which grows): small, so that a client that stops reading pushes back soon, as a phone on a bad network does.</param>
     /// <param name="cancellationToken">Ends the attempt.</param>
-    public static async Task<BenchClient> ConnectAsync(IPEndPoint server, string path, bool signalR, LatencyHistogram latency, int receiveBufferBytes, CancellationToken cancellationToken)
+    public static Task<BenchClient> ConnectAsync(IPEndPoint server, string path, bool signalR, LatencyHistogram latency, int receiveBufferBytes, CancellationToken cancellationToken) =>
+        ConnectAsync(server, path, signalR, latency, receiveBufferBytes, DataTimestamp, cancellationToken);
+
+    /// <summary>
+    /// The same, for events whose timestamp follows <paramref name="marker"/> rather than <c>"t":</c>:
+    /// a text line's timestamp is inside a JSON string, where no <c>"t":</c> can be.
+    /// </summary>
+    public static async Task<BenchClient> ConnectAsync(
+        IPEndPoint server, string path, bool signalR, LatencyHistogram latency, int receiveBufferBytes, byte[] marker, CancellationToken cancellationToken)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         if (receiveBufferBytes > 0)
@@ -79,7 +92,7 @@ internal sealed class BenchClient
             string key = Convert.ToBase64String(RandomNumberGenerator.GetBytes(16));
             string request = $"GET {path} HTTP/1.1\r\nHost: {server}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n";
             await socket.SendAsync(Encoding.ASCII.GetBytes(request), cancellationToken);
-            var client = new BenchClient(socket, latency, signalR);
+            var client = new BenchClient(socket, latency, signalR, marker);
             byte[] leftover = await client.ReadResponseHeadAsync(cancellationToken);
             if (signalR)
             {
@@ -207,15 +220,15 @@ internal sealed class BenchClient
         }
     }
 
-    /// <summary>Each <c>"t":&lt;digits&gt;</c> in a message is one event; records its latency.</summary>
+    /// <summary>Each marker followed by digits (<c>"t":&lt;digits&gt;</c> unless told otherwise) in a message is one event; records its latency.</summary>
     private void Count(in ReadOnlySequence<byte> payload)
     {
         ReadOnlySpan<byte> text = payload.IsSingleSegment ? payload.FirstSpan : payload.ToArray();
         long now = System.Diagnostics.Stopwatch.GetTimestamp();
         int at;
-        while ((at = text.IndexOf("\"t\":"u8)) >= 0)
+        while ((at = text.IndexOf(_marker)) >= 0)
         {
-            text = text[(at + 4)..];
+            text = text[(at + _marker.Length)..];
             long sent = 0;
             int digits = 0;
             while (digits < text.Length && text[digits] is >= (byte)'0' and <= (byte)'9')

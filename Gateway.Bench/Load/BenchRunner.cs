@@ -161,7 +161,7 @@ internal static class BenchRunner
     }
 
     /// <summary>The coordinator publishes: it belongs on the generators' core.</summary>
-    private static void PinSelf(string cpus)
+    internal static void PinSelf(string cpus)
     {
         if (File.Exists("/usr/bin/taskset"))
         {
@@ -189,7 +189,7 @@ internal static class BenchRunner
         }
     }
 
-    private static string Machine()
+    internal static string Machine()
     {
         string cpu = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':')[1].Trim() ?? "unknown CPU";
         long memory = long.Parse(File.ReadLines("/proc/meminfo").First().Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024 / 1024;

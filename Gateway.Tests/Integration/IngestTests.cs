@@ -236,7 +236,7 @@ public sealed class IngestTests
         }
     }
 
-    private static async Task<JsonElement> AnswerAsync(Task<HttpResponseMessage> sending)
+    internal static async Task<JsonElement> AnswerAsync(Task<HttpResponseMessage> sending)
     {
         using HttpResponseMessage response = await sending;
         string text = await response.Content.ReadAsStringAsync(TestClient.Deadline);
@@ -248,7 +248,7 @@ public sealed class IngestTests
         parts.SelectMany(p => p is byte[] bytes ? bytes : Encoding.UTF8.GetBytes((string)p)).ToArray();
 
     /// <summary>A request body the test writes while it is being sent, each write flushed to the socket.</summary>
-    private sealed class StreamedContent : HttpContent
+    internal sealed class StreamedContent : HttpContent
     {
         private readonly Pipe _pipe = new();
 

@@ -22,6 +22,10 @@ internal sealed class GatewayMetrics
     public const string HookRetried = "retried";
     public const string HookDropped = "dropped";
 
+    /// <summary>What became of an ingested line, as the <c>outcome</c> tag says: published, or reported and skipped.</summary>
+    public const string IngestPublished = "published";
+    public const string IngestSkipped = "skipped";
+
     // From half a millisecond to ten seconds: loopback deliveries take tens of microseconds to a few
     // milliseconds, a slow consumer's can take seconds before it is dropped.
     private static readonly double[] LatencyBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -61,6 +65,10 @@ internal sealed class GatewayMetrics
     private readonly Counter<long> _hookAuthorize;
     private readonly Counter<long> _rpcCalls;
     private readonly Histogram<double> _rpcDuration;
+    private readonly Counter<long> _ingestLines;
+    private readonly UpDownCounter<long> _ingestStreamsOpen;
+    private readonly KeyValuePair<string, object?> _ingestPublishedTag = new("outcome", IngestPublished);
+    private readonly KeyValuePair<string, object?> _ingestSkippedTag = new("outcome", IngestSkipped);
 
     public GatewayMetrics(IMeterFactory meterFactory)
     {
@@ -92,6 +100,9 @@ internal sealed class GatewayMetrics
             "Client rpc calls, by outcome: ok, rejected (the backend answered 4xx), unavailable (5xx, unreachable, not JSON, no backend configured), timeout, breaker_open, rate_limited (over Hooks:MaxRpcInFlight).");
         _rpcDuration = Meter.CreateHistogram("gateway.rpc.duration", "s", "Time from an rpc's start to the backend's answer (or its timeout), by outcome; calls never sent to the backend are not recorded.",
             tags: null, advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = RpcBuckets });
+        _ingestLines = Meter.CreateCounter<long>("gateway.ingest.lines", "{line}",
+            "Lines of streaming ingest bodies (PUT, or an NDJSON POST), by outcome: published (an event now), skipped (reported in the answer's errors: not an event, too long, not UTF-8, or refused by the session).");
+        _ingestStreamsOpen = Meter.CreateUpDownCounter<long>("gateway.ingest.streams.open", "{stream}", "Streaming ingest bodies being read now.");
         ObserveThreadPool();
     }
 
@@ -124,6 +135,9 @@ internal sealed class GatewayMetrics
 
         _eventsPublished.Add(0);
         _messagesDelivered.Add(0);
+        _ingestLines.Add(0, _ingestPublishedTag);
+        _ingestLines.Add(0, _ingestSkippedTag);
+        _ingestStreamsOpen.Add(0);
         _sendQueueOverflows.Add(0);
         _networkIo.Add(0, _receiveTag);
         _networkIo.Add(0, _transmitTag);
@@ -215,6 +229,15 @@ internal sealed class GatewayMetrics
     public void PublishDuration(double seconds) => _publishDuration.Record(seconds);
 
     public void SendQueueOverflowed() => _sendQueueOverflows.Add(1);
+
+    /// <summary>Counts lines of an ingest body that became events.</summary>
+    public void IngestLinesPublished(int count) => _ingestLines.Add(count, _ingestPublishedTag);
+
+    /// <summary>Counts lines of an ingest body that were reported as errors and not published.</summary>
+    public void IngestLinesSkipped(int count) => _ingestLines.Add(count, _ingestSkippedTag);
+
+    /// <summary>An ingest body began (+1) or ended (-1) being read.</summary>
+    public void IngestStreamsOpen(int change) => _ingestStreamsOpen.Add(change);
 
     /// <summary>Counts an rpc by its outcome and, when it went to the backend, records how long it took.</summary>
     public void RpcCompleted(string outcome, double? seconds)

@@ -4,6 +4,7 @@ using System.IO.Pipelines;
 using System.Text.Json;
 using System.Text.Unicode;
 using Gateway.Configuration;
+using Gateway.Diagnostics;
 using Gateway.Hub;
 using Gateway.Protocol;
 using Gateway.Protocol.Framing;
@@ -64,7 +65,7 @@ internal static class IngestEndpoint
     /// <summary>Answers <c>PUT /api/sessions/{session}/events</c> (NDJSON or text/plain), and an NDJSON POST.</summary>
     public static async Task<IResult> IngestAsync(
         HttpContext http, string session, SessionHub hub, IOptions<LimitsOptions> limits,
-        Authenticator authenticator, Refusals refusals, PublishRateLimiter rates)
+        Authenticator authenticator, Refusals refusals, PublishRateLimiter rates, GatewayMetrics metrics)
     {
         (GatewayPrincipal? principal, IResult? refusal) = await Access.CheckSessionAsync(http, authenticator, refusals, Endpoint, Right.Publish, session);
         if (principal is null)
@@ -102,12 +103,22 @@ internal static class IngestEndpoint
         }
 
         string publisher = principal.Kind == CredentialKind.Anonymous ? http.Connection.RemoteIpAddress?.ToString() ?? "unknown" : principal.Subject;
-        var ingest = new Ingest(http, session, hub, rates, publisher, ndjson, textEvent);
-        await ingest.RunAsync(limits.Value.MaxMessageBytes, limits.Value.IngestIdleTimeout);
+        var ingest = new Ingest(http, session, hub, rates, metrics, publisher, ndjson, textEvent);
+        metrics.IngestStreamsOpen(1);
+        try
+        {
+            await ingest.RunAsync(limits.Value.MaxMessageBytes, limits.Value.IngestIdleTimeout);
+        }
+        finally
+        {
+            metrics.IngestStreamsOpen(-1);
+        }
+
         return Results.Json(ingest.Answer(), GatewayJsonContext.Relaxed.IngestAccepted, statusCode: StatusCodes.Status202Accepted);
     }
 
-    private sealed class Ingest(HttpContext http, string session, SessionHub hub, PublishRateLimiter rates, string publisher, bool ndjson, string textEvent)
+    private sealed class Ingest(
+        HttpContext http, string session, SessionHub hub, PublishRateLimiter rates, GatewayMetrics metrics, string publisher, bool ndjson, string textEvent)
     {
         private readonly List<PublishRequest> _pending = [];
         private readonly List<long> _pendingLines = [];
@@ -175,21 +186,21 @@ internal static class IngestEndpoint
             long number = ++_lineNumber;
             if (status == LineStatus.TooLong)
             {
-                AddError(number, string.Create(CultureInfo.InvariantCulture,
+                Skip(number, string.Create(CultureInfo.InvariantCulture,
                     $"the line is longer than {maxLineBytes} bytes (Gateway:Limits:MaxMessageBytes); it was skipped"));
                 return;
             }
 
             if (_completed is not null)
             {
-                AddError(number, _completed);
+                Skip(number, _completed);
                 return;
             }
 
             byte[] bytes = line.ToArray();
             if (!Utf8.IsValid(bytes))
             {
-                AddError(number, "the line is not valid UTF-8; it was skipped");
+                Skip(number, "the line is not valid UTF-8; it was skipped");
                 return;
             }
 
@@ -204,13 +215,13 @@ internal static class IngestEndpoint
 
                 if (!PublishRequestDecoder.TryDecode(new ReadOnlySequence<byte>(bytes), out IReadOnlyList<PublishRequest>? events, out bool isBatch, out ProtocolError error))
                 {
-                    AddError(number, error.Message);
+                    Skip(number, error.Message);
                     return;
                 }
 
                 if (isBatch)
                 {
-                    AddError(number, "a line holds one event object {\"event\",\"data\"?,\"id\"?,\"final\"?}, not an array");
+                    Skip(number, "a line holds one event object {\"event\",\"data\"?,\"id\"?,\"final\"?}, not an array");
                     return;
                 }
 
@@ -274,13 +285,14 @@ internal static class IngestEndpoint
             {
                 foreach (long line in lines)
                 {
-                    AddError(line, failed);
+                    Skip(line, failed);
                 }
 
                 return;
             }
 
             _count += batch.Length;
+            metrics.IngestLinesPublished(batch.Length);
             _first ??= result.Seqs[0];
             _last = result.Seqs[^1];
             if (batch[^1].Final)
@@ -290,6 +302,14 @@ internal static class IngestEndpoint
             }
         }
 
+        /// <summary>Reports a line that was not published.</summary>
+        private void Skip(long line, string message)
+        {
+            metrics.IngestLinesSkipped(1);
+            AddError(line, message);
+        }
+
+        /// <summary>Reports a problem at a line; the idle timeout's is not a line of the body, so is not counted as skipped.</summary>
         private void AddError(long line, string message)
         {
             _errorCount++;

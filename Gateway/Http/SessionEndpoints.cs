@@ -35,7 +35,7 @@ internal static class SessionEndpoints
         if (IngestEndpoint.IsStream(http.Request))
         {
             // A stream may last an hour: it is not one publish's duration.
-            return await IngestEndpoint.IngestAsync(http, session, hub, limits, authenticator, refusals, rates);
+            return await IngestEndpoint.IngestAsync(http, session, hub, limits, authenticator, refusals, rates, metrics);
         }
 
         // Failures are answered in one place (RequestFailures): a store outage 503, a bug 500.
