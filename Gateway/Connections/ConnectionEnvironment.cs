@@ -21,8 +21,12 @@ internal sealed class ConnectionEnvironment(
     IOptions<AuthOptions> auth,
     Authenticator authenticator,
     HookOutbox hooks,
-    Hooks.RpcClient rpc)
+    Hooks.RpcClient rpc,
+    Sessions.SessionProfiles profiles)
 {
+    /// <summary>Each session's settings (spec section 20): a connection takes its session's lag bounds, client publishing and presence.</summary>
+    public Sessions.SessionProfiles Profiles { get; } = profiles;
+
     /// <summary>The backend's connect and disconnect notifications (nothing is queued without <c>Hooks:Url</c>).</summary>
     public HookOutbox Hooks { get; } = hooks;
 
@@ -40,7 +44,7 @@ internal sealed class ConnectionEnvironment(
 
     public int MaxMessageBytes { get; } = limits.Value.MaxMessageBytes;
 
-    /// <summary><c>Limits:MaxLagBytes</c> and <c>Limits:MaxLagTime</c>, in this clock's timestamps.</summary>
+    /// <summary><c>Limits:MaxLagBytes</c> and <c>Limits:MaxLagTime</c>, in this clock's timestamps (a session's profile may set its own: <see cref="Profiles"/>).</summary>
     public LagLimits Lag { get; } = LagLimits.From(limits.Value.MaxLagBytes, limits.Value.MaxLagTime, time.TimestampFrequency);
 
     public int SocketSendBufferBytes { get; } = limits.Value.SocketSendBufferBytes;
@@ -53,7 +57,7 @@ internal sealed class ConnectionEnvironment(
 
     public bool AllowClientPublish { get; } = security.Value.AllowClientPublish;
 
-    /// <summary><c>Security:ClientPublishEvents</c>: the event names a client's <c>publish</c> may use.</summary>
+    /// <summary><c>Security:ClientPublishEvents</c>: the event names a client's <c>publish</c> may use (a session's profile may set its own: <see cref="Profiles"/>).</summary>
     public ClientPublishEvents ClientPublishEvents { get; } = new(security.Value.ClientPublishEvents);
 
     public Authenticator Authenticator { get; } = authenticator;
