@@ -24,7 +24,11 @@ internal sealed class ConnectionEnvironment(
     Hooks.RpcClient rpc,
     Sessions.SessionProfiles profiles)
 {
-    /// <summary>Each session's settings (spec section 20): a connection takes its session's lag bounds, client publishing and presence.</summary>
+    /// <summary>
+    /// Each session's settings (spec section 20): a connection takes its session's lag bounds
+    /// (<c>Limits:MaxLagBytes</c>, <c>Limits:MaxLagTime</c>), client publish names
+    /// (<c>Security:ClientPublishEvents</c>) and presence from there, never from the globals directly.
+    /// </summary>
     public Sessions.SessionProfiles Profiles { get; } = profiles;
 
     /// <summary>The backend's connect and disconnect notifications (nothing is queued without <c>Hooks:Url</c>).</summary>
@@ -44,9 +48,6 @@ internal sealed class ConnectionEnvironment(
 
     public int MaxMessageBytes { get; } = limits.Value.MaxMessageBytes;
 
-    /// <summary><c>Limits:MaxLagBytes</c> and <c>Limits:MaxLagTime</c>, in this clock's timestamps (a session's profile may set its own: <see cref="Profiles"/>).</summary>
-    public LagLimits Lag { get; } = LagLimits.From(limits.Value.MaxLagBytes, limits.Value.MaxLagTime, time.TimestampFrequency);
-
     public int SocketSendBufferBytes { get; } = limits.Value.SocketSendBufferBytes;
 
     public TimeSpan CloseTimeout { get; } = limits.Value.CloseTimeout;
@@ -56,9 +57,6 @@ internal sealed class ConnectionEnvironment(
     public TimeSpan HeartbeatTimeout { get; } = heartbeat.Value.Timeout;
 
     public bool AllowClientPublish { get; } = security.Value.AllowClientPublish;
-
-    /// <summary><c>Security:ClientPublishEvents</c>: the event names a client's <c>publish</c> may use (a session's profile may set its own: <see cref="Profiles"/>).</summary>
-    public ClientPublishEvents ClientPublishEvents { get; } = new(security.Value.ClientPublishEvents);
 
     public Authenticator Authenticator { get; } = authenticator;
 
