@@ -131,6 +131,7 @@ internal static class GatewayHost
     private static void AddBackplane(WebApplicationBuilder builder)
     {
         IServiceCollection services = builder.Services;
+        services.AddSingleton<Sessions.SessionProfiles>();
         services.AddSingleton<SessionHub>();
         if (string.Equals(builder.Configuration["Gateway:Backplane:Mode"], BackplaneOptions.RedisMode, StringComparison.OrdinalIgnoreCase))
         {

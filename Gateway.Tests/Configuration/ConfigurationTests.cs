@@ -40,15 +40,38 @@ public sealed class ConfigurationTests
         yield return Case("Gateway:Backplane:KeyPrefix", "gateway prod", "Gateway:Backplane:KeyPrefix must be 1 to 64 characters from A-Z a-z 0-9 . _ : -; got 'gateway prod'");
         yield return Case("Gateway:Presence:MaxListed", "-1", "Gateway:Presence:MaxListed must be between 0 and 100000; got -1");
         yield return Case("Gateway:Backplane:OperationTimeout", "00:00:00.01", "Gateway:Backplane:OperationTimeout must be a duration between 00:00:00.1000000 and 00:01:00");
+        yield return Case("Gateway:History:MaxBytes", "100", "Gateway:History:MaxBytes must be 0 (no bound on a session's history bytes) or between 1024 and 1099511627776; got 100");
+        yield return Case("Gateway:Sessions:Conflate:0", "step update", "Gateway:Sessions:Conflate must hold event names (1-64 characters from A-Z a-z 0-9 . _ : -), prefixes of them ending in * (progress.*), or * alone for every name; got 'step update'");
+        yield return Case("Gateway:Sessions:Profiles:0:Match", "build *", "Gateway:Sessions:Profiles:0:Match must be a session name (1-128 characters from A-Z a-z 0-9 . _ : -), a prefix of one ending in * (build-*), or * alone for every session; got 'build *'");
+        yield return Case("Gateway:Sessions:Profiles:0:Match", "b*ld", "Gateway:Sessions:Profiles:0:Match must be a session name");
+        yield return Case("Gateway:Sessions:Profiles:0:Presence", "false", "Gateway:Sessions:Profiles:0:Match must be a session name (1-128 characters from A-Z a-z 0-9 . _ : -), a prefix of one ending in * (build-*), or * alone for every session; got ''");
+        yield return Case("Gateway:Sessions:Profiles:0:Presense", "false", "Gateway:Sessions:Profiles:0:Presense is not a setting; Gateway:Sessions:Profiles:0 has Match, History, Conflate, Presence, ClientPublishEvents, IdleTimeout, CompletedRetention, MaxLagBytes, MaxLagTime");
+        yield return Case("Gateway:Sessions:Profiles:0:History:MaxEvent", "5", "Gateway:Sessions:Profiles:0:History:MaxEvent is not a setting; Gateway:Sessions:Profiles:0:History has MaxEvents, MaxBytes");
+        yield return Profile("History:MaxEvents", "0", "Gateway:Sessions:Profiles:0:History:MaxEvents must be between 1 and 1000000; got 0");
+        yield return Profile("History:MaxEvents", "5000000", "Gateway:Sessions:Profiles:0:History:MaxEvents must be between 1 and 1000000; got 5000000");
+        yield return Profile("History:MaxBytes", "-1", "Gateway:Sessions:Profiles:0:History:MaxBytes must be 0 (no bound on a session's history bytes) or between 1024 and 1099511627776; got -1");
+        yield return Profile("Conflate:0", "progress**", "Gateway:Sessions:Profiles:0:Conflate must hold event names");
+        yield return Profile("ClientPublishEvents:0", "chat message", "Gateway:Sessions:Profiles:0:ClientPublishEvents must hold event names (1-64 characters from A-Z a-z 0-9 . _ : -), prefixes of them ending in * (progress.*), or * alone for every name; got 'chat message'");
+        yield return Profile("IdleTimeout", "00:00:00", "Gateway:Sessions:Profiles:0:IdleTimeout must be a duration between 00:00:01 and 365.00:00:00 (written like 00:00:15 for 15 s); got 00:00:00");
+        yield return Profile("CompletedRetention", "-00:00:05", "Gateway:Sessions:Profiles:0:CompletedRetention must be a duration between 00:00:01 and 365.00:00:00");
+        yield return Profile("MaxLagBytes", "1000", "Gateway:Sessions:Profiles:0:MaxLagBytes must be between 65536 and 1073741824; got 1000");
+        yield return Profile("MaxLagBytes", "1048576", "Gateway:Sessions:Profiles:0:MaxLagBytes (1048576) must be at least twice Gateway:Limits:MaxPublishBytes (1048576), so that a client that reads is never closed for one full publish");
+        yield return Profile("MaxLagTime", "02:00:00", "Gateway:Sessions:Profiles:0:MaxLagTime must be a duration between 00:00:00.1000000 and 01:00:00");
+        yield return Profile("Presence", "sometimes", "'Gateway:Sessions:Profiles:0:Presence'");
     }
 
+    /// <summary>A bad setting of a profile that is otherwise good.</summary>
+    private static TestCaseData Profile(string key, string value, string message) =>
+        new TestCaseData("Gateway:Sessions:Profiles:0:" + key, value, message, new Dictionary<string, string?> { ["Gateway:Sessions:Profiles:0:Match"] = "build-*" })
+            .SetName($"Profiles:0:{key}={value}");
+
     private static TestCaseData Case(string key, string value, string message) =>
-        new TestCaseData(key, value, message).SetName($"{key}={value}");
+        new TestCaseData(key, value, message, null).SetName($"{key}={value}");
 
     [TestCaseSource(nameof(BadSettings))]
-    public void A_bad_setting_stops_start_up_naming_the_key(string key, string value, string message)
+    public void A_bad_setting_stops_start_up_naming_the_key(string key, string value, string message, Dictionary<string, string?>? others)
     {
-        var settings = new Dictionary<string, string?> { [key] = value, ["Urls"] = "http://127.0.0.1:0" };
+        var settings = new Dictionary<string, string?>(others ?? []) { [key] = value, ["Urls"] = "http://127.0.0.1:0" };
         GatewayConfigurationException? error = Assert.Throws<GatewayConfigurationException>(() => GatewayHost.Build([], settings));
         Assert.That(error!.Message, Does.Contain(message));
     }
@@ -77,6 +100,36 @@ public sealed class ConfigurationTests
         var settings = new Dictionary<string, string?> { ["Gateway:Backplane:Mode"] = "redis", ["Gateway:Backplane:Redis"] = value };
         GatewayConfigurationException? error = Assert.Throws<GatewayConfigurationException>(() => GatewayHost.Build([], settings));
         Assert.That(error!.Message, Does.Contain(message));
+    }
+
+    [TestCase("build-*", "build-nightly", "Gateway:Sessions:Profiles:1 (Match 'build-nightly') would never be used: Gateway:Sessions:Profiles:0 (Match 'build-*') comes first and matches every session it does; put the narrower profile first")]
+    [TestCase("build-*", "build-n*", "Gateway:Sessions:Profiles:1 (Match 'build-n*') would never be used: Gateway:Sessions:Profiles:0 (Match 'build-*')")]
+    [TestCase("*", "chat-*", "Gateway:Sessions:Profiles:1 (Match 'chat-*') would never be used: Gateway:Sessions:Profiles:0 (Match '*')")]
+    [TestCase("lobby", "lobby", "Gateway:Sessions:Profiles:1 (Match 'lobby') would never be used: Gateway:Sessions:Profiles:0 (Match 'lobby')")]
+    public void A_profile_that_an_earlier_one_hides_stops_start_up(string first, string second, string message)
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            ["Gateway:Sessions:Profiles:0:Match"] = first,
+            ["Gateway:Sessions:Profiles:1:Match"] = second,
+        };
+        GatewayConfigurationException? error = Assert.Throws<GatewayConfigurationException>(() => GatewayHost.Build([], settings));
+        Assert.That(error!.Message, Does.Contain(message));
+    }
+
+    [TestCase("build-nightly", "build-*")]
+    [TestCase("build-n*", "build-*")]
+    [TestCase("chat-*", "*")]
+    [TestCase("build-*", "builds")]
+    public void A_narrower_profile_before_a_wider_one_is_good(string first, string second)
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            ["Urls"] = "http://127.0.0.1:0",
+            ["Gateway:Sessions:Profiles:0:Match"] = first,
+            ["Gateway:Sessions:Profiles:1:Match"] = second,
+        };
+        Assert.DoesNotThrow(() => GatewayHost.Build([], settings).DisposeAsync().AsTask().GetAwaiter().GetResult());
     }
 
     [Test]

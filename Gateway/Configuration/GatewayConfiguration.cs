@@ -94,16 +94,53 @@ internal static class GatewayConfiguration
                 continue;
             }
 
-            string[] keys = known.Options.GetProperties().Where(p => p.CanWrite).Select(p => p.Name).ToArray();
-            foreach (IConfigurationSection key in section.GetChildren())
+            FindUnknownKeys(section, known.Options, problems);
+        }
+    }
+
+    /// <summary>
+    /// The keys of <paramref name="section"/> against <paramref name="options"/>' settings, and, for
+    /// a setting that is itself a group or a list of groups of this namespace (a session profile and
+    /// its History), that group's keys too.
+    /// </summary>
+    private static void FindUnknownKeys(IConfigurationSection section, Type options, List<string> problems)
+    {
+        System.Reflection.PropertyInfo[] properties = options.GetProperties().Where(p => p.CanWrite).ToArray();
+        foreach (IConfigurationSection key in section.GetChildren())
+        {
+            System.Reflection.PropertyInfo? property = Array.Find(properties, p => string.Equals(p.Name, key.Key, StringComparison.OrdinalIgnoreCase));
+            if (property is null)
             {
-                if (!keys.Contains(key.Key, StringComparer.OrdinalIgnoreCase))
+                problems.Add($"{key.Path} is not a setting; {section.Path} has {string.Join(", ", properties.Select(p => p.Name))}");
+                continue;
+            }
+
+            Type type = property.PropertyType;
+            if (type.IsArray && IsGroup(type.GetElementType()!))
+            {
+                foreach (IConfigurationSection item in key.GetChildren())
                 {
-                    problems.Add($"{key.Path} is not a setting; {section.Path} has {string.Join(", ", keys)}");
+                    FindUnknownKeys(item, type.GetElementType()!, problems);
+                    try
+                    {
+                        // The binder drops a list item with a value it cannot convert, silently:
+                        // a profile with a typo in a duration would vanish. Bound alone, it says so.
+                        _ = item.Get(type.GetElementType()!);
+                    }
+                    catch (InvalidOperationException e)
+                    {
+                        problems.Add(e.InnerException is { } inner ? $"{e.Message} {inner.Message}" : e.Message);
+                    }
                 }
+            }
+            else if (IsGroup(type))
+            {
+                FindUnknownKeys(key, type, problems);
             }
         }
     }
+
+    private static bool IsGroup(Type type) => type.IsClass && type.Namespace == typeof(GatewayConfiguration).Namespace;
 
     private static void Resolve<T>(IServiceProvider services, List<string> problems) where T : class
     {

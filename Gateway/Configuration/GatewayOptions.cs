@@ -23,6 +23,15 @@ internal sealed class HistoryOptions
     /// publishes are refused until sessions expire.
     /// </summary>
     public long MaxTotalBytes { get; set; } = DefaultMaxTotalBytes;
+
+    /// <summary>
+    /// The most bytes of event data (each event's name and <c>data</c> JSON, in UTF-8) one session's
+    /// history keeps (0: no bound beyond <see cref="MaxEvents"/> and <see cref="MaxTotalBytes"/>; else
+    /// 1 KiB to 1 TiB). Past it the oldest events leave history; the newest always stays. 0 by
+    /// default: most sessions are bounded well enough by their event count, and a byte bound is for
+    /// sessions whose events vary widely in size (a build log's lines beside its artifacts).
+    /// </summary>
+    public long MaxBytes { get; set; }
 }
 
 /// <summary>The <c>Gateway:Sessions</c> section: how long sessions live.</summary>
@@ -57,6 +66,64 @@ internal sealed class SessionsOptions
 
     /// <summary>How many distinct event names one session may have (1 to 100,000); its state holds one event per name.</summary>
     public int MaxEventNames { get; set; } = DefaultMaxEventNames;
+
+    /// <summary>
+    /// The event names that may be conflated for a client that falls behind (spec section 12):
+    /// names, or prefixes ending in <c>*</c> (<c>progress.*</c>); <c>*</c> alone is every name.
+    /// Empty by default: no event is conflated unless its publisher asks.
+    /// </summary>
+    public string[] Conflate { get; set; } = [];
+
+    /// <summary>
+    /// Session profiles (spec section 20), in order: a session takes the first whose
+    /// <see cref="SessionProfileOptions.Match"/> matches its name, and what that profile leaves
+    /// out comes from the global settings. Empty by default: every session takes the globals.
+    /// </summary>
+    public SessionProfileOptions[] Profiles { get; set; } = [];
+}
+
+/// <summary>
+/// One entry of <c>Gateway:Sessions:Profiles</c>: the settings of the sessions it matches. Every
+/// setting but <see cref="Match"/> is optional (null: the global one applies).
+/// </summary>
+internal sealed class SessionProfileOptions
+{
+    /// <summary>A session name (<c>lobby</c>), a prefix of names ending in <c>*</c> (<c>build-*</c>), or <c>*</c> alone for every session.</summary>
+    public string Match { get; set; } = "";
+
+    /// <summary>What these sessions' history keeps, instead of <c>Gateway:History</c>.</summary>
+    public SessionProfileHistoryOptions? History { get; set; }
+
+    /// <summary>The event names conflated for slow readers, instead of <c>Gateway:Sessions:Conflate</c>.</summary>
+    public string[]? Conflate { get; set; }
+
+    /// <summary>Whether these sessions keep presence, instead of <c>Gateway:Presence:Enabled</c> (either way round).</summary>
+    public bool? Presence { get; set; }
+
+    /// <summary>The event names clients may publish here, instead of <c>Gateway:Security:ClientPublishEvents</c>.</summary>
+    public string[]? ClientPublishEvents { get; set; }
+
+    /// <summary>How long these sessions are kept idle, instead of <c>Gateway:Sessions:IdleTimeout</c> (1 s to 365 days).</summary>
+    public TimeSpan? IdleTimeout { get; set; }
+
+    /// <summary>How long these sessions are kept once complete, instead of <c>Gateway:Sessions:CompletedRetention</c> (1 s to 365 days).</summary>
+    public TimeSpan? CompletedRetention { get; set; }
+
+    /// <summary>How far behind a client of these sessions may fall, in bytes, instead of <c>Gateway:Limits:MaxLagBytes</c> (same bounds).</summary>
+    public long? MaxLagBytes { get; set; }
+
+    /// <summary>How long a frame may wait for a client of these sessions, instead of <c>Gateway:Limits:MaxLagTime</c> (same bounds).</summary>
+    public TimeSpan? MaxLagTime { get; set; }
+}
+
+/// <summary>The <c>History</c> of a session profile: either bound may be left out.</summary>
+internal sealed class SessionProfileHistoryOptions
+{
+    /// <summary>How many of a session's latest events are kept, instead of <c>Gateway:History:MaxEvents</c> (1 to 1,000,000).</summary>
+    public int? MaxEvents { get; set; }
+
+    /// <summary>The bytes of event data a session's history keeps, instead of <c>Gateway:History:MaxBytes</c> (0: no bound; else 1 KiB to 1 TiB).</summary>
+    public long? MaxBytes { get; set; }
 }
 
 /// <summary>The <c>Gateway:Limits</c> section: sizes and queues that bound what one client can cost.</summary>

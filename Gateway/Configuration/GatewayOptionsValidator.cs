@@ -7,7 +7,11 @@ namespace Gateway.Configuration;
 /// Checks every setting at start-up. Each failure names the key, what it accepts and what it got,
 /// so that a bad value stops the gateway with a message an operator can act on.
 /// </summary>
-internal sealed class GatewayOptionsValidator :
+/// <param name="services">
+/// Where the rules that span sections read the other section (a profile's lag bound against
+/// <c>Limits:MaxPublishBytes</c>); that section's own problems are reported by its own check.
+/// </param>
+internal sealed class GatewayOptionsValidator(IServiceProvider services) :
     IValidateOptions<HistoryOptions>,
     IValidateOptions<SessionsOptions>,
     IValidateOptions<LimitsOptions>,
@@ -50,6 +54,7 @@ internal sealed class GatewayOptionsValidator :
         var errors = new List<string>();
         Range(errors, HistoryOptions.Section, nameof(options.MaxEvents), options.MaxEvents, 1, 1_000_000);
         Range(errors, HistoryOptions.Section, nameof(options.MaxTotalBytes), options.MaxTotalBytes, 1L << 20, 1L << 40);
+        HistoryBytes(errors, HistoryOptions.Section + ":" + nameof(options.MaxBytes), options.MaxBytes);
         return Result(errors);
     }
 
@@ -60,7 +65,116 @@ internal sealed class GatewayOptionsValidator :
         Range(errors, SessionsOptions.Section, nameof(options.CompletedRetention), options.CompletedRetention, TimeSpan.FromSeconds(1), TimeSpan.FromDays(365));
         Range(errors, SessionsOptions.Section, nameof(options.MaxSessions), options.MaxSessions, 1, 10_000_000);
         Range(errors, SessionsOptions.Section, nameof(options.MaxEventNames), options.MaxEventNames, 1, 100_000);
+        EventPatterns(errors, $"{SessionsOptions.Section}:{nameof(options.Conflate)}", options.Conflate);
+        Profiles(errors, options.Profiles);
         return Result(errors);
+    }
+
+    /// <summary>Each profile's settings, by the global setting's rules, and that every profile can match a session.</summary>
+    private void Profiles(List<string> errors, SessionProfileOptions[] profiles)
+    {
+        long? maxPublishBytes = null;
+        try
+        {
+            maxPublishBytes = services.GetService<IOptions<LimitsOptions>>()?.Value.MaxPublishBytes;
+        }
+        catch (OptionsValidationException)
+        {
+            // Limits is invalid itself, and says so: the rule against it waits for a good value.
+        }
+
+        for (int i = 0; i < profiles.Length; i++)
+        {
+            SessionProfileOptions profile = profiles[i];
+            string section = string.Create(CultureInfo.InvariantCulture, $"{SessionsOptions.Section}:{nameof(SessionsOptions.Profiles)}:{i}");
+            if (!Gateway.Sessions.SessionProfiles.IsValidMatch(profile.Match))
+            {
+                errors.Add($"{section}:Match must be a session name (1-{Protocol.Names.MaxSessionNameLength} characters from {Protocol.Names.AllowedCharacters}), a prefix of one ending in * (build-*), or * alone for every session; got '{profile.Match}'");
+            }
+            else
+            {
+                for (int earlier = 0; earlier < i; earlier++)
+                {
+                    if (Gateway.Sessions.SessionProfiles.IsValidMatch(profiles[earlier].Match) && Gateway.Sessions.SessionProfiles.Covers(profiles[earlier].Match, profile.Match))
+                    {
+                        // A profile no session can reach is a mistake in the order, not a setting.
+                        errors.Add(string.Create(CultureInfo.InvariantCulture,
+                            $"{section} (Match '{profile.Match}') would never be used: {SessionsOptions.Section}:{nameof(SessionsOptions.Profiles)}:{earlier} (Match '{profiles[earlier].Match}') comes first and matches every session it does; put the narrower profile first"));
+                        break;
+                    }
+                }
+            }
+
+            if (profile.History is { } history)
+            {
+                if (history.MaxEvents is { } maxEvents)
+                {
+                    Range(errors, section, "History:MaxEvents", maxEvents, 1, 1_000_000);
+                }
+
+                if (history.MaxBytes is { } maxBytes)
+                {
+                    HistoryBytes(errors, section + ":History:MaxBytes", maxBytes);
+                }
+            }
+
+            if (profile.Conflate is { } conflate)
+            {
+                EventPatterns(errors, section + ":" + nameof(profile.Conflate), conflate);
+            }
+
+            if (profile.ClientPublishEvents is { } clientPublish)
+            {
+                EventPatterns(errors, section + ":" + nameof(profile.ClientPublishEvents), clientPublish);
+            }
+
+            if (profile.IdleTimeout is { } idle)
+            {
+                Range(errors, section, nameof(profile.IdleTimeout), idle, TimeSpan.FromSeconds(1), TimeSpan.FromDays(365));
+            }
+
+            if (profile.CompletedRetention is { } retention)
+            {
+                Range(errors, section, nameof(profile.CompletedRetention), retention, TimeSpan.FromSeconds(1), TimeSpan.FromDays(365));
+            }
+
+            if (profile.MaxLagBytes is { } lagBytes)
+            {
+                Range(errors, section, nameof(profile.MaxLagBytes), lagBytes, 64 * 1024, 1L << 30);
+                if (maxPublishBytes is { } publish && lagBytes < 2 * publish)
+                {
+                    errors.Add(string.Create(CultureInfo.InvariantCulture,
+                        $"{section}:{nameof(profile.MaxLagBytes)} ({lagBytes}) must be at least twice {LimitsOptions.Section}:{nameof(LimitsOptions.MaxPublishBytes)} ({publish}), so that a client that reads is never closed for one full publish"));
+                }
+            }
+
+            if (profile.MaxLagTime is { } lagTime)
+            {
+                Range(errors, section, nameof(profile.MaxLagTime), lagTime, TimeSpan.FromMilliseconds(100), TimeSpan.FromHours(1));
+            }
+        }
+    }
+
+    /// <summary>A per-session byte bound on history: 0 (none), or 1 KiB to 1 TiB.</summary>
+    private static void HistoryBytes(List<string> errors, string key, long value)
+    {
+        if (value is not 0 and (< 1024 or > 1L << 40))
+        {
+            errors.Add(string.Create(CultureInfo.InvariantCulture,
+                $"{key} must be 0 (no bound on a session's history bytes) or between 1024 and 1099511627776; got {value}"));
+        }
+    }
+
+    /// <summary>A list of event names, prefixes of them ending in <c>*</c>, or <c>*</c>.</summary>
+    private static void EventPatterns(List<string> errors, string key, string[] patterns)
+    {
+        foreach (string pattern in patterns)
+        {
+            if (!Security.ClientPublishEvents.IsValid(pattern))
+            {
+                errors.Add($"{key} must hold event names (1-64 characters from {Protocol.Names.AllowedCharacters}), prefixes of them ending in * (progress.*), or * alone for every name; got '{pattern}'");
+            }
+        }
     }
 
     public ValidateOptionsResult Validate(string? name, LimitsOptions options)

@@ -46,13 +46,19 @@ internal abstract partial class ClientConnection : ISessionMember, IClientConnec
         Session = session;
         Identity = identity;
         Id = ConnectionIds.Next();
-        Queue = new OutboundQueue(env.Lag);
+
+        // Its session's profile, resolved once: lag bounds, client publishing, presence.
+        Settings = env.Profiles.For(session);
+        Queue = new OutboundQueue(Settings.Lag);
         _openedAt = env.Time.GetTimestamp();
     }
 
     public string Id { get; }
 
     public string Session { get; }
+
+    /// <summary>Its session's settings (spec section 20).</summary>
+    public SessionSettings Settings { get; }
 
     /// <summary>Who the client says it is to the others: its user and info (spec section 17).</summary>
     public ClientIdentity Identity { get; protected set; }
@@ -206,9 +212,9 @@ internal abstract partial class ClientConnection : ISessionMember, IClientConnec
     {
         // How far behind, read before the close discards the queue.
         Queue.CheckLag(Env.Time.GetTimestamp(), out long unsentBytes, out long oldestAge);
-        if (TryBeginClose(CloseCodes.SlowConsumer, SlowConsumer.Reason(verdict, Env), discardPending: true, leaveSession))
+        if (TryBeginClose(CloseCodes.SlowConsumer, SlowConsumer.Reason(verdict, Env, Queue.Limits), discardPending: true, leaveSession))
         {
-            SlowConsumer.Closed(Env, TransportName, Id, Session, RemoteAddress, verdict, unsentBytes, oldestAge);
+            SlowConsumer.Closed(Env, Queue.Limits, TransportName, Id, Session, RemoteAddress, verdict, unsentBytes, oldestAge);
         }
     }
 

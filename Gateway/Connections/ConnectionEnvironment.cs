@@ -21,8 +21,16 @@ internal sealed class ConnectionEnvironment(
     IOptions<AuthOptions> auth,
     Authenticator authenticator,
     HookOutbox hooks,
-    Hooks.RpcClient rpc)
+    Hooks.RpcClient rpc,
+    Sessions.SessionProfiles profiles)
 {
+    /// <summary>
+    /// Each session's settings (spec section 20): a connection takes its session's lag bounds
+    /// (<c>Limits:MaxLagBytes</c>, <c>Limits:MaxLagTime</c>), client publish names
+    /// (<c>Security:ClientPublishEvents</c>) and presence from there, never from the globals directly.
+    /// </summary>
+    public Sessions.SessionProfiles Profiles { get; } = profiles;
+
     /// <summary>The backend's connect and disconnect notifications (nothing is queued without <c>Hooks:Url</c>).</summary>
     public HookOutbox Hooks { get; } = hooks;
 
@@ -40,9 +48,6 @@ internal sealed class ConnectionEnvironment(
 
     public int MaxMessageBytes { get; } = limits.Value.MaxMessageBytes;
 
-    /// <summary><c>Limits:MaxLagBytes</c> and <c>Limits:MaxLagTime</c>, in this clock's timestamps.</summary>
-    public LagLimits Lag { get; } = LagLimits.From(limits.Value.MaxLagBytes, limits.Value.MaxLagTime, time.TimestampFrequency);
-
     public int SocketSendBufferBytes { get; } = limits.Value.SocketSendBufferBytes;
 
     public TimeSpan CloseTimeout { get; } = limits.Value.CloseTimeout;
@@ -52,9 +57,6 @@ internal sealed class ConnectionEnvironment(
     public TimeSpan HeartbeatTimeout { get; } = heartbeat.Value.Timeout;
 
     public bool AllowClientPublish { get; } = security.Value.AllowClientPublish;
-
-    /// <summary><c>Security:ClientPublishEvents</c>: the event names a client's <c>publish</c> may use.</summary>
-    public ClientPublishEvents ClientPublishEvents { get; } = new(security.Value.ClientPublishEvents);
 
     public Authenticator Authenticator { get; } = authenticator;
 

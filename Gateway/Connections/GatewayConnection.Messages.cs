@@ -148,10 +148,10 @@ internal sealed partial class GatewayConnection
             return;
         }
 
-        if (!Env.ClientPublishEvents.Allows(publish.Event))
+        if (!Settings.ClientPublishEvents.Allows(publish.Event))
         {
             SendError(publish.Id, ErrorCode.Forbidden,
-                $"a client may not publish \"{publish.Event}\" here: Gateway:Security:ClientPublishEvents allows {Env.ClientPublishEvents.Text}");
+                $"a client may not publish \"{publish.Event}\" here: {Settings.ClientPublishEventsKey} allows {Settings.ClientPublishEvents.Text}");
             return;
         }
 

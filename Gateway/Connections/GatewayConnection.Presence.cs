@@ -9,9 +9,9 @@ internal sealed partial class GatewayConnection
     /// <summary>Answers <c>presence</c>: who is connected to the session, on every node (spec section 17).</summary>
     private async ValueTask SendPresenceAsync(PresenceRequest request)
     {
-        if (!Env.Hub.PresenceEnabled)
+        if (!Settings.Presence)
         {
-            SendError(request.Id, ErrorCode.Forbidden, PresenceEndpoints.DisabledMessage);
+            SendError(request.Id, ErrorCode.Forbidden, PresenceEndpoints.Disabled(Settings));
             return;
         }
 

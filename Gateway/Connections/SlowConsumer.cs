@@ -9,18 +9,18 @@ namespace Gateway.Connections;
 internal static partial class SlowConsumer
 {
     /// <summary>The close reason (the WebSocket close frame's, the SSE <c>@closed</c> notice's): which bound was passed.</summary>
-    public static string Reason(LagVerdict verdict, ConnectionEnvironment env) => verdict == LagVerdict.TooOld
-        ? string.Create(CultureInfo.InvariantCulture, $"slow consumer: a message waited more than {(double)env.Lag.MaxAge / env.Time.TimestampFrequency:0.###} s to be sent")
-        : string.Create(CultureInfo.InvariantCulture, $"slow consumer: more than {env.Lag.MaxBytes} bytes behind");
+    public static string Reason(LagVerdict verdict, ConnectionEnvironment env, LagLimits lag) => verdict == LagVerdict.TooOld
+        ? string.Create(CultureInfo.InvariantCulture, $"slow consumer: a message waited more than {(double)lag.MaxAge / env.Time.TimestampFrequency:0.###} s to be sent")
+        : string.Create(CultureInfo.InvariantCulture, $"slow consumer: more than {lag.MaxBytes} bytes behind");
 
     /// <summary>Counts the close and logs it once, with how far behind the connection was.</summary>
-    public static void Closed(ConnectionEnvironment env, string transport, string connectionId, string session, string remoteAddress, LagVerdict verdict, long unsentBytes, long oldestAge)
+    public static void Closed(ConnectionEnvironment env, LagLimits lag, string transport, string connectionId, string session, string remoteAddress, LagVerdict verdict, long unsentBytes, long oldestAge)
     {
         env.Metrics.SendQueueOverflowed();
         double frequency = env.Time.TimestampFrequency;
         Log.Closing(env.Logger, transport, connectionId, session, remoteAddress,
             verdict == LagVerdict.TooOld ? "time" : "bytes",
-            unsentBytes, (long)(oldestAge * 1000 / frequency), env.Lag.MaxBytes, (long)(env.Lag.MaxAge * 1000 / frequency));
+            unsentBytes, (long)(oldestAge * 1000 / frequency), lag.MaxBytes, (long)(lag.MaxAge * 1000 / frequency));
     }
 
     private static partial class Log

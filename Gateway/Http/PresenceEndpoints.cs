@@ -2,6 +2,7 @@ using Gateway.Hub;
 using Gateway.Protocol.Framing;
 using Gateway.Protocol.Messages;
 using Gateway.Security;
+using Gateway.Sessions;
 
 namespace Gateway.Http;
 
@@ -19,8 +20,16 @@ internal static class PresenceEndpoints
             ? new PresenceReply(id, session, 0, 0, [])
             : new PresenceReply(id, session, view.Clients, view.Users, view.Listed.Select(m => m.ToEntry()).ToArray());
 
-    /// <summary>What a client or caller is told while presence is off.</summary>
+    /// <summary>What a client or caller is told while presence is off on the whole gateway.</summary>
     public const string DisabledMessage = "presence is off on this gateway (Gateway:Presence:Enabled is false); the session's client count is in status and GET /api/sessions/{session}";
+
+    /// <summary>What a client or caller is told while presence is off for a session: naming its profile when that is what turned it off.</summary>
+    public static string Disabled(SessionSettings settings) =>
+        settings.Profile is null || settings.PresenceKey == PresenceSettingKey
+            ? DisabledMessage
+            : $"presence is off for this session ({settings.PresenceKey} is false, for the sessions that profile matches); the session's client count is in status and GET /api/sessions/{{session}}";
+
+    private const string PresenceSettingKey = Configuration.PresenceOptions.Section + ":" + nameof(Configuration.PresenceOptions.Enabled);
 
     private static async Task<IResult> GetAsync(HttpContext http, string session, SessionHub hub, Authenticator authenticator, Refusals refusals)
     {
@@ -30,9 +39,9 @@ internal static class PresenceEndpoints
             return refusal!;
         }
 
-        if (!hub.PresenceEnabled)
+        if (hub.SettingsFor(session) is { Presence: false } settings)
         {
-            return refusals.Problem(http, Endpoint, StatusCodes.Status403Forbidden, "presence_disabled", DisabledMessage);
+            return refusals.Problem(http, Endpoint, StatusCodes.Status403Forbidden, "presence_disabled", Disabled(settings));
         }
 
         if (await hub.GetPresenceAsync(session, http.RequestAborted) is not { } view)

@@ -77,7 +77,7 @@ internal sealed class HubOutbox(SessionHub hub, string session)
 /// always get events in seq order, each once, with no gap. No I/O here: <see cref="SessionHub"/>
 /// does the reads and hands their results in, which is what lets the ordering be table-tested.
 /// </summary>
-internal sealed class HubSession(string name)
+internal sealed class HubSession(string name, SessionSettings settings)
 {
     // Events parked ahead of a gap. Only an optimisation: a catch-up reads anything missing from
     // history, so past this many, arrivals are dropped rather than parked.
@@ -110,6 +110,9 @@ internal sealed class HubSession(string name)
     private SessionPresence? _presence;
 
     public string Name { get; } = name;
+
+    /// <summary>Its profile's settings (spec section 20), resolved once when this node took the session up.</summary>
+    public SessionSettings Settings { get; } = settings;
 
     /// <summary>The session's presence here, once a member has taken part in it; null before.</summary>
     public SessionPresence? Presence => Volatile.Read(ref _presence);

@@ -1,5 +1,6 @@
 using Gateway.Log;
 using Gateway.Protocol.Json;
+using Gateway.Sessions;
 
 namespace Gateway.Hub;
 
@@ -19,15 +20,18 @@ internal sealed record PresenceView(int Clients, int Users, IReadOnlyList<Presen
 internal sealed partial class SessionHub
 {
     private readonly PresenceContext _presence;
-    private readonly bool _presenceEnabled;
     private readonly int _maxListed;
 
-    /// <summary>False when <c>Gateway:Presence:Enabled</c> is off: nothing of presence is kept.</summary>
-    public bool PresenceEnabled => _presenceEnabled;
+    /// <summary>
+    /// The settings of <paramref name="session"/>: its <see cref="SessionSettings.Presence"/> is false
+    /// when <c>Gateway:Presence:Enabled</c> is off, or its profile turns presence off; nothing of
+    /// presence is kept for it then.
+    /// </summary>
+    public SessionSettings SettingsFor(string session) => _profiles.For(session);
 
     /// <summary>
     /// Who is connected to <paramref name="session"/>, on every node; null when the session does not
-    /// exist. Only while <see cref="PresenceEnabled"/>.
+    /// exist. Only while its settings keep presence.
     /// </summary>
     public async ValueTask<PresenceView?> GetPresenceAsync(string session, CancellationToken cancellationToken)
     {
@@ -113,7 +117,7 @@ internal sealed partial class SessionHub
     /// <summary>A member was added to <paramref name="hub"/>: a presence member too, when it is a client and presence is on.</summary>
     private bool JoinPresence(HubSession hub, ISessionMember member)
     {
-        if (!_presenceEnabled || member is not IPresenceParticipant participant)
+        if (!hub.Settings.Presence || member is not IPresenceParticipant participant)
         {
             return false;
         }

@@ -33,6 +33,7 @@ internal sealed partial class SessionHub : ILogFeed
     private readonly ILogger<SessionHub> _logger;
     private readonly int _readLimit;
     private readonly TimeSpan _operationTimeout;
+    private readonly SessionProfiles _profiles;
 
     // The backend's session_occupied and session_vacated notifications, when it wants them: the
     // log's counts across nodes say when a session got its first client and lost its last.
@@ -41,11 +42,12 @@ internal sealed partial class SessionHub : ILogFeed
 
     public SessionHub(
         ISessionLog log, IOptions<HistoryOptions> history, IOptions<BackplaneOptions> backplane, IOptions<PresenceOptions> presence,
-        TimeProvider time, GatewayMetrics metrics, ILogger<SessionHub> logger, HookOutbox? hooks = null)
+        TimeProvider time, GatewayMetrics metrics, ILogger<SessionHub> logger, HookOutbox? hooks = null, SessionProfiles? profiles = null)
     {
+        // Without profiles (a test or benchmark building its parts by hand), every session takes the globals.
+        _profiles = profiles ?? SessionProfiles.Of(history.Value, new SessionsOptions(), presence.Value);
         _hooks = hooks is { Enabled: true } ? hooks : null;
         _onLeft = _hooks?.OnLeft;
-        _presenceEnabled = presence.Value.Enabled;
         _maxListed = presence.Value.MaxListed;
         _presence = new PresenceContext(time, metrics);
         metrics.ObservePresence(() => _presence.LocalMembers);
@@ -53,7 +55,8 @@ internal sealed partial class SessionHub : ILogFeed
         _time = time;
         _metrics = metrics;
         _logger = logger;
-        _readLimit = history.Value.MaxEvents;
+        // One read must be able to cover any session's whole history, the longest profile's too.
+        _readLimit = _profiles.LongestHistory;
         _operationTimeout = backplane.Value.OperationTimeout;
         _sessionsBySpan = _sessions.GetAlternateLookup<ReadOnlySpan<char>>();
         log.Attach(this);
@@ -405,7 +408,7 @@ internal sealed partial class SessionHub : ILogFeed
     {
         lock (_sessionsGate)
         {
-            HubSession hub = _sessions.GetOrAdd(session, static name => new HubSession(name));
+            HubSession hub = _sessions.GetOrAdd(session, static (name, profiles) => new HubSession(name, profiles.For(name)), _profiles);
             hub.Users++;
             return hub;
         }

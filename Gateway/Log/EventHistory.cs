@@ -3,9 +3,10 @@ namespace Gateway.Log;
 
 /// <summary>
 /// The last N events of a session in a ring. The array grows as events arrive, so that a session
-/// that holds a handful of events does not pay for the whole capacity up front.
+/// that holds a handful of events does not pay for the whole capacity up front. With a byte bound,
+/// fewer: the oldest events leave while the held ones' names and data pass it (the newest stays).
 /// </summary>
-internal sealed class EventHistory(int capacity)
+internal sealed class EventHistory(int capacity, long maxBytes = 0)
 {
     private const int InitialSize = 16;
 
@@ -13,7 +14,13 @@ internal sealed class EventHistory(int capacity)
     private int _start;
     private int _count;
 
+    // The held events' names and data, against maxBytes.
+    private long _bytes;
+
     public int Count => _count;
+
+    /// <summary>What an event weighs against a byte bound: its name and its data, the same measure the Redis log uses.</summary>
+    public static long Size(SessionEvent e) => e.Name.Length + e.Data.Length;
 
     public int Capacity { get; } = capacity;
 
@@ -23,6 +30,7 @@ internal sealed class EventHistory(int capacity)
     /// <summary>Adds the newest event; returns the oldest when it had to make room, else null.</summary>
     public SessionEvent? Add(SessionEvent sessionEvent)
     {
+        _bytes += Size(sessionEvent);
         if (_count < Capacity)
         {
             if (_count == _ring.Length)
@@ -38,6 +46,26 @@ internal sealed class EventHistory(int capacity)
         SessionEvent evicted = _ring[_start];
         _ring[_start] = sessionEvent;
         _start = (_start + 1) % _ring.Length;
+        _bytes -= Size(evicted);
+        return evicted;
+    }
+
+    /// <summary>
+    /// Removes the oldest event while the held ones weigh more than the byte bound, one per call;
+    /// null when within it (or no bound, or only the newest is left).
+    /// </summary>
+    public SessionEvent? TrimOldest()
+    {
+        if (maxBytes <= 0 || _bytes <= maxBytes || _count <= 1)
+        {
+            return null;
+        }
+
+        SessionEvent evicted = _ring[_start];
+        _ring[_start] = null!;
+        _start = (_start + 1) % _ring.Length;
+        _count--;
+        _bytes -= Size(evicted);
         return evicted;
     }
 

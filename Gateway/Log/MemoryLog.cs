@@ -19,21 +19,20 @@ internal sealed partial class MemoryLog : ISessionLog
     private readonly TimeProvider _time;
     private readonly ILogger<MemoryLog> _logger;
     private readonly HistoryBudget _budget;
-    private readonly int _historyCapacity;
+    private readonly SessionProfiles _profiles;
     private readonly int _maxSessions;
     private readonly int _maxEventNames;
-    private readonly TimeSpan _idleTimeout;
-    private readonly TimeSpan _completedRetention;
     private ILogFeed? _feed;
 
-    public MemoryLog(IOptions<HistoryOptions> history, IOptions<SessionsOptions> sessions, TimeProvider time, GatewayMetrics metrics, ILogger<MemoryLog> logger)
+    // Without profiles (a benchmark building its parts by hand), every session takes the globals.
+    public MemoryLog(
+        IOptions<HistoryOptions> history, IOptions<SessionsOptions> sessions, TimeProvider time, GatewayMetrics metrics, ILogger<MemoryLog> logger,
+        SessionProfiles? profiles = null)
     {
         _budget = new HistoryBudget(history);
-        _historyCapacity = history.Value.MaxEvents;
+        _profiles = profiles ?? SessionProfiles.Of(history.Value, sessions.Value);
         _maxSessions = sessions.Value.MaxSessions;
         _maxEventNames = sessions.Value.MaxEventNames;
-        _idleTimeout = sessions.Value.IdleTimeout;
-        _completedRetention = sessions.Value.CompletedRetention;
         _time = time;
         _logger = logger;
         metrics.ObserveSessions(() => _sessions.Count, () => _budget.Used);
@@ -146,8 +145,8 @@ internal sealed partial class MemoryLog : ISessionLog
     }
 
     /// <summary>
-    /// Forgets sessions idle past <see cref="SessionsOptions.IdleTimeout"/>, and complete ones
-    /// past <see cref="SessionsOptions.CompletedRetention"/>; returns how many.
+    /// Forgets sessions idle past their idle timeout, and complete ones past their completed
+    /// retention (their profile's, or <see cref="SessionsOptions"/>'); returns how many.
     /// </summary>
     public int ExpireSessions()
     {
@@ -155,7 +154,7 @@ internal sealed partial class MemoryLog : ISessionLog
         int expired = 0;
         foreach (KeyValuePair<string, MemoryLogSession> entry in _sessions)
         {
-            if (entry.Value.TryExpire(now, _idleTimeout, _completedRetention, _time, _feed, out HubOutbox? aftermath))
+            if (entry.Value.TryExpire(now, _time, _feed, out HubOutbox? aftermath))
             {
                 _sessions.TryRemove(entry);
                 aftermath?.Flush();
@@ -179,7 +178,7 @@ internal sealed partial class MemoryLog : ISessionLog
 
     /// <summary>The session, created when missing; connections have passed <see cref="CanCreate"/> before they get here.</summary>
     private MemoryLogSession GetOrCreate(string session) =>
-        _sessions.GetOrAdd(session, static (name, self) => new MemoryLogSession(name, self._historyCapacity, self._maxEventNames, self._budget, self._time.GetTimestamp()), this);
+        _sessions.GetOrAdd(session, static (name, self) => new MemoryLogSession(name, self._profiles.For(name), self._maxEventNames, self._budget, self._time.GetTimestamp()), this);
 
     /// <summary>The session, created when missing unless <see cref="SessionsOptions.MaxSessions"/> are held already.</summary>
     private MemoryLogSession? TryGetOrCreate(string session) =>

@@ -11,10 +11,10 @@ namespace Gateway.Log;
 /// idempotency keys, and the hand-over of each batch to the feed: the hub sees every batch in seq
 /// order, with no gap, before the append returns.
 /// </summary>
-internal sealed class MemoryLogSession(string name, int historyCapacity, int maxEventNames, HistoryBudget budget, long createdAt)
+internal sealed class MemoryLogSession(string name, SessionSettings settings, int maxEventNames, HistoryBudget budget, long createdAt)
 {
     private readonly Lock _gate = new();
-    private readonly EventHistory _history = new(historyCapacity);
+    private readonly EventHistory _history = new(settings.HistoryMaxEvents, settings.HistoryMaxBytes);
     private readonly Dictionary<string, SessionEvent> _state = new(StringComparer.Ordinal);
 
     // Idempotency keys of the events history holds, so that a retried publish finds its seq.
@@ -34,6 +34,9 @@ internal sealed class MemoryLogSession(string name, int historyCapacity, int max
     private long _retained;
 
     public string Name { get; } = name;
+
+    /// <summary>Its profile's settings (spec section 20), resolved once when the session was created.</summary>
+    public SessionSettings Settings { get; } = settings;
 
     /// <summary>This life of the session: a session held in memory is new in each process, and after each delete or expiry.</summary>
     public string Epoch { get; } = SessionEpoch.New();
@@ -226,17 +229,17 @@ internal sealed class MemoryLogSession(string name, int historyCapacity, int max
     }
 
     /// <summary>
-    /// Marks the session removed when it has had no member and no publish for <paramref name="idleFor"/>,
-    /// or, once complete, when <paramref name="retainCompleted"/> has passed since it completed.
+    /// Marks the session removed when it has had no member and no publish for its idle timeout,
+    /// or, once complete, when its completed retention has passed since it completed.
     /// </summary>
-    public bool TryExpire(long now, TimeSpan idleFor, TimeSpan retainCompleted, TimeProvider time, ILogFeed? feed, out HubOutbox? aftermath)
+    public bool TryExpire(long now, TimeProvider time, ILogFeed? feed, out HubOutbox? aftermath)
     {
         aftermath = null;
         lock (_gate)
         {
             bool expired = _complete
-                ? time.GetElapsedTime(_completedAt, now) >= retainCompleted
-                : _clients == 0 && time.GetElapsedTime(_idleSince, now) >= idleFor;
+                ? time.GetElapsedTime(_completedAt, now) >= Settings.CompletedRetention
+                : _clients == 0 && time.GetElapsedTime(_idleSince, now) >= Settings.IdleTimeout;
             if (_removed || !expired)
             {
                 return false;
@@ -281,17 +284,12 @@ internal sealed class MemoryLogSession(string name, int historyCapacity, int max
         cost += HistoryBudget.Cost(sessionEvent);
         if (_history.Add(sessionEvent) is { } evicted)
         {
-            if (evicted.Id is { } evictedId && _ids.TryGetValue(evictedId, out long mapped) && mapped == evicted.Seq)
-            {
-                // The key leaves with its event: idempotency holds within history, as the spec says.
-                _ids.Remove(evictedId);
-            }
+            Evicted(evicted);
+        }
 
-            // An event the state still shows stays in memory; it is paid for until the state moves on.
-            if (!(_state.TryGetValue(evicted.Name, out SessionEvent? shown) && ReferenceEquals(shown, evicted)))
-            {
-                Free(evicted);
-            }
+        while (_history.TrimOldest() is { } trimmed)
+        {
+            Evicted(trimmed);
         }
 
         if (request.Id is { } id)
@@ -308,6 +306,22 @@ internal sealed class MemoryLogSession(string name, int historyCapacity, int max
         _state[request.Event] = sessionEvent;
         _complete |= request.Final;
         return sessionEvent;
+    }
+
+    /// <summary>An event left history (its count or byte bound).</summary>
+    private void Evicted(SessionEvent evicted)
+    {
+        if (evicted.Id is { } evictedId && _ids.TryGetValue(evictedId, out long mapped) && mapped == evicted.Seq)
+        {
+            // The key leaves with its event: idempotency holds within history, as the spec says.
+            _ids.Remove(evictedId);
+        }
+
+        // An event the state still shows stays in memory; it is paid for until the state moves on.
+        if (!(_state.TryGetValue(evicted.Name, out SessionEvent? shown) && ReferenceEquals(shown, evicted)))
+        {
+            Free(evicted);
+        }
     }
 
     private void Free(SessionEvent e)

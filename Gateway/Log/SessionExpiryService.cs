@@ -1,16 +1,16 @@
-using Gateway.Configuration;
-using Microsoft.Extensions.Options;
+using Gateway.Sessions;
 
 namespace Gateway.Log;
 
 /// <summary>Sweeps the memory log for sessions idle, or complete, past their time.</summary>
 internal sealed partial class SessionExpiryService(
-    MemoryLog log, IOptions<SessionsOptions> options, TimeProvider time, ILogger<SessionExpiryService> logger) : BackgroundService
+    MemoryLog log, SessionProfiles profiles, TimeProvider time, ILogger<SessionExpiryService> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        // A tenth of the shorter timeout keeps a session at most 10% past it, between 1 s and 1 min.
-        long shorter = Math.Min(options.Value.IdleTimeout.Ticks, options.Value.CompletedRetention.Ticks);
+        // A tenth of the shortest timeout of any profile keeps a session at most 10% past it,
+        // between 1 s and 1 min.
+        long shorter = Math.Min(profiles.ShortestIdleTimeout.Ticks, profiles.ShortestCompletedRetention.Ticks);
         TimeSpan period = TimeSpan.FromTicks(Math.Clamp(shorter / 10, TimeSpan.TicksPerSecond, TimeSpan.TicksPerMinute));
         using var timer = new PeriodicTimer(period, time);
         try

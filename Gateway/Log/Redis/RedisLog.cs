@@ -38,11 +38,9 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
     private readonly TimeProvider _time;
     private readonly GatewayMetrics _metrics;
     private readonly ILogger<RedisLog> _logger;
-    private readonly int _historyCapacity;
+    private readonly SessionProfiles _profiles;
     private readonly int _maxSessions;
     private readonly int _maxEventNames;
-    private readonly long _idleTtlMs;
-    private readonly long _completedTtlMs;
     private readonly TimeSpan _touchPeriod;
     private readonly TimeSpan _operationTimeout;
     private readonly TimeSpan _liveness;
@@ -54,8 +52,11 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
 
     public RedisLog(
         IOptions<BackplaneOptions> backplane, IOptions<HistoryOptions> history, IOptions<SessionsOptions> sessions,
-        IOptions<HeartbeatOptions> heartbeat, TimeProvider time, GatewayMetrics metrics, ILogger<RedisLog> logger)
+        IOptions<HeartbeatOptions> heartbeat, TimeProvider time, GatewayMetrics metrics, ILogger<RedisLog> logger,
+        SessionProfiles? profiles = null)
     {
+        // Without profiles (a test building its parts by hand), every session takes the globals.
+        _profiles = profiles ?? SessionProfiles.Of(history.Value, sessions.Value);
         // A dead node's presence members must leave within Heartbeat:Timeout (spec section 17), as
         // a dead client does: liveness runs out within half of it, and the next visit of a
         // surviving node (a sixth) finds it.
@@ -65,20 +66,23 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
         _link = new RedisLink(backplane.Value, _nodeId, logger);
         _eventsChannel = RedisChannel.Literal(_keys.EventsChannel);
         _operationTimeout = backplane.Value.OperationTimeout;
-        _historyCapacity = history.Value.MaxEvents;
         _maxSessions = sessions.Value.MaxSessions;
         _maxEventNames = sessions.Value.MaxEventNames;
-        _idleTtlMs = (long)sessions.Value.IdleTimeout.TotalMilliseconds;
-        _completedTtlMs = (long)sessions.Value.CompletedRetention.TotalMilliseconds;
 
-        // Often enough that a session with clients never reaches its idle timeout between visits.
-        _touchPeriod = TimeSpan.FromTicks(Math.Clamp(sessions.Value.IdleTimeout.Ticks / 4, TimeSpan.TicksPerSecond / 4, TimeSpan.TicksPerMinute));
+        // Often enough that a session with clients never reaches its idle timeout between visits,
+        // the shortest of any profile's included.
+        _touchPeriod = TimeSpan.FromTicks(Math.Clamp(_profiles.ShortestIdleTimeout.Ticks / 4, TimeSpan.TicksPerSecond / 4, TimeSpan.TicksPerMinute));
         _time = time;
         _metrics = metrics;
         _logger = logger;
         metrics.ObserveSessions(() => _feed.Sessions, historyBytes: null);
         metrics.ObserveBackplane(() => _link.IsUp ? 1 : 0);
     }
+
+    /// <summary>A session's idle timeout (its profile's, or <c>Sessions:IdleTimeout</c>), as Redis takes a TTL.</summary>
+    private static long IdleTtlMs(SessionSettings settings) => (long)settings.IdleTimeout.TotalMilliseconds;
+
+    private long IdleTtlMs(string session) => IdleTtlMs(_profiles.For(session));
 
     /// <summary>This node's id in Redis (its client counts and liveness key).</summary>
     public string NodeId => _nodeId;
@@ -97,13 +101,15 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
     {
         var seqs = new long[events.Count];
         var duplicate = new bool[events.Count];
-        var values = new RedisValue[9 + (6 * events.Count)];
+        SessionSettings settings = _profiles.For(session);
+        var values = new RedisValue[9 + (6 * events.Count) + 1];
         values[0] = session;
         values[1] = _keys.EventsChannel;
-        values[2] = _historyCapacity;
+        values[2] = settings.HistoryMaxEvents;
         values[3] = _maxEventNames;
-        values[4] = _idleTtlMs;
-        values[5] = _completedTtlMs;
+        values[4] = IdleTtlMs(settings);
+        values[5] = (long)settings.CompletedRetention.TotalMilliseconds;
+        values[^1] = settings.HistoryMaxBytes;
         values[6] = _maxSessions;
         values[7] = events.Count;
         values[8] = SessionEpoch.New();
@@ -168,7 +174,7 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
         };
         var result = (RedisResult[])(await _link.EvaluateAsync(RedisScripts.Read, _keys.Of(session),
         [
-            session, after, limit, join ? _nodeId : "", _idleTtlMs, create, join ? "1" : "0", SessionEpoch.New(),
+            session, after, limit, join ? _nodeId : "", IdleTtlMs(session), create, join ? "1" : "0", SessionEpoch.New(),
         ]))!;
 
         var found = (long)result[0] switch
@@ -497,7 +503,7 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
         string connection = change.Member.Connection;
         if (change.Joined)
         {
-            _link.Send(RedisScripts.PresenceJoin, _keys.Of(session), [session, _keys.EventsChannel, connection, EncodeMember(change.Member), _idleTtlMs]);
+            _link.Send(RedisScripts.PresenceJoin, _keys.Of(session), [session, _keys.EventsChannel, connection, EncodeMember(change.Member), IdleTtlMs(session)]);
         }
         else
         {
@@ -516,7 +522,7 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
             values[0] = s.Session;
             values[1] = _keys.EventsChannel;
             values[2] = _nodeId;
-            values[3] = _idleTtlMs;
+            values[3] = IdleTtlMs(s.Session);
             values[4] = s.Members.Count;
             for (int i = 0; i < s.Members.Count; i++)
             {
@@ -586,7 +592,7 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
 
         _seenAlive = true;
         await Task.WhenAll(sessions.Select(s =>
-            _link.EvaluateAsync(RedisScripts.Touch, _keys.Of(s.Session), [_nodeId, _idleTtlMs, setCounts ? "1" : "0", s.Clients])));
+            _link.EvaluateAsync(RedisScripts.Touch, _keys.Of(s.Session), [_nodeId, IdleTtlMs(s.Session), setCounts ? "1" : "0", s.Clients])));
     }
 
     private async Task SweepAsync()

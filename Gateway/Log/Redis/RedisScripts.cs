@@ -28,11 +28,31 @@ internal static class RedisScripts
     /// Appends a batch. ARGV: session, channel, max events, max names, idle ttl ms, completed ttl
     /// ms, max sessions, n, a new epoch (taken when this creates the session's life), then for each
     /// event: id key (empty for none), name, data, flags (<see cref="RedisEntry.Flags"/>), from
-    /// (compact JSON; empty for none), key (empty for none).
+    /// (compact JSON; empty for none), key (empty for none); and last of all, the most bytes of
+    /// names and data history may hold (0: no such bound).
     /// Returns <c>{status, seq, ts, seq1, ..., seqN}</c>; a duplicate's seq is negative.
     /// </summary>
+    /// <remarks>
+    /// With a byte bound, meta's <c>bytes</c> holds what history weighs (weighed afresh when it is
+    /// missing, as in a session written without a bound); without one it is dropped, so that a
+    /// bound set later never starts from a stale count.
+    /// </remarks>
     public const string Publish = """
         local meta, events, state, ids, clients, all = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+
+        -- What an entry weighs against the byte bound: its name and data (not seq, time, flags, from, key).
+        local function weigh(e)
+          local a = string.find(e, '\n', 1, true)
+          local b = string.find(e, '\n', a + 1, true)
+          local c = string.find(e, '\n', b + 1, true)
+          local d = string.find(e, '\n', c + 1, true)
+          local name = d - c - 1
+          local flags = string.sub(e, b + 1, c - 1)
+          if string.find(flags, 'f', 1, true) then d = string.find(e, '\n', d + 1, true) end
+          if string.find(flags, 'k', 1, true) then d = string.find(e, '\n', d + 1, true) end
+          return name + #e - d
+        end
+
         local n = tonumber(ARGV[8])
         local exists = redis.call('EXISTS', meta) == 1
         local seq, complete, epoch = 0, false, ARGV[9]
@@ -90,12 +110,33 @@ internal static class RedisScripts
           end
         end
 
-        local max = tonumber(ARGV[3])
+        local max, maxBytes = tonumber(ARGV[3]), tonumber(ARGV[#ARGV])
         local len = redis.call('LLEN', events)
-        if len > max then
-          redis.call('LTRIM', events, len - max, -1)
+        local drop = 0
+        if len > max then drop = len - max end
+        if anyNew and maxBytes > 0 then
+          -- meta's seq is still the one before this batch: the entries after it are this batch's.
+          local bytes = tonumber(redis.call('HGET', meta, 'bytes') or '')
+          local pushed = seq - (tonumber(redis.call('HGET', meta, 'seq')) or 0)
+          local from = bytes and math.max(len - pushed, 0) or 0
+          bytes = bytes or 0
+          for _, e in ipairs(redis.call('LRANGE', events, from, -1)) do bytes = bytes + weigh(e) end
+          if drop > 0 then
+            for _, e in ipairs(redis.call('LRANGE', events, 0, drop - 1)) do bytes = bytes - weigh(e) end
+          end
+          -- Then the oldest while history weighs more than the bound; the newest always stays.
+          while bytes > maxBytes and len - drop > 1 do
+            bytes = bytes - weigh(redis.call('LINDEX', events, drop))
+            drop = drop + 1
+          end
+          redis.call('HSET', meta, 'bytes', string.format('%d', bytes))
+        elseif anyNew then
+          redis.call('HDEL', meta, 'bytes')
+        end
+        if drop > 0 then
+          redis.call('LTRIM', events, drop, -1)
           -- An id leaves with its event: idempotency holds within history.
-          redis.call('ZREMRANGEBYSCORE', ids, '-inf', '(' .. string.format('%d', seq - max + 1))
+          redis.call('ZREMRANGEBYSCORE', ids, '-inf', '(' .. string.format('%d', seq - (len - drop) + 1))
         end
 
         if anyNew then
