@@ -94,6 +94,7 @@ internal static class GatewayHost
         services.AddSingleton<TicketStore>();
         services.AddSingleton<Authenticator>();
         services.AddSingleton<OriginPolicy>();
+        services.AddCrossOrigin();
         services.AddSingleton<ConnectionLimiter>();
         services.AddSingleton<Admission>();
         services.AddSingleton<PublishRateLimiter>();
@@ -113,6 +114,10 @@ internal static class GatewayHost
 
         // The hub attaches to the log's feed as it is made: before the log's first news.
         app.Services.GetRequiredService<SessionHub>();
+
+        // CORS first: a preflight is answered before anything else runs, and every answer after it,
+        // a failure's included, carries the page's Access-Control-Allow-Origin.
+        app.UseCrossOrigin();
         app.UseRequestFailures();
         app.MapWebSocketEndpoint();
         app.MapSessionEndpoints();

@@ -96,7 +96,7 @@ public sealed class CompletionTests
     public async Task An_sse_stream_gets_the_final_event_then_a_closed_event_and_a_reconnect_gets_204()
     {
         await using GatewayServer server = await GatewayServer.StartAsync();
-        await using SseReader stream = await SseReader.OpenAsync(server, "/api/sessions/sse-job/stream");
+        await using SseReader stream = await SseReader.OpenAsync(server, "/api/sessions/sse-job/stream?named=true");
         await stream.ReadCommentAsync();
         await PostAsync(server, "sse-job", """{"event":"done","final":true}""", HttpStatusCode.Accepted);
 

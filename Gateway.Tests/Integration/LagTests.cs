@@ -146,7 +146,7 @@ public sealed class LagTests
             new Dictionary<string, string?> { ["Gateway:Limits:MaxLagTime"] = "00:00:10" },
             services => services.AddSingleton<TimeProvider>(clock));
         using var metrics = new MetricRecorder(server.Get<Gateway.Diagnostics.GatewayMetrics>());
-        await using SseReader stream = await SseReader.OpenAsync(server, "/api/sessions/lag-sse/stream");
+        await using SseReader stream = await SseReader.OpenAsync(server, "/api/sessions/lag-sse/stream?named=true");
         await stream.ReadCommentAsync();
 
         // 2 MiB the client does not read: more than its socket takes before it reads, far less than

@@ -130,10 +130,10 @@ public sealed class PresenceTests
     }
 
     [Test]
-    public async Task An_event_stream_with_presence_true_gets_join_and_leave_as_named_events()
+    public async Task An_event_stream_with_presence_true_and_named_true_gets_join_and_leave_as_named_events()
     {
         await using GatewayServer server = await GatewayServer.StartAsync();
-        await using SseReader stream = await SseReader.OpenAsync(server, "/api/sessions/sse-room/stream?presence=true");
+        await using SseReader stream = await SseReader.OpenAsync(server, "/api/sessions/sse-room/stream?presence=true&named=true");
         Assert.That(stream.Head.StatusCode, Is.EqualTo(HttpStatusCode.OK));
         (TestClient ada, string adaId) = await JoinAsync(server, "sse-room", "user=ada");
         SseMessage join = await stream.ReadAsync();

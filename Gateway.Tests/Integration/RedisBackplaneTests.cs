@@ -156,7 +156,7 @@ public sealed class RedisBackplaneTests
     {
         await using RedisCluster cluster = await RedisCluster.StartAsync();
         await cluster[0].PublishAsync("fallback", "first");
-        await using SseReader stream = await SseReader.OpenAsync(cluster[2], "/api/sessions/fallback/stream?since=0");
+        await using SseReader stream = await SseReader.OpenAsync(cluster[2], "/api/sessions/fallback/stream?since=0&named=true");
         await stream.ReadCommentAsync();
         Assert.That((await stream.ReadAsync()).Id, Does.Match("^[0-9a-f]{12}:1$"));
         Assert.That((await stream.ReadAsync()).Event, Is.EqualTo("@resumed"));

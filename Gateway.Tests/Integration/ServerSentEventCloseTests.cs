@@ -40,7 +40,7 @@ public sealed class ServerSentEventCloseTests
         using var metrics = new MetricRecorder(server.Get<Gateway.Diagnostics.GatewayMetrics>());
         string shortLived = TestTokens.Mint(sessions: new[] { "sse-expiry" }, expires: clock.GetUtcNow().AddSeconds(60));
 
-        await using SseReader stream = await SseReader.OpenAsync(server, $"/api/sessions/sse-expiry/stream?token={shortLived}");
+        await using SseReader stream = await SseReader.OpenAsync(server, $"/api/sessions/sse-expiry/stream?token={shortLived}&named=true");
         Assert.That(stream.Head.StatusCode, Is.EqualTo(HttpStatusCode.OK));
         await stream.ReadCommentAsync();
 

@@ -10,7 +10,7 @@ namespace Gateway.Tests.Integration;
 public sealed class ServerSentEventsTests
 {
     [Test]
-    public async Task Events_arrive_as_id_event_and_data_lines_with_the_websocket_event_object()
+    public async Task Events_arrive_as_id_and_data_lines_without_an_event_line_so_that_onmessage_gets_them()
     {
         await using GatewayServer server = await GatewayServer.StartAsync();
         await using SseReader stream = await SseReader.OpenAsync(server, "/api/sessions/sse/stream");
@@ -21,11 +21,70 @@ public sealed class ServerSentEventsTests
         await server.PublishAsync("sse", "terminal_output", """{"line":"compiling..."}""");
         SseMessage message = await stream.ReadAsync();
         Assert.That(message.Id, Does.Match("^[0-9a-f]{12}:1$"));
-        Assert.That(message.Event, Is.EqualTo("terminal_output"));
+        Assert.That(message.Event, Is.Null, "an EventSource delivers only unnamed events to onmessage");
         JsonElement data = JsonDocument.Parse(message.Data).RootElement;
         Assert.That(data.GetProperty("type").GetString(), Is.EqualTo("event"));
+        Assert.That(data.GetProperty("event").GetString(), Is.EqualTo("terminal_output"), "the object says which event it is");
         Assert.That(data.GetProperty("seq").GetInt64(), Is.EqualTo(1));
         Assert.That(data.GetProperty("data").GetProperty("line").GetString(), Is.EqualTo("compiling..."));
+    }
+
+    [Test]
+    public async Task With_named_true_events_and_notices_come_with_an_event_line_for_add_event_listener()
+    {
+        await using GatewayServer server = await GatewayServer.StartAsync();
+        await server.PublishAsync("sse-named", "terminal_output", """{"line":"a"}""");
+
+        // A named stream and an unnamed one on the same event: each gets its own form.
+        await using SseReader plain = await SseReader.OpenAsync(server, "/api/sessions/sse-named/stream?since=0");
+        await using SseReader stream = await SseReader.OpenAsync(server, "/api/sessions/sse-named/stream?since=0&named=true");
+        await stream.ReadCommentAsync();
+        SseMessage replayed = await stream.ReadAsync();
+        Assert.That(replayed.Event, Is.EqualTo("terminal_output"));
+        Assert.That(replayed.Id, Does.Match("^[0-9a-f]{12}:1$"), "the id line as on an unnamed stream");
+        SseMessage resumed = await stream.ReadAsync();
+        Assert.That((resumed.Event, resumed.Id), Is.EqualTo(("@resumed", (string?)null)));
+
+        await server.PublishAsync("sse-named", "build_done", "{}");
+        SseMessage live = await stream.ReadAsync();
+        Assert.That(live.Event, Is.EqualTo("build_done"));
+        Assert.That(JsonDocument.Parse(live.Data).RootElement.GetProperty("seq").GetInt64(), Is.EqualTo(2));
+
+        await plain.ReadCommentAsync();
+        Assert.That((await plain.ReadAsync()).Event, Is.Null);
+        Assert.That((await plain.ReadAsync()).Event, Is.Null);
+        Assert.That((await plain.ReadAsync()).Event, Is.Null);
+
+        using (await server.Http.DeleteAsync("/api/sessions/sse-named"))
+        {
+        }
+
+        Assert.That((await stream.ReadAsync()).Event, Is.EqualTo("@closed"));
+    }
+
+    [TestCase("yes")]
+    [TestCase("1")]
+    public async Task A_named_that_is_not_true_or_false_is_a_400_problem(string value)
+    {
+        await using GatewayServer server = await GatewayServer.StartAsync();
+        using HttpResponseMessage response = await server.Http.GetAsync($"/api/sessions/ok/stream?named={value}");
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
+        Assert.That(await response.Content.ReadAsStringAsync(), Does.Contain("named"));
+    }
+
+    [Test]
+    public async Task Presence_notices_are_unnamed_too_and_say_their_type_in_the_data()
+    {
+        await using GatewayServer server = await GatewayServer.StartAsync();
+        await using SseReader stream = await SseReader.OpenAsync(server, "/api/sessions/sse-presence/stream?presence=true");
+        await stream.ReadCommentAsync();
+        (TestClient ada, _) = await TestClient.JoinAsync(server.WebSocketUri("sse-presence", "user=ada"));
+        await using (ada)
+        {
+            SseMessage join = await stream.ReadAsync();
+            Assert.That((join.Event, join.Id), Is.EqualTo(((string?)null, (string?)null)));
+            Assert.That(JsonDocument.Parse(join.Data).RootElement.GetProperty("type").GetString(), Is.EqualTo("join"));
+        }
     }
 
     [Test]
@@ -39,9 +98,10 @@ public sealed class ServerSentEventsTests
         Assert.That((await stream.ReadAsync()).Id, Does.Match("^[0-9a-f]{12}:4$"));
         Assert.That((await stream.ReadAsync()).Id, Does.Match("^[0-9a-f]{12}:5$"));
         SseMessage resumed = await stream.ReadAsync();
-        Assert.That(resumed.Event, Is.EqualTo("@resumed"));
+        Assert.That(resumed.Event, Is.Null);
         Assert.That(resumed.Id, Is.Null, "control events leave the client's Last-Event-ID alone");
         JsonElement notice = JsonDocument.Parse(resumed.Data).RootElement;
+        Assert.That(notice.GetProperty("type").GetString(), Is.EqualTo("resumed"));
         Assert.That(notice.GetProperty("since").GetInt64(), Is.EqualTo(3));
         Assert.That(notice.GetProperty("replayed").GetInt32(), Is.EqualTo(2));
         Assert.That(notice.GetProperty("complete").GetBoolean(), Is.True);
@@ -62,7 +122,7 @@ public sealed class ServerSentEventsTests
         await stream.ReadCommentAsync();
         Assert.That((await stream.ReadAsync()).Id, Does.Match("^[0-9a-f]{12}:1$"));
         Assert.That((await stream.ReadAsync()).Id, Does.Match("^[0-9a-f]{12}:3$"));
-        Assert.That((await stream.ReadAsync()).Event, Is.EqualTo("@resumed"));
+        Assert.That(JsonDocument.Parse((await stream.ReadAsync()).Data).RootElement.GetProperty("type").GetString(), Is.EqualTo("resumed"));
         await server.PublishAsync("sse-filter", "b");
         await server.PublishAsync("sse-filter", "a");
         Assert.That((await stream.ReadAsync()).Id, Does.Match("^[0-9a-f]{12}:5$"));
@@ -90,8 +150,9 @@ public sealed class ServerSentEventsTests
         }
 
         SseMessage closed = await stream.ReadAsync();
-        Assert.That(closed.Event, Is.EqualTo("@closed"));
-        Assert.That(JsonDocument.Parse(closed.Data).RootElement.GetProperty("code").GetInt32(), Is.EqualTo(1001));
+        Assert.That((closed.Event, closed.Id), Is.EqualTo(((string?)null, (string?)null)));
+        JsonElement notice = JsonDocument.Parse(closed.Data).RootElement;
+        Assert.That((notice.GetProperty("type").GetString(), notice.GetProperty("code").GetInt32()), Is.EqualTo(("closed", 1001)));
         Assert.That(await stream.AtEndAsync(), Is.True);
     }
 

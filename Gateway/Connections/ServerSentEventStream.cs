@@ -15,15 +15,15 @@ namespace Gateway.Connections;
 /// One client watching a session over Server-Sent Events (<c>GET /api/sessions/{session}/stream</c>),
 /// for where WebSockets are blocked. It is a session member like a WebSocket connection, with the
 /// same queue bounded by its lag in bytes and time, and a single send loop; each event goes out as
-/// <c>id</c>, <c>event</c> and <c>data</c> lines, the data being the event object exactly as a
-/// WebSocket client gets it.
+/// <c>id</c> and <c>data</c> lines (with an <c>event</c> line between them when <see cref="Named"/>),
+/// the data being the event object exactly as a WebSocket client gets it.
 /// </summary>
 internal sealed class ServerSentEventStream : ClientConnection
 {
-    /// <summary>The SSE event name of the notice after a replay; no published event can have it.</summary>
+    /// <summary>The SSE event name of the notice after a replay, on a <see cref="Named"/> stream; no published event can have it.</summary>
     public const string ResumedEventName = "@resumed";
 
-    /// <summary>The SSE event name of the last message before the gateway ends a stream.</summary>
+    /// <summary>The SSE event name of the last message before the gateway ends a <see cref="Named"/> stream.</summary>
     public const string ClosedEventName = "@closed";
 
     private static readonly byte[] HeartbeatComment = ": heartbeat\n\n"u8.ToArray();
@@ -42,6 +42,13 @@ internal sealed class ServerSentEventStream : ClientConnection
         _since = since;
         _lastHeartbeat = OpenedAt;
     }
+
+    /// <summary>
+    /// True when the client asked for <c>named=true</c>: every SSE event then has an <c>event</c> line
+    /// (the event's name, or the notice's) for pages that use <c>addEventListener(name)</c>. Without
+    /// it there is none, so that a page's <c>onmessage</c> gets everything (spec section 5).
+    /// </summary>
+    public bool Named { get; init; }
 
     protected override string TransportName => GatewayMetrics.ServerSentEvents;
 
@@ -108,13 +115,13 @@ internal sealed class ServerSentEventStream : ClientConnection
             int replayed = 0;
             foreach (SessionEvent e in replay.Events)
             {
-                if (_filter.Accepts(e.Name) && Queue.TryEnqueue(new OutboundFrame(e.ServerSentEvent(_epoch), e, Replayed: true)) == EnqueueResult.Enqueued)
+                if (_filter.Accepts(e.Name) && Queue.TryEnqueue(new OutboundFrame(e.ServerSentEvent(_epoch, Named), e, Replayed: true)) == EnqueueResult.Enqueued)
                 {
                     replayed++;
                 }
             }
 
-            Enqueue(ControlEvent(ResumedEventName, new ResumedMessage(null, replay.Since, replayed, replay.Complete, replay.Epoch)));
+            Enqueue(ControlEvent(Named ? ResumedEventName : null, new ResumedMessage(null, replay.Since, replayed, replay.Complete, replay.Epoch)));
         }
 
         if (state.SessionComplete)
@@ -124,7 +131,7 @@ internal sealed class ServerSentEventStream : ClientConnection
     }
 
     public override EnqueueResult Deliver(SessionEvent sessionEvent) =>
-        _filter.Accepts(sessionEvent.Name) ? Deliver(sessionEvent.ServerSentEvent(_epoch), sessionEvent) : EnqueueResult.Enqueued;
+        _filter.Accepts(sessionEvent.Name) ? Deliver(sessionEvent.ServerSentEvent(_epoch, Named), sessionEvent) : EnqueueResult.Enqueued;
 
     /// <summary>
     /// The heartbeat scanner's visit: what every transport shares (<see cref="ClientConnection.ScanClose"/>:
@@ -141,16 +148,17 @@ internal sealed class ServerSentEventStream : ClientConnection
     }
 
     /// <summary>The <c>@closed</c> event that ends a stream, saying why with the WebSocket close code and reason.</summary>
-    protected override byte[] CreateCloseMessage(ushort code, string reason) => ControlEvent(ClosedEventName, new CloseNotice(code, reason));
+    protected override byte[] CreateCloseMessage(ushort code, string reason) => ControlEvent(Named ? ClosedEventName : null, new CloseNotice(code, reason));
 
-    /// <summary>A presence message as an SSE event named <c>join</c>, <c>leave</c> or <c>presence_diff</c>, without an <c>id</c> line.</summary>
-    protected override byte[] PresenceForm(PresenceNotice notice) => notice.ServerSentEvent;
+    /// <summary>A presence message without an <c>id</c> line; named <c>join</c>, <c>leave</c> or <c>presence_diff</c> when <see cref="Named"/>.</summary>
+    protected override byte[] PresenceForm(PresenceNotice notice) => notice.ServerSentEvent(Named);
 
-    /// <summary>An SSE event without an <c>id</c> line, so that it does not move the client's Last-Event-ID.</summary>
-    private static byte[] ControlEvent<T>(string name, in T message) where T : IServerMessage
+    /// <summary>An SSE event without an <c>id</c> line, so that it does not move the client's Last-Event-ID; <paramref name="name"/> null for no <c>event</c> line.</summary>
+    private static byte[] ControlEvent<T>(string? name, in T message) where T : IServerMessage
     {
         var buffer = new ArrayBufferWriter<byte>(128);
-        buffer.Write(Encoding.ASCII.GetBytes($"event: {name}\ndata: "));
+        ReadOnlySpan<byte> head = name is null ? "data: "u8 : Encoding.ASCII.GetBytes($"event: {name}\ndata: ");
+        buffer.Write(head);
         ServerFrames.WriteJson(message, buffer);
         buffer.Write("\n\n"u8);
         return buffer.WrittenSpan.ToArray();

@@ -91,16 +91,21 @@ internal static class FallbackEndpoints
         }
     }
 
-    /// <summary><c>GET /api/sessions/{session}/stream</c>: resumes from <c>Last-Event-ID</c>, else <c>since</c> (and <c>epoch</c>).</summary>
+    /// <summary>
+    /// <c>GET /api/sessions/{session}/stream</c>: resumes from <c>Last-Event-ID</c>, else <c>since</c>
+    /// (and <c>epoch</c>); <c>named=true</c> adds an <c>event</c> line to each SSE event.
+    /// </summary>
     private static async Task StreamAsync(HttpContext http, string session, SessionHub hub, ConnectionEnvironment env, Admission admission, Refusals refusals)
     {
         string? lastEventId = http.Request.Headers["Last-Event-ID"];
         EventFilter filter = EventFilter.All;
         ResumePoint? from = null;
         bool presence = false;
+        bool named = false;
         Refusal? TransportChecks() =>
             EventFilter.TryParseQuery(http.Request.Query["events"], out filter, out string? error) && TryParseResumePoint(http, lastEventId, out from, out error)
                 && QueryParameters.TryParseFlag(http.Request.Query["presence"], "presence", out presence, out error)
+                && QueryParameters.TryParseFlag(http.Request.Query["named"], "named", out named, out error)
                 ? null
                 : new Refusal(StatusCodes.Status400BadRequest, "bad_parameter", error!);
 
@@ -127,7 +132,7 @@ internal static class FallbackEndpoints
         }
 
         // Without first-message auth, an admitted client always has a principal (anonymous with auth off).
-        await new ServerSentEventStream(env, http, session, filter, from, admitted.Principal!, admitted.Identity) { WatchesPresence = presence }.RunAsync();
+        await new ServerSentEventStream(env, http, session, filter, from, admitted.Principal!, admitted.Identity) { WatchesPresence = presence, Named = named }.RunAsync();
     }
 
     /// <summary>Where a stream resumes: <c>Last-Event-ID</c> (<c>epoch:seq</c>, or a bare seq), else <c>since</c> and <c>epoch</c>.</summary>

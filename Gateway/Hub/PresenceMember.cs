@@ -46,6 +46,7 @@ internal sealed class PresenceNotice
 {
     private byte[]? _frame;
     private byte[]? _serverSentEvent;
+    private byte[]? _namedServerSentEvent;
 
     private PresenceNotice(string type, byte[] json)
     {
@@ -62,8 +63,12 @@ internal sealed class PresenceNotice
     /// <summary>The message as one WebSocket text frame.</summary>
     public byte[] Frame => _frame ??= WebSocketFrameWriter.CreateFrame(WebSocketOpcode.Text, Json);
 
-    /// <summary>The message as an SSE event named after its type, without an <c>id</c> line (it moves no Last-Event-ID).</summary>
-    public byte[] ServerSentEvent => _serverSentEvent ??= BuildServerSentEvent();
+    /// <summary>
+    /// The message as an SSE event without an <c>id</c> line (it moves no Last-Event-ID); named after
+    /// its type when <paramref name="named"/>, as the streams that ask with <c>named=true</c> get it.
+    /// </summary>
+    public byte[] ServerSentEvent(bool named) =>
+        named ? _namedServerSentEvent ??= BuildServerSentEvent($"event: {Type}\ndata: ") : _serverSentEvent ??= BuildServerSentEvent("data: ");
 
     /// <summary>The message for the changes <paramref name="joined"/> and <paramref name="left"/>: one <c>join</c> or <c>leave</c>, or a <c>presence_diff</c> for several.</summary>
     public static PresenceNotice? For(string session, IReadOnlyList<PresenceMember> joined, IReadOnlyList<PresenceMember> left)
@@ -82,9 +87,9 @@ internal sealed class PresenceNotice
         }
     }
 
-    private byte[] BuildServerSentEvent()
+    private byte[] BuildServerSentEvent(string lines)
     {
-        byte[] head = Encoding.ASCII.GetBytes($"event: {Type}\ndata: ");
+        byte[] head = Encoding.ASCII.GetBytes(lines);
         byte[] bytes = new byte[head.Length + Json.Length + 2];
         head.CopyTo(bytes, 0);
         Json.CopyTo(bytes, head.Length);

@@ -6,13 +6,17 @@ namespace Gateway.Security;
 /// <summary>
 /// <c>Security:AllowedOrigins</c>: stops a page from another site opening a WebSocket or an SSE
 /// stream with the visitor's credentials (cross-site WebSocket hijacking, and its EventSource
-/// twin). Browsers always send <c>Origin</c> on a WebSocket upgrade and on a cross-origin
-/// EventSource; a request without one is not a browser's, or comes from a page of the gateway's own
-/// origin, and is not checked. The WebSocket upgrade and the SSE stream both ask this one policy.
+/// twin), and from reading the HTTP API. Browsers always send <c>Origin</c> on a WebSocket upgrade
+/// and on a cross-origin request; a request without one is not a browser's, or comes from a page of
+/// the gateway's own origin, and is not checked. The WebSocket upgrade, the SSE stream and the CORS
+/// policy (<see cref="Http.CrossOrigin"/>) all ask this one policy.
 /// </summary>
 internal sealed class OriginPolicy(IOptions<SecurityOptions> options)
 {
     private readonly HashSet<string> _allowed = new(options.Value.AllowedOrigins, StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>True when no origins are listed: every page may connect and read.</summary>
+    public bool AllowsEveryOrigin => _allowed.Count == 0;
 
     public bool Allows(string? origin) => _allowed.Count == 0 || string.IsNullOrEmpty(origin) || _allowed.Contains(origin);
 }

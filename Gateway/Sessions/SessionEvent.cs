@@ -12,6 +12,7 @@ namespace Gateway.Sessions;
 internal sealed class SessionEvent(string session, string name, long seq, DateTimeOffset timestamp, ReadOnlyMemory<byte> data, byte[] frame, JsonScalar? id, bool final, long publishedAt = 0, EventOrigin? from = null, EventTraits traits = default)
 {
     private ServerSentEventFrame? _serverSentEvent;
+    private ServerSentEventFrame? _namedServerSentEvent;
 
     public string Session { get; } = session;
 
@@ -50,17 +51,22 @@ internal sealed class SessionEvent(string session, string name, long seq, DateTi
     public string? Key => Traits.Key;
 
     /// <summary>
-    /// The event as one Server-Sent Event (<c>id: epoch:seq</c>, <c>event</c>, <c>data</c> lines),
+    /// The event as one Server-Sent Event: <c>id: epoch:seq</c> and <c>data</c> lines, with an
+    /// <c>event: name</c> line between them when <paramref name="named"/> (spec section 5: a stream
+    /// is unnamed unless it asks, so that a page's <c>onmessage</c> gets everything). Each form is
     /// built by the first stream that needs it and shared by every other. <paramref name="epoch"/>
     /// is the life of the session the stream joined: the same for every stream of the event's life.
     /// </summary>
-    public byte[] ServerSentEvent(string epoch)
+    public byte[] ServerSentEvent(string epoch, bool named)
     {
-        ServerSentEventFrame? built = Volatile.Read(ref _serverSentEvent);
+        ref ServerSentEventFrame? cache = ref named ? ref _namedServerSentEvent : ref _serverSentEvent;
+        ServerSentEventFrame? built = Volatile.Read(ref cache);
         if (built is null || !string.Equals(built.Epoch, epoch, StringComparison.Ordinal))
         {
             // Two streams may both build it; they build the same bytes, and one copy wins.
-            string head = string.Create(CultureInfo.InvariantCulture, $"id: {epoch}:{Seq}\nevent: {Name}\ndata: ");
+            string head = named
+                ? string.Create(CultureInfo.InvariantCulture, $"id: {epoch}:{Seq}\nevent: {Name}\ndata: ")
+                : string.Create(CultureInfo.InvariantCulture, $"id: {epoch}:{Seq}\ndata: ");
             ReadOnlySpan<byte> json = Json.Span;
             byte[] bytes = new byte[head.Length + json.Length + 2];
             int written = Encoding.ASCII.GetBytes(head, bytes);
@@ -68,7 +74,7 @@ internal sealed class SessionEvent(string session, string name, long seq, DateTi
             bytes[^2] = (byte)'\n';
             bytes[^1] = (byte)'\n';
             built = new ServerSentEventFrame(epoch, bytes);
-            Volatile.Write(ref _serverSentEvent, built);
+            Volatile.Write(ref cache, built);
         }
 
         return built.Bytes;
