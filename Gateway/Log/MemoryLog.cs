@@ -21,17 +21,18 @@ internal sealed partial class MemoryLog : ISessionLog
     private readonly HistoryBudget _budget;
     private readonly int _historyCapacity;
     private readonly int _maxSessions;
-    private readonly int _maxEventNames;
+    private readonly SessionLimits _limits;
     private readonly TimeSpan _idleTimeout;
     private readonly TimeSpan _completedRetention;
     private ILogFeed? _feed;
 
-    public MemoryLog(IOptions<HistoryOptions> history, IOptions<SessionsOptions> sessions, TimeProvider time, GatewayMetrics metrics, ILogger<MemoryLog> logger)
+    public MemoryLog(
+        IOptions<HistoryOptions> history, IOptions<SessionsOptions> sessions, IOptions<LimitsOptions> limits, TimeProvider time, GatewayMetrics metrics, ILogger<MemoryLog> logger)
     {
         _budget = new HistoryBudget(history);
         _historyCapacity = history.Value.MaxEvents;
         _maxSessions = sessions.Value.MaxSessions;
-        _maxEventNames = sessions.Value.MaxEventNames;
+        _limits = new SessionLimits(sessions.Value.MaxEventNames, sessions.Value.MaxKeys, limits.Value.MaxAssembledBytes);
         _idleTimeout = sessions.Value.IdleTimeout;
         _completedRetention = sessions.Value.CompletedRetention;
         _time = time;
@@ -179,7 +180,7 @@ internal sealed partial class MemoryLog : ISessionLog
 
     /// <summary>The session, created when missing; connections have passed <see cref="CanCreate"/> before they get here.</summary>
     private MemoryLogSession GetOrCreate(string session) =>
-        _sessions.GetOrAdd(session, static (name, self) => new MemoryLogSession(name, self._historyCapacity, self._maxEventNames, self._budget, self._time.GetTimestamp()), this);
+        _sessions.GetOrAdd(session, static (name, self) => new MemoryLogSession(name, self._historyCapacity, self._limits, self._budget, self._time.GetTimestamp()), this);
 
     /// <summary>The session, created when missing unless <see cref="SessionsOptions.MaxSessions"/> are held already.</summary>
     private MemoryLogSession? TryGetOrCreate(string session) =>

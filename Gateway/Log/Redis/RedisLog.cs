@@ -41,6 +41,8 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
     private readonly int _historyCapacity;
     private readonly int _maxSessions;
     private readonly int _maxEventNames;
+    private readonly int _maxKeys;
+    private readonly int _maxAssembledBytes;
     private readonly long _idleTtlMs;
     private readonly long _completedTtlMs;
     private readonly TimeSpan _touchPeriod;
@@ -53,7 +55,7 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
     private string _lastEpoch = "";
 
     public RedisLog(
-        IOptions<BackplaneOptions> backplane, IOptions<HistoryOptions> history, IOptions<SessionsOptions> sessions,
+        IOptions<BackplaneOptions> backplane, IOptions<HistoryOptions> history, IOptions<SessionsOptions> sessions, IOptions<LimitsOptions> limits,
         IOptions<HeartbeatOptions> heartbeat, TimeProvider time, GatewayMetrics metrics, ILogger<RedisLog> logger)
     {
         // A dead node's presence members must leave within Heartbeat:Timeout (spec section 17), as
@@ -68,6 +70,8 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
         _historyCapacity = history.Value.MaxEvents;
         _maxSessions = sessions.Value.MaxSessions;
         _maxEventNames = sessions.Value.MaxEventNames;
+        _maxKeys = sessions.Value.MaxKeys;
+        _maxAssembledBytes = limits.Value.MaxAssembledBytes;
         _idleTtlMs = (long)sessions.Value.IdleTimeout.TotalMilliseconds;
         _completedTtlMs = (long)sessions.Value.CompletedRetention.TotalMilliseconds;
 
@@ -97,7 +101,7 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
     {
         var seqs = new long[events.Count];
         var duplicate = new bool[events.Count];
-        var values = new RedisValue[9 + (6 * events.Count)];
+        var values = new RedisValue[9 + (6 * events.Count) + 2];
         values[0] = session;
         values[1] = _keys.EventsChannel;
         values[2] = _historyCapacity;
@@ -117,6 +121,10 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
             values[13 + (6 * i)] = e.From?.ToJson() ?? [];
             values[14 + (6 * i)] = e.Traits.Key ?? "";
         }
+
+        // Last, where the script finds them counting from the end.
+        values[^2] = _maxKeys;
+        values[^1] = _maxAssembledBytes;
 
         RedisResult[] result;
         try
@@ -144,6 +152,10 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
                 return new PublishResult(PublishStatus.SessionComplete, seqs, duplicate, seq);
             case "names":
                 return new PublishResult(PublishStatus.TooManyEventNames, seqs, duplicate, seq);
+            case "keys":
+                return new PublishResult(PublishStatus.TooManyKeys, seqs, duplicate, seq);
+            case "assembled":
+                return new PublishResult(PublishStatus.AssembledTooLarge, seqs, duplicate, seq, (int)(long)result[2]);
         }
 
         for (int i = 0; i < events.Count; i++)
@@ -231,8 +243,9 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
         }
 
         DateTimeOffset now = _time.GetUtcNow();
-        var state = new List<StateEntry>(result.Length - 6);
-        for (int i = 6; i < result.Length; i++)
+        int stateCount = result.Length > 6 ? (int)(long)result[6] : 0;
+        var state = new List<StateEntry>(stateCount);
+        for (int i = 7; i < 7 + stateCount; i++)
         {
             if (RedisEntry.TryDecode(session, (byte[])result[i]!, 0, now, _time) is { } e)
             {
@@ -240,8 +253,18 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
             }
         }
 
+        var keyed = new List<KeyedEntry>(Math.Max(0, result.Length - 7 - stateCount));
+        for (int i = 7 + stateCount; i < result.Length; i++)
+        {
+            if (RedisEntry.TryDecodeKeyed(session, (byte[])result[i]!, now, _time) is { } entry)
+            {
+                keyed.Add(entry);
+            }
+        }
+
         state.Sort(static (a, b) => a.Seq.CompareTo(b.Seq));
-        return new SessionSnapshot(session, (long)result[1], (string)result[5]!, (int)(long)result[4], LastEventAt((long)result[3]), (long)result[2] == 1, state);
+        keyed.Sort(static (a, b) => string.CompareOrdinal(a.Event, b.Event) is var byName and not 0 ? byName : a.Seq.CompareTo(b.Seq));
+        return new SessionSnapshot(session, (long)result[1], (string)result[5]!, (int)(long)result[4], LastEventAt((long)result[3]), (long)result[2] == 1, state, keyed);
     }
 
     public async ValueTask<IReadOnlyList<SessionSummary>> ListAsync(CancellationToken cancellationToken)
