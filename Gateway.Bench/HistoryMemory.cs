@@ -21,6 +21,7 @@ internal static class HistoryMemory
         var log = new MemoryLog(
             Options.Create(new HistoryOptions { MaxEvents = events }),
             Options.Create(new SessionsOptions()),
+            Options.Create(new LimitsOptions()),
             TimeProvider.System,
             new GatewayMetrics(services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>()),
             NullLogger<MemoryLog>.Instance);

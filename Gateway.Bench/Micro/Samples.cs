@@ -47,7 +47,7 @@ internal static class Samples
         ServiceProvider services = new ServiceCollection().AddMetrics().BuildServiceProvider();
         var metrics = new GatewayMetrics(services.GetRequiredService<IMeterFactory>());
         IOptions<HistoryOptions> history = Options.Create(new HistoryOptions { MaxEvents = historyCapacity });
-        var log = new MemoryLog(history, Options.Create(new SessionsOptions()), TimeProvider.System, metrics, NullLogger<MemoryLog>.Instance);
+        var log = new MemoryLog(history, Options.Create(new SessionsOptions()), Options.Create(new LimitsOptions()), TimeProvider.System, metrics, NullLogger<MemoryLog>.Instance);
         return new SessionHub(log, history, Options.Create(new BackplaneOptions()), Options.Create(new PresenceOptions()), TimeProvider.System, metrics, NullLogger<SessionHub>.Instance);
     }
 

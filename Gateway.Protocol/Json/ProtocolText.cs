@@ -33,6 +33,8 @@ internal static class ProtocolText
     public static readonly JsonEncodedText ServerTs = JsonEncodedText.Encode("serverTs");
     public static readonly JsonEncodedText Clients = JsonEncodedText.Encode("clients");
     public static readonly JsonEncodedText State = JsonEncodedText.Encode("state");
+    public static readonly JsonEncodedText Keyed = JsonEncodedText.Encode("keyed");
+    public static readonly JsonEncodedText Chunks = JsonEncodedText.Encode("chunks");
     public static readonly JsonEncodedText Replayed = JsonEncodedText.Encode("replayed");
     public static readonly JsonEncodedText Code = JsonEncodedText.Encode("code");
     public static readonly JsonEncodedText Message = JsonEncodedText.Encode("message");

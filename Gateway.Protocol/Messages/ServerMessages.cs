@@ -37,6 +37,63 @@ public readonly record struct StateEntry(string Event, long Seq, DateTimeOffset 
     }
 }
 
+/// <summary>
+/// The latest event of one name and key in a session's keyed state (spec section 19): for appends,
+/// the text assembled so far.
+/// </summary>
+/// <param name="Event">The event name.</param>
+/// <param name="Key">The key.</param>
+/// <param name="Seq">The seq of its latest event (for an assembled text, its latest chunk).</param>
+/// <param name="Timestamp">When the gateway accepted that event.</param>
+/// <param name="Data">Its data, compact JSON; for an assembled text, one JSON string of every chunk so far.</param>
+/// <param name="Chunks">How many appends the text was assembled from; 0 when the latest event was not an append.</param>
+/// <param name="From">The client connection that published the latest event; null for an event published over HTTP.</param>
+public readonly record struct KeyedEntry(string Event, string Key, long Seq, DateTimeOffset Timestamp, ReadOnlyMemory<byte> Data, int Chunks = 0, EventOrigin? From = null)
+{
+    /// <summary>
+    /// Writes <c>keyed: {name: {key: {seq, ts, data, chunks?}, ...}, ...}</c> for
+    /// <paramref name="entries"/>, which must come grouped by name (each name's entries together).
+    /// </summary>
+    public static void WriteKeyed(Utf8JsonWriter writer, IEnumerable<KeyedEntry> entries)
+    {
+        writer.WriteStartObject(ProtocolText.Keyed);
+        string? name = null;
+        foreach (KeyedEntry entry in entries)
+        {
+            if (!string.Equals(name, entry.Event, StringComparison.Ordinal))
+            {
+                if (name is not null)
+                {
+                    writer.WriteEndObject();
+                }
+
+                name = entry.Event;
+                writer.WriteStartObject(name);
+            }
+
+            writer.WriteStartObject(entry.Key);
+            writer.WriteNumber(ProtocolText.Seq, entry.Seq);
+            Timestamps.Write(writer, ProtocolText.Ts, entry.Timestamp);
+            writer.WritePropertyName(ProtocolText.Data);
+            writer.WriteRawValue(entry.Data.Span, skipInputValidation: true);
+            if (entry.Chunks > 0)
+            {
+                writer.WriteNumber(ProtocolText.Chunks, entry.Chunks);
+            }
+
+            entry.From?.WriteTo(writer);
+            writer.WriteEndObject();
+        }
+
+        if (name is not null)
+        {
+            writer.WriteEndObject();
+        }
+
+        writer.WriteEndObject();
+    }
+}
+
 /// <summary><c>welcome</c>: the first message after the upgrade.</summary>
 /// <param name="Session">The session's name.</param>
 /// <param name="Connection">This connection's id.</param>
@@ -166,7 +223,8 @@ public readonly record struct SubscribedMessage(JsonScalar? Id, IReadOnlyCollect
 /// <param name="Clients">The session's clients on every node.</param>
 /// <param name="Complete">True when a final event completed the session.</param>
 /// <param name="State">The latest event of each name.</param>
-public readonly record struct StatusReply(JsonScalar? Id, string Session, long Seq, string Epoch, int Clients, bool Complete, IReadOnlyCollection<StateEntry> State) : IServerMessage
+/// <param name="Keyed">The latest event of each name and key, assembled texts included, grouped by name (spec section 19).</param>
+public readonly record struct StatusReply(JsonScalar? Id, string Session, long Seq, string Epoch, int Clients, bool Complete, IReadOnlyCollection<StateEntry> State, IReadOnlyCollection<KeyedEntry>? Keyed = null) : IServerMessage
 {
     /// <inheritdoc />
     public void WriteTo(Utf8JsonWriter writer)
@@ -180,6 +238,7 @@ public readonly record struct StatusReply(JsonScalar? Id, string Session, long S
         writer.WriteNumber(ProtocolText.Clients, Clients);
         writer.WriteBoolean(ProtocolText.Complete, Complete);
         StateEntry.WriteState(writer, State);
+        KeyedEntry.WriteKeyed(writer, Keyed ?? []);
         writer.WriteEndObject();
     }
 }

@@ -177,7 +177,7 @@ internal sealed class ScriptedLog(int historyCapacity, Signal changes) : ISessio
         lock (_gate)
         {
             return ValueTask.FromResult(_sessions.TryGetValue(session, out Life? life)
-                ? new SessionSnapshot(session, life.Seq, life.Epoch, life.Clients, null, life.Complete, [])
+                ? new SessionSnapshot(session, life.Seq, life.Epoch, life.Clients, null, life.Complete, [], [])
                 : null);
         }
     }

@@ -76,12 +76,20 @@ public sealed class ServerFramesTests
                 new StateEntry("build_progress", 8, Ts, PctData),
                 new StateEntry("document_status", 9, Ts.AddSeconds(1), "\"done\""u8.ToArray()),
             ]),
-            """{"type":"status","id":3,"session":"build-42","seq":9,"epoch":"3f9a2c41b7e0","clients":2,"complete":false,"state":{"build_progress":{"seq":8,"ts":"2026-11-22T05:26:25.123Z","data":{"pct":50,"label":"a \"b\" c"}},"document_status":{"seq":9,"ts":"2026-11-22T05:26:26.123Z","data":"done"}}}""");
+            """{"type":"status","id":3,"session":"build-42","seq":9,"epoch":"3f9a2c41b7e0","clients":2,"complete":false,"state":{"build_progress":{"seq":8,"ts":"2026-11-22T05:26:25.123Z","data":{"pct":50,"label":"a \"b\" c"}},"document_status":{"seq":9,"ts":"2026-11-22T05:26:26.123Z","data":"done"}},"keyed":{}}""");
         yield return Case("status, state of a client's event", new StatusReply(null, "room", 4, "E1", 2, Complete: false,
             [new StateEntry("chat.message", 4, Ts, "\"hi\""u8.ToArray(), new EventOrigin("c7f3", "alice"))]),
-            """{"type":"status","session":"room","seq":4,"epoch":"E1","clients":2,"complete":false,"state":{"chat.message":{"seq":4,"ts":"2026-11-22T05:26:25.123Z","data":"hi","from":{"connection":"c7f3","user":"alice"}}}}""");
+            """{"type":"status","session":"room","seq":4,"epoch":"E1","clients":2,"complete":false,"state":{"chat.message":{"seq":4,"ts":"2026-11-22T05:26:25.123Z","data":"hi","from":{"connection":"c7f3","user":"alice"}}},"keyed":{}}""");
         yield return Case("status, empty state, complete", new StatusReply(null, "s", 0, "E1", 0, Complete: true, []),
-            """{"type":"status","session":"s","seq":0,"epoch":"E1","clients":0,"complete":true,"state":{}}""");
+            """{"type":"status","session":"s","seq":0,"epoch":"E1","clients":0,"complete":true,"state":{},"keyed":{}}""");
+        yield return Case("status with keyed state: an assembled text, a replaced entry, a client's", new StatusReply(null, "chat", 12, "E1", 1, Complete: false,
+            [new StateEntry("typing", 2, Ts, "true"u8.ToArray())],
+            [
+                new KeyedEntry("message", "m1", 7, Ts, "{\"text\":\"Hello\"}"u8.ToArray()),
+                new KeyedEntry("message", "m2", 12, Ts.AddSeconds(1), "\"Hel\\\"lo\""u8.ToArray(), Chunks: 2),
+                new KeyedEntry("reaction", "m1", 9, Ts, "\"+1\""u8.ToArray(), From: new EventOrigin("c1", null)),
+            ]),
+            """{"type":"status","session":"chat","seq":12,"epoch":"E1","clients":1,"complete":false,"state":{"typing":{"seq":2,"ts":"2026-11-22T05:26:25.123Z","data":true}},"keyed":{"message":{"m1":{"seq":7,"ts":"2026-11-22T05:26:25.123Z","data":{"text":"Hello"}},"m2":{"seq":12,"ts":"2026-11-22T05:26:26.123Z","data":"Hel\"lo","chunks":2}},"reaction":{"m1":{"seq":9,"ts":"2026-11-22T05:26:25.123Z","data":"+1","from":{"connection":"c1","user":null}}}}}""");
         yield return Case("resumed after since=", new ResumedMessage(null, 5, 3, Complete: true, "3f9a2c41b7e0"),
             """{"type":"resumed","since":5,"replayed":3,"complete":true,"epoch":"3f9a2c41b7e0"}""");
         yield return Case("resumed, incomplete", new ResumedMessage(JsonScalar.FromString("r"), 0, 0, Complete: false, "a"),

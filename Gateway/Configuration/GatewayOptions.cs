@@ -68,6 +68,18 @@ internal sealed class SessionsOptions
     public int MaxEventNames { get; set; } = DefaultMaxEventNames;
 
     /// <summary>
+    /// Spec section 19: a chat session keeps one keyed entry per message; 10,000 messages is a long
+    /// conversation, and bounds what a session's keyed state can hold.
+    /// </summary>
+    public const int DefaultMaxKeys = 10_000;
+
+    /// <summary>
+    /// How many keyed entries (distinct event name and key pairs) one session's keyed state may hold
+    /// (1 to 1,000,000); a publish that would add more is refused.
+    /// </summary>
+    public int MaxKeys { get; set; } = DefaultMaxKeys;
+
+    /// <summary>
     /// The event names that may be conflated for a client that falls behind (spec section 12):
     /// names, or prefixes ending in <c>*</c> (<c>progress.*</c>); <c>*</c> alone is every name.
     /// Empty by default: no event is conflated unless its publisher asks.
@@ -219,6 +231,15 @@ internal sealed class LimitsOptions
 
     /// <summary>How many events a publisher may publish at once above the steady rate (at least one batch of 1000).</summary>
     public int PublishBurst { get; set; } = DefaultPublishBurst;
+
+    /// <summary>Spec section 19: 1 MiB, a long LLM answer many times over.</summary>
+    public const int DefaultMaxAssembledBytes = 1024 * 1024;
+
+    /// <summary>
+    /// The longest text appends may assemble under one name and key, in bytes of its JSON string as
+    /// published, quotes and escapes included (64 bytes to 64 MiB); an append past it is refused.
+    /// </summary>
+    public int MaxAssembledBytes { get; set; } = DefaultMaxAssembledBytes;
 }
 
 /// <summary>The <c>Gateway:Heartbeat</c> section: pings and dead-connection eviction.</summary>

@@ -65,6 +65,7 @@ internal sealed class GatewayOptionsValidator(IServiceProvider services) :
         Range(errors, SessionsOptions.Section, nameof(options.CompletedRetention), options.CompletedRetention, TimeSpan.FromSeconds(1), TimeSpan.FromDays(365));
         Range(errors, SessionsOptions.Section, nameof(options.MaxSessions), options.MaxSessions, 1, 10_000_000);
         Range(errors, SessionsOptions.Section, nameof(options.MaxEventNames), options.MaxEventNames, 1, 100_000);
+        Range(errors, SessionsOptions.Section, nameof(options.MaxKeys), options.MaxKeys, 1, 1_000_000);
         EventPatterns(errors, $"{SessionsOptions.Section}:{nameof(options.Conflate)}", options.Conflate);
         Profiles(errors, options.Profiles);
         return Result(errors);
@@ -200,6 +201,7 @@ internal sealed class GatewayOptionsValidator(IServiceProvider services) :
         Range(errors, LimitsOptions.Section, nameof(options.CloseTimeout), options.CloseTimeout, TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(5));
         Range(errors, LimitsOptions.Section, nameof(options.IngestIdleTimeout), options.IngestIdleTimeout, TimeSpan.FromMilliseconds(100), TimeSpan.FromHours(24));
         Range(errors, LimitsOptions.Section, nameof(options.MaxConnections), options.MaxConnections, 1, 1_000_000);
+        Range(errors, LimitsOptions.Section, nameof(options.MaxAssembledBytes), options.MaxAssembledBytes, 64, 64 * 1024 * 1024);
         Range(errors, LimitsOptions.Section, nameof(options.MaxConnectionsPerIp), options.MaxConnectionsPerIp, 0, 1_000_000);
         Range(errors, LimitsOptions.Section, nameof(options.MaxConnectionsPerSession), options.MaxConnectionsPerSession, 0, 1_000_000);
         Range(errors, LimitsOptions.Section, nameof(options.MessagesPerSecond), options.MessagesPerSecond, 0, 1_000_000);

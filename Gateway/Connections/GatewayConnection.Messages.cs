@@ -128,7 +128,7 @@ internal sealed partial class GatewayConnection
     private async ValueTask SendStatusAsync(StatusRequest request)
     {
         SessionSnapshot? snapshot = await Env.Hub.GetSessionAsync(Session, Http.RequestAborted);
-        Send(new StatusReply(request.Id, Session, snapshot?.Seq ?? 0, snapshot?.Epoch ?? "", snapshot?.Clients ?? 0, snapshot?.Complete ?? false, snapshot?.State ?? []));
+        Send(new StatusReply(request.Id, Session, snapshot?.Seq ?? 0, snapshot?.Epoch ?? "", snapshot?.Clients ?? 0, snapshot?.Complete ?? false, snapshot?.State ?? [], snapshot?.Keyed ?? []));
     }
 
     private async ValueTask PublishAsync(PublishMessage publish)
@@ -168,6 +168,12 @@ internal sealed partial class GatewayConnection
                 break;
             case PublishStatus.TooManyEventNames:
                 SendError(publish.Id, ErrorCode.InvalidMessage, "the session has as many event names as it may (Gateway:Sessions:MaxEventNames); reuse a name");
+                break;
+            case PublishStatus.TooManyKeys:
+                SendError(publish.Id, ErrorCode.InvalidMessage, PublishRefusals.TooManyKeys);
+                break;
+            case PublishStatus.AssembledTooLarge:
+                SendError(publish.Id, ErrorCode.InvalidMessage, PublishRefusals.AssembledTooLarge);
                 break;
             default:
                 SendError(publish.Id, ErrorCode.Unavailable, "the gateway cannot take more events now (history memory or session limit); retry later");

@@ -4,6 +4,7 @@ using Gateway.Connections;
 using Gateway.Hub;
 using Gateway.Protocol;
 using Gateway.Protocol.Framing;
+using Gateway.Protocol.Messages;
 using Gateway.Security;
 using Gateway.Sessions;
 
@@ -62,7 +63,15 @@ internal static class FallbackEndpoints
                 "this gateway holds as many sessions as it may (Gateway:Sessions:MaxSessions); retry later");
         }
 
-        return new PageResult(page);
+        // A poller that starts from the beginning, or has lost events, cannot assemble the texts
+        // that appends are building from the chunks it gets: it gets them whole (spec section 19).
+        IReadOnlyList<KeyedEntry>? keyed = null;
+        if (since is null or 0 || !page.Complete)
+        {
+            keyed = (await hub.GetSessionAsync(session, http.RequestAborted))?.Keyed ?? [];
+        }
+
+        return new PageResult(page, keyed);
     }
 
     /// <summary>
@@ -156,8 +165,11 @@ internal static class FallbackEndpoints
         return true;
     }
 
-    /// <summary><c>{events, seq, epoch, complete, more, sessionComplete}</c>, the events as a WebSocket client gets them.</summary>
-    private sealed class PageResult(EventPage page) : IResult
+    /// <summary>
+    /// <c>{events, seq, epoch, complete, more, sessionComplete}</c>, the events as a WebSocket client
+    /// gets them, and <c>keyed</c> when given.
+    /// </summary>
+    private sealed class PageResult(EventPage page, IReadOnlyList<KeyedEntry>? keyed) : IResult
     {
         public async Task ExecuteAsync(HttpContext httpContext)
         {
@@ -178,6 +190,11 @@ internal static class FallbackEndpoints
                 writer.WriteBoolean("complete", page.Complete);
                 writer.WriteBoolean("more", page.More);
                 writer.WriteBoolean("sessionComplete", page.SessionComplete);
+                if (keyed is not null)
+                {
+                    KeyedEntry.WriteKeyed(writer, keyed);
+                }
+
                 writer.WriteEndObject();
             }
 

@@ -271,34 +271,62 @@ internal static class IngestEndpoint
             long[] lines = [.. _pendingLines];
             _pending.Clear();
             _pendingLines.Clear();
-            PublishResult result = await hub.PublishAsync(session, batch, http.RequestAborted);
+            await PublishLinesAsync(batch, lines, 0, batch.Length);
+        }
+
+        /// <summary>
+        /// Publishes lines <paramref name="start"/> to <paramref name="end"/> of a batch as one. Each
+        /// line stands for itself: an append past Gateway:Limits:MaxAssembledBytes is that line's
+        /// error, and the lines before and after it are published without it.
+        /// </summary>
+        private async ValueTask PublishLinesAsync(PublishRequest[] batch, long[] lines, int start, int end)
+        {
+            PublishResult result = await hub.PublishAsync(session, batch[start..end], http.RequestAborted);
+            if (result.Status == PublishStatus.AssembledTooLarge && result.Refused >= 0)
+            {
+                int refused = start + result.Refused;
+                if (refused > start)
+                {
+                    await PublishLinesAsync(batch, lines, start, refused);
+                }
+
+                AddError(lines[refused], PublishRefusals.AssembledTooLarge);
+                if (refused + 1 < end)
+                {
+                    await PublishLinesAsync(batch, lines, refused + 1, end);
+                }
+
+                return;
+            }
+
             string? failed = result.Status switch
             {
                 PublishStatus.SessionComplete => _completed = string.Create(CultureInfo.InvariantCulture,
                     $"session '{session}' is complete: a final event ended it at seq {result.Seq}, and it takes no more events"),
                 PublishStatus.TooManyEventNames => "the session would have more events names than Gateway:Sessions:MaxEventNames; reuse names and put the variety in data",
+                PublishStatus.TooManyKeys => PublishRefusals.TooManyKeys,
                 PublishStatus.MemoryFull => "history memory is full (Gateway:History:MaxTotalBytes, or Redis's maxmemory); the line was not published",
                 PublishStatus.SessionLimit => "this gateway holds Gateway:Sessions:MaxSessions sessions already; the line was not published",
                 _ => null,
             };
             if (failed is not null)
             {
-                foreach (long line in lines)
+                for (int i = start; i < end; i++)
                 {
-                    Skip(line, failed);
+                    Skip(lines[i], failed);
                 }
 
                 return;
             }
 
-            _count += batch.Length;
-            metrics.IngestLinesPublished(batch.Length);
+            _count += end - start;
+            metrics.IngestLinesPublished(end - start);
             _first ??= result.Seqs[0];
             _last = result.Seqs[^1];
-            if (batch[^1].Final)
+            if (batch[end - 1].Final)
             {
                 _completed = string.Create(CultureInfo.InvariantCulture,
-                    $"session '{session}' is complete: line {lines[^1]} was final, and it takes no more events");
+                    $"session '{session}' is complete: line {lines[end - 1]} was final, and it takes no more events");
             }
         }
 

@@ -109,6 +109,12 @@ internal static class SessionEndpoints
             case PublishStatus.TooManyEventNames:
                 return refusals.Problem(http, PublishEndpoint, StatusCodes.Status400BadRequest, "too_many_event_names",
                     $"session '{session}' would have more than {SessionsLimit(http).MaxEventNames} event names (Gateway:Sessions:MaxEventNames); reuse names and put the variety in data");
+            case PublishStatus.TooManyKeys:
+                return refusals.Problem(http, PublishEndpoint, StatusCodes.Status400BadRequest, "too_many_keys",
+                    $"session '{session}' would keep more than {SessionsLimit(http).MaxKeys} keyed entries, one per event name and key (Gateway:Sessions:MaxKeys); reuse keys, or publish without a key. Nothing was published");
+            case PublishStatus.AssembledTooLarge:
+                return refusals.Problem(http, PublishEndpoint, StatusCodes.Status400BadRequest, "assembled_too_large",
+                    $"{(isBatch ? $"events[{result.Refused}]: " : "")}the append would make the text assembled for event '{events[result.Refused].Event}' and key '{events[result.Refused].Traits.Key}' longer than {limits.Value.MaxAssembledBytes} bytes (Gateway:Limits:MaxAssembledBytes, counting its JSON string as published); end the text with an event of that name and key without \"append\" (it replaces the text), or append under a new key. Nothing was published");
             case PublishStatus.MemoryFull:
                 http.Response.Headers.RetryAfter = "5";
                 return refusals.Problem(http, PublishEndpoint, StatusCodes.Status503ServiceUnavailable, "history_full",
@@ -176,7 +182,7 @@ internal static class SessionEndpoints
     private static SessionsOptions SessionsLimit(HttpContext http) => http.RequestServices.GetRequiredService<IOptions<SessionsOptions>>().Value;
 
     /// <summary>
-    /// <c>{session, seq, epoch, clients, complete, lastEventAt, state}</c>. The state holds each event's data
+    /// <c>{session, seq, epoch, clients, complete, lastEventAt, state, keyed}</c>. The state holds each event's data
     /// as raw JSON, so it is written directly rather than through a serializer model.
     /// </summary>
     private sealed class SessionResult(SessionSnapshot snapshot) : IResult
@@ -203,6 +209,7 @@ internal static class SessionEndpoints
                 }
 
                 StateEntry.WriteState(writer, snapshot.State);
+                KeyedEntry.WriteKeyed(writer, snapshot.Keyed);
                 writer.WriteEndObject();
             }
 

@@ -34,7 +34,7 @@ internal sealed class HistoryBudget(IOptions<HistoryOptions> options)
         (2L * request.Data.Length) + (4L * request.Event.Length) + session.Length + (2L * (request.Id?.Text.Length ?? 0)) + (2L * OriginCost(request.From)) + Overhead + 128;
 
     /// <summary>A client-published event's <c>from</c>: its strings and their object (the frame's copy is in the frame).</summary>
-    private static long OriginCost(Protocol.Messages.EventOrigin? from) =>
+    internal static long OriginCost(Protocol.Messages.EventOrigin? from) =>
         from is null ? 0 : 48 + (2L * (from.Connection.Length + (from.User?.Length ?? 0)));
 
     public bool TryReserve(long bytes)

@@ -21,18 +21,18 @@ internal sealed partial class MemoryLog : ISessionLog
     private readonly HistoryBudget _budget;
     private readonly SessionProfiles _profiles;
     private readonly int _maxSessions;
-    private readonly int _maxEventNames;
+    private readonly SessionLimits _limits;
     private ILogFeed? _feed;
 
     // Without profiles (a benchmark building its parts by hand), every session takes the globals.
     public MemoryLog(
-        IOptions<HistoryOptions> history, IOptions<SessionsOptions> sessions, TimeProvider time, GatewayMetrics metrics, ILogger<MemoryLog> logger,
+        IOptions<HistoryOptions> history, IOptions<SessionsOptions> sessions, IOptions<LimitsOptions> limits, TimeProvider time, GatewayMetrics metrics, ILogger<MemoryLog> logger,
         SessionProfiles? profiles = null)
     {
         _budget = new HistoryBudget(history);
         _profiles = profiles ?? SessionProfiles.Of(history.Value, sessions.Value);
         _maxSessions = sessions.Value.MaxSessions;
-        _maxEventNames = sessions.Value.MaxEventNames;
+        _limits = new SessionLimits(sessions.Value.MaxEventNames, sessions.Value.MaxKeys, limits.Value.MaxAssembledBytes);
         _time = time;
         _logger = logger;
         metrics.ObserveSessions(() => _sessions.Count, () => _budget.Used);
@@ -178,7 +178,7 @@ internal sealed partial class MemoryLog : ISessionLog
 
     /// <summary>The session, created when missing; connections have passed <see cref="CanCreate"/> before they get here.</summary>
     private MemoryLogSession GetOrCreate(string session) =>
-        _sessions.GetOrAdd(session, static (name, self) => new MemoryLogSession(name, self._profiles.For(name), self._maxEventNames, self._budget, self._time.GetTimestamp()), this);
+        _sessions.GetOrAdd(session, static (name, self) => new MemoryLogSession(name, self._profiles.For(name), self._limits, self._budget, self._time.GetTimestamp()), this);
 
     /// <summary>The session, created when missing unless <see cref="SessionsOptions.MaxSessions"/> are held already.</summary>
     private MemoryLogSession? TryGetOrCreate(string session) =>

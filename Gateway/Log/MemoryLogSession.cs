@@ -7,15 +7,18 @@ using Gateway.Sessions;
 namespace Gateway.Log;
 
 /// <summary>
-/// One session held in memory. A single lock orders seq assignment, history, state and
-/// idempotency keys, and the hand-over of each batch to the feed: the hub sees every batch in seq
-/// order, with no gap, before the append returns.
+/// One session held in memory. A single lock orders seq assignment, history, state (keyed and
+/// assembled texts included) and idempotency keys, and the hand-over of each batch to the feed: the
+/// hub sees every batch in seq order, with no gap, before the append returns.
 /// </summary>
-internal sealed class MemoryLogSession(string name, SessionSettings settings, int maxEventNames, HistoryBudget budget, long createdAt)
+internal sealed class MemoryLogSession(string name, SessionSettings settings, SessionLimits limits, HistoryBudget budget, long createdAt)
 {
     private readonly Lock _gate = new();
     private readonly EventHistory _history = new(settings.HistoryMaxEvents, settings.HistoryMaxBytes);
     private readonly Dictionary<string, SessionEvent> _state = new(StringComparer.Ordinal);
+
+    // The latest event of each name and key, and the texts appends assembled (spec section 19).
+    private readonly KeyedState _keyed = new(limits.MaxKeys, limits.MaxAssembledBytes);
 
     // Idempotency keys of the events history holds, so that a retried publish finds its seq.
     private readonly Dictionary<JsonScalar, long> _ids = [];
@@ -86,6 +89,17 @@ internal sealed class MemoryLogSession(string name, SessionSettings settings, in
             }
 
             long estimate = 0;
+            if (anyNew)
+            {
+                KeyedCheck keyed = _keyed.Check(requests, NewEvents(requests, duplicate));
+                if (keyed.Status != PublishStatus.Accepted)
+                {
+                    return new PublishResult(keyed.Status, seqs, duplicate, _seq, keyed.Refused);
+                }
+
+                estimate = keyed.Growth;
+            }
+
             for (int i = 0; i < requests.Count; i++)
             {
                 estimate += duplicate[i] ? 0 : HistoryBudget.Estimate(Name, requests[i]);
@@ -224,7 +238,7 @@ internal sealed class MemoryLogSession(string name, SessionSettings settings, in
             }
 
             Array.Sort(state, static (a, b) => a.Seq.CompareTo(b.Seq));
-            return new SessionSnapshot(Name, _seq, Epoch, _clients, _lastEventAt, _complete, state);
+            return new SessionSnapshot(Name, _seq, Epoch, _clients, _lastEventAt, _complete, state, _keyed.Snapshot());
         }
     }
 
@@ -297,6 +311,15 @@ internal sealed class MemoryLogSession(string name, SessionSettings settings, in
             _ids[id] = seq;
         }
 
+        _complete |= request.Final;
+        if (traits.Key is not null)
+        {
+            // A keyed event lives under its name and key only (docs/protocol.md): its entry holds a
+            // copy of what it shows, paid for apart from the event, which history alone holds.
+            cost += _keyed.Apply(sessionEvent);
+            return sessionEvent;
+        }
+
         if (_state.TryGetValue(request.Event, out SessionEvent? previous) && previous.Seq < _history.OldestSeq)
         {
             // History had already let it go; only the state held it.
@@ -304,7 +327,6 @@ internal sealed class MemoryLogSession(string name, SessionSettings settings, in
         }
 
         _state[request.Event] = sessionEvent;
-        _complete |= request.Final;
         return sessionEvent;
     }
 
@@ -331,6 +353,22 @@ internal sealed class MemoryLogSession(string name, SessionSettings settings, in
         budget.Release(cost);
     }
 
+    /// <summary>
+    /// Which events of a batch would be appended: not retries of an id in history, nor repeats of an
+    /// id earlier in the batch (which the append answers with that one's seq).
+    /// </summary>
+    private bool[] NewEvents(IReadOnlyList<PublishRequest> requests, bool[] duplicate)
+    {
+        var skip = new bool[requests.Count];
+        HashSet<JsonScalar>? seen = null;
+        for (int i = 0; i < requests.Count; i++)
+        {
+            skip[i] = duplicate[i] || (requests[i].Id is { } id && !(seen ??= []).Add(id));
+        }
+
+        return skip;
+    }
+
     /// <summary>True when the new events would take the session past <c>Sessions:MaxEventNames</c> names.</summary>
     private bool TooManyNames(IReadOnlyList<PublishRequest> requests, bool[] duplicate)
     {
@@ -339,19 +377,22 @@ internal sealed class MemoryLogSession(string name, SessionSettings settings, in
         for (int i = 0; i < requests.Count; i++)
         {
             string name = requests[i].Event;
-            if (!duplicate[i] && !_state.ContainsKey(name) && (added ??= new HashSet<string>(StringComparer.Ordinal)).Add(name))
+            if (!duplicate[i] && requests[i].Traits.Key is null && !_state.ContainsKey(name) && (added ??= new HashSet<string>(StringComparer.Ordinal)).Add(name))
             {
                 names++;
             }
         }
 
-        return names > maxEventNames;
+        return names > limits.MaxEventNames;
     }
 
-    /// <summary>The session is gone: everything it held goes back to the budget.</summary>
+    /// <summary>The session is gone: everything it held, its keyed state included, goes back to the budget.</summary>
     private void ReleaseAll()
     {
         budget.Release(_retained);
         _retained = 0;
     }
 }
+
+/// <summary>What bounds one session held in memory: <c>Sessions:MaxEventNames</c>, <c>Sessions:MaxKeys</c>, <c>Limits:MaxAssembledBytes</c>.</summary>
+internal readonly record struct SessionLimits(int MaxEventNames, int MaxKeys, int MaxAssembledBytes);

@@ -99,6 +99,23 @@ internal static class RedisEntry
         return new SessionEvent(session, name, seq, timestamp, data, frame, id: null, final, publishedAt: time.GetTimestamp() - age, from, traits);
     }
 
+    /// <summary>
+    /// Decodes a value of a session's keyed hash, <c>chunks \n entry</c> (see <see cref="RedisScripts"/>):
+    /// the entry's event, whose data is the assembled text when chunks is above 0. Null when it is
+    /// not one the scripts write.
+    /// </summary>
+    public static KeyedEntry? TryDecodeKeyed(string session, byte[] value, DateTimeOffset now, TimeProvider time)
+    {
+        int end = value.AsSpan().IndexOf((byte)'\n');
+        if (end <= 0 || !Utf8Parser.TryParse(value.AsSpan(0, end), out int chunks, out int used) || used != end || chunks < 0
+            || TryDecode(session, value, end + 1, now, time) is not { Key: { } key } e)
+        {
+            return null;
+        }
+
+        return new KeyedEntry(e.Name, key, e.Seq, e.Timestamp, e.Data, chunks, e.From);
+    }
+
     /// <summary>Reads a flags line: <c>0</c> or <c>1</c>, then each of <c>f k a c</c> at most once, in that order.</summary>
     private static bool TryReadFlags(ReadOnlySpan<byte> flags, out bool final, out bool from, out bool key, out bool append, out bool conflate)
     {

@@ -21,11 +21,12 @@ internal sealed class RedisKeys(string prefix)
     /// <summary>
     /// The keys of <paramref name="session"/>, in the order every session script takes them:
     /// meta, events, state, ids, clients, then <see cref="Sessions"/> and <see cref="Nodes"/>, then
-    /// presence (a hash: connection id to <c>node \n since(ms) \n user \n info</c>).
+    /// presence (a hash: connection id to <c>node \n since(ms) \n user \n info</c>), then keyed (a
+    /// hash: <c>name \n key</c> to <c>chunks \n entry</c>, the keyed state of spec section 19).
     /// </summary>
     public RedisKey[] Of(string session)
     {
         string tag = prefix + "{" + session + "}:";
-        return [tag + "meta", tag + "events", tag + "state", tag + "ids", tag + "clients", Sessions, Nodes, tag + "presence"];
+        return [tag + "meta", tag + "events", tag + "state", tag + "ids", tag + "clients", Sessions, Nodes, tag + "presence", tag + "keyed"];
     }
 }

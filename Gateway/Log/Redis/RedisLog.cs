@@ -41,6 +41,8 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
     private readonly SessionProfiles _profiles;
     private readonly int _maxSessions;
     private readonly int _maxEventNames;
+    private readonly int _maxKeys;
+    private readonly int _maxAssembledBytes;
     private readonly TimeSpan _touchPeriod;
     private readonly TimeSpan _operationTimeout;
     private readonly TimeSpan _liveness;
@@ -51,7 +53,7 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
     private string _lastEpoch = "";
 
     public RedisLog(
-        IOptions<BackplaneOptions> backplane, IOptions<HistoryOptions> history, IOptions<SessionsOptions> sessions,
+        IOptions<BackplaneOptions> backplane, IOptions<HistoryOptions> history, IOptions<SessionsOptions> sessions, IOptions<LimitsOptions> limits,
         IOptions<HeartbeatOptions> heartbeat, TimeProvider time, GatewayMetrics metrics, ILogger<RedisLog> logger,
         SessionProfiles? profiles = null)
     {
@@ -68,6 +70,8 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
         _operationTimeout = backplane.Value.OperationTimeout;
         _maxSessions = sessions.Value.MaxSessions;
         _maxEventNames = sessions.Value.MaxEventNames;
+        _maxKeys = sessions.Value.MaxKeys;
+        _maxAssembledBytes = limits.Value.MaxAssembledBytes;
 
         // Often enough that a session with clients never reaches its idle timeout between visits,
         // the shortest of any profile's included.
@@ -102,14 +106,13 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
         var seqs = new long[events.Count];
         var duplicate = new bool[events.Count];
         SessionSettings settings = _profiles.For(session);
-        var values = new RedisValue[9 + (6 * events.Count) + 1];
+        var values = new RedisValue[9 + (6 * events.Count) + 3];
         values[0] = session;
         values[1] = _keys.EventsChannel;
         values[2] = settings.HistoryMaxEvents;
         values[3] = _maxEventNames;
         values[4] = IdleTtlMs(settings);
         values[5] = (long)settings.CompletedRetention.TotalMilliseconds;
-        values[^1] = settings.HistoryMaxBytes;
         values[6] = _maxSessions;
         values[7] = events.Count;
         values[8] = SessionEpoch.New();
@@ -123,6 +126,11 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
             values[13 + (6 * i)] = e.From?.ToJson() ?? [];
             values[14 + (6 * i)] = e.Traits.Key ?? "";
         }
+
+        // Last, where the script finds them counting from the end.
+        values[^3] = _maxKeys;
+        values[^2] = _maxAssembledBytes;
+        values[^1] = settings.HistoryMaxBytes;
 
         RedisResult[] result;
         try
@@ -150,6 +158,10 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
                 return new PublishResult(PublishStatus.SessionComplete, seqs, duplicate, seq);
             case "names":
                 return new PublishResult(PublishStatus.TooManyEventNames, seqs, duplicate, seq);
+            case "keys":
+                return new PublishResult(PublishStatus.TooManyKeys, seqs, duplicate, seq);
+            case "assembled":
+                return new PublishResult(PublishStatus.AssembledTooLarge, seqs, duplicate, seq, (int)(long)result[2]);
         }
 
         for (int i = 0; i < events.Count; i++)
@@ -237,8 +249,9 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
         }
 
         DateTimeOffset now = _time.GetUtcNow();
-        var state = new List<StateEntry>(result.Length - 6);
-        for (int i = 6; i < result.Length; i++)
+        int stateCount = result.Length > 6 ? (int)(long)result[6] : 0;
+        var state = new List<StateEntry>(stateCount);
+        for (int i = 7; i < 7 + stateCount; i++)
         {
             if (RedisEntry.TryDecode(session, (byte[])result[i]!, 0, now, _time) is { } e)
             {
@@ -246,8 +259,18 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
             }
         }
 
+        var keyed = new List<KeyedEntry>(Math.Max(0, result.Length - 7 - stateCount));
+        for (int i = 7 + stateCount; i < result.Length; i++)
+        {
+            if (RedisEntry.TryDecodeKeyed(session, (byte[])result[i]!, now, _time) is { } entry)
+            {
+                keyed.Add(entry);
+            }
+        }
+
         state.Sort(static (a, b) => a.Seq.CompareTo(b.Seq));
-        return new SessionSnapshot(session, (long)result[1], (string)result[5]!, (int)(long)result[4], LastEventAt((long)result[3]), (long)result[2] == 1, state);
+        keyed.Sort(static (a, b) => string.CompareOrdinal(a.Event, b.Event) is var byName and not 0 ? byName : a.Seq.CompareTo(b.Seq));
+        return new SessionSnapshot(session, (long)result[1], (string)result[5]!, (int)(long)result[4], LastEventAt((long)result[3]), (long)result[2] == 1, state, keyed);
     }
 
     public async ValueTask<IReadOnlyList<SessionSummary>> ListAsync(CancellationToken cancellationToken)

@@ -5,8 +5,10 @@ namespace Gateway.Log.Redis;
 /// keys share the hash tag <c>{name}</c>: <c>meta</c> (a hash: seq, epoch, last event time, complete),
 /// <c>events</c> (a list, the history, oldest first, seq = last seq - length + 1 + index),
 /// <c>state</c> (a hash: event name to its latest entry), <c>ids</c> (a sorted set: idempotency key
-/// scored by its seq), <c>clients</c> (a hash: node id to that node's client count) and
-/// <c>presence</c> (a hash: connection id to its node, join time, user and info).
+/// scored by its seq), <c>clients</c> (a hash: node id to that node's client count),
+/// <c>presence</c> (a hash: connection id to its node, join time, user and info) and <c>keyed</c>
+/// (a hash: <c>name \n key</c> to <c>chunks \n entry</c>, the latest event of each name and key,
+/// whose data, when chunks is above 0, is the text its appends assembled: spec section 19).
 /// </summary>
 /// <remarks>
 /// An entry, in history, in state and on the events channel, is
@@ -19,8 +21,9 @@ namespace Gateway.Log.Redis;
 /// <c>session \n epoch \n</c> (so that a node sees a session begin a new life under it);
 /// <c>session \n #deleted \n epoch</c> tells the nodes a session's life was deleted.
 /// Every session script takes the same keys, from <see cref="RedisKeys.Of"/>: meta, events, state,
-/// ids, clients, the set of all sessions, and the nodes' liveness (a sorted set: node id scored by
-/// the time its liveness runs out). No script makes up a key name: each key it touches is in KEYS.
+/// ids, clients, the set of all sessions, the nodes' liveness (a sorted set: node id scored by
+/// the time its liveness runs out), presence and keyed. No script makes up a key name: each key it
+/// touches is in KEYS.
 /// </remarks>
 internal static class RedisScripts
 {
@@ -28,17 +31,23 @@ internal static class RedisScripts
     /// Appends a batch. ARGV: session, channel, max events, max names, idle ttl ms, completed ttl
     /// ms, max sessions, n, a new epoch (taken when this creates the session's life), then for each
     /// event: id key (empty for none), name, data, flags (<see cref="RedisEntry.Flags"/>), from
-    /// (compact JSON; empty for none), key (empty for none); and last of all, the most bytes of
-    /// names and data history may hold (0: no such bound).
-    /// Returns <c>{status, seq, ts, seq1, ..., seqN}</c>; a duplicate's seq is negative.
+    /// (compact JSON; empty for none), key (empty for none); and last, max keys, max assembled
+    /// bytes, and the most bytes of names and data history may hold (0: no such bound), counted
+    /// from the end so that they stay put whatever comes before them.
+    /// Returns <c>{status, seq, ts, seq1, ..., seqN}</c>; a duplicate's seq is negative. A refused
+    /// batch returns <c>{status, seq, index}</c>: index is the (0-based) append past the limit for
+    /// <c>assembled</c>.
     /// </summary>
     /// <remarks>
-    /// With a byte bound, meta's <c>bytes</c> holds what history weighs (weighed afresh when it is
-    /// missing, as in a session written without a bound); without one it is dropped, so that a
-    /// bound set later never starts from a stale count.
+    /// An append joins two JSON strings on their raw text (the first without its closing quote,
+    /// the second without its opening one): escapes stay whole, nothing is decoded. Lua copies
+    /// the text at each append, which <c>Limits:MaxAssembledBytes</c> bounds. With a byte bound,
+    /// meta's <c>bytes</c> holds what history weighs (weighed afresh when it is missing, as in a
+    /// session written without a bound); without one it is dropped, so that a bound set later never
+    /// starts from a stale count.
     /// </remarks>
-    public const string Publish = """
-        local meta, events, state, ids, clients, all = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+    public const string Publish = KeyedText + """
+        local meta, events, state, ids, clients, all, keyed = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[9]
 
         -- What an entry weighs against the byte bound: its name and data (not seq, time, flags, from, key).
         local function weigh(e)
@@ -77,12 +86,42 @@ internal static class RedisScripts
           local names, added = redis.call('HLEN', state), {}
           for i = 1, n do
             local name = ARGV[5 + 6 * i]
-            if result[i] == 0 and not added[name] and redis.call('HEXISTS', state, name) == 0 then
+            if result[i] == 0 and ARGV[9 + 6 * i] == '' and not added[name] and redis.call('HEXISTS', state, name) == 0 then
               added[name] = true
               names = names + 1
             end
           end
           if names > tonumber(ARGV[4]) then return {'names', seq, 0} end
+
+          -- Keyed state: each append's text length as the batch would leave it (-1: not an assembly).
+          local count, planned, repeated = redis.call('HLEN', keyed), {}, {}
+          for i = 1, n do
+            local id, name, data, flags, key = ARGV[4 + 6 * i], ARGV[5 + 6 * i], ARGV[6 + 6 * i], ARGV[7 + 6 * i], ARGV[9 + 6 * i]
+            local again = id ~= '' and repeated[id]
+            if id ~= '' then repeated[id] = true end
+            if result[i] == 0 and not again and key ~= '' then
+              local field = name .. '\n' .. key
+              local length = planned[field]
+              if length == nil then
+                local held = redis.call('HGET', keyed, field)
+                length = -1
+                if held then
+                  local _, text = assembled(held)
+                  if text then length = #text end
+                else
+                  count = count + 1
+                end
+              end
+              if string.find(flags, 'a', 2, true) then
+                if length >= 0 then length = length + #data - 2 else length = #data end
+                if length > tonumber(ARGV[#ARGV - 1]) then return {'assembled', seq, i - 1} end
+              else
+                length = -1
+              end
+              planned[field] = length
+            end
+          end
+          if count > tonumber(ARGV[#ARGV - 2]) then return {'keys', seq, 0} end
         end
 
         local t = redis.call('TIME')
@@ -101,7 +140,19 @@ internal static class RedisScripts
               if key ~= '' then entry = entry .. key .. '\n' end
               entry = entry .. data
               redis.call('RPUSH', events, entry)
-              redis.call('HSET', state, name, entry)
+              if key == '' then
+                redis.call('HSET', state, name, entry)
+              else
+                -- A keyed event lives under its name and key only: replaced, or its text appended.
+                local field, chunks, text = name .. '\n' .. key, 0, data
+                if string.find(flags, 'a', 2, true) then
+                  local held, before, sofar = redis.call('HGET', keyed, field), 0, nil
+                  if held then before, sofar = assembled(held) end
+                  if sofar then text = string.sub(sofar, 1, -2) .. string.sub(data, 2) end
+                  chunks = before + 1
+                end
+                redis.call('HSET', keyed, field, string.format('%d\n', chunks) .. string.sub(entry, 1, #entry - #data) .. text)
+              end
               if id ~= '' then redis.call('ZADD', ids, seq, id) end
               redis.call('PUBLISH', ARGV[2], ARGV[1] .. '\n' .. epoch .. '\n' .. entry)
               result[i] = seq
@@ -146,7 +197,7 @@ internal static class RedisScripts
           redis.call('HSETNX', meta, 'epoch', epoch)
           if final then redis.call('HSET', meta, 'complete', '1') end
           local ttl = final and ARGV[6] or ARGV[5]
-          for _, key in ipairs({meta, events, state, ids, clients}) do redis.call('PEXPIRE', key, ttl) end
+          for _, key in ipairs({meta, events, state, ids, clients, keyed}) do redis.call('PEXPIRE', key, ttl) end
         end
         if not exists then redis.call('SADD', all, ARGV[1]) end
 
@@ -192,7 +243,7 @@ internal static class RedisScripts
             counted = live(clients, KEYS[7], ARGV[4])
           end
           if ARGV[7] == '1' then
-            for _, key in ipairs({meta, events, KEYS[3], KEYS[4], clients}) do redis.call('PEXPIRE', key, ARGV[5]) end
+            for _, key in ipairs({meta, events, KEYS[3], KEYS[4], clients, KEYS[9]}) do redis.call('PEXPIRE', key, ARGV[5]) end
           end
         end
 
@@ -225,6 +276,28 @@ internal static class RedisScripts
         """;
 
     /// <summary>
+    /// A Lua function for the scripts that keep keyed state: <c>assembled(value)</c> reads a keyed
+    /// hash value (<c>chunks \n seq \n ts \n flags \n name \n [from \n] key \n data</c>) and returns
+    /// its chunks and, when appends assembled it (chunks above 0), its data: the text so far.
+    /// </summary>
+    private const string KeyedText = """
+        local function assembled(v)
+          local p = string.find(v, '\n', 1, true)
+          local chunks = tonumber(string.sub(v, 1, p - 1))
+          if chunks == 0 then return 0, nil end
+          local flags
+          for line = 1, 3 do
+            local q = string.find(v, '\n', p + 1, true)
+            if line == 3 then flags = string.sub(v, p + 1, q - 1) end
+            p = q
+          end
+          for _ = 1, string.find(flags, 'f', 2, true) and 3 or 2 do p = string.find(v, '\n', p + 1, true) end
+          return chunks, string.sub(v, p + 1)
+        end
+
+        """;
+
+    /// <summary>
     /// A Lua function for the scripts that count clients: the sum of a session's counts over the
     /// nodes still alive (and <c>self</c>, the caller, which is), dropping the counts of nodes whose
     /// liveness ran out, as <see cref="Snapshot"/> does. So a dead node's clients stop counting once
@@ -250,7 +323,8 @@ internal static class RedisScripts
 
     /// <summary>
     /// Where a session stands. ARGV: the session, with state (1: its entries follow). Returns
-    /// <c>{found, seq, complete, last, clients, epoch, state entry...}</c>. Counts of nodes whose liveness
+    /// <c>{found, seq, complete, last, clients, epoch}</c>, and with state <c>n, state entry * n,
+    /// keyed value...</c> (keyed values as the keyed hash holds them). Counts of nodes whose liveness
     /// has run out (a node that died) are dropped; a session whose keys expired leaves the set of
     /// sessions.
     /// </summary>
@@ -275,7 +349,10 @@ internal static class RedisScripts
         local out = {1, tonumber(m[1]) or 0, m[2] == '1' and 1 or 0, tonumber(m[3] or '0'), sum, m[4] or ''}
         if ARGV[2] == '1' then
           local entries = redis.call('HVALS', state)
-          for i = 1, #entries do out[6 + i] = entries[i] end
+          out[7] = #entries
+          for i = 1, #entries do out[7 + i] = entries[i] end
+          local keyed = redis.call('HVALS', KEYS[9])
+          for i = 1, #keyed do out[7 + #entries + i] = keyed[i] end
         end
         return out
         """;
@@ -284,7 +361,7 @@ internal static class RedisScripts
     public const string Delete = """
         if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
         local epoch = redis.call('HGET', KEYS[1], 'epoch') or ''
-        redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[8])
+        redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[8], KEYS[9])
         redis.call('SREM', KEYS[6], ARGV[1])
         redis.call('PUBLISH', ARGV[2], ARGV[1] .. '\n#deleted\n' .. epoch)
         return 1
@@ -303,7 +380,7 @@ internal static class RedisScripts
             if count > 0 then redis.call('HSET', KEYS[5], node, count) else redis.call('HDEL', KEYS[5], node) end
           end
           if count > 0 then
-            for _, i in ipairs({1, 2, 3, 4, 5, 8}) do redis.call('PEXPIRE', KEYS[i], idle) end
+            for _, i in ipairs({1, 2, 3, 4, 5, 8, 9}) do redis.call('PEXPIRE', KEYS[i], idle) end
           end
         end
         return 1
