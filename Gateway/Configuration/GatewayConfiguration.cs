@@ -29,6 +29,7 @@ internal static class GatewayConfiguration
         ("Backplane", typeof(BackplaneOptions)),
         ("Hooks", typeof(HooksOptions)),
         ("Presence", typeof(PresenceOptions)),
+        ("Sources", typeof(SourcesOptions)),
     ];
 
     public static IServiceCollection AddGatewayOptions(this IServiceCollection services)
@@ -46,6 +47,7 @@ internal static class GatewayConfiguration
         Add<BackplaneOptions>(services, BackplaneOptions.Section);
         Add<HooksOptions>(services, HooksOptions.Section);
         Add<PresenceOptions>(services, PresenceOptions.Section);
+        Add<SourcesOptions>(services, SourcesOptions.Section);
         return services;
     }
 
@@ -70,6 +72,7 @@ internal static class GatewayConfiguration
         Resolve<BackplaneOptions>(services, problems);
         Resolve<HooksOptions>(services, problems);
         Resolve<PresenceOptions>(services, problems);
+        Resolve<SourcesOptions>(services, problems);
         if (problems.Count > 0)
         {
             throw new GatewayConfigurationException("invalid configuration:\n  " + string.Join("\n  ", problems));
@@ -100,6 +103,32 @@ internal static class GatewayConfiguration
                 if (!keys.Contains(key.Key, StringComparer.OrdinalIgnoreCase))
                 {
                     problems.Add($"{key.Path} is not a setting; {section.Path} has {string.Join(", ", keys)}");
+                }
+            }
+
+            FindUnknownItemKeys(section, known.Options, problems);
+        }
+    }
+
+    /// <summary>The same for the items of a list of objects (<c>Sources:Watch:0:Filer</c>).</summary>
+    private static void FindUnknownItemKeys(IConfigurationSection section, Type options, List<string> problems)
+    {
+        foreach (System.Reflection.PropertyInfo list in options.GetProperties())
+        {
+            if (list.PropertyType.GetElementType() is not { IsClass: true } item || item == typeof(string))
+            {
+                continue;
+            }
+
+            string[] keys = item.GetProperties().Where(p => p.CanWrite).Select(p => p.Name).ToArray();
+            foreach (IConfigurationSection element in section.GetSection(list.Name).GetChildren())
+            {
+                foreach (IConfigurationSection key in element.GetChildren())
+                {
+                    if (!keys.Contains(key.Key, StringComparer.OrdinalIgnoreCase))
+                    {
+                        problems.Add($"{key.Path} is not a setting; {element.Path} has {string.Join(", ", keys)}");
+                    }
                 }
             }
         }
