@@ -107,6 +107,7 @@ internal static class GatewayHost
         services.AddHostedService(sp => sp.GetRequiredService<HeartbeatScanner>());
         services.AddHostedService<ShutdownDrain>();
         services.AddGatewayHooks();
+        services.AddHostedService<Sources.FileWatchService>();
         configureServices?.Invoke(services);
 
         WebApplication app = builder.Build();

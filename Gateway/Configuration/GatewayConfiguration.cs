@@ -29,6 +29,7 @@ internal static class GatewayConfiguration
         ("Backplane", typeof(BackplaneOptions)),
         ("Hooks", typeof(HooksOptions)),
         ("Presence", typeof(PresenceOptions)),
+        ("Sources", typeof(SourcesOptions)),
     ];
 
     public static IServiceCollection AddGatewayOptions(this IServiceCollection services)
@@ -46,6 +47,7 @@ internal static class GatewayConfiguration
         Add<BackplaneOptions>(services, BackplaneOptions.Section);
         Add<HooksOptions>(services, HooksOptions.Section);
         Add<PresenceOptions>(services, PresenceOptions.Section);
+        Add<SourcesOptions>(services, SourcesOptions.Section);
         return services;
     }
 
@@ -70,6 +72,7 @@ internal static class GatewayConfiguration
         Resolve<BackplaneOptions>(services, problems);
         Resolve<HooksOptions>(services, problems);
         Resolve<PresenceOptions>(services, problems);
+        Resolve<SourcesOptions>(services, problems);
         if (problems.Count > 0)
         {
             throw new GatewayConfigurationException("invalid configuration:\n  " + string.Join("\n  ", problems));

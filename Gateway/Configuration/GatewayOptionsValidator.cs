@@ -22,12 +22,48 @@ internal sealed class GatewayOptionsValidator(IServiceProvider services) :
     IValidateOptions<TelemetryOptions>,
     IValidateOptions<BackplaneOptions>,
     IValidateOptions<HooksOptions>,
-    IValidateOptions<PresenceOptions>
+    IValidateOptions<PresenceOptions>,
+    IValidateOptions<SourcesOptions>
 {
     public ValidateOptionsResult Validate(string? name, PresenceOptions options)
     {
         var errors = new List<string>();
         Range(errors, PresenceOptions.Section, nameof(options.MaxListed), options.MaxListed, 0, 100_000);
+        return Result(errors);
+    }
+
+    public ValidateOptionsResult Validate(string? name, SourcesOptions options)
+    {
+        var errors = new List<string>();
+        string section = SourcesOptions.Section;
+        for (int i = 0; i < options.Watch.Length; i++)
+        {
+            WatchEntry entry = options.Watch[i];
+            string key = string.Create(CultureInfo.InvariantCulture, $"{section}:{nameof(options.Watch)}:{i}");
+            if (string.IsNullOrWhiteSpace(entry.Path) || entry.Path.Contains('\0', StringComparison.Ordinal))
+            {
+                errors.Add($"{key}:{nameof(entry.Path)} must be a folder path, absolute or relative to the working directory; got '{entry.Path}'");
+            }
+
+            if (entry.Filter.Length == 0 || entry.Filter.Length > 255 || entry.Filter.IndexOfAny(['/', '\\', '\0']) >= 0)
+            {
+                errors.Add($"{key}:{nameof(entry.Filter)} must be a file name pattern like *.json (* any characters, ? one; no folders), at most 255 characters; got '{entry.Filter}'");
+            }
+
+            if (!Protocol.Names.IsValidSessionName(entry.Session))
+            {
+                errors.Add($"{key}:{nameof(entry.Session)} must be a session name (1-128 characters from {Protocol.Names.AllowedCharacters}); got '{entry.Session}'");
+            }
+
+            if (!Protocol.Names.IsValidEventName(entry.Event))
+            {
+                errors.Add($"{key}:{nameof(entry.Event)} must be an event name (1-64 characters from {Protocol.Names.AllowedCharacters}); got '{entry.Event}'");
+            }
+        }
+
+        Range(errors, section, nameof(options.MaxFileBytes), options.MaxFileBytes, 1, 64 * 1024 * 1024);
+        Range(errors, section, nameof(options.Debounce), options.Debounce, TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(1));
+        Range(errors, section, nameof(options.RetryInterval), options.RetryInterval, TimeSpan.FromMilliseconds(100), TimeSpan.FromHours(1));
         return Result(errors);
     }
 
