@@ -57,6 +57,14 @@ internal sealed class SessionsOptions
 
     /// <summary>How many distinct event names one session may have (1 to 100,000); its state holds one event per name.</summary>
     public int MaxEventNames { get; set; } = DefaultMaxEventNames;
+
+    /// <summary>
+    /// The event names (exact, or prefixes ending in <c>*</c>; <c>*</c> alone for every name) that a
+    /// reader which is behind may have conflated: a newer event of the same name and key replaces an
+    /// older one not yet sent to it (spec section 12). Empty by default: only events published with
+    /// <c>"conflate": true</c> are. Appends never are.
+    /// </summary>
+    public string[] Conflate { get; set; } = [];
 }
 
 /// <summary>The <c>Gateway:Limits</c> section: sizes and queues that bound what one client can cost.</summary>

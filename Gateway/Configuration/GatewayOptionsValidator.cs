@@ -60,6 +60,14 @@ internal sealed class GatewayOptionsValidator :
         Range(errors, SessionsOptions.Section, nameof(options.CompletedRetention), options.CompletedRetention, TimeSpan.FromSeconds(1), TimeSpan.FromDays(365));
         Range(errors, SessionsOptions.Section, nameof(options.MaxSessions), options.MaxSessions, 1, 10_000_000);
         Range(errors, SessionsOptions.Section, nameof(options.MaxEventNames), options.MaxEventNames, 1, 100_000);
+        foreach (string pattern in options.Conflate)
+        {
+            if (!Connections.ConflationPolicy.IsValidPattern(pattern))
+            {
+                errors.Add($"{SessionsOptions.Section}:Conflate must hold event names (1-64 characters from {Protocol.Names.AllowedCharacters}), prefixes of them ending in * (progress.*), or * alone for every name; got '{pattern}'");
+            }
+        }
+
         return Result(errors);
     }
 

@@ -20,7 +20,7 @@ namespace Gateway.Connections;
 /// starts, <see cref="Finished"/> when it ends, and <see cref="ScanClose"/> from its heartbeat visit.
 /// Everything is held in this one object, so that a connection costs no extra allocation for it.
 /// </remarks>
-internal abstract partial class ClientConnection : ISessionMember, IClientConnection, IPresenceParticipant
+internal abstract partial class ClientConnection : ISessionMember, IClientConnection, IPresenceParticipant, IConflatedForm
 {
     private const int StateOpen = 0;
     private const int StateClosing = 1;
@@ -46,7 +46,7 @@ internal abstract partial class ClientConnection : ISessionMember, IClientConnec
         Session = session;
         Identity = identity;
         Id = ConnectionIds.Next();
-        Queue = new OutboundQueue(env.Lag);
+        Queue = new OutboundQueue(env.Lag, env.Conflation, this);
         _openedAt = env.Time.GetTimestamp();
     }
 
@@ -113,6 +113,9 @@ internal abstract partial class ClientConnection : ISessionMember, IClientConnec
 
     /// <summary>Drops the connection without a close. Idempotent, any thread.</summary>
     public void Abort() => ConnectionEnvironment.Abort(Http);
+
+    /// <summary>An event that replaced older ones for this client, in the transport's form, saying how many (spec section 12).</summary>
+    public abstract byte[] ConflatedForm(SessionEvent e, int conflated);
 
     /// <summary>A presence message as this transport sends it: a text frame, an SSE event named after its type.</summary>
     protected abstract byte[] PresenceForm(PresenceNotice notice);

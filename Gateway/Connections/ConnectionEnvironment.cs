@@ -16,6 +16,7 @@ internal sealed class ConnectionEnvironment(
     TimeProvider time,
     ILoggerFactory loggerFactory,
     IOptions<LimitsOptions> limits,
+    IOptions<SessionsOptions> sessions,
     IOptions<HeartbeatOptions> heartbeat,
     IOptions<SecurityOptions> security,
     IOptions<AuthOptions> auth,
@@ -42,6 +43,12 @@ internal sealed class ConnectionEnvironment(
 
     /// <summary><c>Limits:MaxLagBytes</c> and <c>Limits:MaxLagTime</c>, in this clock's timestamps.</summary>
     public LagLimits Lag { get; } = LagLimits.From(limits.Value.MaxLagBytes, limits.Value.MaxLagTime, time.TimestampFrequency);
+
+    /// <summary>
+    /// Which events a connection's queue may conflate (spec section 12): <c>Sessions:Conflate</c>
+    /// and the publisher's mark. The one place a connection gets its policy.
+    /// </summary>
+    public ConflationPolicy Conflation { get; } = new(sessions.Value.Conflate);
 
     public int SocketSendBufferBytes { get; } = limits.Value.SocketSendBufferBytes;
 
