@@ -24,11 +24,17 @@ var steadyRate = new Option<double>("--s4-rate")
 };
 var slowClients = new Option<int>("--s5-clients") { Description = "S5's clients in its one session (default: 500, quick 200)." };
 var slowStalled = new Option<int>("--s5-stalled") { Description = "How many of S5's clients stop reading (default: 25, quick 10)." };
-var run = new Command("run", "Run the load scenarios against the gateway and its peers, side by side.") { quick, servers, scenarios, steadyRate, slowClients, slowStalled, output };
+var slowProgress = new Option<string?>("--s5-progress")
+{
+    Description = "S5 over a progress stream, on the gateway with 256 KiB of lag: 'conflate' marks the events \"conflate\": true (stalled clients should stay and be current), 'plain' does not (the control: they are closed with 4001).",
+};
+slowProgress.AcceptOnlyFromAmong("conflate", "plain");
+var run = new Command("run", "Run the load scenarios against the gateway and its peers, side by side.") { quick, servers, scenarios, steadyRate, slowClients, slowStalled, slowProgress, output };
 run.SetAction((result, _) => BenchRunner.RunAsync(
     Split(result.GetValue(servers)!), Split(result.GetValue(scenarios)!), result.GetValue(quick), result.GetValue(steadyRate),
     (result.GetValue(slowClients), result.GetValue(slowStalled)), result.GetValue(output)!,
-    "dotnet run --project Gateway.Bench -c Release -- " + string.Join(' ', args)));
+    "dotnet run --project Gateway.Bench -c Release -- " + string.Join(' ', args),
+    result.GetValue(slowProgress) switch { "conflate" => SlowStream.Progress, "plain" => SlowStream.ProgressPlain, _ => SlowStream.Bench }));
 
 var worker = new Command("worker", "A generator process, driven by the coordinator over stdin (internal).") { Hidden = true };
 worker.SetAction((_, _) => Worker.RunAsync());

@@ -30,6 +30,7 @@ internal sealed class BenchClient
     private readonly Lock _sendGate = new();
     private TaskCompletionSource? _paused;
     private long _received;
+    private long _conflated;
 
     private BenchClient(Socket socket, LatencyHistogram latency, bool signalR, byte[] marker)
     {
@@ -40,6 +41,9 @@ internal sealed class BenchClient
     }
 
     public long Received => Interlocked.Read(ref _received);
+
+    /// <summary>The sum of the <c>conflated</c> counts of the events received: how many the gateway did not send because newer ones replaced them.</summary>
+    public long Conflated => Interlocked.Read(ref _conflated);
 
     /// <summary>When the server closed the connection (a close frame or end of stream), as a Stopwatch timestamp; 0 while open.</summary>
     public long ClosedAt { get; private set; }
@@ -225,6 +229,7 @@ internal sealed class BenchClient
     {
         ReadOnlySpan<byte> text = payload.IsSingleSegment ? payload.FirstSpan : payload.ToArray();
         long now = System.Diagnostics.Stopwatch.GetTimestamp();
+        CountConflated(text);
         int at;
         while ((at = text.IndexOf(_marker)) >= 0)
         {
@@ -243,6 +248,24 @@ internal sealed class BenchClient
                 Interlocked.Increment(ref _received);
             }
         }
+    }
+
+    /// <summary>Adds an event's <c>"conflated":n</c> (the gateway's, spec section 12) to <see cref="Conflated"/>; the bench's data never holds that text.</summary>
+    private void CountConflated(ReadOnlySpan<byte> text)
+    {
+        int at = text.LastIndexOf("\"conflated\":"u8);
+        if (at < 0)
+        {
+            return;
+        }
+
+        long n = 0;
+        for (int i = at + 12; i < text.Length && text[i] is >= (byte)'0' and <= (byte)'9'; i++)
+        {
+            n = (n * 10) + (text[i] - '0');
+        }
+
+        Interlocked.Add(ref _conflated, n);
     }
 
     private void Send(byte[] frame)

@@ -32,7 +32,8 @@ internal static class BenchRunner
     /// <param name="slow">S5's clients and how many of them stall; 0 for the suite's own.</param>
     /// <param name="outputDirectory">Where the Markdown and JSON go.</param>
     /// <param name="command">The command line, as the report quotes it.</param>
-    public static async Task<int> RunAsync(string[] servers, string[] scenarios, bool quick, double steadyRate, (int Clients, int Stalled) slow, string outputDirectory, string command)
+    /// <param name="slowStream">What S5 publishes: <c>bench</c> events, or progress (<c>--s5-progress</c>).</param>
+    public static async Task<int> RunAsync(string[] servers, string[] scenarios, bool quick, double steadyRate, (int Clients, int Stalled) slow, string outputDirectory, string command, SlowStream slowStream = SlowStream.Bench)
     {
         var placement = new Placement(ServerCpus: "0", GeneratorCpus: "1");
         PinSelf(placement.GeneratorCpus);
@@ -42,6 +43,7 @@ internal static class BenchRunner
         {
             SlowClients = slow.Clients > 0 ? slow.Clients : size.SlowClients,
             SlowStopped = slow.Stalled > 0 ? slow.Stalled : size.SlowStopped,
+            SlowStream = slowStream,
         };
         if (size.SlowStopped >= size.SlowClients)
         {
@@ -95,7 +97,11 @@ internal static class BenchRunner
     private static async Task RunScenarioAsync(ServerCatalog catalog, string name, string scenario, SuiteSize size, Placement placement, Progress progress, SuiteResults results)
     {
         progress.Phase($"{name} {scenario}: starting the server");
-        await using ServerGroup running = await catalog.StartAsync(name, placement.ServerCpus);
+        // S5 over a progress stream runs the gateway with tight lag bounds; the peers know none.
+        IDictionary<string, string>? settings = scenario == "S5" && size.SlowStream != SlowStream.Bench
+            ? new Dictionary<string, string>(Scenarios.ProgressBounds)
+            : null;
+        await using ServerGroup running = await catalog.StartAsync(name, placement.ServerCpus, settings);
         try
         {
             await MeasureAsync(new Scenarios(new ServerUnderTest(running), size, placement, progress), name, scenario, size, progress, results);
@@ -156,6 +162,11 @@ internal static class BenchRunner
                 SlowResult slow = await scenarios.SlowConsumersAsync();
                 results.Slow[name] = slow;
                 progress.Line($"  {name} S5: healthy p99 {LatencySummary.Milliseconds(slow.HealthyBefore.P99)} → {LatencySummary.Milliseconds(slow.HealthyAfter.P99)} ms, {slow.SlowClosedAfterSeconds.Length} stalled closed");
+                if (slow.Progress is { } p)
+                {
+                    progress.Line($"  {name} S5 progress ({(p.Conflating ? "conflated" : "not conflated")}): received {p.Received:#,0} + conflated {p.Conflated:#,0} of {p.Due:#,0} due; {p.StalledClosed} stalled closed");
+                }
+
                 break;
         }
     }

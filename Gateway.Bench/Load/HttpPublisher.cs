@@ -54,12 +54,17 @@ internal sealed class HttpPublisher : IAsyncDisposable
         return publisher;
     }
 
-    /// <summary>The body of one event: <c>data</c> is about <paramref name="dataBytes"/> bytes and carries the due time as <c>t</c>.</summary>
-    public static byte[] Body(long due, int dataBytes)
+    /// <summary>
+    /// The body of one event: <c>data</c> is about <paramref name="dataBytes"/> bytes and carries the
+    /// due time as <c>t</c>; a <c>bench</c> event, or with <paramref name="progress"/> a conflatable
+    /// <c>progress</c> one.
+    /// </summary>
+    public static byte[] Body(long due, int dataBytes, bool progress = false)
     {
         string head = $"{{\"t\":{due},\"p\":\"";
         int pad = Math.Max(0, dataBytes - head.Length - 2);
-        return Encoding.ASCII.GetBytes($"{{\"event\":\"bench\",\"data\":{head}{new string('x', pad)}\"}}}}");
+        string evt = progress ? "\"event\":\"progress\",\"conflate\":true" : "\"event\":\"bench\"";
+        return Encoding.ASCII.GetBytes($"{{{evt},\"data\":{head}{new string('x', pad)}\"}}}}");
     }
 
     /// <summary>Sends one publish when a connection is free; returns the HTTP status (0 on a transport failure).</summary>
@@ -201,8 +206,12 @@ internal sealed class HttpPublisher : IAsyncDisposable
 /// </summary>
 internal static class RatePublisher
 {
-    /// <summary>Publishes <paramref name="rate"/> events a second for <paramref name="duration"/>; returns how many were sent.</summary>
-    public static async Task<long> RunAsync(HttpPublisher publisher, double rate, TimeSpan duration, Func<long, string> session, int dataBytes, Action<long>? progress = null)
+    /// <summary>
+    /// Publishes <paramref name="rate"/> events a second for <paramref name="duration"/>; returns how
+    /// many were sent. With <paramref name="conflatable"/>, <c>progress</c> events marked
+    /// <c>"conflate": true</c> (spec section 12) instead of <c>bench</c>.
+    /// </summary>
+    public static async Task<long> RunAsync(HttpPublisher publisher, double rate, TimeSpan duration, Func<long, string> session, int dataBytes, Action<long>? progress = null, bool conflatable = false)
     {
         long total = (long)(rate * duration.TotalSeconds);
         long start = Stopwatch.GetTimestamp() + (Stopwatch.Frequency / 100);
@@ -227,7 +236,7 @@ internal static class RatePublisher
                     }
                 }
 
-                Task sent = publisher.PublishAsync(session(k), HttpPublisher.Body(due, dataBytes), due);
+                Task sent = publisher.PublishAsync(session(k), HttpPublisher.Body(due, dataBytes, conflatable), due);
                 lock (outstanding)
                 {
                     outstanding.Add(sent);

@@ -138,6 +138,23 @@ internal static class Report
             }
 
             md.AppendLine();
+            if (results.Slow.Values.Any(r => r.Progress is not null))
+            {
+                md.AppendLine("S5 over a progress stream, from the stall on (received plus `conflated` equal to due: nothing lost, every client current):");
+                md.AppendLine();
+                md.AppendLine("| server | stream | stall | due | received | conflated | stalled closed | p99 after they read again |");
+                md.AppendLine("|---|---|---|---|---|---|---|---|");
+                foreach ((string server, SlowResult r) in results.Slow)
+                {
+                    if (r.Progress is { } p)
+                    {
+                        md.AppendLine(CultureInfo.InvariantCulture,
+                            $"| {server} | {p.Rate:0}/s, {(p.Conflating ? "conflate: true" : "not conflatable")} | {p.StallSeconds:0.#} s | {p.Due:#,0} | {p.Received:#,0} | {p.Conflated:#,0} | {p.StalledClosed} | {Ms(p.AfterResume.P99)} |");
+                    }
+                }
+
+                md.AppendLine();
+            }
         }
 
         if (results.GeneratorCpuSeconds.Count > 0)

@@ -35,6 +35,9 @@ internal sealed record SuiteSize(
     TimeSpan SteadyFor, int BurstClients, int Bursts,
     int SlowClients, int SlowStopped, TimeSpan SlowFor, TimeSpan SlowStopAt)
 {
+    /// <summary>What S5 publishes: <c>bench</c> events, or progress (spec section 12), conflatable or not.</summary>
+    public SlowStream SlowStream { get; init; } = SlowStream.Bench;
+
     public static readonly SuiteSize Full = new(
         Quick: false,
         IdleSessions: 160, IdleClientsPerSession: 100, IdleFor: TimeSpan.FromSeconds(30),
@@ -50,6 +53,19 @@ internal sealed record SuiteSize(
         ManySessions: 400, ManyRates: [2000, 5000], ManyFor: TimeSpan.FromSeconds(2), ManyWarmFor: TimeSpan.FromSeconds(2),
         SteadyFor: TimeSpan.FromSeconds(3), BurstClients: 2000, Bursts: 10,
         SlowClients: 200, SlowStopped: 10, SlowFor: TimeSpan.FromSeconds(4), SlowStopAt: TimeSpan.FromSeconds(1.5));
+}
+
+/// <summary>
+/// S5's stream. <see cref="Progress"/>: 200 progress events a second marked <c>"conflate": true</c>, a
+/// stall shorter than the gateway's lag in time, and a lag in bytes (256 KiB) that the stall passes
+/// many times over: stalled readers should stay connected and, once they read again, be current.
+/// <see cref="ProgressPlain"/>: the same, not marked: the control, where they are closed with 4001.
+/// </summary>
+internal enum SlowStream
+{
+    Bench,
+    Progress,
+    ProgressPlain,
 }
 
 /// <summary>Where the server and the generators run: different cores, so that neither hides the other's cost.</summary>
@@ -73,7 +89,15 @@ internal sealed record ManyResult(double Rate, long Published, long Expected, lo
 internal sealed record SteadyResult(double Rate, int Clients, long Expected, long Received, LatencySummary Delivery, int BurstClients, LatencySummary TimeToLast);
 
 internal sealed record SlowResult(int Clients, int Stopped, LatencySummary HealthyBefore, LatencySummary HealthyAfter, long HealthyExpected, long HealthyReceived,
-    double[] SlowClosedAfterSeconds, Dictionary<string, int> CloseCodes, double[] ServerRssMiB);
+    double[] SlowClosedAfterSeconds, Dictionary<string, int> CloseCodes, double[] ServerRssMiB, SlowProgressResult? Progress = null);
+
+/// <summary>
+/// S5 over a progress stream, from the stall on: events published (the stall and a second after the
+/// stalled clients read again) times clients is what was due; each client's events received plus
+/// their <c>conflated</c> counts add up to it when nothing was lost. The stalled clients' events
+/// received after they read again, and their p99 latency then.
+/// </summary>
+internal sealed record SlowProgressResult(bool Conflating, double Rate, double StallSeconds, long Due, long Received, long Conflated, int StalledClosed, LatencySummary AfterResume);
 
 /// <summary>The five scenarios of the comparison, each against one running server.</summary>
 internal sealed class Scenarios(IServerUnderTest server, SuiteSize size, Placement placement, Progress progress)
@@ -83,6 +107,22 @@ internal sealed class Scenarios(IServerUnderTest server, SuiteSize size, Placeme
     // S5's clients read 80 KB a second; a 64 KB window holds most of a second of it, and a
     // client that stops reading fills it, and the server's side, within seconds.
     private const int SlowReceiveBuffer = 64 * 1024;
+
+    /// <summary>
+    /// S5's stall over a progress stream: at most 20 s, below the gateway's 30 s lag in time, which
+    /// closes a reader that stops for longer whatever it is sent (what its socket holds ages).
+    /// </summary>
+    private static readonly TimeSpan ProgressStall = TimeSpan.FromSeconds(20);
+
+    /// <summary>
+    /// The gateway's bounds for S5 over a progress stream: 256 KiB of lag, which 200 events of 2 KB a
+    /// second pass within a couple of seconds of a stall (the publish limit follows: at most half).
+    /// </summary>
+    public static readonly IReadOnlyDictionary<string, string> ProgressBounds = new Dictionary<string, string>
+    {
+        ["Gateway:Limits:MaxLagBytes"] = "262144",
+        ["Gateway:Limits:MaxPublishBytes"] = "131072",
+    };
 
     /// <summary>S1: connect many idle clients with 256 handshakes in flight; then, after a quiet spell, memory per connection.</summary>
     public async Task<IdleResult> IdleDensityAsync()
@@ -267,12 +307,22 @@ internal sealed class Scenarios(IServerUnderTest server, SuiteSize size, Placeme
 
     /// <summary>
     /// S5: 2 KB events at 40 a second to one session; partway through, some clients stop reading.
-    /// Do the others notice? Does the server's memory grow? When are the stalled ones closed?
+    /// Do the others notice? Does the server's memory grow? When are the stalled ones closed? Over
+    /// a progress stream (<see cref="SuiteSize.SlowStream"/>), also: do the stalled ones stay, and
+    /// are they current once they read again?
     /// </summary>
     public async Task<SlowResult> SlowConsumersAsync()
     {
-        const double Rate = 40;
+        bool progressStream = size.SlowStream != SlowStream.Bench;
+        bool conflatable = size.SlowStream == SlowStream.Progress;
+        double rate = progressStream ? 200 : 40;
         const int Bytes = 2048;
+        TimeSpan stall = size.SlowFor - size.SlowStopAt;
+        if (progressStream && stall > ProgressStall)
+        {
+            stall = ProgressStall;
+        }
+
         int healthy = size.SlowClients - size.SlowStopped;
         await using WorkerPool pool = WorkerPool.Start(size.SlowClients, placement.GeneratorCpus);
         await using HttpPublisher publisher = await HttpPublisher.ConnectAsync(server.Nodes, 2);
@@ -293,15 +343,34 @@ internal sealed class Scenarios(IServerUnderTest server, SuiteSize size, Placeme
 
         // Before: everyone reads.
         progress.Phase($"{server.Name} S5: {size.SlowClients} clients reading");
-        long published = await RatePublisher.RunAsync(publisher, Rate, size.SlowStopAt, _ => "slow", Bytes);
+        long published = await RatePublisher.RunAsync(publisher, rate, size.SlowStopAt, _ => "slow", Bytes, conflatable: conflatable);
         PoolReport before = await DrainAsync(pool, 0, published * size.SlowClients);
+        if (progressStream)
+        {
+            // Counted from a quiet point: everything published before the stall has arrived.
+            before = await DrainAsync(pool, before.Received, 0, allowMore: true);
+        }
+
         await pool.ResetAsync();
 
         // After: some stop.
         await pool.PauseAsync(size.SlowStopped);
         progress.Phase($"{server.Name} S5: {size.SlowStopped} clients stopped reading");
-        long later = await RatePublisher.RunAsync(publisher, Rate, size.SlowFor - size.SlowStopAt, _ => "slow", Bytes);
+        long later = await RatePublisher.RunAsync(publisher, rate, stall, _ => "slow", Bytes, conflatable: conflatable);
         PoolReport after = await DrainAsync(pool, before.Received, later * healthy, allowMore: true);
+        SlowProgressResult? progressResult = null;
+        if (progressStream)
+        {
+            // The stalled read again, and a second more is published: are they still there, and current?
+            await pool.ResumeAsync();
+            await pool.ResetAsync();
+            progress.Phase($"{server.Name} S5: stalled clients read again");
+            long tail = await RatePublisher.RunAsync(publisher, rate, TimeSpan.FromSeconds(1), _ => "slow", Bytes, conflatable: conflatable);
+            PoolReport end = await DrainAsync(pool, after.Received, 0, allowMore: true);
+            progressResult = new SlowProgressResult(conflatable, rate, stall.TotalSeconds, (later + tail) * size.SlowClients,
+                end.Received - before.Received, end.Conflated - before.Conflated, end.ClosedAfter.Length, end.Latency.Summarize());
+        }
+
         await sampling.CancelAsync();
         await sampler;
 
@@ -319,7 +388,7 @@ internal sealed class Scenarios(IServerUnderTest server, SuiteSize size, Placeme
         // What the healthy clients got after the stop: all received since, minus what reached the stalled before they stalled.
         long healthyReceived = Math.Min(after.Received - before.Received, later * healthy);
         return new SlowResult(size.SlowClients, size.SlowStopped, before.Latency.Summarize(), after.Latency.Summarize(),
-            later * healthy, healthyReceived, closes.ClosedAfter, closes.CloseCodes, [.. rss]);
+            later * healthy, healthyReceived, closes.ClosedAfter, closes.CloseCodes, [.. rss], progressResult);
     }
 
     private async Task<StepResult> StepAsync(WorkerPool pool, HttpPublisher publisher, double rate, int clients, Func<long, string> session, TimeSpan p99Limit)

@@ -124,6 +124,7 @@ internal static class Worker
     private static WorkerReport Report(LatencyHistogram latency, List<BenchClient> clients, int pausedFrom, long pausedAt)
     {
         long received = 0;
+        long conflated = 0;
         int closed = 0;
         var codes = new Dictionary<string, int>();
         var closedAfter = new List<double>();
@@ -133,6 +134,7 @@ internal static class Worker
             {
                 BenchClient client = clients[i];
                 received += client.Received;
+                conflated += client.Conflated;
                 if (client.ClosedAt != 0)
                 {
                     closed++;
@@ -146,7 +148,7 @@ internal static class Worker
             }
         }
 
-        return new WorkerReport("report", Received: received, Closed: closed, CloseCodes: codes, ClosedAfter: [.. closedAfter],
+        return new WorkerReport("report", Received: received, Conflated: conflated, Closed: closed, CloseCodes: codes, ClosedAfter: [.. closedAfter],
             Histogram: latency.ToSparse(), CpuSeconds: ProcStats.CpuSeconds(Environment.ProcessId));
     }
 }

@@ -27,6 +27,7 @@ internal sealed record WorkerReport(
     [property: JsonPropertyName("firstError")] string? FirstError = null,
     [property: JsonPropertyName("seconds")] double Seconds = 0,
     [property: JsonPropertyName("received")] long Received = 0,
+    [property: JsonPropertyName("conflated")] long Conflated = 0,
     [property: JsonPropertyName("closed")] int Closed = 0,
     [property: JsonPropertyName("closeCodes")] Dictionary<string, int>? CloseCodes = null,
     [property: JsonPropertyName("closedAfter")] double[]? ClosedAfter = null,

@@ -182,7 +182,7 @@ internal sealed class WorkerPool : IAsyncDisposable
         }
 
         return new PoolReport(reports.Sum(r => r.Received), reports.Sum(r => r.Closed), codes,
-            reports.SelectMany(r => r.ClosedAfter ?? []).ToArray(), histogram, reports.Sum(r => r.CpuSeconds));
+            reports.SelectMany(r => r.ClosedAfter ?? []).ToArray(), histogram, reports.Sum(r => r.CpuSeconds), reports.Sum(r => r.Conflated));
     }
 
     public async ValueTask DisposeAsync()
@@ -196,4 +196,5 @@ internal sealed class WorkerPool : IAsyncDisposable
 
 internal sealed record ConnectResult(int Connected, int Failed, double Seconds, string? FirstError);
 
-internal sealed record PoolReport(long Received, int Closed, Dictionary<string, int> CloseCodes, double[] ClosedAfter, LatencyHistogram Latency, double CpuSeconds);
+/// <summary>What the pool's clients saw; <see cref="Conflated"/> sums the <c>conflated</c> counts of the events they received.</summary>
+internal sealed record PoolReport(long Received, int Closed, Dictionary<string, int> CloseCodes, double[] ClosedAfter, LatencyHistogram Latency, double CpuSeconds, long Conflated = 0);

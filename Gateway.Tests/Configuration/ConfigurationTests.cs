@@ -34,6 +34,8 @@ public sealed class ConfigurationTests
         yield return Case("Gateway:Security:AllowedOrigins:0", "https://app.example.com/path", "Gateway:Security:AllowedOrigins must hold origins like https://app.example.com");
         yield return Case("Gateway:Security:ClientPublishEvents:0", "chat*x", "Gateway:Security:ClientPublishEvents must hold event names (1-64 characters from A-Z a-z 0-9 . _ : -), prefixes of them ending in * (chat.*), or * alone for every name; got 'chat*x'");
         yield return Case("Gateway:Security:ClientPublishEvents:0", "a b", "Gateway:Security:ClientPublishEvents must hold event names");
+        yield return Case("Gateway:Sessions:Conflate:0", "progress*x", "Gateway:Sessions:Conflate must hold event names (1-64 characters from A-Z a-z 0-9 . _ : -), prefixes of them ending in * (progress.*), or * alone for every name; got 'progress*x'");
+        yield return Case("Gateway:Sessions:Conflate:0", "", "Gateway:Sessions:Conflate must hold event names");
         yield return Case("Gateway:Auth:ApiKeys:0", "short", "Gateway:Auth:ApiKeys:0 must be at least 16 characters; it has 5");
         yield return Case("Gateway:Backplane:Mode", "postgres", "Gateway:Backplane:Mode must be memory or redis; got 'postgres'");
         yield return Case("Gateway:Backplane:Mode", "redis", "Gateway:Backplane:Redis must be a Redis connection string such as 127.0.0.1:6379 when Mode is redis");

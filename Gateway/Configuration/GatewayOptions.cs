@@ -80,9 +80,10 @@ internal sealed class SessionsOptions
     public int MaxKeys { get; set; } = DefaultMaxKeys;
 
     /// <summary>
-    /// The event names that may be conflated for a client that falls behind (spec section 12):
-    /// names, or prefixes ending in <c>*</c> (<c>progress.*</c>); <c>*</c> alone is every name.
-    /// Empty by default: no event is conflated unless its publisher asks.
+    /// The event names (exact, or prefixes ending in <c>*</c>; <c>*</c> alone for every name) that a
+    /// reader which is behind may have conflated: a newer event of the same name and key replaces an
+    /// older one not yet sent to it (spec section 12). Empty by default: only events published with
+    /// <c>"conflate": true</c> are. Appends never are.
     /// </summary>
     public string[] Conflate { get; set; } = [];
 

@@ -20,7 +20,7 @@ namespace Gateway.Connections;
 /// starts, <see cref="Finished"/> when it ends, and <see cref="ScanClose"/> from its heartbeat visit.
 /// Everything is held in this one object, so that a connection costs no extra allocation for it.
 /// </remarks>
-internal abstract partial class ClientConnection : ISessionMember, IClientConnection, IPresenceParticipant
+internal abstract partial class ClientConnection : ISessionMember, IClientConnection, IPresenceParticipant, IConflatedForm
 {
     private const int StateOpen = 0;
     private const int StateClosing = 1;
@@ -47,9 +47,9 @@ internal abstract partial class ClientConnection : ISessionMember, IClientConnec
         Identity = identity;
         Id = ConnectionIds.Next();
 
-        // Its session's profile, resolved once: lag bounds, client publishing, presence.
+        // Its session's profile, resolved once: lag bounds, conflation, client publishing, presence.
         Settings = env.Profiles.For(session);
-        Queue = new OutboundQueue(Settings.Lag);
+        Queue = new OutboundQueue(Settings.Lag, Settings.Conflation, this);
         _openedAt = env.Time.GetTimestamp();
     }
 
@@ -119,6 +119,9 @@ internal abstract partial class ClientConnection : ISessionMember, IClientConnec
 
     /// <summary>Drops the connection without a close. Idempotent, any thread.</summary>
     public void Abort() => ConnectionEnvironment.Abort(Http);
+
+    /// <summary>An event that replaced older ones for this client, in the transport's form, saying how many (spec section 12).</summary>
+    public abstract byte[] ConflatedForm(SessionEvent e, int conflated);
 
     /// <summary>A presence message as this transport sends it: a text frame, an SSE event named after its type.</summary>
     protected abstract byte[] PresenceForm(PresenceNotice notice);

@@ -138,6 +138,9 @@ internal sealed partial class GatewayConnection : ClientConnection
     public override EnqueueResult Deliver(SessionEvent sessionEvent) =>
         _filter.Accepts(sessionEvent.Name) ? Deliver(sessionEvent.Frame, sessionEvent) : EnqueueResult.Enqueued;
 
+    /// <summary>The event's frame with <c>conflated</c>: this client's own bytes.</summary>
+    public override byte[] ConflatedForm(SessionEvent e, int conflated) => ConflatedFrames.WebSocket(e, conflated);
+
     /// <summary>
     /// Queues a replay and its <c>resumed</c>. Replayed frames do not count toward the lag (history
     /// bounds them); the filter applies as it does to live events.

@@ -110,6 +110,16 @@ internal struct LagMeter
     }
 
     /// <summary>
+    /// A counted frame of <paramref name="bytes"/> was replaced by a newer one (conflation) and will
+    /// never be sent: its bytes leave the lag now. Its place still counts as a frame, of no bytes,
+    /// until the send loop passes it, so that the frames stay numbered in queue order for the marks.
+    /// That place can only be the oldest unsent while the send loop is not writing (a write in
+    /// flight holds older frames), and then the loop passes it at once: the age is still that of
+    /// the oldest frame waiting to be sent.
+    /// </summary>
+    public void Skipped(int bytes) => _unsentBytes -= bytes;
+
+    /// <summary>
     /// Counted frames left: <paramref name="frames"/> of them, <paramref name="bytes"/> in all,
     /// written (the oldest unsent first), or dropped from the queue by a close that discards.
     /// </summary>

@@ -7,9 +7,18 @@ namespace Gateway.Connections;
 /// <summary>
 /// One frame waiting to be sent: its bytes, and the event it carries when it is one.
 /// <see cref="Replayed"/> frames were asked for by the client (a replay) and do not count toward
-/// its lag: history bounds them, and they are shared, not copied.
+/// its lag: history bounds them, and they are shared, not copied. <see cref="Conflated"/> counts the
+/// older events of its name and key it replaced while it waited (spec section 12): its bytes are
+/// then still the shared frame, and the send loop writes <see cref="OutboundQueue.BytesToSend"/>.
 /// </summary>
-internal readonly record struct OutboundFrame(byte[] Bytes, SessionEvent? Event = null, bool Replayed = false);
+internal readonly record struct OutboundFrame(byte[] Bytes, SessionEvent? Event = null, bool Replayed = false, int Conflated = 0)
+{
+    /// <summary>The bytes of the place a replaced frame held: nothing to write.</summary>
+    internal static readonly byte[] Skipped = [];
+
+    /// <summary>True for the place of a frame that a newer one replaced.</summary>
+    public bool IsSkipped => ReferenceEquals(Bytes, Skipped);
+}
 
 /// <summary>
 /// A connection's send queue: many producers (publishers, the receive loop, the heartbeat scanner)
@@ -17,13 +26,27 @@ internal readonly record struct OutboundFrame(byte[] Bytes, SessionEvent? Event 
 /// the connection's lag (<see cref="LagLimits"/>), not by a number of frames.
 /// </summary>
 /// <remarks>
+/// <para>
 /// The ring grows on demand and is released when the queue empties after a burst, so that an idle
 /// connection holds no queue memory. What it holds are references to frames shared with every other
 /// recipient and with history, so a client that falls behind costs a reference per frame, never a
 /// copy. Completing the queue hands the send loop a last frame (a close frame); with
 /// <c>discardPending</c> what was still queued is dropped first (slow consumers).
+/// </para>
+/// <para>
+/// Conflation (spec section 12): a live event that its <see cref="ConflationPolicy"/> calls
+/// conflatable, queued while an older one of the same name and key still waits here, replaces it:
+/// the older one's place is left empty (the send loop passes it, writing nothing) and the newer,
+/// at its own later place, carries the count of all it replaced. Only a queue that is behind pays
+/// for this; a frame queued into an empty queue is not even looked at. Replays are never
+/// conflated (the client asked for exactly those events), nor anything that is not an event, nor
+/// a frame the send loop has already taken out.
+/// </para>
 /// </remarks>
-internal sealed class OutboundQueue(LagLimits limits) : IValueTaskSource<bool>
+/// <param name="limits">The lag bounds.</param>
+/// <param name="conflation">Which events may be conflated; null for none (replies and control frames only, or tests).</param>
+/// <param name="form">How the transport writes an event that replaced others; needed with <paramref name="conflation"/>.</param>
+internal sealed class OutboundQueue(LagLimits limits, ConflationPolicy? conflation = null, IConflatedForm? form = null) : IValueTaskSource<bool>
 {
     private const int RetainedCapacity = 64;
 
@@ -32,7 +55,11 @@ internal sealed class OutboundQueue(LagLimits limits) : IValueTaskSource<bool>
     private int _head;
     private int _count;
     private long _dequeued;
+
+    // Ring places ever taken out (frames and skipped places): the position of the first waiting.
+    private long _taken;
     private LagMeter _lag;
+    private ConflationIndex _index;
     private bool _completed;
     private byte[]? _finalFrame;
     private bool _waiting;
@@ -98,7 +125,24 @@ internal sealed class OutboundQueue(LagLimits limits) : IValueTaskSource<bool>
                 return EnqueueResult.Closed;
             }
 
-            if (!frame.Replayed && _lag.WouldExceed(frame.Bytes.Length, Limits.MaxBytes))
+            // Behind, and a live event: it may replace an older one, whose bytes then leave the lag.
+            long replaced = -1;
+            int freed = 0;
+            bool conflatable = _count > 0 && frame is { Replayed: false, Event: { } e } && conflation is not null && conflation.IsConflatable(e);
+            if (conflatable)
+            {
+                if (!_index.IsStarted || _index.IsStale(_count))
+                {
+                    StartIndex();
+                }
+
+                if (_index.TryFind(frame.Event!, _taken, out replaced))
+                {
+                    freed = At(replaced).Bytes.Length;
+                }
+            }
+
+            if (!frame.Replayed && _lag.WouldExceed(frame.Bytes.Length - freed, Limits.MaxBytes))
             {
                 return EnqueueResult.Full;
             }
@@ -108,7 +152,21 @@ internal sealed class OutboundQueue(LagLimits limits) : IValueTaskSource<bool>
                 Grow();
             }
 
-            _ring[(_head + _count) % _ring.Length] = frame;
+            OutboundFrame queued = frame;
+            if (replaced >= 0)
+            {
+                ref OutboundFrame older = ref At(replaced);
+                queued = frame with { Conflated = frame.Conflated + older.Conflated + 1 };
+                older = new OutboundFrame(OutboundFrame.Skipped);
+                _lag.Skipped(freed);
+            }
+
+            if (conflatable)
+            {
+                _index.Note(frame.Event!, _taken + _count);
+            }
+
+            _ring[(_head + _count) % _ring.Length] = queued;
             _count++;
             if (!frame.Replayed)
             {
@@ -180,7 +238,10 @@ internal sealed class OutboundQueue(LagLimits limits) : IValueTaskSource<bool>
     /// <summary>
     /// Moves up to <c>destination.Length</c> queued frames out; returns how many. They still count
     /// toward the lag until <see cref="Written"/> says so; <paramref name="now"/> marks when they
-    /// were queued by at the latest, so that a write that never completes ages them.
+    /// were queued by at the latest, so that a write that never completes ages them. The places of
+    /// replaced frames come out too (<see cref="OutboundFrame.IsSkipped"/>, no bytes): the send loop
+    /// writes nothing for them and counts them written with the rest, which keeps the lag's frame
+    /// count in queue order.
     /// </summary>
     public int Dequeue(Span<OutboundFrame> destination, long now)
     {
@@ -188,24 +249,41 @@ internal sealed class OutboundQueue(LagLimits limits) : IValueTaskSource<bool>
         {
             _lag.Mark(now, Limits.Granularity);
             int taken = Math.Min(destination.Length, _count);
+            int frames = taken;
             for (int i = 0; i < taken; i++)
             {
                 int index = (_head + i) % _ring.Length;
                 destination[i] = _ring[index];
                 _ring[index] = default;
+                if (destination[i].IsSkipped)
+                {
+                    frames--;
+                }
             }
 
             _head = taken == _count ? 0 : (_head + taken) % _ring.Length;
             _count -= taken;
-            _dequeued += taken;
-            if (_count == 0 && _ring.Length > RetainedCapacity)
+            _taken += taken;
+            _dequeued += frames;
+            if (_count == 0)
             {
-                _ring = [];
+                _index.Stop();
+                if (_ring.Length > RetainedCapacity)
+                {
+                    _ring = [];
+                }
             }
 
             return taken;
         }
     }
+
+    /// <summary>
+    /// What the send loop writes for <paramref name="frame"/>: its shared bytes, or for one that
+    /// replaced older events, its own bytes saying how many (built here, outside the queue's lock).
+    /// </summary>
+    public byte[] BytesToSend(in OutboundFrame frame) =>
+        frame is { Conflated: > 0, Event: { } e } && form is not null ? form.ConflatedForm(e, frame.Conflated) : frame.Bytes;
 
     /// <summary>
     /// The send loop's word that the writes carrying the oldest <paramref name="frames"/> live frames
@@ -274,8 +352,28 @@ internal sealed class OutboundQueue(LagLimits limits) : IValueTaskSource<bool>
         }
 
         _lag.Sent(frames, bytes);
+        _index.Stop();
+        _taken += _count;
         _ring = [];
         _head = _count = 0;
+    }
+
+    /// <summary>The place in the ring of the waiting frame at <paramref name="position"/>.</summary>
+    private ref OutboundFrame At(long position) => ref _ring[(int)((_head + (position - _taken)) % _ring.Length)];
+
+    /// <summary>(Re)starts the conflation index from the conflatable live events that wait.</summary>
+    private void StartIndex()
+    {
+        _index.Stop();
+        _index.Start();
+        for (int i = 0; i < _count; i++)
+        {
+            OutboundFrame waiting = _ring[(_head + i) % _ring.Length];
+            if (waiting is { Replayed: false, Event: { } e } && conflation!.IsConflatable(e))
+            {
+                _index.Note(e, _taken + i);
+            }
+        }
     }
 
     private void Grow()

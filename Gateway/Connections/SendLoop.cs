@@ -83,13 +83,15 @@ internal static class SendLoop
                 long liveBytes = 0;
                 for (int i = 0; i < count; i++)
                 {
-                    byte[] frame = frames[i].Bytes;
+                    // The lag counted the shared bytes; a frame that replaced others is written
+                    // with its own, a few bytes longer.
+                    byte[] frame = queue.BytesToSend(frames[i]);
                     events += frames[i].Event is null ? 0 : 1;
                     bytes += frame.Length;
                     if (!frames[i].Replayed)
                     {
                         liveFrames++;
-                        liveBytes += frame.Length;
+                        liveBytes += frames[i].Bytes.Length;
                     }
 
                     if (frame.Length > buffer.Length - used)

@@ -133,6 +133,9 @@ internal sealed class ServerSentEventStream : ClientConnection
     public override EnqueueResult Deliver(SessionEvent sessionEvent) =>
         _filter.Accepts(sessionEvent.Name) ? Deliver(sessionEvent.ServerSentEvent(_epoch, Named), sessionEvent) : EnqueueResult.Enqueued;
 
+    /// <summary>The event's SSE lines with <c>conflated</c> in its data: this stream's own bytes.</summary>
+    public override byte[] ConflatedForm(SessionEvent e, int conflated) => ConflatedFrames.ServerSentEvent(e, _epoch, Named, conflated);
+
     /// <summary>
     /// The heartbeat scanner's visit: what every transport shares (<see cref="ClientConnection.ScanClose"/>:
     /// the close deadline, token expiry, lag), then a comment line when one is due. An SSE client

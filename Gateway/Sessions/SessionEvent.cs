@@ -57,6 +57,11 @@ internal sealed class SessionEvent(string session, string name, long seq, DateTi
     /// built by the first stream that needs it and shared by every other. <paramref name="epoch"/>
     /// is the life of the session the stream joined: the same for every stream of the event's life.
     /// </summary>
+    /// <summary>The lines of its Server-Sent Event before the JSON: <c>id</c>, <c>event</c> when <paramref name="named"/>, and <c>data: </c>.</summary>
+    public string ServerSentEventHead(string epoch, bool named) => named
+        ? string.Create(CultureInfo.InvariantCulture, $"id: {epoch}:{Seq}\nevent: {Name}\ndata: ")
+        : string.Create(CultureInfo.InvariantCulture, $"id: {epoch}:{Seq}\ndata: ");
+
     public byte[] ServerSentEvent(string epoch, bool named)
     {
         ref ServerSentEventFrame? cache = ref named ? ref _namedServerSentEvent : ref _serverSentEvent;
@@ -64,9 +69,7 @@ internal sealed class SessionEvent(string session, string name, long seq, DateTi
         if (built is null || !string.Equals(built.Epoch, epoch, StringComparison.Ordinal))
         {
             // Two streams may both build it; they build the same bytes, and one copy wins.
-            string head = named
-                ? string.Create(CultureInfo.InvariantCulture, $"id: {epoch}:{Seq}\nevent: {Name}\ndata: ")
-                : string.Create(CultureInfo.InvariantCulture, $"id: {epoch}:{Seq}\ndata: ");
+            string head = ServerSentEventHead(epoch, named);
             ReadOnlySpan<byte> json = Json.Span;
             byte[] bytes = new byte[head.Length + json.Length + 2];
             int written = Encoding.ASCII.GetBytes(head, bytes);

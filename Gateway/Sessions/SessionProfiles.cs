@@ -47,8 +47,11 @@ internal sealed class SessionSettings
     /// <summary>Each connection's lag bounds, in the gateway clock's timestamps.</summary>
     public required LagLimits Lag { get; init; }
 
+    /// <summary>What each connection's send queue may conflate: <see cref="Conflate"/>, and what publishers mark.</summary>
+    public ConflationPolicy Conflation => field ??= new ConflationPolicy(Conflate);
+
     /// <summary>True when a client may have an event named <paramref name="name"/> conflated.</summary>
-    public bool Conflates(string name) => Conflate.Allows(name);
+    public bool Conflates(string name) => Conflation.ConflatesName(name);
 }
 
 /// <summary>
