@@ -33,16 +33,18 @@ public sealed class SlowReaderConflationTests
 
     private static readonly string Pad = new('p', 2000);
 
-    [Test]
+    // The conflated names come from Sessions:Conflate, or from the profile of the reader's session.
+    [TestCase(false, "conflate-ws")]
+    [TestCase(true, "train-ws")]
     [CancelAfter(60_000)]
-    public async Task A_websocket_reader_that_stops_reading_stays_connected_and_gets_the_newest_progress_with_counts_that_add_up_and_every_other_event()
+    public async Task A_websocket_reader_that_stops_reading_stays_connected_and_gets_the_newest_progress_with_counts_that_add_up_and_every_other_event(bool byProfile, string session)
     {
-        await using GatewayServer server = await GatewayServer.StartAsync(WithConflation());
+        await using GatewayServer server = await GatewayServer.StartAsync(byProfile ? WithProfileConflation() : WithConflation());
         using var metrics = new MetricRecorder(server.Get<Gateway.Diagnostics.GatewayMetrics>());
-        await using RawWebSocket reader = await RawWebSocket.ConnectAsync(server.WebSocketUri("conflate-ws"), receiveBufferSize: 4096);
+        await using RawWebSocket reader = await RawWebSocket.ConnectAsync(server.WebSocketUri(session), receiveBufferSize: 4096);
         Assert.That((await reader.ReceiveAsync())!.Value.Text, Does.Contain("welcome"));
 
-        await PublishStreamAsync(server, "conflate-ws", conflate: true);
+        await PublishStreamAsync(server, session, conflate: true);
         Assert.That(metrics.Sum("gateway.send_queue.overflows"), Is.Zero, "no 4001 while the reader was stalled");
 
         // The reader reads again: everything up to the last event, then the connection still answers.
@@ -101,7 +103,7 @@ public sealed class SlowReaderConflationTests
     {
         await using GatewayServer server = await GatewayServer.StartAsync(WithConflation());
         using var metrics = new MetricRecorder(server.Get<Gateway.Diagnostics.GatewayMetrics>());
-        await using SseReader stream = await SseReader.OpenAsync(server, "/api/sessions/conflate-sse/stream");
+        await using SseReader stream = await SseReader.OpenAsync(server, "/api/sessions/conflate-sse/stream?named=true");
         await stream.ReadCommentAsync();
 
         await PublishStreamAsync(server, "conflate-sse", conflate: true);
@@ -132,7 +134,7 @@ public sealed class SlowReaderConflationTests
     {
         await using GatewayServer server = await GatewayServer.StartAsync(Bounds);
         using var metrics = new MetricRecorder(server.Get<Gateway.Diagnostics.GatewayMetrics>());
-        await using SseReader stream = await SseReader.OpenAsync(server, "/api/sessions/plain-sse/stream");
+        await using SseReader stream = await SseReader.OpenAsync(server, "/api/sessions/plain-sse/stream?named=true");
         await stream.ReadCommentAsync();
 
         await PublishStreamAsync(server, "plain-sse", conflate: false);
@@ -148,6 +150,12 @@ public sealed class SlowReaderConflationTests
     }
 
     private static Dictionary<string, string?> WithConflation() => new(Bounds) { ["Gateway:Sessions:Conflate:0"] = "progress" };
+
+    private static Dictionary<string, string?> WithProfileConflation() => new(Bounds)
+    {
+        ["Gateway:Sessions:Profiles:0:Match"] = "train-*",
+        ["Gateway:Sessions:Profiles:0:Conflate:0"] = "progress",
+    };
 
     /// <summary>
     /// Publishes the stream: event i (from 0, seq i + 1) is by i mod 5 a keyless <c>progress</c>
