@@ -351,3 +351,30 @@ test('client: bad options are refused with what is accepted', () => {
   assert.throws(() => new GatewayClient('ws://h/ws/s', { transports: ['carrier-pigeon'], autoConnect: false }), /transports must be a non-empty array of websocket, sse, poll/);
   assert.throws(() => new GatewayClient('ws://h/ws/s', { since: -1, autoConnect: false }), /since must be an integer of 0 or more/);
 });
+
+test('client: after SSE fails too it long-polls from its cursor, filters by name itself, and stops at sessionComplete', async () => {
+  FakeSocket.all = [];
+  FakeSource.all = [];
+  const pages = [
+    { events: [event(3), event(4, 'other'), event(5)], seq: 5, epoch: 'e1', complete: true, more: false, sessionComplete: false },
+    { events: [event(5), event(6)], seq: 6, epoch: 'e1', complete: true, more: false, sessionComplete: true },
+  ];
+  const fetch = fakeFetch((url) => url.includes('/events?') ? { status: 200, body: pages.shift() } : { status: 404, body: {} });
+  const client = new GatewayClient('ws://h/ws/s?user=ada', {
+    WebSocket: FakeSocket, EventSource: FakeSource, fetch, backoffBase: 1, fallbackAfter: 1, pingInterval: 60000, events: ['tick'], since: 2, epoch: 'e1',
+  });
+  const seen = [];
+  client.on('*', (e) => seen.push(e.seq));
+  await until(client, () => FakeSocket.all.length === 1, 'the socket');
+  FakeSocket.all[0].drop(1006);
+  await until(client, () => FakeSource.all.length === 1, 'the stream');
+  FakeSource.all[0].onerror({});
+  await until(client, () => client.state === 'closed', 'the session to complete over polls');
+  assert.equal(client.transport, 'poll');
+  const polls = fetch.calls.filter((c) => c.url.includes('/events?')).map((c) => c.url);
+  assert.deepEqual(polls, [
+    'http://h/api/sessions/s/events?user=ada&since=2&epoch=e1&wait=25&limit=1000',
+    'http://h/api/sessions/s/events?user=ada&since=5&epoch=e1&wait=25&limit=1000',
+  ]);
+  assert.deepEqual(seen, [3, 5, 6]);
+});
