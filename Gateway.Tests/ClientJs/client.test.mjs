@@ -313,7 +313,9 @@ test('client: after WebSockets fail to open N times it falls back to SSE, resumi
   FakeSocket.all[1].drop(1006);
   await until(client, () => FakeSource.all.length === 1, 'the stream');
   assert.equal(client.transport, 'sse');
-  assert.equal(fetch.calls[0].url, 'http://h/api/sessions/s');
+  // Each failed open was counted because the gateway answered plain HTTP; then the stream learned its position.
+  assert.deepEqual(fetch.calls.map((c) => c.url), ['http://h/healthz', 'http://h/healthz', 'http://h/api/sessions/s']);
+  assert.equal(fetch.calls[0].init.mode, 'no-cors');
   const source = FakeSource.all[0];
   assert.equal(source.url, 'http://h/api/sessions/s/stream?since=5&epoch=e1&events=tick');
   source.open();
@@ -377,4 +379,30 @@ test('client: after SSE fails too it long-polls from its cursor, filters by name
     'http://h/api/sessions/s/events?user=ada&since=5&epoch=e1&wait=25&limit=1000',
   ]);
   assert.deepEqual(seen, [3, 5, 6]);
+});
+
+test('client: while the gateway does not answer at all, failed opens do not count toward the fallback', async (t) => {
+  FakeSocket.all = [];
+  let gatewayUp = false;
+  const f = async (url) => {
+    if (!gatewayUp) {
+      throw new TypeError('Failed to fetch');
+    }
+    return { ok: true, status: 200, json: async () => ({}), text: async () => '' };
+  };
+  const client = new GatewayClient('ws://h/ws/s', { WebSocket: FakeSocket, fetch: f, backoffBase: 1, fallbackAfter: 2, pingInterval: 60000 });
+  // A failure must not leave the client retrying, and the runner waiting on it.
+  t.after(() => client.close());
+  for (let n = 1; n <= 4; n++) {
+    await until(client, () => FakeSocket.all.length === n, `socket ${n}`);
+    FakeSocket.all[n - 1].drop(1006);
+  }
+  await until(client, () => FakeSocket.all.length === 5, 'socket 5');
+  assert.equal(client.transport, 'websocket', 'an unreachable gateway is an outage, not a refusal of WebSockets');
+  gatewayUp = true;
+  FakeSocket.all[4].drop(1006);
+  await until(client, () => FakeSocket.all.length === 6, 'socket 6');
+  FakeSocket.all[5].open();
+  assert.equal(client.state, 'open');
+  assert.equal(client.transport, 'websocket');
 });

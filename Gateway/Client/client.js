@@ -841,21 +841,49 @@ export class GatewayClient {
     this.#scheduleReconnect();
   }
 
-  /** A transport could not be opened: after `fallbackAfter` such failures in a row on a transport that never opened, try the next. */
+  /**
+   * A transport could not be opened: after `fallbackAfter` such failures in a row on a transport
+   * that never opened, try the next. A failure counts only when the gateway answers plain HTTP
+   * meanwhile: a gateway that is down fails every transport alike, and a page loaded during an
+   * outage must not end up on long polling for it.
+   */
   #onTransportFailed() {
     this.#closeTransport();
-    this.#failures++;
-    const index = this.#transports.indexOf(this.#transport);
-    if (this.#failures >= this.#options.fallbackAfter && !this.#opened.has(this.#transport) && index < this.#transports.length - 1) {
-      this.#transport = this.#transports[index + 1];
-      this.#failures = 0;
-      this.#attempt = 0;
-      for (const entry of this.#queue.drain()) {
-        entry.reject(new GatewayError('unsupported_transport', `${entry.message.type} needs the WebSocket transport; this client fell back to ${this.#transport}`));
-      }
-      this.#emit('@fallback', { transport: this.#transport });
+    const transport = this.#transport;
+    const index = this.#transports.indexOf(transport);
+    if (this.#opened.has(transport) || index === this.#transports.length - 1) {
+      this.#scheduleReconnect();
+      return;
     }
-    this.#scheduleReconnect();
+    const generation = this.#generation;
+    this.#gatewayAnswers().then((answers) => {
+      if (generation !== this.#generation || this.#state === 'closed') {
+        return;
+      }
+      if (answers && ++this.#failures >= this.#options.fallbackAfter) {
+        this.#transport = this.#transports[index + 1];
+        this.#failures = 0;
+        this.#attempt = 0;
+        for (const entry of this.#queue.drain()) {
+          entry.reject(new GatewayError('unsupported_transport', `${entry.message.type} needs the WebSocket transport; this client fell back to ${this.#transport}`));
+        }
+        this.#emit('@fallback', { transport: this.#transport });
+      }
+      this.#scheduleReconnect();
+    });
+  }
+
+  /**
+   * True when the gateway answers an HTTP request at all. A no-cors request needs no CORS headers:
+   * its answer is opaque, but it arrives, whereas an unreachable gateway makes it fail.
+   */
+  async #gatewayAnswers() {
+    try {
+      await this.#fetch(`${this.#target.httpBase}/healthz`, { mode: 'no-cors', cache: 'no-store' });
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   #scheduleReconnect() {
