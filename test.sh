@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test. On a fresh machine it first installs what the tests need and is missing:
 # Debian's prometheus (promtool and the server, for the metrics tests) and redis-server (for
-# the Redis backplane tests; each test starts its own on 127.0.0.1).
+# the Redis backplane tests; each test starts its own on 127.0.0.1), chromium (the browser
+# tests drive it with Playwright) and nodejs (client.js's unit tests run in Node's test runner).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -17,6 +18,8 @@ need() { # need <command> <debian package>
 need promtool prometheus
 need prometheus prometheus
 need redis-server redis-server
+need chromium chromium
+need node nodejs
 
 if [ ${#missing[@]} -gt 0 ]; then
   packages=$(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')

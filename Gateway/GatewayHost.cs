@@ -127,6 +127,7 @@ internal static class GatewayHost
         app.MapTicketEndpoints();
         app.MapGatewayMetrics();
         app.MapHealthEndpoints();
+        app.MapClientScriptEndpoints();
         return app;
     }
 

@@ -1,0 +1,112 @@
+using Microsoft.Playwright;
+
+namespace Gateway.Tests.Browser;
+
+/// <summary>
+/// Debian's Chromium (<c>/usr/bin/chromium</c>, which test.sh installs), headless, driven by
+/// Playwright. No browser is downloaded: Playwright's driver talks to the system's.
+/// </summary>
+public sealed class BrowserSession : IAsyncDisposable
+{
+    public const string ChromiumPath = "/usr/bin/chromium";
+
+    private readonly IPlaywright _playwright;
+
+    private BrowserSession(IPlaywright playwright, IBrowser browser)
+    {
+        _playwright = playwright;
+        Browser = browser;
+    }
+
+    public IBrowser Browser { get; }
+
+    public static async Task<BrowserSession> LaunchAsync()
+    {
+        if (!File.Exists(ChromiumPath))
+        {
+            Assert.Fail($"{ChromiumPath} is not installed: ./test.sh installs it (Debian package chromium), or install it yourself");
+        }
+
+        IPlaywright playwright = await Playwright.CreateAsync();
+        IBrowser browser = await playwright.Chromium.LaunchAsync(new()
+        {
+            ExecutablePath = ChromiumPath,
+            Headless = true,
+
+            // A page the test serves through routing has no address of its own, so Chromium's Local
+            // Network Access checks treat it as public and block its WebSockets to 127.0.0.1
+            // (net::ERR_BLOCKED_BY_LOCAL_NETWORK_ACCESS_CHECKS). The gateway under test is on loopback.
+            Args = ["--disable-features=LocalNetworkAccessChecks,LocalNetworkAccessChecksWebSockets"],
+        });
+        return new BrowserSession(playwright, browser);
+    }
+
+    /// <summary>
+    /// A new page whose HTML is <paramref name="html"/>, loaded from <c>{origin}/test-page.html</c>:
+    /// the browser answers that one address itself, and everything else the page asks for goes to
+    /// the origin (the gateway, or a proxy in front of it).
+    /// </summary>
+    public async Task<BrowserPage> OpenAsync(Uri origin, string html)
+    {
+        IBrowserContext context = await Browser.NewContextAsync(new() { ViewportSize = new() { Width = 1000, Height = 700 } });
+        IPage page = await context.NewPageAsync();
+        var logs = new List<string>();
+        page.Console += (_, message) => { lock (logs) { logs.Add($"console.{message.Type}: {message.Text}"); } };
+        page.PageError += (_, error) => { lock (logs) { logs.Add($"page error: {error}"); } };
+        var address = new Uri(origin, "/test-page.html");
+        await page.RouteAsync(address.ToString(), route => route.FulfillAsync(new() { ContentType = "text/html; charset=utf-8", Body = html }));
+        await page.GotoAsync(address.ToString());
+        return new BrowserPage(context, page, logs);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Browser.CloseAsync();
+        _playwright.Dispose();
+    }
+}
+
+/// <summary>One page of a test, with what its console said (shown when a wait fails).</summary>
+public sealed class BrowserPage(IBrowserContext context, IPage page, List<string> logs) : IAsyncDisposable
+{
+    /// <summary>How long a wait on the page may take: generous, since the machine may be busy; a pass takes a second or two.</summary>
+    private const float WaitMilliseconds = 60_000;
+
+    public IPage Page { get; } = page;
+
+    /// <summary>Awaits a JavaScript condition on the page; on timeout fails the test with the page's console and a screenshot.</summary>
+    public async Task WaitAsync(string condition, string what)
+    {
+        try
+        {
+            await Page.WaitForFunctionAsync(condition, null, new() { Timeout = WaitMilliseconds, PollingInterval = 20 });
+        }
+        catch (TimeoutException)
+        {
+            await ScreenshotAsync("timeout");
+            string console;
+            lock (logs)
+            {
+                console = string.Join('\n', logs);
+            }
+
+            string seen = await Page.EvaluateAsync<string>("JSON.stringify({ seen: window.seen, states: window.states, state: window.client?.state, transport: window.client?.transport })");
+            Assert.Fail($"timed out waiting for {what} ({condition})\npage: {seen}\nconsole:\n{console}");
+        }
+    }
+
+    /// <summary>The seqs the page's listener got, in order.</summary>
+    public async Task<long[]> SeenAsync() => await Page.EvaluateAsync<long[]>("window.seen");
+
+    /// <summary>Saves a screenshot of the page and attaches it to the test's results.</summary>
+    public async Task ScreenshotAsync(string name)
+    {
+        string directory = Path.Combine(TestContext.CurrentContext.WorkDirectory, "screenshots");
+        Directory.CreateDirectory(directory);
+        string file = Path.Combine(directory, $"{TestContext.CurrentContext.Test.Name}-{name}.png");
+        await Page.ScreenshotAsync(new() { Path = file, FullPage = true });
+        TestContext.AddTestAttachment(file, name);
+    }
+
+    public async ValueTask DisposeAsync() => await context.CloseAsync();
+}
