@@ -5,6 +5,7 @@ using Gateway.Hub;
 using Gateway.Protocol.Framing;
 using Gateway.Protocol.Messages;
 using Gateway.Sessions;
+using Gateway.Security;
 
 namespace Gateway.Tests.Connections;
 
@@ -15,7 +16,7 @@ namespace Gateway.Tests.Connections;
 /// </summary>
 public sealed class ConflationTests
 {
-    private static readonly ConflationPolicy Policy = new(["progress", "stage.*"]);
+    private static readonly ConflationPolicy Policy = new(NamePatterns.Of(["progress", "stage.*"]));
 
     private static readonly LagLimits Roomy = new(MaxBytes: 1 << 20, MaxAge: 1000, Granularity: 10);
 

@@ -15,17 +15,11 @@ namespace Gateway.Connections;
 /// gets its policy from its session's settings (<see cref="SessionSettings.Conflation"/>: the
 /// session profile's <c>Conflate</c>, else the global one).
 /// </summary>
-/// <param name="names">The conflated names, already validated.</param>
+/// <param name="names">The conflated names, already validated (<see cref="ClientPublishEvents.IsValid"/>).</param>
 internal sealed class ConflationPolicy(NamePatterns names)
 {
     /// <summary>Only events their publisher marked conflatable.</summary>
     public static readonly ConflationPolicy MarkedOnly = new(NamePatterns.None);
-
-    /// <summary>A policy over already-validated patterns (<see cref="ClientPublishEvents.IsValid"/>).</summary>
-    public ConflationPolicy(string[] names)
-        : this(NamePatterns.Of(names))
-    {
-    }
 
     /// <summary>True when events named <paramref name="name"/> are conflatable whoever published them.</summary>
     public bool ConflatesName(string name) => names.Allows(name);

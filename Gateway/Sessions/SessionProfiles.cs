@@ -23,8 +23,11 @@ internal sealed class SessionSettings
     /// <summary>The most bytes of event data (names and <c>data</c>) history keeps; 0: no such bound.</summary>
     public required long HistoryMaxBytes { get; init; }
 
-    /// <summary>The event names that may be conflated for a client that falls behind (spec section 12).</summary>
-    public required NamePatterns Conflate { get; init; }
+    /// <summary>
+    /// What each connection's send queue may conflate for a client that falls behind (spec section
+    /// 12): the names the profile's <c>Conflate</c> (else the global one) lists, and what publishers mark.
+    /// </summary>
+    public required ConflationPolicy Conflation { get; init; }
 
     /// <summary>Whether the session keeps presence (spec section 17).</summary>
     public required bool Presence { get; init; }
@@ -46,9 +49,6 @@ internal sealed class SessionSettings
 
     /// <summary>Each connection's lag bounds, in the gateway clock's timestamps.</summary>
     public required LagLimits Lag { get; init; }
-
-    /// <summary>What each connection's send queue may conflate: <see cref="Conflate"/>, and what publishers mark.</summary>
-    public ConflationPolicy Conflation => field ??= new ConflationPolicy(Conflate);
 
     /// <summary>True when a client may have an event named <paramref name="name"/> conflated.</summary>
     public bool Conflates(string name) => Conflation.ConflatesName(name);
@@ -80,7 +80,7 @@ internal sealed class SessionProfiles
             Profile = null,
             HistoryMaxEvents = history.MaxEvents,
             HistoryMaxBytes = history.MaxBytes,
-            Conflate = NamePatterns.Of(sessions.Conflate),
+            Conflation = new ConflationPolicy(NamePatterns.Of(sessions.Conflate)),
             Presence = presence.Enabled,
             PresenceKey = globalPresence,
             ClientPublishEvents = new ClientPublishEvents(security.ClientPublishEvents),
@@ -101,7 +101,7 @@ internal sealed class SessionProfiles
                 Profile = key,
                 HistoryMaxEvents = p.History?.MaxEvents ?? d.HistoryMaxEvents,
                 HistoryMaxBytes = p.History?.MaxBytes ?? d.HistoryMaxBytes,
-                Conflate = p.Conflate is { } conflate ? NamePatterns.Of(conflate) : d.Conflate,
+                Conflation = p.Conflate is { } conflate ? new ConflationPolicy(NamePatterns.Of(conflate)) : d.Conflation,
                 Presence = p.Presence ?? d.Presence,
                 PresenceKey = p.Presence is null ? d.PresenceKey : key + ":" + nameof(p.Presence),
                 ClientPublishEvents = p.ClientPublishEvents is { } names ? new ClientPublishEvents(names) : d.ClientPublishEvents,
