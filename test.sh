@@ -2,7 +2,8 @@
 # Runs every test. On a fresh machine it first installs what the tests need and is missing:
 # Debian's prometheus (promtool and the server, for the metrics tests) and redis-server (for
 # the Redis backplane tests; each test starts its own on 127.0.0.1), chromium (the browser
-# tests drive it with Playwright) and nodejs (client.js's unit tests run in Node's test runner).
+# tests drive it with Playwright), nodejs (client.js's unit tests run in Node's test runner, and
+# the chat example's agent is a Node program), python3 and curl (the examples' producers).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -20,6 +21,8 @@ need prometheus prometheus
 need redis-server redis-server
 need chromium chromium
 need node nodejs
+need python3 python3
+need curl curl
 
 if [ ${#missing[@]} -gt 0 ]; then
   packages=$(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')

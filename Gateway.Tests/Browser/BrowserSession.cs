@@ -48,15 +48,63 @@ public sealed class BrowserSession : IAsyncDisposable
     /// </summary>
     public async Task<BrowserPage> OpenAsync(Uri origin, string html)
     {
+        (IBrowserContext context, IPage page, List<string> logs) = await NewPageAsync();
+        var address = new Uri(origin, "/test-page.html");
+        await page.RouteAsync(address.ToString(), route => route.FulfillAsync(new() { ContentType = "text/html; charset=utf-8", Body = html }));
+        await page.GotoAsync(address.ToString());
+        return new BrowserPage(context, page, logs);
+    }
+
+    /// <summary>The origin an example's page is served from in tests: not the gateway's, as a real app's is not.</summary>
+    public static readonly Uri ExampleOrigin = new("http://examples.test/");
+
+    /// <summary>
+    /// Opens <paramref name="page"/> of an example (a file in <c>examples/{example}/web/</c>) as a
+    /// user would after serving that folder, with <c>?gateway=</c> naming the gateway under test
+    /// (the pages default to <c>http://127.0.0.1:8080</c>) and <paramref name="query"/> after it.
+    /// The browser answers the example's origin from the folder's files; everything else goes to
+    /// the network.
+    /// </summary>
+    public async Task<BrowserPage> OpenExampleAsync(string example, string page, Uri gateway, string? query = null)
+    {
+        (IBrowserContext context, IPage opened, List<string> logs) = await NewPageAsync();
+        string folder = Path.Combine(Examples.ExampleProgram.Folder(example), "web");
+        await opened.RouteAsync(new Uri(ExampleOrigin, "**").ToString(), async route =>
+        {
+            string path = new Uri(route.Request.Url).AbsolutePath.TrimStart('/');
+            string file = Path.GetFullPath(Path.Combine(folder, path.Length == 0 ? "index.html" : path));
+            if (!file.StartsWith(folder + Path.DirectorySeparatorChar, StringComparison.Ordinal) || !File.Exists(file))
+            {
+                await route.FulfillAsync(new() { Status = 404, ContentType = "text/plain", Body = $"no {path} in examples/{example}/web" });
+                return;
+            }
+
+            await route.FulfillAsync(new() { ContentType = ContentTypeOf(file), BodyBytes = await File.ReadAllBytesAsync(file) });
+        });
+        string address = new Uri(ExampleOrigin, page) + "?gateway=" + Uri.EscapeDataString(gateway.GetLeftPart(UriPartial.Authority)) + (query is null ? string.Empty : "&" + query);
+        await opened.GotoAsync(address);
+        return new BrowserPage(context, opened, logs);
+    }
+
+    private static string ContentTypeOf(string file) => Path.GetExtension(file) switch
+    {
+        ".html" => "text/html; charset=utf-8",
+        ".js" or ".mjs" => "text/javascript; charset=utf-8",
+        ".css" => "text/css; charset=utf-8",
+        ".json" => "application/json",
+        ".svg" => "image/svg+xml",
+        ".png" => "image/png",
+        _ => "application/octet-stream",
+    };
+
+    private async Task<(IBrowserContext Context, IPage Page, List<string> Logs)> NewPageAsync()
+    {
         IBrowserContext context = await Browser.NewContextAsync(new() { ViewportSize = new() { Width = 1000, Height = 700 } });
         IPage page = await context.NewPageAsync();
         var logs = new List<string>();
         page.Console += (_, message) => { lock (logs) { logs.Add($"console.{message.Type}: {message.Text}"); } };
         page.PageError += (_, error) => { lock (logs) { logs.Add($"page error: {error}"); } };
-        var address = new Uri(origin, "/test-page.html");
-        await page.RouteAsync(address.ToString(), route => route.FulfillAsync(new() { ContentType = "text/html; charset=utf-8", Body = html }));
-        await page.GotoAsync(address.ToString());
-        return new BrowserPage(context, page, logs);
+        return (context, page, logs);
     }
 
     public async ValueTask DisposeAsync()
@@ -90,7 +138,7 @@ public sealed class BrowserPage(IBrowserContext context, IPage page, List<string
                 console = string.Join('\n', logs);
             }
 
-            string seen = await Page.EvaluateAsync<string>("JSON.stringify({ seen: window.seen, states: window.states, state: window.client?.state, transport: window.client?.transport })");
+            string seen = await Page.EvaluateAsync<string>("JSON.stringify({ seen: window.seen, states: window.states, state: window.client?.state, transport: window.client?.transport, text: document.body?.innerText.slice(0, 2000) })");
             Assert.Fail($"timed out waiting for {what} ({condition})\npage: {seen}\nconsole:\n{console}");
         }
     }
