@@ -159,27 +159,33 @@ public sealed partial class ChatAgentExampleTests
     [Test]
     public async Task The_page_sends_a_message_shows_the_answer_and_both_members_when_a_second_page_joins()
     {
-        await using ChatRun run = await ChatRun.StartAsync(delayMs: 5);
+        // Slow enough (about 3 s for the answer) that the second page usually joins mid-answer.
+        await using ChatRun run = await ChatRun.StartAsync(delayMs: 50);
         await using BrowserPage ada = await _browser.OpenExampleAsync(Example, "index.html", run.Gateway.BaseAddress, "room=room-4&user=Ada");
         await ada.WaitAsync("window.client && window.client.state === 'open'", "the page to connect");
 
         await ada.Page.FillAsync("#text", "How does reconnecting work?");
         await ada.Page.ClickAsync("#send");
         string answer = CannedAnswer("how does reconnecting work?");
-        await ada.WaitAsync(AnswerShown(answer), "the whole answer on the page");
+        await ada.WaitAsync("document.querySelector('.turn')?.dataset.status === 'answering' && document.querySelector('.msg.agent .text').textContent.length > 20", "the answer growing");
+        await ada.ScreenshotAsync("answering");
+
+        // Bob opens the page mid-answer and types his name into its form; he sees the conversation
+        // so far from the room's keyed state, then the rest of the answer live.
+        await using BrowserPage bob = await _browser.OpenExampleAsync(Example, "index.html", run.Gateway.BaseAddress, "room=room-4");
+        await bob.WaitAsync("!document.getElementById('join').hidden", "the page to ask for a name");
+        await bob.Page.FillAsync("#name", "Bob");
+        await bob.Page.ClickAsync("#join-form button");
+        await bob.WaitAsync("document.querySelector('.msg.agent .text')?.textContent.length > 0", "the answer so far on the second page");
+        Assert.That(answer, Does.StartWith(await bob.Page.InnerTextAsync(".msg.agent .text")), "what the late page shows is the answer's beginning");
+        await bob.WaitAsync(AnswerShown(answer), "the whole answer on the second page");
+        await ada.WaitAsync(AnswerShown(answer), "the whole answer on the first page");
+        Assert.That(await bob.Page.InnerTextAsync(".turn .msg.user .who"), Is.EqualTo("Ada"));
         Assert.That(await ada.Page.InnerTextAsync(".turn .msg.user.mine .text"), Is.EqualTo("How does reconnecting work?"));
         Assert.That(await ada.Page.InnerTextAsync(".turn .tool"), Does.Contain("search_docs(\"How does reconnecting work?\") → 2 results"));
         await ada.WaitAsync("document.querySelector('.turn').dataset.status === 'done'", "the status done");
         await ada.WaitAsync("document.getElementById('latency').textContent.includes('ms')", "a latency on the page");
         Assert.That(await ada.Page.InnerTextAsync("#state"), Is.EqualTo("open"));
-
-        // Bob types his name into the page's form; he sees the conversation so far from the room's state.
-        await using BrowserPage bob = await _browser.OpenExampleAsync(Example, "index.html", run.Gateway.BaseAddress, "room=room-4");
-        await bob.WaitAsync("!document.getElementById('join').hidden", "the page to ask for a name");
-        await bob.Page.FillAsync("#name", "Bob");
-        await bob.Page.ClickAsync("#join-form button");
-        await bob.WaitAsync(AnswerShown(answer), "the answer on the second page, from the room's state");
-        Assert.That(await bob.Page.InnerTextAsync(".turn .msg.user .who"), Is.EqualTo("Ada"));
 
         foreach (BrowserPage page in new[] { ada, bob })
         {

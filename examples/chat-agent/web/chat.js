@@ -54,16 +54,22 @@ function join(user) {
     showQueue();
   });
   client.on('@latency', (ms) => { $('latency').textContent = ` · ${ms} ms`; });
+  let loaded = false;
   client.on('@welcome', (w) => {
     me = w.connection;
-    if (!turns.size) {
+    // Once: after a reconnect the client resumes from its cursor and misses nothing.
+    if (!loaded) {
+      loaded = true;
       loadRoom();
     }
   });
   client.on('@reset', () => {
-    // The session started over (its history was lost): what the page shows is of another life.
+    // The session started over (its history was lost): the turns shown are of its former life.
+    // This page's unconfirmed messages stay: the client still holds them.
+    for (const t of turns.values()) {
+      t.li.remove();
+    }
     turns.clear();
-    $('messages').replaceChildren();
     loadRoom();
   });
   client.on('@members', renderMembers);
@@ -144,6 +150,7 @@ function apply(event, key, data, seq, append, fromState = false) {
       place(t);
       t.user.querySelector('.who').textContent = data.user ?? 'someone';
       t.user.querySelector('.text').textContent = data.text;
+      t.user.hidden = false;
       t.user.classList.toggle('mine', pending.has(data.clientId) || data.user === myName);
       const mine = pending.get(data.clientId);
       if (mine) {
@@ -219,6 +226,7 @@ function turnFor(id, seq) {
     li.className = 'turn';
     li.dataset.turn = id;
     const user = bubble('user', '', '');
+    user.hidden = true;
     const answer = bubble('agent', 'agent', '');
     answer.hidden = true;
     li.append(user, answer);
