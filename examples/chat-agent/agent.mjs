@@ -58,13 +58,19 @@ const server = createServer(async (req, res) => {
   // The turn's id is the key of every event of this exchange (spec section 19): the room's keyed
   // state then holds each message, status, tool call and answer, for anyone who joins later.
   const turn = `t${Date.now().toString(36)}-${++turns}`;
+  // The page's own id for its message, echoed so it can tell its message when it comes back.
+  const clientId = typeof call.data.clientId === 'string' ? call.data.clientId.slice(0, 64) : null;
   answer(res, 200, { accepted: true, answerId: turn });
 
   const room = call.session;
   const previous = rooms.get(room) ?? Promise.resolve();
   const next = previous
-    .then(() => runTurn(room, turn, { user: call.user, text, clientId: call.data.clientId ?? null }))
-    .catch((e) => console.error(`turn ${turn} in ${room} failed: ${e.message}`));
+    .then(() => runTurn(room, turn, { user: call.user, text, clientId }))
+    .catch(async (e) => {
+      console.error(`turn ${turn} in ${room} failed: ${e.message}`);
+      // The pages would otherwise show this turn as answering for ever.
+      await publish(room, { event: 'status', key: turn, data: { turn, state: 'failed', error: e.message } }).catch(() => {});
+    });
   rooms.set(room, next);
   next.then(() => { if (rooms.get(room) === next) rooms.delete(room); });
 });

@@ -166,7 +166,8 @@ function apply(event, key, data, seq, append, fromState = false) {
       if (seq >= t.statusSeq) {
         t.statusSeq = seq;
         t.li.dataset.status = data.state;
-        t.answer.querySelector('.who').textContent = { thinking: 'agent · thinking…', answering: 'agent · answering…', done: 'agent' }[data.state] ?? 'agent';
+        t.answer.querySelector('.who').textContent = { thinking: 'agent · thinking…', answering: 'agent · answering…', failed: `agent · failed: ${data.error}` }[data.state] ?? 'agent';
+        t.answer.hidden = false;
       }
       break;
     }
