@@ -141,6 +141,7 @@ public sealed class BuildRunnerExampleTests
         Assert.That(await page.Page.TextContentAsync("#log .line >> nth=-1"), Does.StartWith($"{lines}Build succeeded"));
         Assert.That(await page.Page.TextContentAsync("#log .line >> nth=8 >> span.c32"), Does.StartWith("Building C object src/core/"), "colours rendered, not shown as escapes");
         Assert.That(await page.Page.InnerTextAsync("#log"), Does.Not.Contain("\u001b").And.Not.Contain("[0m"));
+        Assert.That(await page.Page.Locator("#log .gap").CountAsync(), Is.Zero, "no lines missing from the start");
         Assert.That(await page.Page.InnerTextAsync("#result"), Does.StartWith("✔ Build passed").And.Contain($"{Thousands(lines)} lines"));
         Assert.That(await page.Page.InnerTextAsync("#line-count"), Is.EqualTo($"{Thousands(lines)} lines"));
         Assert.That(await page.Page.Locator("#components li[data-status=done]").CountAsync(), Is.EqualTo(Components.Length));
@@ -153,6 +154,28 @@ public sealed class BuildRunnerExampleTests
         // The view follows the log: its end is in sight.
         Assert.That(await page.Page.EvaluateAsync<bool>("(() => { const l = document.querySelector('#log'); return l.scrollTop + l.clientHeight >= l.scrollHeight - 8; })()"), Is.True);
         await page.ScreenshotAsync("after-the-build");
+    }
+
+    [Test]
+    public async Task A_page_open_before_the_build_follows_it_live_through_the_session_starting_over()
+    {
+        await using GatewayServer server = await GatewayServer.StartAsync(Settings(_checkpoints));
+
+        // A page opened on a previous build's log: the new build deletes the session, so the page
+        // sees it start over (a new epoch), clears itself, and follows the new build.
+        await server.PublishAsync(Session, "terminal_output", """{"line":"an old build's log","n":1}""");
+        await using BrowserPage page = await _browser.OpenExampleAsync(Example, "index.html", server.BaseAddress);
+        await page.WaitAsync("document.querySelectorAll('#log .line').length === 1 && window.client.state === 'open'", "the old log, live");
+
+        ExampleProgram build = await ExampleProgram.RunAsync(Example, server.BaseAddress, "bash", ["build.sh", "--delay", "0", "--checkpoints", _checkpoints]);
+        await build.DisposeAsync();
+        int lines = Printed(build).Length;
+        await page.WaitAsync($"document.querySelectorAll('#log .line').length === {lines} && document.body.dataset.result === 'passed'", $"the page to show {lines} lines and the result");
+        Assert.That(await page.Page.TextContentAsync("#log .line >> nth=0"), Is.EqualTo("1-- The C compiler identification is GNU 12.2.0"));
+        Assert.That(await page.Page.InnerTextAsync("#log"), Does.Not.Contain("an old build's log"));
+        Assert.That(await page.Page.Locator("#checkpoints li").CountAsync(), Is.EqualTo(14));
+        await page.WaitAsync("document.querySelector('#connection').dataset.state === 'complete'", "the page to say the build ended");
+        await page.ScreenshotAsync("live");
     }
 
     [Test]

@@ -32,6 +32,14 @@ function addLine(n, text) {
 function flushLines() {
   flushScheduled = false;
   const fragment = document.createDocumentFragment();
+  if (lineCount === 0 && pending.length > 0 && pending[0][0] > 1) {
+    // The session's history no longer held the start of the log (its profile keeps too few
+    // events for this build): say so rather than pass line n off as the first.
+    const gap = document.createElement('div');
+    gap.className = 'gap';
+    gap.textContent = `… lines 1 to ${pending[0][0] - 1} are no longer in the session's history`;
+    fragment.append(gap);
+  }
   for (const [n, text] of pending) {
     const line = document.createElement('div');
     line.className = 'line';
