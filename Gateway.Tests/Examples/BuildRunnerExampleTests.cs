@@ -157,6 +157,30 @@ public sealed class BuildRunnerExampleTests
     }
 
     [Test]
+    public async Task Without_the_profile_a_late_page_has_lost_the_start_of_the_log_and_says_so()
+    {
+        // The example's settings less its build-* profile: the session keeps the default 1000 events.
+        Dictionary<string, string?> settings = Settings(_checkpoints);
+        foreach (string key in settings.Keys.Where(k => k.StartsWith("Gateway:Sessions:Profiles:", StringComparison.Ordinal)).ToList())
+        {
+            settings.Remove(key);
+        }
+
+        await using GatewayServer server = await GatewayServer.StartAsync(settings);
+        ExampleProgram build = await ExampleProgram.RunAsync(Example, server.BaseAddress, "bash", ["build.sh", "--delay", "0", "--checkpoints", _checkpoints]);
+        await build.DisposeAsync();
+        int lines = Printed(build).Length;
+
+        await using BrowserPage page = await _browser.OpenExampleAsync(Example, "index.html", server.BaseAddress);
+        await page.WaitAsync("document.body.dataset.result === 'passed' && document.querySelector('#connection').dataset.state === 'complete'", "the page to show the result");
+        int shown = await page.Page.Locator("#log .line").CountAsync();
+        Assert.That(shown, Is.LessThan(DefaultHistory), "the history held the last 1000 events, of which only some are lines");
+        int first = int.Parse((await page.Page.TextContentAsync("#log .line >> nth=0 >> .n"))!, CultureInfo.InvariantCulture);
+        Assert.That(first, Is.EqualTo(lines - shown + 1), "the lines shown are the log's last ones, in order");
+        Assert.That(await page.Page.InnerTextAsync("#log .gap"), Is.EqualTo($"… lines 1 to {first - 1} are no longer in the session's history"));
+    }
+
+    [Test]
     public async Task A_page_open_before_the_build_follows_it_live_through_the_session_starting_over()
     {
         await using GatewayServer server = await GatewayServer.StartAsync(Settings(_checkpoints));
