@@ -74,7 +74,7 @@ pause() { # pause [lines]: the time <lines> lines take to print (default 1)
 
 # Colours, as compilers and test runners print them; the page renders them, anything else can
 # strip them.
-reset=$'\e[0m' bold=$'\e[1m' dim=$'\e[2m' red=$'\e[31m' green=$'\e[32m' yellow=$'\e[33m' cyan=$'\e[36m'
+reset=$'\e[0m' bold=$'\e[1m' red=$'\e[31m' green=$'\e[32m' yellow=$'\e[33m' cyan=$'\e[36m'
 
 # What is built: components (with their source files) and features (each a test suite).
 components=(core protocol storage net auth server cli)
@@ -127,7 +127,7 @@ checkpoint() {
   last_checkpoint=${file##*/}
 }
 
-compile_component() { # compile_component <name> <index>: CMake-style lines for one library
+compile_component() { # compile_component <name>: CMake-style lines for one library
   local c=$1 file n=0 warnings=0 pct
   read -ra files <<<"${sources[$c]}"
   publish "[{\"event\":\"component_progress\",\"key\":\"$c\",\"data\":{\"component\":\"$c\",\"compiled\":0,\"files\":${#files[@]},\"pct\":0,\"status\":\"compiling\",\"warnings\":0}},$(overall compile)]"

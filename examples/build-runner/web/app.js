@@ -264,7 +264,7 @@ try {
   client.on('build_progress', (e) => {
     const d = e.data;
     setOverall(d.pct, `${d.phase} · ${d.done} of ${d.total} steps · ${d.pct}%`);
-    if (!document.body.dataset.result || document.body.dataset.result === 'running') {
+    if (document.body.dataset.result === 'running') {
       $('#result').textContent = `Building… ${d.pct}%`;
     }
   });
