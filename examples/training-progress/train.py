@@ -191,8 +191,11 @@ def main():
                     "learningRate": float("%.6g" % learning_rate(step, args.steps, hyper["learningRate"], hyper["warmupSteps"])),
                 },
             })
-            oldest = oldest if oldest is not None else time.monotonic()
-            if len(pending) >= MAX_BATCH or time.monotonic() - oldest >= args.flush:
+            now = time.monotonic()
+            oldest = oldest if oldest is not None else now
+            # Send now if holding the steps through the next one would keep the oldest longer than
+            # --flush: a slow run sends every step at once, a fast one shares a POST among many.
+            if len(pending) >= MAX_BATCH or now + args.delay - oldest >= args.flush:
                 publisher.publish(pending)
                 pending, oldest = [], None
         summaries.append({"model": m, "name": model["name"], "finalLoss": loss,
