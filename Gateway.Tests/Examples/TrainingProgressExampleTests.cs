@@ -105,6 +105,13 @@ public sealed partial class TrainingProgressExampleTests
         await late.WaitAsync("document.getElementById('phase').textContent === 'completed' && document.querySelectorAll('#chart path.series').length === 3", "the late joiner's page to show the run");
         await CheckFinalPageAsync(late, server, models: 3, steps: 60);
         await late.ScreenshotAsync("late-joiner");
+
+        // The same over long polling, asked for in the address.
+        await using BrowserPage polling = await _browser.OpenExampleAsync(Example, "index.html", server.BaseAddress, "transport=poll");
+        await polling.WaitAsync("document.getElementById('phase').textContent === 'completed' && document.querySelectorAll('#chart path.series').length === 3", "the polling late joiner's page to show the run");
+        await CheckFinalPageAsync(polling, server, models: 3, steps: 60);
+        Assert.That(await polling.Page.InnerTextAsync("#connection"), Is.EqualTo("run ended · came over long polling"));
+        Assert.That(await polling.Page.InnerTextAsync("#notice"), Does.Contain("long polling (?transport=)"));
     }
 
     /// <summary>
