@@ -115,6 +115,31 @@ public sealed partial class TrainingProgressExampleTests
     }
 
     /// <summary>
+    /// History holds the last 50 events of the run's 82: a late joiner still gets the start, the
+    /// progress and the summary whole from the session's state, and the chart from what history
+    /// holds (the last 9 steps of model 1, all 40 of model 2), saying so.
+    /// </summary>
+    [Test]
+    public async Task A_late_joiner_of_a_run_longer_than_history_gets_the_numbers_from_state_and_the_chart_from_history()
+    {
+        await using GatewayServer server = await GatewayServer.StartAsync(new Dictionary<string, string?> { ["Gateway:History:MaxEvents"] = "50" });
+        await using ExampleProgram run = await ExampleProgram.RunAsync(Example, server.BaseAddress, "python3",
+            ["train.py", "--models", "2", "--steps", "40", "--delay", "0", "--flush", "0"]);
+
+        await using BrowserPage page = await _browser.OpenExampleAsync(Example, "index.html", server.BaseAddress);
+        await page.WaitAsync("document.getElementById('phase').textContent === 'completed' && document.querySelectorAll('#chart path.series').length === 2", "the page to show the run");
+        Assert.That(await page.SeenAsync(), Is.EqualTo(Enumerable.Range(33, 50).Select(i => (long)i).ToArray()), "what history holds");
+        Assert.That(await page.Page.InnerTextAsync("#chart-note"), Does.Contain("history"));
+        Assert.That(await page.Page.InnerTextAsync("#run"), Does.EndWith("2 models × 40 steps"), "training_started, from state: history no longer holds it");
+        Assert.That(await page.Page.InnerTextAsync("#hyper"), Does.Contain("warmupSteps"));
+        Assert.That(await page.Page.InnerTextAsync("#overall"), Is.EqualTo("80 of 80 steps"));
+        Assert.That(await page.Page.Locator("#summary-rows tr").CountAsync(), Is.EqualTo(2));
+        string[] paths = await page.Page.EvaluateAsync<string[]>("[...document.querySelectorAll('#chart path.series')].map(p => p.getAttribute('d'))");
+        Assert.That(paths.Select(d => Point().Matches(d).Count), Is.EqualTo(new[] { 9, 40 }));
+        await page.ScreenshotAsync("late-joiner-partial-history");
+    }
+
+    /// <summary>
     /// The page is served as usual, but the gateway is reached through a proxy that refuses
     /// WebSocket upgrades: the client falls back to long polling, the page says so, and the run
     /// shows with the same numbers.
