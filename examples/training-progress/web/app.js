@@ -123,8 +123,8 @@ function draw() {
   phase.className = `pill ${completed ? 'completed' : started || latest ? 'training' : 'waiting'}`;
   phase.textContent = completed ? 'completed' : started || latest ? 'training' : 'waiting for the run';
 
+  $('summary').hidden = !completed;
   if (completed) {
-    $('summary').hidden = false;
     $('summary-note').textContent = `${completed.totalSteps} steps in ${completed.seconds} s`;
     $('summary-rows').replaceChildren(...completed.models.map((m) => row(
       `${m.model}. ${m.name}`, m.finalLoss.toFixed(4), m.finalPerplexity.toFixed(2), m.bestLoss.toFixed(4))));
@@ -293,6 +293,14 @@ client.on('@state', (s) => {
 });
 client.on('@fallback', (f) => {
   showNotice(`WebSockets could not be opened from here (a proxy or firewall may block them): switched to ${TRANSPORT_NAMES[f.transport]}. The numbers are the same, just a little later.`);
+});
+client.on('@reset', () => {
+  // The session started over (deleted and published again, or an in-memory gateway restarted):
+  // what this page drew belongs to the old run.
+  Object.assign(run, { started: null, latest: null, latestSeq: 0, completed: null, partial: false });
+  run.series.clear();
+  run.best.clear();
+  render();
 });
 client.on('@resumed', (r) => {
   // History keeps the last events of a session only; the chart then starts where it does.
