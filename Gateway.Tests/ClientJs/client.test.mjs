@@ -375,7 +375,7 @@ test('client: after SSE fails too it long-polls from its cursor, filters by name
   assert.equal(client.transport, 'poll');
   const polls = fetch.calls.filter((c) => c.url.includes('/events?')).map((c) => c.url);
   assert.deepEqual(polls, [
-    'http://h/api/sessions/s/events?user=ada&since=2&epoch=e1&wait=25&limit=1000',
+    'http://h/api/sessions/s/events?user=ada&since=2&epoch=e1&wait=0&limit=1000',
     'http://h/api/sessions/s/events?user=ada&since=5&epoch=e1&wait=25&limit=1000',
   ]);
   assert.deepEqual(seen, [3, 5, 6]);

@@ -756,8 +756,10 @@ export class GatewayClient {
     while (generation === this.#generation) {
       const credentials = await this.#credentials();
       const headers = credentials.token !== undefined ? { Authorization: `Bearer ${credentials.token}` } : {};
+      // The first poll does not wait: its answer is what opens the transport, and on a quiet
+      // session a waiting one would leave the client "reconnecting" for a whole pollWait.
       const response = await this.#fetch(pollUrl(this.#target, {
-        cursor: this.#cursor, wait: this.#options.pollWait, ticket: credentials.ticket,
+        cursor: this.#cursor, wait: opened ? this.#options.pollWait : 0, ticket: credentials.ticket,
       }), { headers, signal: controller.signal });
       if (!response.ok) {
         throw new GatewayError(`http_${response.status}`, `the long poll answered ${response.status}: ${await response.text()}`);
