@@ -64,6 +64,9 @@ class Publisher:
                     return json.load(answer)
             except urllib.error.HTTPError as error:
                 detail = error.read().decode(errors="replace")
+                if error.code == 401:
+                    sys.exit(f"publish to {session} refused: {error.code} {detail}\n"
+                             "GATEWAY_SIGNING_KEY (and GATEWAY_JWT_ISSUER, GATEWAY_JWT_AUDIENCE) must match the gateway's Gateway:Auth settings")
                 if error.code < 500 and error.code != 429:
                     sys.exit(f"publish to {session} refused: {error.code} {detail}")
                 reason = f"{error.code} {detail}"

@@ -61,9 +61,9 @@ function detailOf(doc) {
 }
 
 function render(doc) {
-  let row = document.querySelector(`li[data-document="${doc.id}"]`);
+  let row = doc.row;
   if (!row) {
-    row = document.createElement('li');
+    row = doc.row = document.createElement('li');
     row.dataset.document = doc.id;
     row.innerHTML = `<div class="line"><span class="name"></span><span class="pages"></span><span class="status"></span></div>
       <div class="bar"><div class="fill"></div></div>
