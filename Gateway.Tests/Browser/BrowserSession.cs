@@ -48,11 +48,11 @@ public sealed class BrowserSession : IAsyncDisposable
     /// </summary>
     public async Task<BrowserPage> OpenAsync(Uri origin, string html)
     {
-        (IBrowserContext context, IPage page, List<string> logs) = await NewPageAsync();
+        (IBrowserContext context, IPage page, List<string> logs, List<string> requests) = await NewPageAsync();
         var address = new Uri(origin, "/test-page.html");
         await page.RouteAsync(address.ToString(), route => route.FulfillAsync(new() { ContentType = "text/html; charset=utf-8", Body = html }));
         await page.GotoAsync(address.ToString());
-        return new BrowserPage(context, page, logs);
+        return new BrowserPage(context, page, logs, requests);
     }
 
     /// <summary>The origin an example's page is served from in tests: not the gateway's, as a real app's is not.</summary>
@@ -67,7 +67,7 @@ public sealed class BrowserSession : IAsyncDisposable
     /// </summary>
     public async Task<BrowserPage> OpenExampleAsync(string example, string page, Uri gateway, string? query = null)
     {
-        (IBrowserContext context, IPage opened, List<string> logs) = await NewPageAsync();
+        (IBrowserContext context, IPage opened, List<string> logs, List<string> requests) = await NewPageAsync();
         string folder = Path.Combine(Examples.ExampleProgram.Folder(example), "web");
         await opened.RouteAsync(new Uri(ExampleOrigin, "**").ToString(), async route =>
         {
@@ -83,7 +83,7 @@ public sealed class BrowserSession : IAsyncDisposable
         });
         string address = new Uri(ExampleOrigin, page) + "?gateway=" + Uri.EscapeDataString(gateway.GetLeftPart(UriPartial.Authority)) + (query is null ? string.Empty : "&" + query);
         await opened.GotoAsync(address);
-        return new BrowserPage(context, opened, logs);
+        return new BrowserPage(context, opened, logs, requests);
     }
 
     private static string ContentTypeOf(string file) => Path.GetExtension(file) switch
@@ -97,14 +97,17 @@ public sealed class BrowserSession : IAsyncDisposable
         _ => "application/octet-stream",
     };
 
-    private async Task<(IBrowserContext Context, IPage Page, List<string> Logs)> NewPageAsync()
+    private async Task<(IBrowserContext Context, IPage Page, List<string> Logs, List<string> Requests)> NewPageAsync()
     {
         IBrowserContext context = await Browser.NewContextAsync(new() { ViewportSize = new() { Width = 1000, Height = 700 } });
         IPage page = await context.NewPageAsync();
         var logs = new List<string>();
         page.Console += (_, message) => { lock (logs) { logs.Add($"console.{message.Type}: {message.Text}"); } };
         page.PageError += (_, error) => { lock (logs) { logs.Add($"page error: {error}"); } };
-        return (context, page, logs);
+        var requests = new List<string>();
+        page.Request += (_, request) => { lock (requests) { requests.Add(request.Url); } };
+        page.WebSocket += (_, socket) => { lock (requests) { requests.Add(socket.Url); } };
+        return (context, page, logs, requests);
     }
 
     public async ValueTask DisposeAsync()
@@ -115,12 +118,24 @@ public sealed class BrowserSession : IAsyncDisposable
 }
 
 /// <summary>One page of a test, with what its console said (shown when a wait fails).</summary>
-public sealed class BrowserPage(IBrowserContext context, IPage page, List<string> logs) : IAsyncDisposable
+public sealed class BrowserPage(IBrowserContext context, IPage page, List<string> logs, List<string> requests) : IAsyncDisposable
 {
     /// <summary>How long a wait on the page may take: generous, since the machine may be busy; a pass takes a second or two.</summary>
     private const float WaitMilliseconds = 60_000;
 
     public IPage Page { get; } = page;
+
+    /// <summary>Every URL the page asked for so far, HTTP requests and WebSockets, in order (e.g. to check that no token is in one).</summary>
+    public string[] Requests
+    {
+        get
+        {
+            lock (requests)
+            {
+                return [.. requests];
+            }
+        }
+    }
 
     /// <summary>Awaits a JavaScript condition on the page; on timeout fails the test with the page's console and a screenshot.</summary>
     public async Task WaitAsync(string condition, string what)
