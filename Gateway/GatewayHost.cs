@@ -20,8 +20,16 @@ internal static class GatewayHost
     public const string InlineSocketCompletionsVariable = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
 
     /// <summary>
+    /// The setting that names a JSON settings file of the operator's (<c>--settings gateway.json</c>,
+    /// or the environment variable <c>SETTINGS</c>): it is read after <c>appsettings.json</c> and
+    /// before the environment and the command line, so a deployment keeps its settings in one file.
+    /// </summary>
+    public const string SettingsFileKey = "Settings";
+
+    /// <summary>
     /// Builds the host. Configuration comes from <c>appsettings.json</c> beside the binary, then
-    /// environment variables, then the command line, then <paramref name="overrides"/> (tests).
+    /// the operator's settings file if one is named (<see cref="SettingsFileKey"/>),
+    /// then environment variables, then the command line, then <paramref name="overrides"/> (tests).
     /// </summary>
     public static WebApplication Build(string[] args, IEnumerable<KeyValuePair<string, string?>>? overrides = null, Action<IServiceCollection>? configureServices = null)
     {
@@ -34,8 +42,9 @@ internal static class GatewayHost
         // Rebuild the sources explicitly: no file watching (one inotify instance per host adds up in
         // tests), and the same order everywhere.
         builder.Configuration.Sources.Clear();
+        builder.Configuration.AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true, reloadOnChange: false);
+        AddSettingsFile(builder.Configuration, args);
         builder.Configuration
-            .AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true, reloadOnChange: false)
             .AddEnvironmentVariables("ASPNETCORE_")
             .AddEnvironmentVariables("DOTNET_")
             .AddEnvironmentVariables()
@@ -177,6 +186,33 @@ internal static class GatewayHost
                 text.UseUtcTimestamp = true;
                 text.TimestampFormat = "yyyy-MM-dd'T'HH:mm:ss.fff'Z' ";
             });
+        }
+    }
+    /// <summary>Adds the file named by <see cref="SettingsFileKey"/>, if any; a missing or unreadable one stops start-up.</summary>
+    private static void AddSettingsFile(ConfigurationManager configuration, string[] args)
+    {
+        IConfigurationRoot early = new ConfigurationBuilder().AddEnvironmentVariables().AddCommandLine(args).Build();
+        if (early[SettingsFileKey] is not { Length: > 0 } named)
+        {
+            return;
+        }
+
+        string path = Path.GetFullPath(named);
+        if (!File.Exists(path))
+        {
+            throw new GatewayConfigurationException(
+                $"--settings names {named}, which does not exist (looked for {path}): give a JSON file shaped like appsettings.json, with a \"Gateway\" section");
+        }
+
+        try
+        {
+            configuration.AddJsonFile(path, optional: false, reloadOnChange: false);
+        }
+        catch (InvalidDataException e)
+        {
+            // The JSON provider says where the file stopped parsing in its inner exception.
+            throw new GatewayConfigurationException(
+                $"--settings names {named}, which is not a JSON settings file: {e.InnerException?.Message ?? e.Message}; it must be a JSON object shaped like appsettings.json", e);
         }
     }
 }

@@ -230,13 +230,15 @@ public sealed class BuildRunnerExampleTests
     }
 
     [Test]
-    public void The_readme_starts_the_gateway_with_the_settings_of_gateway_json()
+    public async Task The_readme_starts_the_gateway_with_gateway_json_and_the_gateway_takes_it()
     {
-        string readme = File.ReadAllText(Path.Combine(ExampleProgram.Folder(Example), "README.md")).Replace("'", string.Empty, StringComparison.Ordinal);
-        foreach ((string key, string? value) in ExampleSettings())
-        {
-            Assert.That(readme, Does.Contain($"--{key}={value}"), "the README's command line gives every setting of gateway.json");
-        }
+        string readme = File.ReadAllText(Path.Combine(ExampleProgram.Folder(Example), "README.md"));
+        Assert.That(readme, Does.Contain("dotnet run --project Gateway -c Release -- --settings examples/build-runner/gateway.json"));
+
+        // The same file through --settings: every key in it is a setting the gateway knows.
+        await using Microsoft.AspNetCore.Builder.WebApplication gateway = GatewayHost.Build(
+            ["--settings", Path.Combine(ExampleProgram.Folder(Example), "gateway.json"), "--Urls=http://127.0.0.1:0"]);
+        Assert.That(gateway.Configuration["Gateway:Sessions:Profiles:0:Match"], Is.EqualTo("build-*"));
     }
 
     /// <summary>The example's gateway.json as configuration keys, watching <paramref name="checkpoints"/> instead of the folder in the checkout.</summary>
