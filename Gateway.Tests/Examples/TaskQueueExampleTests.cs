@@ -109,14 +109,20 @@ public sealed partial class TaskQueueExampleTests
         await RunWorkersAsync(server.BaseAddress, "c1", tasks: 10);
         await consumer.WhenPrintedAsync("summary: run c1");
 
-        // The network drops the consumer's connection; a second run starts while it reconnects.
+        // The network drops the consumer's connection and keeps it out while a second run goes by:
+        // the proxy refuses its reconnections until the run has drained.
+        proxy.RefusesWebSocketUpgrades = true;
         Assert.That(proxy.CutAll(), Is.GreaterThan(0));
-        await consumer.WhenPrintedAsync("reconnecting, attempt 1");
         await RunWorkersAsync(server.BaseAddress, "c2", tasks: 10);
+        await consumer.WhenPrintedAsync("reconnecting, attempt 2");
+        Assert.That(consumer.Output, Does.Not.Contain(" c2-"), "nothing of the second run before the consumer is back");
+        proxy.RefusesWebSocketUpgrades = false;
         await consumer.WhenPrintedAsync("summary: run c2");
-        await consumer.WhenPrintedAsync("resumed after seq");
 
+        // Back, it got what it missed from the gateway's history: 10 outcomes and queue_drained (its filter's events).
+        await consumer.WhenPrintedAsync(": 11 missed events replayed");
         string output = consumer.Output;
+        await TestContext.Out.WriteLineAsync(output);
         MatchCollection lines = OutcomeLine().Matches(output);
         Dictionary<string, string> printed = [];
         foreach (Match line in lines)

@@ -72,6 +72,11 @@ try
 {
     await foreach (GatewayEvent e in client.Events(stop.Token))
     {
+        if (e.EpochChanged)
+        {
+            Console.Error.WriteLine("the session started over (deleted, expired, or its gateway restarted without Redis): what it held before is gone");
+        }
+
         switch (e.Name)
         {
             case QueueEvents.Completed or QueueEvents.Failed:

@@ -88,6 +88,12 @@ function reload() {
   loadSnapshot().catch((error) => console.error('reading the queue state failed:', error));
 }
 
+client.on('@resumed', (resumed) => {
+  // Back after a drop, but the gateway's history no longer held everything missed meanwhile:
+  // the keyed state still has every task's latest events.
+  if (!resumed.complete) reload();
+});
+
 client.on('@reset', () => {
   // The session started a new life (deleted, expired, or its gateway restarted): start over.
   tasks.clear();
