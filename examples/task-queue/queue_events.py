@@ -34,9 +34,10 @@ class QueueEvents:
     """Publishes task events to one session. Safe to share between worker threads."""
 
     def __init__(self, session="queue:default", gateway=None, api_key=None, attempts=5, timeout=10.0):
-        address = urllib.parse.urlsplit(gateway or os.environ.get("GATEWAY_URL") or DEFAULT_GATEWAY)
+        gateway = gateway or os.environ.get("GATEWAY_URL") or DEFAULT_GATEWAY
+        address = urllib.parse.urlsplit(gateway)
         if address.scheme not in ("http", "https") or not address.hostname:
-            raise ValueError(f"the gateway address must be http://host:port or https://host:port, not {gateway!r}")
+            raise ValueError(f"the gateway address (GATEWAY_URL) must be http://host:port or https://host:port, not {gateway!r}")
         self.session = session
         self._address = address
         self._path = f"{address.path.rstrip('/')}/api/sessions/{urllib.parse.quote(session, safe=':')}/events"

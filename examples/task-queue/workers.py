@@ -142,5 +142,5 @@ def fraction(text):
 if __name__ == "__main__":
     try:
         sys.exit(main())
-    except PublishError as error:
+    except (PublishError, ValueError) as error:
         sys.exit(f"workers.py: {error}")
