@@ -24,6 +24,7 @@ public sealed class TcpProxy : IAsyncDisposable
     private int _nextId;
     private int _accepted;
     private int _refusedUpgrades;
+    private bool _refusesWebSocketUpgrades;
 
     private TcpProxy(IPEndPoint upstream, bool refuseWebSocketUpgrades)
     {
@@ -42,8 +43,16 @@ public sealed class TcpProxy : IAsyncDisposable
     /// <summary>The proxy's own address: a page loaded from here talks to the gateway through it.</summary>
     public Uri BaseAddress { get; }
 
-    /// <summary>When true, a connection whose first request asks for <c>Upgrade: websocket</c> gets 403 and is closed.</summary>
-    public bool RefusesWebSocketUpgrades { get; }
+    /// <summary>
+    /// When true, a connection whose first request asks for <c>Upgrade: websocket</c> gets 403 and is
+    /// closed. May be changed while the proxy runs (a network that blocks WebSockets for a while);
+    /// it applies to the connections accepted after.
+    /// </summary>
+    public bool RefusesWebSocketUpgrades
+    {
+        get => Volatile.Read(ref _refusesWebSocketUpgrades);
+        set => Volatile.Write(ref _refusesWebSocketUpgrades, value);
+    }
 
     /// <summary>Connections accepted so far.</summary>
     public int Accepted => Volatile.Read(ref _accepted);
