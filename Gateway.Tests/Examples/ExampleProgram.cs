@@ -111,14 +111,24 @@ public sealed class ExampleProgram : IAsyncDisposable
             _watches.Add((text, seen));
         }
 
+        // A program that ends without printing it fails the wait at once, not at the test's deadline.
+        Task ended = Task.WhenAll(_process.WaitForExitAsync(TestClient.Deadline), _reading);
         try
         {
-            await seen.Task.WaitAsync(TestClient.Deadline);
+            await Task.WhenAny(seen.Task, ended).WaitAsync(TestClient.Deadline);
         }
         catch (OperationCanceledException)
         {
-            Assert.Fail($"{Description} never printed \"{text}\"; it printed:\n{Output}");
         }
+
+        if (seen.Task.IsCompleted)
+        {
+            return;
+        }
+
+        Assert.Fail(ended.IsCompletedSuccessfully
+            ? $"{Description} exited with {_process.ExitCode} without printing \"{text}\"; it printed:\n{Output}"
+            : $"{Description} never printed \"{text}\"; it printed:\n{Output}");
     }
 
     /// <summary>Writes <paramref name="line"/> to the program's standard input.</summary>
