@@ -141,6 +141,32 @@ public sealed class DashboardTests
     }
 
     [Test]
+    public async Task A_long_session_opens_on_its_last_500_events_and_the_tail_stays_bounded()
+    {
+        const string Session = "log-1";
+        await using GatewayServer server = await GatewayServer.StartAsync();
+        string batch = "[" + string.Join(",", Enumerable.Range(1, 600).Select(i => $"{{\"event\":\"line\",\"data\":{{\"n\":{i}}}}}")) + "]";
+        await PostAsync(server, Session, batch);
+
+        var sockets = new List<string>();
+        await using BrowserPage page = await OpenAsync(server.BaseAddress, $"/#/session/{Session}", webSockets: sockets);
+        await page.WaitAsync("document.querySelector('#tail .tail-row:last-child')?.dataset.seq === '600'", "the tail to reach seq 600");
+        lock (sockets)
+        {
+            Assert.That(sockets, Has.Exactly(1).Contain("since=100&"), "the replay asked for the last 500 events only");
+        }
+
+        Assert.That(await page.Page.Locator("#tail .tail-row").CountAsync(), Is.EqualTo(500));
+        Assert.That(await page.Page.GetAttributeAsync("#tail .tail-row:first-child", "data-seq"), Is.EqualTo("101"), "the last 500 of history, not all of it");
+
+        await server.PublishAsync(Session, "line", "{\"n\":601}");
+        await page.WaitAsync("document.querySelector('#tail .tail-row:last-child')?.dataset.seq === '601'", "a live event");
+        Assert.That(await page.Page.Locator("#tail .tail-row").CountAsync(), Is.EqualTo(500), "bounded");
+        Assert.That(await page.Page.GetAttributeAsync("#tail .tail-row:first-child", "data-seq"), Is.EqualTo("102"));
+        Assert.That(await page.Page.InnerTextAsync("#tail-count"), Is.EqualTo("last 500"));
+    }
+
+    [Test]
     public async Task With_presence_off_the_session_view_says_so()
     {
         await using GatewayServer server = await GatewayServer.StartAsync(new Dictionary<string, string?> { ["Gateway:Presence:Enabled"] = "false" });
@@ -232,9 +258,8 @@ public sealed class DashboardTests
         await using GatewayServer server = await GatewayServer.StartAsync(TestTokens.JwtSettings());
         await PostAsync(server, Session, "{\"event\":\"build_progress\",\"data\":{\"pct\":10}}", apiKey: TestTokens.ApiKey);
 
-        await using BrowserPage page = await OpenAsync(server.BaseAddress, $"/#/session/{Session}");
         var sockets = new List<string>();
-        page.Page.WebSocket += (_, socket) => { lock (sockets) { sockets.Add(socket.Url); } };
+        await using BrowserPage page = await OpenAsync(server.BaseAddress, $"/#/session/{Session}", webSockets: sockets);
         await page.WaitAsync("!document.querySelector('#token-overlay').hidden", "the token prompt");
         await page.ScreenshotAsync("token-prompt");
 
@@ -279,13 +304,18 @@ public sealed class DashboardTests
     /// window. The page's Content-Security-Policy forbids eval, which Playwright's waits on a
     /// condition use; the tests bypass it, except the one that checks the page runs under it.
     /// </summary>
-    private async Task<BrowserPage> OpenAsync(Uri origin, string path = "/", bool bypassCsp = true)
+    private async Task<BrowserPage> OpenAsync(Uri origin, string path = "/", bool bypassCsp = true, List<string>? webSockets = null)
     {
         IBrowserContext context = await _browser.Browser.NewContextAsync(new() { ViewportSize = new() { Width = 1000, Height = 700 }, BypassCSP = bypassCsp });
         IPage page = await context.NewPageAsync();
         var logs = new List<string>();
         page.Console += (_, message) => { lock (logs) { logs.Add($"console.{message.Type}: {message.Text}"); } };
         page.PageError += (_, error) => { lock (logs) { logs.Add($"page error: {error}"); } };
+        if (webSockets is not null)
+        {
+            page.WebSocket += (_, socket) => { lock (webSockets) { webSockets.Add(socket.Url); } };
+        }
+
         await page.GotoAsync(new Uri(origin, path).ToString());
         return new BrowserPage(context, page, logs);
     }

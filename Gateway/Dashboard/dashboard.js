@@ -159,6 +159,9 @@ function showClientStatus() {
     return;
   }
   const { client } = session;
+  if (!client) {
+    return;
+  }
   const s = session.lastState ?? { state: client.state };
   const via = client.transport !== 'websocket' ? ` · ${TRANSPORT_NAMES[client.transport]}` : '';
   switch (s.state) {
@@ -190,7 +193,7 @@ function showClientStatus() {
 
 $('status-retry').addEventListener('click', () => {
   const session = view.session;
-  if (!session) {
+  if (!session?.client) {
     return;
   }
   // close() then connect(): the attempt count starts over and the client resumes from its cursor.
@@ -487,30 +490,57 @@ function openSession(name) {
   $('publish-result').className = 'publish-result';
   resetTail();
 
-  const client = new GatewayClient(webSocketAddress(name), {
-    since: 0,
-    presence: true,
-    ...clientCredentials(name),
-  });
   const session = {
     name,
-    client,
+    client: null,
     me: null,
     complete: false,
     lastState: null,
     lastError: null,
     state: {},
     keyed: {},
-    // Events that came while a status request was out: applied again on top of its answer.
-    sinceSnapshot: null,
+    // One list per status request out: the events that came meanwhile, applied again on top of its answer.
+    snapshots: new Set(),
     members: [],
     presenceOff: null,
   };
   view.session = session;
-  window.client = client;
   markCurrentSession();
   renderState();
   renderPresence();
+  showStatus('connecting', 'connecting…');
+  startingPoint(name).then((start) => {
+    if (view.session === session) {
+      watch(session, start);
+    }
+  });
+}
+
+/**
+ * Where the tail starts: the last TAIL_MAX events of what history holds, not all of it (a profile
+ * may keep a million). Unknown, refused or unreachable: from the start of what there is.
+ */
+async function startingPoint(name) {
+  try {
+    const response = await api(`api/sessions/${encodeURIComponent(name)}`);
+    if (response.ok) {
+      const session = await response.json();
+      return { since: Math.max(0, session.seq - TAIL_MAX), epoch: session.epoch };
+    }
+  } catch {
+    // The client reports the outage itself.
+  }
+  return { since: 0 };
+}
+
+function watch(session, start) {
+  const client = new GatewayClient(webSocketAddress(session.name), {
+    ...start,
+    presence: true,
+    ...clientCredentials(session.name),
+  });
+  session.client = client;
+  window.client = client;
 
   client.on('@state', (s) => {
     session.lastState = s;
@@ -575,7 +605,7 @@ function closeSession() {
     return;
   }
   view.session = null;
-  session.client.close();
+  session.client?.close();
   window.client = undefined;
 }
 
@@ -604,20 +634,20 @@ function onClientError(session, error) {
 
 /** Reads the session's state and keyed state; events that arrive meanwhile are applied again on top. */
 async function refreshSnapshot(session) {
-  session.sinceSnapshot = [];
+  const later = [];
+  session.snapshots.add(later);
   let status;
   try {
     status = await session.client.status();
   } catch {
     // Disconnected meanwhile: the next open reads it again.
-    session.sinceSnapshot = null;
     return;
+  } finally {
+    session.snapshots.delete(later);
   }
   if (view.session !== session) {
     return;
   }
-  const later = session.sinceSnapshot ?? [];
-  session.sinceSnapshot = null;
   if (!status) {
     return;
   }
@@ -640,7 +670,9 @@ function onEvent(session, e) {
   if (view.session !== session) {
     return;
   }
-  session.sinceSnapshot?.push(e);
+  for (const later of session.snapshots) {
+    later.push(e);
+  }
   applyToState(session, e);
   setSeq(e.seq);
   queueRow(e);
@@ -694,6 +726,7 @@ const tail = {
   pending: [],
   frame: 0,
   paused: false,
+  pausedBy: null,
   missed: 0,
   rows: 0,
   events: new WeakMap(),
@@ -794,8 +827,9 @@ function renderTailCount() {
   setText($('tail-count'), tail.rows ? (tail.rows >= TAIL_MAX ? `last ${TAIL_MAX}` : `${tail.rows}`) : '');
 }
 
-function setPaused(paused) {
+function setPaused(paused, by = 'button') {
   tail.paused = paused;
+  tail.pausedBy = paused ? by : null;
   if (!paused) {
     tail.missed = 0;
     const box = $('tail');
@@ -836,8 +870,8 @@ $('tail').addEventListener('scroll', () => {
   const box = $('tail');
   const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 24;
   if (!atBottom && !tail.paused) {
-    setPaused(true);
-  } else if (atBottom && tail.paused && !tail.missed) {
+    setPaused(true, 'scroll');
+  } else if (atBottom && tail.pausedBy === 'scroll') {
     setPaused(false);
   }
 }, { passive: true });
