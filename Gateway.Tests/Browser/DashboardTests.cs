@@ -116,6 +116,9 @@ public sealed class DashboardTests
             await page.Page.EmulateMediaAsync(new() { ColorScheme = ColorScheme.Dark });
             await page.ScreenshotAsync("session-dark");
             await page.Page.EmulateMediaAsync(new() { ColorScheme = ColorScheme.Light });
+            await page.Page.SetViewportSizeAsync(1440, 900);
+            await page.ScreenshotAsync("session-wide");
+            await page.Page.SetViewportSizeAsync(1000, 700);
         }
 
         await page.WaitAsync($"document.querySelector('#members li[data-connection=\"{aliceConnection}\"]') === null", "alice to leave");
