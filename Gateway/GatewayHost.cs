@@ -137,6 +137,7 @@ internal static class GatewayHost
         app.MapGatewayMetrics();
         app.MapHealthEndpoints();
         app.MapClientScriptEndpoints();
+        app.MapDashboardEndpoints();
         return app;
     }
 

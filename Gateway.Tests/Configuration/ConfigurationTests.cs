@@ -168,6 +168,7 @@ public sealed class ConfigurationTests
         AssertSame(new BackplaneOptions(), Bound<BackplaneOptions>(services), json, BackplaneOptions.Section);
         AssertSame(new HooksOptions(), Bound<HooksOptions>(services), json, HooksOptions.Section);
         AssertSame(new PresenceOptions(), Bound<PresenceOptions>(services), json, PresenceOptions.Section);
+        AssertSame(new DashboardOptions(), Bound<DashboardOptions>(services), json, DashboardOptions.Section);
         Assert.That(file["Urls"], Is.EqualTo(GatewayConfiguration.DefaultUrl));
     }
 

@@ -30,6 +30,7 @@ internal static class GatewayConfiguration
         ("Hooks", typeof(HooksOptions)),
         ("Presence", typeof(PresenceOptions)),
         ("Sources", typeof(SourcesOptions)),
+        ("Dashboard", typeof(DashboardOptions)),
     ];
 
     public static IServiceCollection AddGatewayOptions(this IServiceCollection services)
@@ -48,6 +49,7 @@ internal static class GatewayConfiguration
         Add<HooksOptions>(services, HooksOptions.Section);
         Add<PresenceOptions>(services, PresenceOptions.Section);
         Add<SourcesOptions>(services, SourcesOptions.Section);
+        services.AddOptions<DashboardOptions>().BindConfiguration(DashboardOptions.Section);
         return services;
     }
 
@@ -73,6 +75,7 @@ internal static class GatewayConfiguration
         Resolve<HooksOptions>(services, problems);
         Resolve<PresenceOptions>(services, problems);
         Resolve<SourcesOptions>(services, problems);
+        Resolve<DashboardOptions>(services, problems);
         if (problems.Count > 0)
         {
             throw new GatewayConfigurationException("invalid configuration:\n  " + string.Join("\n  ", problems));

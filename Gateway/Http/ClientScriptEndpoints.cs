@@ -1,6 +1,3 @@
-using System.Security.Cryptography;
-using Microsoft.Net.Http.Headers;
-
 namespace Gateway.Http;
 
 /// <summary>
@@ -17,69 +14,14 @@ internal static class ClientScriptEndpoints
     /// </summary>
     public const string CacheControl = "public, max-age=300";
 
-    private static readonly ClientFile Script = ClientFile.Load("Gateway.Client.client.js", "text/javascript; charset=utf-8");
+    private static readonly EmbeddedFile Script = EmbeddedFile.Load("Gateway.Client.client.js", "text/javascript; charset=utf-8", CacheControl);
 
     // No MIME type is registered for TypeScript; this is the one TypeScript tooling and Deno use.
-    private static readonly ClientFile Declarations = ClientFile.Load("Gateway.Client.client.d.ts", "application/typescript; charset=utf-8");
+    private static readonly EmbeddedFile Declarations = EmbeddedFile.Load("Gateway.Client.client.d.ts", "application/typescript; charset=utf-8", CacheControl);
 
     public static void MapClientScriptEndpoints(this IEndpointRouteBuilder app)
     {
         app.MapMethods("/client.js", [HttpMethods.Get, HttpMethods.Head], (HttpContext http) => Script.Serve(http));
         app.MapMethods("/client.d.ts", [HttpMethods.Get, HttpMethods.Head], (HttpContext http) => Declarations.Serve(http));
-    }
-
-    /// <summary>One embedded file, read once, with a strong ETag from a hash of its bytes.</summary>
-    private sealed class ClientFile(byte[] bytes, string contentType, EntityTagHeaderValue etag)
-    {
-        public static ClientFile Load(string resource, string contentType)
-        {
-            using Stream stream = typeof(ClientScriptEndpoints).Assembly.GetManifestResourceStream(resource)
-                ?? throw new InvalidOperationException($"the embedded resource {resource} is missing from the build");
-            using var copy = new MemoryStream();
-            stream.CopyTo(copy);
-            byte[] bytes = copy.ToArray();
-
-            // 16 bytes of SHA-256 name the content well enough for a cache, in a short header.
-            string hash = Convert.ToHexStringLower(SHA256.HashData(bytes).AsSpan(0, 16));
-            return new ClientFile(bytes, contentType, new EntityTagHeaderValue($"\"{hash}\""));
-        }
-
-        public IResult Serve(HttpContext http)
-        {
-            IHeaderDictionary headers = http.Response.Headers;
-            headers.CacheControl = CacheControl;
-            headers.ETag = etag.ToString();
-            headers.XContentTypeOptions = "nosniff";
-            if (Matches(http.Request.Headers.IfNoneMatch))
-            {
-                return Results.StatusCode(StatusCodes.Status304NotModified);
-            }
-
-            return HttpMethods.IsHead(http.Request.Method)
-                ? new HeadResult(contentType, bytes.Length)
-                : Results.Bytes(bytes, contentType);
-        }
-
-        /// <summary>If-None-Match uses the weak comparison (RFC 9110 section 13.1.2): a W/ tag of the same value matches too.</summary>
-        private bool Matches(Microsoft.Extensions.Primitives.StringValues ifNoneMatch)
-        {
-            if (ifNoneMatch.Count == 0 || !EntityTagHeaderValue.TryParseList(ifNoneMatch, out IList<EntityTagHeaderValue>? tags))
-            {
-                return false;
-            }
-
-            return tags.Any(tag => tag.Equals(EntityTagHeaderValue.Any) || tag.Compare(etag, useStrongComparison: false));
-        }
-    }
-
-    /// <summary>HEAD: the GET's headers, with its length, and no body.</summary>
-    private sealed class HeadResult(string contentType, int length) : IResult
-    {
-        public Task ExecuteAsync(HttpContext httpContext)
-        {
-            httpContext.Response.ContentType = contentType;
-            httpContext.Response.ContentLength = length;
-            return Task.CompletedTask;
-        }
     }
 }
