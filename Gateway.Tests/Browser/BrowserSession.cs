@@ -97,9 +97,21 @@ public sealed class BrowserSession : IAsyncDisposable
         _ => "application/octet-stream",
     };
 
-    private async Task<(IBrowserContext Context, IPage Page, List<string> Logs, List<string> Requests)> NewPageAsync()
+    /// <summary>
+    /// A new page at <paramref name="address"/>, served by whatever answers there (the gateway's
+    /// own pages). <paramref name="bypassCsp"/> lifts the page's Content-Security-Policy, which
+    /// forbids the eval that <see cref="BrowserPage.WaitAsync"/> needs.
+    /// </summary>
+    public async Task<BrowserPage> GoToAsync(Uri address, bool bypassCsp = false)
     {
-        IBrowserContext context = await Browser.NewContextAsync(new() { ViewportSize = new() { Width = 1000, Height = 700 } });
+        (IBrowserContext context, IPage page, List<string> logs, List<string> requests) = await NewPageAsync(bypassCsp);
+        await page.GotoAsync(address.ToString());
+        return new BrowserPage(context, page, logs, requests);
+    }
+
+    private async Task<(IBrowserContext Context, IPage Page, List<string> Logs, List<string> Requests)> NewPageAsync(bool bypassCsp = false)
+    {
+        IBrowserContext context = await Browser.NewContextAsync(new() { ViewportSize = new() { Width = 1000, Height = 700 }, BypassCSP = bypassCsp });
         IPage page = await context.NewPageAsync();
         var logs = new List<string>();
         page.Console += (_, message) => { lock (logs) { logs.Add($"console.{message.Type}: {message.Text}"); } };

@@ -151,13 +151,10 @@ public sealed class DashboardTests
         string batch = "[" + string.Join(",", Enumerable.Range(1, 600).Select(i => $"{{\"event\":\"line\",\"data\":{{\"n\":{i}}}}}")) + "]";
         await PostAsync(server, Session, batch);
 
-        var sockets = new List<string>();
-        await using BrowserPage page = await OpenAsync(server.BaseAddress, $"/#/session/{Session}", webSockets: sockets);
+        await using BrowserPage page = await OpenAsync(server.BaseAddress, $"/#/session/{Session}");
         await page.WaitAsync("document.querySelector('#tail .tail-row:last-child')?.dataset.seq === '600'", "the tail to reach seq 600");
-        lock (sockets)
-        {
-            Assert.That(sockets, Has.Exactly(1).Contain("since=100&"), "the replay asked for the last 500 events only");
-        }
+        string[] sockets = [.. page.Requests.Where(url => url.StartsWith("ws", StringComparison.Ordinal))];
+        Assert.That(sockets, Has.Exactly(1).Contain("since=100&"), "the replay asked for the last 500 events only");
 
         Assert.That(await page.Page.Locator("#tail .tail-row").CountAsync(), Is.EqualTo(500));
         Assert.That(await page.Page.GetAttributeAsync("#tail .tail-row:first-child", "data-seq"), Is.EqualTo("101"), "the last 500 of history, not all of it");
@@ -261,8 +258,7 @@ public sealed class DashboardTests
         await using GatewayServer server = await GatewayServer.StartAsync(TestTokens.JwtSettings());
         await PostAsync(server, Session, "{\"event\":\"build_progress\",\"data\":{\"pct\":10}}", apiKey: TestTokens.ApiKey);
 
-        var sockets = new List<string>();
-        await using BrowserPage page = await OpenAsync(server.BaseAddress, $"/#/session/{Session}", webSockets: sockets);
+        await using BrowserPage page = await OpenAsync(server.BaseAddress, $"/#/session/{Session}");
         await page.WaitAsync("!document.querySelector('#token-overlay').hidden", "the token prompt");
         await page.ScreenshotAsync("token-prompt");
 
@@ -284,12 +280,7 @@ public sealed class DashboardTests
         await page.WaitAsync("document.querySelectorAll('#tail .tail-row').length === 2", "the history and a live event");
         Assert.That(await page.Page.InnerTextAsync("#members"), Does.Contain("ops-1"), "the token's subject in presence");
 
-        string[] urls;
-        lock (sockets)
-        {
-            urls = sockets.ToArray();
-        }
-
+        string[] urls = [.. page.Requests.Where(url => url.StartsWith("ws", StringComparison.Ordinal))];
         Assert.That(urls, Is.Not.Empty);
         Assert.That(urls, Has.All.Contain("ticket="), "WebSockets authenticate with single-use tickets");
         Assert.That(urls, Has.None.Contain(good).And.None.Contain("token="), "the token is never in a URL");
@@ -307,21 +298,8 @@ public sealed class DashboardTests
     /// window. The page's Content-Security-Policy forbids eval, which Playwright's waits on a
     /// condition use; the tests bypass it, except the one that checks the page runs under it.
     /// </summary>
-    private async Task<BrowserPage> OpenAsync(Uri origin, string path = "/", bool bypassCsp = true, List<string>? webSockets = null)
-    {
-        IBrowserContext context = await _browser.Browser.NewContextAsync(new() { ViewportSize = new() { Width = 1000, Height = 700 }, BypassCSP = bypassCsp });
-        IPage page = await context.NewPageAsync();
-        var logs = new List<string>();
-        page.Console += (_, message) => { lock (logs) { logs.Add($"console.{message.Type}: {message.Text}"); } };
-        page.PageError += (_, error) => { lock (logs) { logs.Add($"page error: {error}"); } };
-        if (webSockets is not null)
-        {
-            page.WebSocket += (_, socket) => { lock (webSockets) { webSockets.Add(socket.Url); } };
-        }
-
-        await page.GotoAsync(new Uri(origin, path).ToString());
-        return new BrowserPage(context, page, logs);
-    }
+    private Task<BrowserPage> OpenAsync(Uri origin, string path = "/", bool bypassCsp = true) =>
+        _browser.GoToAsync(new Uri(origin, path), bypassCsp);
 
     /// <summary>A gateway on <paramref name="address"/>, which a stopped one just freed: binding may need a moment after the close.</summary>
     private static async Task<GatewayServer> StartOnAsync(Uri address)
