@@ -16,7 +16,7 @@ public sealed class RedisBackplaneTests
     [Test]
     public async Task An_event_published_on_one_node_reaches_every_node_with_the_seq_the_others_report()
     {
-        await using RedisCluster cluster = await RedisCluster.StartAsync();
+        await using RedisNodes cluster = await RedisNodes.StartAsync();
         var clients = new List<TestClient>();
         foreach (GatewayServer node in cluster.Nodes)
         {
@@ -67,7 +67,7 @@ public sealed class RedisBackplaneTests
     [Test]
     public async Task A_client_that_drops_on_one_node_resumes_on_another_with_exactly_what_it_missed()
     {
-        await using RedisCluster cluster = await RedisCluster.StartAsync();
+        await using RedisNodes cluster = await RedisNodes.StartAsync();
         (TestClient first, _) = await TestClient.JoinAsync(cluster[0].WebSocketUri("roam"));
         for (int i = 0; i < 3; i++)
         {
@@ -103,7 +103,7 @@ public sealed class RedisBackplaneTests
     [Test]
     public async Task An_id_used_on_one_node_is_a_duplicate_on_another_and_is_delivered_once()
     {
-        await using RedisCluster cluster = await RedisCluster.StartAsync();
+        await using RedisNodes cluster = await RedisNodes.StartAsync();
         (TestClient client, _) = await TestClient.JoinAsync(cluster[2].WebSocketUri("idem"));
         await using (client)
         {
@@ -127,7 +127,7 @@ public sealed class RedisBackplaneTests
     [Test]
     public async Task History_keeps_its_bound_in_Redis_and_an_id_leaves_with_its_event()
     {
-        await using RedisCluster cluster = await RedisCluster.StartAsync(nodes: 2, settings: new Dictionary<string, string?> { ["Gateway:History:MaxEvents"] = "5" });
+        await using RedisNodes cluster = await RedisNodes.StartAsync(nodes: 2, settings: new Dictionary<string, string?> { ["Gateway:History:MaxEvents"] = "5" });
         for (int i = 1; i <= 8; i++)
         {
             await PostAsync(cluster[i % 2], "bounded", $$"""{"event":"e{{i % 3}}","data":{{i}},"id":"k{{i}}"}""");
@@ -154,7 +154,7 @@ public sealed class RedisBackplaneTests
     [Test]
     public async Task A_long_poll_and_an_event_stream_on_other_nodes_wake_on_a_publish()
     {
-        await using RedisCluster cluster = await RedisCluster.StartAsync();
+        await using RedisNodes cluster = await RedisNodes.StartAsync();
         await cluster[0].PublishAsync("fallback", "first");
         await using SseReader stream = await SseReader.OpenAsync(cluster[2], "/api/sessions/fallback/stream?since=0&named=true");
         await stream.ReadCommentAsync();
@@ -175,7 +175,7 @@ public sealed class RedisBackplaneTests
     [Test]
     public async Task A_final_event_completes_the_session_on_every_node()
     {
-        await using RedisCluster cluster = await RedisCluster.StartAsync();
+        await using RedisNodes cluster = await RedisNodes.StartAsync();
         (TestClient a, _) = await TestClient.JoinAsync(cluster[0].WebSocketUri("job"));
         (TestClient b, _) = await TestClient.JoinAsync(cluster[1].WebSocketUri("job"));
         await using (a)
@@ -206,7 +206,7 @@ public sealed class RedisBackplaneTests
     [Test]
     public async Task Deleting_a_session_on_one_node_closes_its_clients_on_every_node()
     {
-        await using RedisCluster cluster = await RedisCluster.StartAsync();
+        await using RedisNodes cluster = await RedisNodes.StartAsync();
         (TestClient a, _) = await TestClient.JoinAsync(cluster[0].WebSocketUri("doomed"));
         (TestClient b, _) = await TestClient.JoinAsync(cluster[1].WebSocketUri("doomed"));
         await using (a)
@@ -243,7 +243,7 @@ public sealed class RedisBackplaneTests
     [Test]
     public async Task Client_counts_follow_clients_leaving_on_any_node()
     {
-        await using RedisCluster cluster = await RedisCluster.StartAsync(nodes: 2);
+        await using RedisNodes cluster = await RedisNodes.StartAsync(nodes: 2);
         using var metrics = new MetricRecorder(cluster[0].Get<GatewayMetrics>());
         (TestClient a1, _) = await TestClient.JoinAsync(cluster[0].WebSocketUri("counted"));
         (TestClient a2, _) = await TestClient.JoinAsync(cluster[0].WebSocketUri("counted"));
@@ -263,7 +263,7 @@ public sealed class RedisBackplaneTests
     [Test]
     public async Task An_idle_session_expires_by_its_keys_time_to_live_while_one_with_a_client_stays()
     {
-        await using RedisCluster cluster = await RedisCluster.StartAsync(nodes: 1, settings: new Dictionary<string, string?> { ["Gateway:Sessions:IdleTimeout"] = "00:00:01" });
+        await using RedisNodes cluster = await RedisNodes.StartAsync(nodes: 1, settings: new Dictionary<string, string?> { ["Gateway:Sessions:IdleTimeout"] = "00:00:01" });
         (TestClient client, _) = await TestClient.JoinAsync(cluster[0].WebSocketUri("watched"));
         await using (client)
         {

@@ -14,7 +14,7 @@ public sealed class RedisPresenceTests
     [Test]
     public async Task Presence_covers_every_node_and_joins_and_leaves_reach_a_watcher_on_another_node()
     {
-        await using RedisCluster cluster = await RedisCluster.StartAsync();
+        await using RedisNodes cluster = await RedisNodes.StartAsync();
         (TestClient watcher, string watcherId) = await PresenceTests.JoinAsync(cluster[2], "across", "presence=true&user=watcher");
         await using (watcher)
         {
@@ -60,7 +60,7 @@ public sealed class RedisPresenceTests
     public async Task After_a_Redis_outage_a_member_that_left_meanwhile_is_told_gone_and_the_others_are_listed_still()
     {
         // With its data kept: a Redis that lost it resets the session, and every client reconnects anew.
-        await using RedisCluster cluster = await RedisCluster.StartAsync(nodes: 2, appendOnly: true);
+        await using RedisNodes cluster = await RedisNodes.StartAsync(nodes: 2, appendOnly: true);
         (TestClient watcher, _) = await PresenceTests.JoinAsync(cluster[1], "restart", "presence=true");
         await using (watcher)
         {
@@ -133,8 +133,8 @@ public sealed class RedisPresenceTests
             ["Gateway:Heartbeat:Timeout"] = "00:00:06",
         };
         await using RedisServer redis = await RedisServer.StartAsync();
-        await using GatewayServer survivor = await RedisCluster.StartNodeAsync(redis, heartbeat);
-        GatewayProcess victim = await GatewayProcess.StartAsync(RedisCluster.Settings(redis, heartbeat));
+        await using GatewayServer survivor = await RedisNodes.StartNodeAsync(redis, heartbeat);
+        GatewayProcess victim = await GatewayProcess.StartAsync(RedisNodes.Settings(redis, heartbeat));
         await using (victim)
         {
             await victim.WhenLoggedAsync("Backplane connected to Redis");

@@ -2,10 +2,10 @@ using Gateway.Log.Redis;
 
 namespace Gateway.Tests.Infrastructure;
 
-/// <summary>A real redis-server and several real gateway nodes on their own ports, all sharing it.</summary>
-public sealed class RedisCluster : IAsyncDisposable
+/// <summary>A real redis-server and several real gateway nodes on their own ports, all sharing it (one Redis, not a Redis Cluster).</summary>
+public sealed class RedisNodes : IAsyncDisposable
 {
-    private RedisCluster(RedisServer redis, GatewayServer[] nodes)
+    private RedisNodes(RedisServer redis, GatewayServer[] nodes)
     {
         Redis = redis;
         Nodes = nodes;
@@ -18,7 +18,7 @@ public sealed class RedisCluster : IAsyncDisposable
     public GatewayServer this[int node] => Nodes[node];
 
     /// <summary>Starts Redis, then <paramref name="nodes"/> gateways with <paramref name="settings"/>, each connected to it.</summary>
-    public static async Task<RedisCluster> StartAsync(int nodes = 3, bool appendOnly = false, IDictionary<string, string?>? settings = null)
+    public static async Task<RedisNodes> StartAsync(int nodes = 3, bool appendOnly = false, IDictionary<string, string?>? settings = null)
     {
         RedisServer redis = await RedisServer.StartAsync(appendOnly);
         var started = new GatewayServer[nodes];
@@ -27,7 +27,7 @@ public sealed class RedisCluster : IAsyncDisposable
             started[i] = await StartNodeAsync(redis, settings);
         }
 
-        return new RedisCluster(redis, started);
+        return new RedisNodes(redis, started);
     }
 
     /// <summary>One more gateway node on <paramref name="redis"/>, once its link is up.</summary>
