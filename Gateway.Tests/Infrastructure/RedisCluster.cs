@@ -191,7 +191,8 @@ public sealed class RedisCluster : IAsyncDisposable
         }
     }
 
-    private async Task WhenPrimaryAsync(string key, RedisServer expected)
+    /// <summary>Completes once <paramref name="expected"/> holds <paramref name="key"/>'s slot (a replica taking over).</summary>
+    public async Task WhenPrimaryAsync(string key, RedisServer expected)
     {
         while ((await PrimaryOfAsync(key)).Port != expected.Port)
         {

@@ -279,7 +279,7 @@ public sealed class RedisFaultTests
     /// Publishes numbered events to the nodes in turn, each with an id; a 503 is retried (on the
     /// next node) until it is accepted, so that every event is acknowledged exactly once.
     /// </summary>
-    private sealed class RetryingPublisher(GatewayServer[] nodes, string session)
+    internal sealed class RetryingPublisher(GatewayServer[] nodes, string session)
     {
         private int _next;
 

@@ -313,7 +313,46 @@ internal sealed partial class RedisLink(BackplaneOptions options, string nodeId,
         {
             throw new BackplaneUnavailableException("Redis is unreachable; the gateway is reconnecting", e);
         }
+        catch (RedisServerException e) when (IsPassing(e))
+        {
+            throw new BackplaneUnavailableException($"the Redis Cluster is moving the session or failing over ({e.Message}); retry", e);
+        }
     }
+
+    /// <summary>
+    /// A cluster's answer while a slot moves or a shard fails over, once the library has followed
+    /// what redirections it follows: the same command succeeds a moment later.
+    /// </summary>
+    private static bool IsPassing(RedisServerException e) =>
+        e.Message.StartsWith("TRYAGAIN", StringComparison.Ordinal)
+        || e.Message.StartsWith("CLUSTERDOWN", StringComparison.Ordinal)
+        || e.Message.StartsWith("MOVED", StringComparison.Ordinal)
+        || e.Message.StartsWith("ASK", StringComparison.Ordinal)
+        || e.Message.StartsWith("MASTERDOWN", StringComparison.Ordinal)
+        || e.Message.StartsWith("LOADING", StringComparison.Ordinal)
+        || e.Message.StartsWith("READONLY", StringComparison.Ordinal)
+        || e.Message.StartsWith("UNBLOCKED", StringComparison.Ordinal);
+
+    /// <summary>
+    /// Waits until <paramref name="replicas"/> replicas of the server that holds <paramref name="key"/>
+    /// have every write this node sent it so far, for at most half the operation timeout; returns
+    /// how many confirmed. Throws <see cref="BackplaneUnavailableException"/> when that server is
+    /// unreachable.
+    /// </summary>
+    /// <remarks>
+    /// <c>WAIT</c> names no key: it goes to the server of <paramref name="key"/>'s slot, over the one
+    /// connection this node's scripts to it went by, whose writes it covers. It holds that
+    /// connection while it waits, which is why it is bounded below the operation timeout.
+    /// </remarks>
+    public Task<long> WaitReplicasAsync(RedisKey key, int replicas) =>
+        CallAsync(async database =>
+        {
+            System.Net.EndPoint endpoint = await database.IdentifyEndpointAsync(key)
+                ?? throw new BackplaneUnavailableException("no Redis server holds the session's slot now");
+            RedisResult confirmed = await database.Multiplexer.GetServer(endpoint)
+                .ExecuteAsync("WAIT", replicas, (long)(options.OperationTimeout.TotalMilliseconds / 2));
+            return (long)confirmed;
+        });
 
     /// <summary>Runs a script without waiting for, or hearing about, its result (while the link is down, not at all).</summary>
     public void Send(string script, RedisKey[] keys, RedisValue[] values)

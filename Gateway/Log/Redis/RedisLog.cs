@@ -53,6 +53,7 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
     private readonly int _maxEventNames;
     private readonly int _maxKeys;
     private readonly int _maxAssembledBytes;
+    private readonly int _waitReplicas;
     private readonly TimeSpan _touchPeriod;
     private readonly TimeSpan _operationTimeout;
     private readonly TimeSpan _liveness;
@@ -83,6 +84,7 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
         _maxEventNames = sessions.Value.MaxEventNames;
         _maxKeys = sessions.Value.MaxKeys;
         _maxAssembledBytes = limits.Value.MaxAssembledBytes;
+        _waitReplicas = backplane.Value.WaitReplicas;
 
         // Often enough that a session with clients never reaches its idle timeout between visits,
         // the shortest of any profile's included.
@@ -162,6 +164,15 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
             if ((string?)result[0] == "ok" && (long)result[2] == 1)
             {
                 await NameAsync(session);
+            }
+
+            if ((string?)result[0] == "ok" && _waitReplicas > 0)
+            {
+                long confirmed = await _link.WaitReplicasAsync(_keys.Meta(session), _waitReplicas);
+                if (confirmed < _waitReplicas)
+                {
+                    throw new BackplaneUnavailableException($"{confirmed} of the {_waitReplicas} replicas (Gateway:Backplane:WaitReplicas) confirmed the publish in time");
+                }
             }
         }
         catch (BackplaneUnavailableException e)
