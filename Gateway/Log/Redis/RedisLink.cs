@@ -299,7 +299,7 @@ internal sealed partial class RedisLink(BackplaneOptions options, string nodeId,
 
         try
         {
-            // Off the multiplexer's completion thread: it also delivers the events channel, in order,
+            // Off the multiplexer's completion thread: it also delivers the sessions' channels, in order,
             // and must not run the caller's continuation.
             return await call.WaitAsync(options.OperationTimeout).ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
         }

@@ -499,6 +499,8 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
                     continue;
                 }
 
+                // First: it needs no Redis, and a shard that is down must not keep channels subscribed.
+                ReleaseSubscriptions();
                 try
                 {
                     bool touchSessions = _time.GetElapsedTime(lastTouch) >= _touchPeriod;
@@ -506,7 +508,6 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
                     lastTouch = touchSessions ? _time.GetTimestamp() : lastTouch;
                     await ReapPresenceAsync();
                     await SweepAsync();
-                    ReleaseSubscriptions();
                 }
                 catch (BackplaneUnavailableException)
                 {
@@ -536,7 +537,7 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
         _feed.OnResync();
     }
 
-    /// <summary>A message of the events channel, to the feed: <c>session \n epoch \n entry</c>, or <c>session \n #deleted</c>.</summary>
+    /// <summary>A message of a session's channel, to the feed: <c>session \n epoch \n entry</c>, or <c>session \n #deleted</c>.</summary>
     private void OnMessage(RedisChannel _, RedisValue message)
     {
         try
@@ -819,6 +820,20 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
     private static DateTimeOffset? LastEventAt(long milliseconds) =>
         milliseconds > 0 ? DateTimeOffset.FromUnixTimeMilliseconds(milliseconds) : null;
 
+    /// <summary>
+    /// A session's channel on this node: whether it is wanted (subscribed, or being subscribed),
+    /// and the last subscribe or unsubscribe sent for it, which the next one waits for. Both
+    /// change under the log's subscriptions lock only.
+    /// </summary>
+    private sealed class Subscription
+    {
+        /// <summary>True from the subscribe that a read asked for until the unsubscribe of a release.</summary>
+        public bool Wanted { get; set; }
+
+        /// <summary>The latest subscribe or unsubscribe of the channel, in order after the ones before.</summary>
+        public Task Tail { get; set; } = Task.CompletedTask;
+    }
+
     private static partial class Log
     {
         [LoggerMessage(EventId = 511, Level = LogLevel.Debug, Message = "Backplane unavailable for {Operation} on session {Session}: {Reason}")]
@@ -836,17 +851,6 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
         [LoggerMessage(EventId = 517, Level = LogLevel.Warning, Message = "This node had been taken for dead (its liveness in Redis ran out); its client counts and presence members are stated again")]
         public static partial void TakenForDead(ILogger logger);
     }
-}
-
-/// <summary>
-/// A session's channel on this node: whether it is wanted (subscribed, or being subscribed), and
-/// the last subscribe or unsubscribe sent for it, which the next one waits for.
-/// </summary>
-internal sealed class Subscription
-{
-    public bool Wanted { get; set; }
-
-    public Task Tail { get; set; } = Task.CompletedTask;
 }
 
 /// <summary>The feed of a log that no hub has attached to yet: it wants nothing.</summary>
