@@ -7,7 +7,7 @@ namespace Gateway.Bench.Load;
 
 /// <summary>
 /// Runs the chosen scenarios against each chosen server in turn, each scenario on a freshly started
-/// server pinned to its own core (every process of it, for gateway-redis), with the generators
+/// server pinned to its own core (every process of it, for gateway-redis and gateway-cluster), with the generators
 /// pinned to the other; prints and saves the results.
 /// </summary>
 internal static class BenchRunner

@@ -12,7 +12,7 @@ namespace Gateway.Bench.Servers;
 internal sealed class ServerCatalog
 {
     /// <summary>Every server the catalog knows, in the order a comparison shows them.</summary>
-    public static readonly IReadOnlyList<string> Names = ["gateway", "gateway-redis", "kestrel-naive", "signalr", "node-ws", "go-gorilla", "floor", "floor-batched"];
+    public static readonly IReadOnlyList<string> Names = ["gateway", "gateway-redis", "gateway-cluster", "kestrel-naive", "signalr", "node-ws", "go-gorilla", "floor", "floor-batched"];
 
     /// <summary>
     /// The gateway's settings for the bench, each overridable by <see cref="StartAsync(string, string[], IDictionary{string, string}?)"/>:
@@ -38,10 +38,14 @@ internal sealed class ServerCatalog
     /// </summary>
     private const int RedisNodes = 2;
 
+    /// <summary>The primaries of gateway-cluster's Redis Cluster (no replicas: the bench measures fan-out, not failover).</summary>
+    private const int ClusterShards = 3;
+
     private static readonly Definition[] Definitions =
     [
         new("gateway", Kind.Gateway, "Gateway", "Gateway.csproj", "Gateway.dll"),
         new("gateway-redis", Kind.GatewayRedis, "Gateway", "Gateway.csproj", "Gateway.dll"),
+        new("gateway-cluster", Kind.GatewayCluster, "Gateway", "Gateway.csproj", "Gateway.dll"),
         new("kestrel-naive", Kind.DotNet, "Gateway.Bench/peers/kestrel-naive", "KestrelNaive.csproj", "KestrelNaive.dll"),
         new("signalr", Kind.DotNet, "Gateway.Bench/peers/signalr", "SignalRPeer.csproj", "SignalRPeer.dll"),
         new("node-ws", Kind.Node, "Gateway.Bench/peers/node-ws", "package.json", "server.js"),
@@ -73,7 +77,7 @@ internal sealed class ServerCatalog
     public Task BuildAsync(string name)
     {
         Definition server = Find(name);
-        if (server.Kind == Kind.GatewayRedis)
+        if (server.Kind is Kind.GatewayRedis or Kind.GatewayCluster)
         {
             _ = RedisServerProgram(name);
         }
@@ -106,6 +110,11 @@ internal sealed class ServerCatalog
         if (server.Kind == Kind.GatewayRedis)
         {
             return await StartRedisPairAsync(server, cpuList, gatewaySettings);
+        }
+
+        if (server.Kind == Kind.GatewayCluster)
+        {
+            return await StartClusterAsync(server, cpuList, gatewaySettings);
         }
 
         var group = new ServerGroup(name);
@@ -160,10 +169,107 @@ internal sealed class ServerCatalog
     }
 
     /// <summary>
+    /// Three redis-servers made one Redis Cluster (three primaries, no replicas), then the gateway
+    /// nodes, each given every server as a seed; on a failure, stops whatever had started.
+    /// </summary>
+    private async Task<ServerGroup> StartClusterAsync(Definition server, string[] cpuList, IDictionary<string, string>? gatewaySettings)
+    {
+        string scratch = Directory.CreateTempSubdirectory("gateway-bench-cluster-").FullName;
+        var group = new ServerGroup(server.Name, scratch);
+        try
+        {
+            var shards = new List<RunningServer>();
+            for (int shard = 1; shard <= ClusterShards; shard++)
+            {
+                string directory = Path.Combine(scratch, "shard-" + shard.ToString(CultureInfo.InvariantCulture));
+                Directory.CreateDirectory(directory);
+                RunningServer redis = await StartRedisAsync(server.Name, directory, cpuList,
+                    ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-port", FreePort().ToString(CultureInfo.InvariantCulture)]);
+                group.AddSupport("shard-" + shard.ToString(CultureInfo.InvariantCulture), redis);
+                shards.Add(redis);
+            }
+
+            string[] endpoints = [.. shards.Select(s => s.BaseUri.Authority)];
+            await CreateClusterAsync(server.Name, endpoints);
+            Dictionary<string, string> settings = Overlay(new Dictionary<string, string>
+            {
+                [$"{BackplaneOptions.Section}:{nameof(BackplaneOptions.Mode)}"] = BackplaneOptions.RedisMode,
+                [$"{BackplaneOptions.Section}:{nameof(BackplaneOptions.Redis)}"] = string.Join(",", endpoints),
+            }, gatewaySettings);
+            for (int node = 1; node <= RedisNodes; node++)
+            {
+                string role = "node-" + node.ToString(CultureInfo.InvariantCulture);
+                group.AddNode(role, await StartProcessAsync(server, $"{server.Name} {role}", FreePort(), cpuList, settings));
+            }
+
+            return group;
+        }
+        catch
+        {
+            await group.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary><c>redis-cli --cluster create</c> over <paramref name="endpoints"/>, then waits until every one says <c>cluster_state:ok</c>.</summary>
+    private static async Task CreateClusterAsync(string name, string[] endpoints)
+    {
+        string cli = Toolchain.Require("redis-cli", name, "install Redis (apt-get install redis-server, which brings redis-cli)");
+        var start = new System.Diagnostics.ProcessStartInfo(cli) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (string argument in (string[])["--cluster", "create", .. endpoints, "--cluster-replicas", "0", "--cluster-yes"])
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        using System.Diagnostics.Process create = System.Diagnostics.Process.Start(start)!;
+        Task<string> output = create.StandardOutput.ReadToEndAsync(timeout.Token);
+        string errors = await create.StandardError.ReadToEndAsync(timeout.Token);
+        await create.WaitForExitAsync(timeout.Token);
+        if (create.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"{name}: redis-cli --cluster create failed: {await output} {errors}");
+        }
+
+        // Redis tells nobody when its cluster settles: ask each node until it says so.
+        foreach (string endpoint in endpoints)
+        {
+            int port = int.Parse(endpoint[(endpoint.LastIndexOf(':') + 1)..], CultureInfo.InvariantCulture);
+            while (!(await ClusterInfoAsync(port, timeout.Token)).Contains("cluster_state:ok", StringComparison.Ordinal))
+            {
+                await Task.Delay(50, timeout.Token);
+            }
+        }
+    }
+
+    /// <summary>The text of <c>CLUSTER INFO</c> from the server on <paramref name="port"/>.</summary>
+    private static async Task<string> ClusterInfoAsync(int port, CancellationToken cancellationToken)
+    {
+        using var client = new System.Net.Sockets.TcpClient();
+        await client.ConnectAsync(System.Net.IPAddress.Loopback, port, cancellationToken);
+        System.Net.Sockets.NetworkStream stream = client.GetStream();
+        await stream.WriteAsync("CLUSTER INFO\r\n"u8.ToArray(), cancellationToken);
+        var reply = new System.Text.StringBuilder();
+        byte[] buffer = new byte[4096];
+        while (!reply.ToString().Contains("cluster_stats_messages_received", StringComparison.Ordinal) && !reply.ToString().StartsWith('-'))
+        {
+            int read = await stream.ReadAsync(buffer, cancellationToken);
+            if (read == 0)
+            {
+                break;
+            }
+
+            reply.Append(System.Text.Encoding.ASCII.GetString(buffer, 0, read));
+        }
+
+        return reply.ToString();
+    }
+
+    /// <summary>
     /// redis-server on 127.0.0.1 with nothing persisted (<c>--save "" --appendonly no</c>: the bench
     /// measures the backplane, not disks), its log on stdout for errors.
     /// </summary>
-    private async Task<RunningServer> StartRedisAsync(string name, string directory, string[] cpuList)
+    private async Task<RunningServer> StartRedisAsync(string name, string directory, string[] cpuList, string[]? extra = null)
     {
         int port = FreePort();
         string portText = port.ToString(CultureInfo.InvariantCulture);
@@ -171,6 +277,7 @@ internal sealed class ServerCatalog
         [
             "--port", portText, "--bind", "127.0.0.1", "--dir", directory,
             "--save", "", "--appendonly", "no", "--daemonize", "no", "--logfile", "",
+            .. extra ?? [],
         ], cpuList);
         return await RunningServer.StartAsync(new RunningServer.Launch(
             $"{name} redis-server",
@@ -193,7 +300,7 @@ internal sealed class ServerCatalog
         List<string> arguments;
         switch (server.Kind)
         {
-            case Kind.Gateway or Kind.GatewayRedis:
+            case Kind.Gateway or Kind.GatewayRedis or Kind.GatewayCluster:
                 program = Dotnet(server.Name);
                 arguments = [Output(server), $"--Urls=http://127.0.0.1:{portText}"];
                 arguments.AddRange(Overlay(DefaultGatewaySettings, gatewaySettings).Select(s => $"--{s.Key}={s.Value}"));
@@ -216,7 +323,7 @@ internal sealed class ServerCatalog
 
         (program, arguments) = Pin(processName, program, arguments, cpuList);
         var baseUri = new Uri($"http://127.0.0.1:{portText}/");
-        bool isGateway = server.Kind is Kind.Gateway or Kind.GatewayRedis;
+        bool isGateway = server.Kind is Kind.Gateway or Kind.GatewayRedis or Kind.GatewayCluster;
         return await RunningServer.StartAsync(new RunningServer.Launch(
             processName,
             program,
@@ -225,7 +332,7 @@ internal sealed class ServerCatalog
             baseUri,
 
             // A node of gateway-redis is ready once its Redis link is up, which /healthz does not wait for.
-            RunningServer.ReadyCheck.Http(new Uri(baseUri, server.Kind switch { Kind.Gateway => "/healthz", Kind.GatewayRedis => "/readyz", _ => "/stats" })),
+            RunningServer.ReadyCheck.Http(new Uri(baseUri, server.Kind switch { Kind.Gateway => "/healthz", Kind.GatewayRedis or Kind.GatewayCluster => "/readyz", _ => "/stats" })),
             isGateway ? RunningServer.StatsSource.Metrics : RunningServer.StatsSource.StatsEndpoint,
             server.Name == "signalr",
 
@@ -300,7 +407,7 @@ internal sealed class ServerCatalog
         Dictionary<string, string> environment = [];
         switch (server.Kind)
         {
-            case Kind.Gateway or Kind.GatewayRedis or Kind.DotNet:
+            case Kind.Gateway or Kind.GatewayRedis or Kind.GatewayCluster or Kind.DotNet:
                 program = Dotnet(server.Name);
 
                 // No build servers: nothing of the build stays running beside the servers under test.
@@ -338,7 +445,7 @@ internal sealed class ServerCatalog
 
         _log?.WriteLine($"building {server.Name}: {Toolchain.CommandLine(program, arguments, environment)}  (in {directory})");
         await Toolchain.RunAsync(program, arguments, directory, environment, $"building {server.Name}");
-        string artifact = server.Kind is Kind.Gateway or Kind.GatewayRedis or Kind.DotNet ? Output(server) : Path.Combine(directory, server.Artifact);
+        string artifact = server.Kind is Kind.Gateway or Kind.GatewayRedis or Kind.GatewayCluster or Kind.DotNet ? Output(server) : Path.Combine(directory, server.Artifact);
         if (!File.Exists(artifact))
         {
             throw new InvalidOperationException($"building {server.Name} succeeded but left no {artifact}");
@@ -355,6 +462,12 @@ internal sealed class ServerCatalog
         /// <c>Gateway:Backplane:Mode redis</c> beside a redis-server of their own; each node ready at /readyz.
         /// </summary>
         GatewayRedis,
+
+        /// <summary>
+        /// The same build, started as <see cref="RedisNodes"/> nodes over a Redis Cluster of
+        /// <see cref="ClusterShards"/> primaries of their own; each node ready at /readyz.
+        /// </summary>
+        GatewayCluster,
 
         /// <summary>A peer's .NET project, started as <c>dotnet bin/Release/net10.0/X.dll --port P</c>.</summary>
         DotNet,

@@ -14,14 +14,16 @@ public sealed class RedisServer : IAsyncDisposable
     private readonly string _program;
     private readonly string _directory;
     private readonly bool _appendOnly;
+    private readonly string[] _extra;
     private Process? _process;
 
-    private RedisServer(string program, string directory, int port, bool appendOnly)
+    private RedisServer(string program, string directory, int port, bool appendOnly, string[] extra)
     {
         _program = program;
         _directory = directory;
         Port = port;
         _appendOnly = appendOnly;
+        _extra = extra;
     }
 
     public int Port { get; }
@@ -33,9 +35,10 @@ public sealed class RedisServer : IAsyncDisposable
     /// Starts one. <paramref name="appendOnly"/> turns on the append-only file with an fsync per
     /// write, so that a shutdown and start keeps everything that was acknowledged.
     /// </summary>
-    public static async Task<RedisServer> StartAsync(bool appendOnly = false, int? port = null)
+    /// <remarks><paramref name="extra"/>: more arguments for redis-server (a cluster node's, say).</remarks>
+    public static async Task<RedisServer> StartAsync(bool appendOnly = false, int? port = null, params string[] extra)
     {
-        var server = new RedisServer(Tools.Require("redis-server"), Directory.CreateTempSubdirectory("gateway-redis-").FullName, port ?? Tools.FreePort(), appendOnly);
+        var server = new RedisServer(Tools.Require("redis-server"), Directory.CreateTempSubdirectory("gateway-redis-").FullName, port ?? Tools.FreePort(), appendOnly, extra);
         await server.StartAgainAsync();
         return server;
     }
@@ -45,6 +48,7 @@ public sealed class RedisServer : IAsyncDisposable
     {
         Assert.That(_process, Is.Null, "redis-server is running already");
         _process = Tools.Start(_program,
+        [
             "--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
             "--bind", "127.0.0.1",
             "--dir", _directory,
@@ -52,7 +56,9 @@ public sealed class RedisServer : IAsyncDisposable
             "--appendonly", _appendOnly ? "yes" : "no",
             "--appendfsync", "always",
             "--logfile", "",
-            "--daemonize", "no");
+            "--daemonize", "no",
+            .. _extra,
+        ]);
 
         // It says so on its log (stdout) once it listens.
         while (await _process.StandardOutput.ReadLineAsync(TestClient.Deadline) is { } line)
@@ -87,6 +93,19 @@ public sealed class RedisServer : IAsyncDisposable
             // The server closes the connection as it exits: that is the answer.
         }
 
+        await process.WaitForExitAsync(TestClient.Deadline);
+        process.Dispose();
+        _process = null;
+    }
+
+    /// <summary>True while its process runs.</summary>
+    public bool IsRunning => _process is not null;
+
+    /// <summary>Kills it with SIGKILL (no shutdown, nothing flushed that was not already) and waits for it to exit.</summary>
+    public async Task KillAsync()
+    {
+        Process process = _process ?? throw new InvalidOperationException("redis-server is not running");
+        process.Kill();
         await process.WaitForExitAsync(TestClient.Deadline);
         process.Dispose();
         _process = null;

@@ -4,8 +4,14 @@ using Gateway.Tests.Infrastructure;
 
 namespace Gateway.Tests.Integration;
 
-/// <summary>Clients that drop at random moments while a stream is published still end with every event exactly once.</summary>
-public sealed class ChaosTests
+/// <summary>
+/// Clients that drop at random moments while a stream is published still end with every event
+/// exactly once: on one gateway, and on three nodes over a Redis Cluster, where each reconnection
+/// goes to another node and each batch is published through the next.
+/// </summary>
+[TestFixture(false)]
+[TestFixture(true)]
+public sealed class ChaosTests(bool onCluster)
 {
     private const int Clients = 50;
     private const int Events = 20_000;
@@ -15,23 +21,29 @@ public sealed class ChaosTests
     [CancelAfter(300_000)]
     public async Task Fifty_clients_aborting_and_resuming_at_random_each_get_every_event_exactly_once()
     {
-        await using GatewayServer server = await GatewayServer.StartAsync(new Dictionary<string, string?>
+        var settings = new Dictionary<string, string?>
         {
             // History holds the whole run, so that every resume can be complete.
             ["Gateway:History:MaxEvents"] = Events.ToString(System.Globalization.CultureInfo.InvariantCulture),
-        });
+        };
+        await using RedisCluster? cluster = onCluster ? await RedisCluster.StartAsync() : null;
+        await using RedisNodes? nodes = cluster is null ? null : await RedisNodes.StartAsync(settings: settings, on: cluster);
+        await using GatewayServer? single = cluster is null ? await GatewayServer.StartAsync(settings) : null;
+        GatewayServer[] servers = nodes?.Nodes ?? [single!];
+        int turns = 0;
+        GatewayServer Next() => servers[Interlocked.Increment(ref turns) % servers.Length];
 
         // Half read with ClientWebSocket and drop by hand; half are Websocket.Client, which
         // reconnects by itself after its socket is aborted under it.
         Task<ClientRun>[] clients = Enumerable.Range(0, Clients)
             .Select(i => Task.Run(() => i % 2 == 0
-                ? RunClientAsync(server, seed: 1000 + i)
-                : RunResumingClientAsync(since => server.WebSocketUri("chaos", $"since={since}"), Events, seed: 1000 + i)))
+                ? RunClientAsync(Next, seed: 1000 + i)
+                : RunResumingClientAsync(since => Next().WebSocketUri("chaos", $"since={since}"), Events, seed: 1000 + i)))
             .ToArray();
         for (int batch = 0; batch < Events / BatchSize; batch++)
         {
             string body = "[" + string.Join(",", Enumerable.Range(0, BatchSize).Select(n => $$$"""{"event":"tick","data":{"n":{{{(batch * BatchSize) + n}}}}}""")) + "]";
-            using HttpResponseMessage response = await server.Http.PostAsync("/api/sessions/chaos/events", new StringContent(body, Encoding.UTF8, "application/json"));
+            using HttpResponseMessage response = await Next().Http.PostAsync("/api/sessions/chaos/events", new StringContent(body, Encoding.UTF8, "application/json"));
             Assert.That((int)response.StatusCode, Is.EqualTo(202));
         }
 
@@ -104,7 +116,7 @@ public sealed class ChaosTests
     /// Reads the session, aborting its socket at random moments and reconnecting with the last seq
     /// it saw. Any duplicate or gap fails at once: each event must be the one after the last.
     /// </summary>
-    private static async Task<ClientRun> RunClientAsync(GatewayServer server, int seed)
+    private static async Task<ClientRun> RunClientAsync(Func<GatewayServer> server, int seed)
     {
         var random = new Random(seed);
         var seqs = new List<long>(Events);
@@ -113,7 +125,7 @@ public sealed class ChaosTests
         while (last < Events)
         {
             connections++;
-            TestClient client = await TestClient.ConnectAsync(server.WebSocketUri("chaos", $"since={last}"));
+            TestClient client = await TestClient.ConnectAsync(server().WebSocketUri("chaos", $"since={last}"));
             try
             {
                 while (await client.ReceiveTextAsync() is { } text)

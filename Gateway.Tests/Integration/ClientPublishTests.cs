@@ -141,7 +141,7 @@ public sealed class ClientPublishTests
     [Test]
     public async Task Over_Redis_from_survives_the_events_channel_history_and_state()
     {
-        await using RedisCluster cluster = await RedisCluster.StartAsync(nodes: 2, settings: Allowed);
+        await using RedisNodes cluster = await RedisNodes.StartAsync(nodes: 2, settings: Allowed);
         (TestClient publisher, JsonElement welcome) = await TestClient.JoinAsync(cluster[0].WebSocketUri("redis-room", "user=bob"));
         (TestClient watcher, _) = await TestClient.JoinAsync(cluster[1].WebSocketUri("redis-room"));
         string from = $$"""{"connection":"{{welcome.GetProperty("connection").GetString()}}","user":"bob"}""";

@@ -337,7 +337,7 @@ public sealed class HookTests
     public async Task With_redis_a_session_is_occupied_once_and_vacated_once_for_clients_spread_over_two_nodes()
     {
         await using HookReceiver backend = await HookReceiver.StartAsync();
-        await using RedisCluster cluster = await RedisCluster.StartAsync(nodes: 2, settings: Notify(backend));
+        await using RedisNodes cluster = await RedisNodes.StartAsync(nodes: 2, settings: Notify(backend));
 
         // Joins and leaves alternate between the nodes, so each node sees the count rise and fall.
         (TestClient a, _) = await TestClient.JoinAsync(cluster[0].WebSocketUri("spread"));

@@ -12,7 +12,7 @@ public sealed class IngestRedisTests
     [Test]
     public async Task Text_piped_into_one_node_reaches_a_watcher_on_another_in_order_while_the_body_is_open()
     {
-        await using RedisCluster cluster = await RedisCluster.StartAsync(nodes: 2);
+        await using RedisNodes cluster = await RedisNodes.StartAsync(nodes: 2);
         (TestClient watcher, _) = await TestClient.JoinAsync(cluster[1].WebSocketUri("ingest-across"));
         await using (watcher)
         {
@@ -62,7 +62,7 @@ public sealed class IngestRedisTests
     [Test]
     public async Task A_bad_ndjson_line_into_one_node_is_reported_and_the_rest_reach_another()
     {
-        await using RedisCluster cluster = await RedisCluster.StartAsync(nodes: 2);
+        await using RedisNodes cluster = await RedisNodes.StartAsync(nodes: 2);
         (TestClient watcher, _) = await TestClient.JoinAsync(cluster[1].WebSocketUri("ingest-bad-across"));
         await using (watcher)
         {

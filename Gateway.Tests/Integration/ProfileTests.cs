@@ -28,7 +28,7 @@ public sealed partial class ProfileTests
     [Test]
     public async Task A_build_session_keeps_5000_events_beside_a_default_one_keeping_1000_in_redis()
     {
-        await using RedisCluster cluster = await RedisCluster.StartAsync(nodes: 2, settings: Example("A build log"));
+        await using RedisNodes cluster = await RedisNodes.StartAsync(nodes: 2, settings: Example("A build log"));
 
         // Published through one node, replayed through the other: the bound is Redis's own.
         await AssertHistoryAsync(cluster[0], cluster[1]);
@@ -44,7 +44,7 @@ public sealed partial class ProfileTests
     [Test]
     public async Task History_MaxBytes_weighs_names_and_data_alike_in_redis()
     {
-        await using RedisCluster cluster = await RedisCluster.StartAsync(nodes: 1, settings: BytesProfile());
+        await using RedisNodes cluster = await RedisNodes.StartAsync(nodes: 1, settings: BytesProfile());
         await AssertBytesBoundAsync(cluster[0], cluster[0]);
     }
 

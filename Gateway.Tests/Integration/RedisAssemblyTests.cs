@@ -22,7 +22,7 @@ public sealed class RedisAssemblyTests
     [Test]
     public async Task Chunks_appended_on_one_node_are_live_and_assembled_on_the_other_until_replaced()
     {
-        await using RedisCluster cluster = await RedisCluster.StartAsync(nodes: 2, settings: Settings);
+        await using RedisNodes cluster = await RedisNodes.StartAsync(nodes: 2, settings: Settings);
         (TestClient watcher, _) = await TestClient.JoinAsync(cluster[1].WebSocketUri("llm"));
         await using (watcher)
         {
@@ -69,7 +69,7 @@ public sealed class RedisAssemblyTests
     [Test]
     public async Task The_limits_refuse_a_batch_whole_in_the_script()
     {
-        await using RedisCluster cluster = await RedisCluster.StartAsync(nodes: 2, settings: Settings);
+        await using RedisNodes cluster = await RedisNodes.StartAsync(nodes: 2, settings: Settings);
         string thirty = JsonSerializer.Serialize(new string('x', 30));
         await AssemblyTests.PostAsync(cluster[0], "limit", $$"""{"event":"answer","key":"k","append":true,"data":{{thirty}}}""");
 

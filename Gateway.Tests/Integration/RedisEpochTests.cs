@@ -11,7 +11,7 @@ public sealed class RedisEpochTests
     [CancelAfter(60_000)]
     public async Task Every_node_reports_the_same_epoch_and_resumes_across_nodes_with_it()
     {
-        await using RedisCluster cluster = await RedisCluster.StartAsync(nodes: 2);
+        await using RedisNodes cluster = await RedisNodes.StartAsync(nodes: 2);
         await ResumeTests.PublishBatchesAsync(cluster[0], "shared-life", batches: 1, size: 5);
         string epoch = (await EpochTests.GetJsonAsync(cluster[0], "/api/sessions/shared-life")).GetProperty("epoch").GetString()!;
         Assert.That((await EpochTests.GetJsonAsync(cluster[1], "/api/sessions/shared-life")).GetProperty("epoch").GetString(), Is.EqualTo(epoch));
@@ -30,7 +30,7 @@ public sealed class RedisEpochTests
     [CancelAfter(60_000)]
     public async Task Redis_losing_its_data_gives_a_new_epoch_and_a_resume_with_the_old_one_gets_the_new_life_from_its_start()
     {
-        await using RedisCluster cluster = await RedisCluster.StartAsync(nodes: 1);
+        await using RedisNodes cluster = await RedisNodes.StartAsync(nodes: 1);
         GatewayServer node = cluster[0];
         await ResumeTests.PublishBatchesAsync(node, "lost-life", batches: 1, size: 5);
         string oldEpoch = (await EpochTests.GetJsonAsync(node, "/api/sessions/lost-life")).GetProperty("epoch").GetString()!;
@@ -65,7 +65,7 @@ public sealed class RedisEpochTests
     [CancelAfter(60_000)]
     public async Task A_flush_under_connected_nodes_resets_their_clients_instead_of_passing_off_the_new_life_as_the_old()
     {
-        await using RedisCluster cluster = await RedisCluster.StartAsync(nodes: 2);
+        await using RedisNodes cluster = await RedisNodes.StartAsync(nodes: 2);
         (TestClient client, JsonElement welcome) = await TestClient.JoinAsync(cluster[1].WebSocketUri("flushed"));
         string oldEpoch = welcome.GetProperty("epoch").GetString()!;
         await using (client)

@@ -16,7 +16,7 @@ public sealed class RedisFaultTests
     [CancelAfter(120_000)]
     public async Task Redis_stopped_and_restarted_mid_stream_loses_no_acknowledged_event()
     {
-        await using RedisCluster cluster = await RedisCluster.StartAsync(appendOnly: true, settings: new Dictionary<string, string?>
+        await using RedisNodes cluster = await RedisNodes.StartAsync(appendOnly: true, settings: new Dictionary<string, string?>
         {
             ["Gateway:Security:AllowClientPublish"] = "true",
         });
@@ -92,7 +92,7 @@ public sealed class RedisFaultTests
     [CancelAfter(60_000)]
     public async Task Redis_restarted_without_persistence_resets_its_sessions_and_tells_their_clients()
     {
-        await using RedisCluster cluster = await RedisCluster.StartAsync(nodes: 1);
+        await using RedisNodes cluster = await RedisNodes.StartAsync(nodes: 1);
         (TestClient client, _) = await TestClient.JoinAsync(cluster[0].WebSocketUri("forgotten"));
         await using (client)
         {
@@ -127,8 +127,8 @@ public sealed class RedisFaultTests
     public async Task A_node_killed_with_SIGKILL_loses_nothing_its_clients_reconnect_elsewhere()
     {
         await using RedisServer redis = await RedisServer.StartAsync();
-        await using GatewayServer survivor = await RedisCluster.StartNodeAsync(redis);
-        Dictionary<string, string?> settings = RedisCluster.Settings(redis);
+        await using GatewayServer survivor = await RedisNodes.StartNodeAsync(redis);
+        Dictionary<string, string?> settings = RedisNodes.Settings(redis);
         GatewayProcess victim = await GatewayProcess.StartAsync(settings);
         await using (victim)
         {
@@ -182,7 +182,7 @@ public sealed class RedisFaultTests
     public async Task Thirty_clients_roaming_over_three_nodes_each_get_ten_thousand_events_from_any_node_exactly_once()
     {
         const int Events = 10_000;
-        await using RedisCluster cluster = await RedisCluster.StartAsync(settings: new Dictionary<string, string?>
+        await using RedisNodes cluster = await RedisNodes.StartAsync(settings: new Dictionary<string, string?>
         {
             ["Gateway:History:MaxEvents"] = Events.ToString(System.Globalization.CultureInfo.InvariantCulture),
         });
@@ -279,7 +279,7 @@ public sealed class RedisFaultTests
     /// Publishes numbered events to the nodes in turn, each with an id; a 503 is retried (on the
     /// next node) until it is accepted, so that every event is acknowledged exactly once.
     /// </summary>
-    private sealed class RetryingPublisher(GatewayServer[] nodes, string session)
+    internal sealed class RetryingPublisher(GatewayServer[] nodes, string session)
     {
         private int _next;
 

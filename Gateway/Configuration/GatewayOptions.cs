@@ -432,6 +432,15 @@ internal sealed class BackplaneOptions
     /// <summary>How long a Redis command may take before the operation fails as unavailable (100 ms to 1 min).</summary>
     public TimeSpan OperationTimeout { get; set; } = DefaultOperationTimeout;
 
+    /// <summary>
+    /// How many replicas must have an accepted publish before it is acknowledged (0 to 16; 0: the
+    /// primary's word is enough, the default). Redis replicates asynchronously: a primary killed
+    /// right after a publish can fail over to a replica without it. With 1 or more, the node sends
+    /// <c>WAIT</c> after each publish and answers 503 (retry with the same ids) when too few
+    /// replicas confirmed within half of <see cref="OperationTimeout"/>.
+    /// </summary>
+    public int WaitReplicas { get; set; }
+
     /// <summary>True when sessions live in Redis.</summary>
     public bool IsRedis => string.Equals(Mode, RedisMode, StringComparison.OrdinalIgnoreCase);
 }

@@ -396,6 +396,7 @@ internal sealed class GatewayOptionsValidator(IServiceProvider services) :
         }
 
         Range(errors, section, nameof(options.OperationTimeout), options.OperationTimeout, TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(1));
+        Range(errors, section, nameof(options.WaitReplicas), options.WaitReplicas, 0, 16);
         return Result(errors);
     }
 

@@ -7,7 +7,7 @@ using Gateway.Sessions;
 namespace Gateway.Log.Redis;
 
 /// <summary>
-/// An event as Redis holds it and as the events channel carries it:
+/// An event as Redis holds it and as a session's channel carries it:
 /// <c>seq \n ts(ms) \n flags \n name \n [from \n] [key \n] data</c> (see <see cref="RedisScripts"/>).
 /// The scripts write it; this reads it back into the <see cref="SessionEvent"/> the connections send.
 /// </summary>

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using Gateway.Configuration;
 using Polly;
@@ -7,13 +8,20 @@ using StackExchange.Redis;
 namespace Gateway.Log.Redis;
 
 /// <summary>
-/// This node's connection to Redis: one multiplexer for the node's life. The client library
-/// reconnects by itself and subscribes the events channel again; this link decides when the
-/// backplane is "up": once the channel is proven to deliver again (a probe sent through it came
-/// back), so that the catch-up that follows reads history only after live events flow. While it
-/// is down, every command fails at once with <see cref="BackplaneUnavailableException"/> rather
-/// than queueing behind a dead socket.
+/// This node's connection to Redis, one server or a Redis Cluster: one multiplexer for the node's
+/// life, and the sharded channels of the sessions this node has members in. The client library
+/// reconnects by itself, follows the cluster's slots and subscribes the channels again; this link
+/// decides when the backplane is "up": once every channel is proven to deliver again (a probe sent
+/// through each came back), so that the catch-up that follows reads history only after live
+/// events flow. While it is down, every command fails at once with
+/// <see cref="BackplaneUnavailableException"/> rather than queueing behind a dead socket.
 /// </summary>
+/// <remarks>
+/// One server is down when its connection is. A cluster is down only when no primary is
+/// reachable: a shard that fails (or fails over, or moves a slot) leaves the link up, its
+/// sessions' commands fail on their own (503), and the link proves every channel again and has
+/// the log catch up once the shard is back, without the other shards' sessions noticing.
+/// </remarks>
 internal sealed partial class RedisLink(BackplaneOptions options, string nodeId, ILogger logger)
 {
     /// <summary>The first retry waits about this long; each one after, twice as long.</summary>
@@ -27,15 +35,21 @@ internal sealed partial class RedisLink(BackplaneOptions options, string nodeId,
     private static readonly TimeSpan ProbeInterval = TimeSpan.FromMilliseconds(100);
 
     private readonly Lock _gate = new();
+    private readonly ConcurrentDictionary<string, RedisChannel> _channels = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, TaskCompletionSource> _probes = new(StringComparer.Ordinal);
     private volatile ConnectionMultiplexer? _connection;
     private volatile bool _up;
+    private volatile bool _clustered;
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private TaskCompletionSource _lost = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private TaskCompletionSource _restored = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private Probe? _probe;
-    private long _probes;
+    private Action<RedisChannel, RedisValue> _onMessage = static (_, _) => { };
+    private long _probeCount;
 
     public bool IsUp => _up;
+
+    /// <summary>True when the server is a Redis Cluster (known once connected).</summary>
+    public bool IsCluster => _clustered;
 
     /// <summary>Completes once the link is up (<paramref name="up"/>) or down.</summary>
     public async Task WhenAsync(bool up, CancellationToken cancellationToken)
@@ -54,11 +68,12 @@ internal sealed partial class RedisLink(BackplaneOptions options, string nodeId,
 
     /// <summary>
     /// Keeps the link up until <paramref name="stopping"/>: <paramref name="onMessage"/> gets every
-    /// message of <paramref name="channel"/>; <paramref name="onConnected"/> runs each time the link
-    /// comes up, once the channel delivers again.
+    /// message of every channel subscribed (<see cref="SubscribeAsync"/>); <paramref name="onConnected"/>
+    /// runs each time the link comes up, or is repaired, once every channel delivers again.
     /// </summary>
-    public async Task RunAsync(RedisChannel channel, Action<RedisChannel, RedisValue> onMessage, Func<bool, Task> onConnected, CancellationToken stopping)
+    public async Task RunAsync(Action<RedisChannel, RedisValue> onMessage, Func<bool, Task> onConnected, CancellationToken stopping)
     {
+        _onMessage = onMessage;
         ConfigurationOptions config = ConfigurationOptions.Parse(options.Redis);
 
         // Start without Redis and keep trying, with the library's backoff; fail commands at once while
@@ -74,17 +89,38 @@ internal sealed partial class RedisLink(BackplaneOptions options, string nodeId,
         ConnectionMultiplexer connection = await ConnectionMultiplexer.ConnectAsync(config);
         connection.ConnectionFailed += (_, e) =>
         {
-            if (e.FailureType != ConnectionFailureType.None)
+            if (e.FailureType == ConnectionFailureType.None)
+            {
+                return;
+            }
+
+            if (_clustered && HasPrimary(connection))
+            {
+                // One shard's: the others carry on; its channels are proven again once it is back.
+                Repair();
+            }
+            else
             {
                 MarkDown();
             }
         };
         connection.ConnectionRestored += (_, _) =>
+        {
             Interlocked.Exchange(ref _restored, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+            if (_clustered)
+            {
+                Repair();
+            }
+        };
+
+        // A failover or a slot that moved: the library follows the slots and subscribes the moved
+        // channels again on their new primary, but events published in between reach nobody.
+        connection.ConfigurationChanged += (_, _) => RepairIfClustered();
+        connection.HashSlotMoved += (_, _) => RepairIfClustered();
         _connection = connection;
 
-        // Proving the channel may take a few tries after Redis is back (the library resubscribes on
-        // its own time); Polly spaces them, with jitter so that many nodes do not probe in step.
+        // Proving the channels may take a few tries after Redis is back (the library resubscribes
+        // on its own time); Polly spaces them, with jitter so that many nodes do not probe in step.
         ResiliencePipeline retry = new ResiliencePipelineBuilder()
             .AddRetry(new RetryStrategyOptions
             {
@@ -104,25 +140,24 @@ internal sealed partial class RedisLink(BackplaneOptions options, string nodeId,
 
         try
         {
-            bool subscribed = false;
             bool reconnect = false;
             int failedCatchUps = 0;
             while (!stopping.IsCancellationRequested)
             {
+                // Failures reported before the channels are proven are over (each connection reports
+                // its own, sometimes after the other is back); one after it counts, and one that
+                // slipped in between is caught by asking the connection itself.
+                var lost = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
                 try
                 {
                     await retry.ExecuteAsync(
                         async token =>
                         {
-                            await WhenConnectedAsync(connection, subscribed ? channel : (RedisChannel?)null, token);
-                            if (!subscribed)
-                            {
-                                // Once only: the library keeps the subscription across reconnections.
-                                await connection.GetSubscriber().SubscribeAsync(channel, (c, m) => OnChannelMessage(c, m, onMessage)).WaitAsync(options.OperationTimeout, token);
-                                subscribed = true;
-                            }
-
-                            await ProveChannelAsync(connection, channel, token);
+                            lost = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                            Volatile.Write(ref _lost, lost);
+                            await WhenConnectedAsync(connection, token);
+                            _clustered = connection.GetServers().Any(static s => s.ServerType == ServerType.Cluster);
+                            await ProveChannelsAsync(connection, token);
                         },
                         stopping);
                 }
@@ -131,24 +166,29 @@ internal sealed partial class RedisLink(BackplaneOptions options, string nodeId,
                     return;
                 }
 
-                // Failures reported before the probe came back are over (each of the two connections
-                // reports its own, sometimes after the other is back); one after it counts, and one
-                // that slipped in between is caught by asking the connection itself.
-                var lost = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                Volatile.Write(ref _lost, lost);
-                if (!connection.IsConnected || !connection.GetSubscriber().IsConnected(channel))
+                if (!connection.IsConnected || (!_clustered && !AllSubscribed(connection)))
                 {
                     continue;
                 }
 
+                bool wasUp = _up;
                 SetUp(true);
 
                 // The endpoints only: the configuration string may hold a password.
-                Log.Connected(logger, reconnect ? "reconnected to" : "connected to", string.Join(",", connection.GetEndPoints().Select(e => e.ToString())));
+                string endpoints = string.Join(",", connection.GetEndPoints().Select(e => e.ToString()));
+                if (wasUp)
+                {
+                    Log.Repaired(logger, endpoints);
+                }
+                else
+                {
+                    Log.Connected(logger, reconnect ? "reconnected to" : "connected to", endpoints);
+                }
+
                 bool caughtUp = true;
                 try
                 {
-                    await onConnected(reconnect);
+                    await onConnected(reconnect || wasUp);
                     failedCatchUps = 0;
                 }
                 catch (Exception e) when (e is BackplaneUnavailableException or RedisException)
@@ -161,12 +201,21 @@ internal sealed partial class RedisLink(BackplaneOptions options, string nodeId,
                 try
                 {
                     await lost.Task.WaitAsync(stopping);
-                    Log.Lost(logger);
+                    if (!_up)
+                    {
+                        Log.Lost(logger);
+                    }
+
                     if (!caughtUp)
                     {
                         // Redis answers the probe but not the catch-up (at its memory limit, say):
-                        // back off rather than go round at once.
-                        SetUp(false);
+                        // back off rather than go round at once. One server is down meanwhile; a
+                        // cluster stays up for the shards that answer.
+                        if (!_clustered)
+                        {
+                            SetUp(false);
+                        }
+
                         await Task.Delay(TimeSpan.FromTicks(Math.Min(MaxRetryDelay.Ticks, FirstRetryDelay.Ticks << Math.Min(failedCatchUps++, 5))), stopping);
                     }
                 }
@@ -174,7 +223,6 @@ internal sealed partial class RedisLink(BackplaneOptions options, string nodeId,
                 {
                 }
 
-                SetUp(false);
                 reconnect = true;
             }
         }
@@ -184,6 +232,49 @@ internal sealed partial class RedisLink(BackplaneOptions options, string nodeId,
             _connection = null;
             await connection.CloseAsync(allowCommandsToComplete: false);
             await connection.DisposeAsync();
+        }
+    }
+
+    /// <summary>
+    /// Subscribes <paramref name="channel"/> (a sharded channel, on the primary of its slot) and
+    /// completes once the server has confirmed it: whatever is published on it after this reaches
+    /// this node. Throws <see cref="BackplaneUnavailableException"/> when that shard is unreachable.
+    /// </summary>
+    public async Task SubscribeAsync(string channel)
+    {
+        ConnectionMultiplexer connection = (_up ? _connection : null)
+            ?? throw new BackplaneUnavailableException("Redis is unreachable; the gateway is reconnecting");
+        RedisChannel sharded = RedisChannel.Sharded(channel);
+        try
+        {
+            await connection.GetSubscriber().SubscribeAsync(sharded, OnChannelMessage).WaitAsync(options.OperationTimeout).ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
+            _channels[channel] = sharded;
+        }
+        catch (TimeoutException e)
+        {
+            throw new BackplaneUnavailableException($"Redis did not confirm a subscription within {options.OperationTimeout.TotalMilliseconds:0} ms (Gateway:Backplane:OperationTimeout)", e);
+        }
+        catch (Exception e) when (e is RedisConnectionException or RedisTimeoutException or RedisServerException or ObjectDisposedException)
+        {
+            throw new BackplaneUnavailableException("Redis is unreachable; the gateway is reconnecting", e);
+        }
+    }
+
+    /// <summary>Unsubscribes <paramref name="channel"/>; never throws (a connection that is gone has no subscription to drop).</summary>
+    public async Task UnsubscribeAsync(string channel)
+    {
+        if (!_channels.TryRemove(channel, out RedisChannel sharded) || _connection is not { } connection)
+        {
+            return;
+        }
+
+        try
+        {
+            await connection.GetSubscriber().UnsubscribeAsync(sharded, OnChannelMessage).WaitAsync(options.OperationTimeout);
+        }
+        catch (Exception e) when (e is TimeoutException or RedisException or ObjectDisposedException)
+        {
+            // The server forgets it with the connection; the library will not subscribe it again.
         }
     }
 
@@ -208,7 +299,7 @@ internal sealed partial class RedisLink(BackplaneOptions options, string nodeId,
 
         try
         {
-            // Off the multiplexer's completion thread: it also delivers the events channel, in order,
+            // Off the multiplexer's completion thread: it also delivers the sessions' channels, in order,
             // and must not run the caller's continuation.
             return await call.WaitAsync(options.OperationTimeout).ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
         }
@@ -222,7 +313,46 @@ internal sealed partial class RedisLink(BackplaneOptions options, string nodeId,
         {
             throw new BackplaneUnavailableException("Redis is unreachable; the gateway is reconnecting", e);
         }
+        catch (RedisServerException e) when (IsPassing(e))
+        {
+            throw new BackplaneUnavailableException($"the Redis Cluster is moving the session or failing over ({e.Message}); retry", e);
+        }
     }
+
+    /// <summary>
+    /// A cluster's answer while a slot moves or a shard fails over, once the library has followed
+    /// what redirections it follows: the same command succeeds a moment later.
+    /// </summary>
+    private static bool IsPassing(RedisServerException e) =>
+        e.Message.StartsWith("TRYAGAIN", StringComparison.Ordinal)
+        || e.Message.StartsWith("CLUSTERDOWN", StringComparison.Ordinal)
+        || e.Message.StartsWith("MOVED", StringComparison.Ordinal)
+        || e.Message.StartsWith("ASK", StringComparison.Ordinal)
+        || e.Message.StartsWith("MASTERDOWN", StringComparison.Ordinal)
+        || e.Message.StartsWith("LOADING", StringComparison.Ordinal)
+        || e.Message.StartsWith("READONLY", StringComparison.Ordinal)
+        || e.Message.StartsWith("UNBLOCKED", StringComparison.Ordinal);
+
+    /// <summary>
+    /// Waits until <paramref name="replicas"/> replicas of the server that holds <paramref name="key"/>
+    /// have every write this node sent it so far, for at most half the operation timeout; returns
+    /// how many confirmed. Throws <see cref="BackplaneUnavailableException"/> when that server is
+    /// unreachable.
+    /// </summary>
+    /// <remarks>
+    /// <c>WAIT</c> names no key: it goes to the server of <paramref name="key"/>'s slot, over the one
+    /// connection this node's scripts to it went by, whose writes it covers. It holds that
+    /// connection while it waits, which is why it is bounded below the operation timeout.
+    /// </remarks>
+    public Task<long> WaitReplicasAsync(RedisKey key, int replicas) =>
+        CallAsync(async database =>
+        {
+            System.Net.EndPoint endpoint = await database.IdentifyEndpointAsync(key)
+                ?? throw new BackplaneUnavailableException("no Redis server holds the session's slot now");
+            RedisResult confirmed = await database.Multiplexer.GetServer(endpoint)
+                .ExecuteAsync("WAIT", replicas, (long)(options.OperationTimeout.TotalMilliseconds / 2));
+            return (long)confirmed;
+        });
 
     /// <summary>Runs a script without waiting for, or hearing about, its result (while the link is down, not at all).</summary>
     public void Send(string script, RedisKey[] keys, RedisValue[] values)
@@ -244,48 +374,72 @@ internal sealed partial class RedisLink(BackplaneOptions options, string nodeId,
     }
 
     /// <summary>
-    /// Completes once a probe published on <paramref name="channel"/> has come back through this
-    /// node's subscription: from then on, whatever is published reaches this node.
+    /// Completes once a probe published on each subscribed channel has come back through this
+    /// node's subscription: from then on, whatever is published reaches this node. With no
+    /// channel, once a server answers.
     /// </summary>
+    private async Task ProveChannelsAsync(ConnectionMultiplexer connection, CancellationToken cancellationToken)
+    {
+        if (_channels.IsEmpty)
+        {
+            await connection.GetDatabase().PingAsync().WaitAsync(options.OperationTimeout, cancellationToken);
+            return;
+        }
+
+        await Task.WhenAll(_channels.Values.Select(channel => ProveChannelAsync(connection, channel, cancellationToken)));
+    }
+
     private async Task ProveChannelAsync(ConnectionMultiplexer connection, RedisChannel channel, CancellationToken cancellationToken)
     {
         // A leading newline: no node reads it as a session's message (a session name is never empty).
-        var probe = new Probe($"\n{nodeId}:{Interlocked.Increment(ref _probes)}");
-        Volatile.Write(ref _probe, probe);
+        string token = $"\n{nodeId}:{Interlocked.Increment(ref _probeCount)}";
+        var returned = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _probes[token] = returned;
         long started = Stopwatch.GetTimestamp();
-        while (true)
+        try
         {
-            // Sent again until it comes back: one sent just before the library had subscribed again
-            // is lost, and waiting out the whole timeout for it would keep the node down for nothing.
-            await connection.GetSubscriber().PublishAsync(channel, probe.Token).WaitAsync(options.OperationTimeout, cancellationToken);
-            try
+            while (true)
             {
-                await probe.Returned.Task.WaitAsync(ProbeInterval, cancellationToken);
-                return;
+                // Sent again until it comes back: one sent just before the library had subscribed again
+                // is lost, and waiting out the whole timeout for it would keep the node down for nothing.
+                await connection.GetSubscriber().PublishAsync(channel, token).WaitAsync(options.OperationTimeout, cancellationToken);
+                try
+                {
+                    await returned.Task.WaitAsync(ProbeInterval, cancellationToken);
+                    return;
+                }
+                catch (TimeoutException e) when (Stopwatch.GetElapsedTime(started) >= options.OperationTimeout)
+                {
+                    // The library may have lost track of it across a failover: subscribe it afresh
+                    // (the catch-up that follows covers what was published meanwhile), and try again.
+                    ISubscriber subscriber = connection.GetSubscriber();
+                    await subscriber.UnsubscribeAsync(channel, OnChannelMessage).WaitAsync(options.OperationTimeout, cancellationToken);
+                    await subscriber.SubscribeAsync(channel, OnChannelMessage).WaitAsync(options.OperationTimeout, cancellationToken);
+                    throw new BackplaneUnavailableException($"channel {channel} is not subscribed again yet", e);
+                }
+                catch (TimeoutException)
+                {
+                }
             }
-            catch (TimeoutException e) when (Stopwatch.GetElapsedTime(started) >= options.OperationTimeout)
-            {
-                throw new BackplaneUnavailableException("the events channel is not subscribed again yet", e);
-            }
-            catch (TimeoutException)
-            {
-            }
+        }
+        finally
+        {
+            _probes.TryRemove(token, out _);
         }
     }
 
     /// <summary>
-    /// Completes once both of the multiplexer's connections are up, waking at each reconnection it
-    /// reports: the library's own backoff decides when it tries, and the link is up again as soon
-    /// as Redis is, not at a later turn of a backoff of its own.
+    /// Completes once the multiplexer is connected, waking at each reconnection it reports: the
+    /// library's own backoff decides when it tries, and the link is up again as soon as Redis is,
+    /// not at a later turn of a backoff of its own.
     /// </summary>
-    /// <remarks>Without <paramref name="channel"/> (not subscribed yet), the interactive connection is enough.</remarks>
-    private async Task WhenConnectedAsync(ConnectionMultiplexer connection, RedisChannel? channel, CancellationToken cancellationToken)
+    private async Task WhenConnectedAsync(ConnectionMultiplexer connection, CancellationToken cancellationToken)
     {
         long started = Stopwatch.GetTimestamp();
         while (true)
         {
             Task restored = Volatile.Read(ref _restored).Task;
-            if (connection.IsConnected && (channel is not { } subscribedTo || connection.GetSubscriber().IsConnected(subscribedTo)))
+            if (connection.IsConnected && AllSubscribed(connection))
             {
                 return;
             }
@@ -297,19 +451,57 @@ internal sealed partial class RedisLink(BackplaneOptions options, string nodeId,
             catch (TimeoutException)
             {
                 Log.StillUnreachable(logger, (long)Stopwatch.GetElapsedTime(started).TotalSeconds);
+                if (_clustered && connection.IsConnected)
+                {
+                    // A shard that stays away: prove what can be proven, and try the rest again later.
+                    return;
+                }
             }
         }
     }
 
-    private void OnChannelMessage(RedisChannel channel, RedisValue message, Action<RedisChannel, RedisValue> onMessage)
+    /// <summary>True when the library holds a connection for every subscribed channel.</summary>
+    private bool AllSubscribed(ConnectionMultiplexer connection)
     {
-        if (Volatile.Read(ref _probe) is { } probe && ((ReadOnlyMemory<byte>)message).Span is [(byte)'\n', ..] && message == probe.Token)
+        ISubscriber subscriber = connection.GetSubscriber();
+        foreach (RedisChannel channel in _channels.Values)
         {
-            probe.Returned.TrySetResult();
+            if (!subscriber.IsConnected(channel))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>True when a primary of the cluster is reachable.</summary>
+    private static bool HasPrimary(ConnectionMultiplexer connection)
+    {
+        foreach (IServer server in connection.GetServers())
+        {
+            if (server.IsConnected && !server.IsReplica)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private void OnChannelMessage(RedisChannel channel, RedisValue message)
+    {
+        if (((ReadOnlyMemory<byte>)message).Span is [(byte)'\n', ..])
+        {
+            if (_probes.TryRemove((string)message!, out TaskCompletionSource? returned))
+            {
+                returned.TrySetResult();
+            }
+
             return;
         }
 
-        onMessage(channel, message);
+        _onMessage(channel, message);
     }
 
     private void MarkDown()
@@ -317,6 +509,17 @@ internal sealed partial class RedisLink(BackplaneOptions options, string nodeId,
         SetUp(false);
         Volatile.Read(ref _lost).TrySetResult();
     }
+
+    private void RepairIfClustered()
+    {
+        if (_clustered)
+        {
+            Repair();
+        }
+    }
+
+    /// <summary>The link stays up, and proves its channels again and has the log catch up.</summary>
+    private void Repair() => Volatile.Read(ref _lost).TrySetResult();
 
     private void SetUp(bool up)
     {
@@ -333,13 +536,6 @@ internal sealed partial class RedisLink(BackplaneOptions options, string nodeId,
         }
     }
 
-    private sealed class Probe(string token)
-    {
-        public RedisValue Token { get; } = token;
-
-        public TaskCompletionSource Returned { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    }
-
     private static partial class Log
     {
         [LoggerMessage(EventId = 501, Level = LogLevel.Information, Message = "Backplane {What} Redis at {Endpoints}")]
@@ -353,5 +549,8 @@ internal sealed partial class RedisLink(BackplaneOptions options, string nodeId,
 
         [LoggerMessage(EventId = 504, Level = LogLevel.Warning, Message = "Backplane still cannot reach Redis after {Seconds} s; the Redis client keeps reconnecting")]
         public static partial void StillUnreachable(ILogger logger, long seconds);
+
+        [LoggerMessage(EventId = 1101, Level = LogLevel.Information, Message = "Backplane proved every channel again after a change of the Redis Cluster at {Endpoints} (a shard failed, failed over or moved a slot); local sessions catch up from history")]
+        public static partial void Repaired(ILogger logger, string endpoints);
     }
 }

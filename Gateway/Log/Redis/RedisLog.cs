@@ -10,11 +10,13 @@ using StackExchange.Redis;
 namespace Gateway.Log.Redis;
 
 /// <summary>
-/// The session log in Redis, shared by every node pointed at it (spec section 7). Redis assigns
-/// seqs and holds history, state and idempotency keys, each change one Lua script; every event
-/// goes out on one pub/sub channel that all nodes subscribe to, which is this log's feed: each
-/// node's hub orders what it hears and reads history to fill any gap. Client counts are kept per
-/// node in Redis, and a node that stops refreshing its liveness key stops being counted.
+/// The session log in Redis, one server or a Redis Cluster, shared by every node pointed at it
+/// (spec section 7). Redis assigns seqs and holds history, state and idempotency keys, each change
+/// one Lua script on the session's own keys (one hash slot); every event goes out on the session's
+/// sharded pub/sub channel, which the nodes with members in the session subscribe to: that is
+/// this log's feed, and each node's hub orders what it hears and reads history to fill any gap.
+/// Client counts are kept per node in Redis, and a node that stops refreshing its liveness stops
+/// being counted.
 /// </summary>
 internal sealed partial class RedisLog : BackgroundService, ISessionLog
 {
@@ -28,12 +30,20 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
     /// <summary>The shortest liveness: a few Redis round trips on a busy machine, so that a live node is not taken for dead.</summary>
     private static readonly TimeSpan MinNodeLiveness = TimeSpan.FromMilliseconds(300);
 
+    /// <summary>
+    /// How long a dead node stays in the nodes' set, with the time its liveness ran out: the
+    /// session scripts learn it is dead from the copy each node hands them, and drop its counts
+    /// and members whenever they next run, which an hour leaves ample time for.
+    /// </summary>
+    private static readonly TimeSpan DeadNodeMemory = TimeSpan.FromHours(1);
+
     // Names of the set of sessions looked at per sweep: bounds the calls of one sweep.
     private const int SweepPage = 200;
 
     private readonly RedisLink _link;
-    private readonly RedisChannel _eventsChannel;
     private readonly RedisKeys _keys;
+    private readonly Lock _subscriptionsGate = new();
+    private readonly Dictionary<string, Subscription> _subscriptions = new(StringComparer.Ordinal);
     private readonly string _nodeId;
     private readonly TimeProvider _time;
     private readonly GatewayMetrics _metrics;
@@ -43,6 +53,7 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
     private readonly int _maxEventNames;
     private readonly int _maxKeys;
     private readonly int _maxAssembledBytes;
+    private readonly int _waitReplicas;
     private readonly TimeSpan _touchPeriod;
     private readonly TimeSpan _operationTimeout;
     private readonly TimeSpan _liveness;
@@ -51,6 +62,8 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
     private long _knownSessions;
     private ILogFeed _feed = NoFeed.Instance;
     private string _lastEpoch = "";
+    private string _nodes = "";
+    private long _nodesRead;
 
     public RedisLog(
         IOptions<BackplaneOptions> backplane, IOptions<HistoryOptions> history, IOptions<SessionsOptions> sessions, IOptions<LimitsOptions> limits,
@@ -66,12 +79,12 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
         _keys = new RedisKeys(backplane.Value.KeyPrefix);
         _nodeId = Convert.ToHexStringLower(Guid.NewGuid().ToByteArray(), 0, 8);
         _link = new RedisLink(backplane.Value, _nodeId, logger);
-        _eventsChannel = RedisChannel.Literal(_keys.EventsChannel);
         _operationTimeout = backplane.Value.OperationTimeout;
         _maxSessions = sessions.Value.MaxSessions;
         _maxEventNames = sessions.Value.MaxEventNames;
         _maxKeys = sessions.Value.MaxKeys;
         _maxAssembledBytes = limits.Value.MaxAssembledBytes;
+        _waitReplicas = backplane.Value.WaitReplicas;
 
         // Often enough that a session with clients never reaches its idle timeout between visits,
         // the shortest of any profile's included.
@@ -108,12 +121,13 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
         SessionSettings settings = _profiles.For(session);
         var values = new RedisValue[9 + (6 * events.Count) + 3];
         values[0] = session;
-        values[1] = _keys.EventsChannel;
+        values[1] = _keys.Channel(session);
         values[2] = settings.HistoryMaxEvents;
         values[3] = _maxEventNames;
         values[4] = IdleTtlMs(settings);
         values[5] = (long)settings.CompletedRetention.TotalMilliseconds;
-        values[6] = _maxSessions;
+        // An existing session needs no place in the set of sessions: only a missing one takes it first.
+        values[6] = "0";
         values[7] = events.Count;
         values[8] = SessionEpoch.New();
         for (int i = 0; i < events.Count; i++)
@@ -136,6 +150,30 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
         try
         {
             result = (RedisResult[])(await _link.EvaluateAsync(RedisScripts.Publish, _keys.Of(session), values))!;
+            if ((string?)result[0] == "missing")
+            {
+                if (!await ReserveAsync(session))
+                {
+                    return new PublishResult(PublishStatus.SessionLimit, seqs, duplicate, 0);
+                }
+
+                values[6] = "1";
+                result = (RedisResult[])(await _link.EvaluateAsync(RedisScripts.Publish, _keys.Of(session), values))!;
+            }
+
+            if ((string?)result[0] == "ok" && (long)result[2] == 1)
+            {
+                await NameAsync(session);
+            }
+
+            if ((string?)result[0] == "ok" && _waitReplicas > 0)
+            {
+                long confirmed = await _link.WaitReplicasAsync(_keys.Meta(session), _waitReplicas);
+                if (confirmed < _waitReplicas)
+                {
+                    throw new BackplaneUnavailableException($"{confirmed} of the {_waitReplicas} replicas (Gateway:Backplane:WaitReplicas) confirmed the publish in time");
+                }
+            }
         }
         catch (BackplaneUnavailableException e)
         {
@@ -152,8 +190,6 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
         long seq = (long)result[1];
         switch ((string?)result[0])
         {
-            case "limit":
-                return new PublishResult(PublishStatus.SessionLimit, seqs, duplicate, seq);
             case "complete":
                 return new PublishResult(PublishStatus.SessionComplete, seqs, duplicate, seq);
             case "names":
@@ -177,23 +213,36 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
     public async ValueTask<LogRead> ReadAsync(string session, long after, int limit, ReadIntent intent, CancellationToken cancellationToken)
     {
         bool join = intent == ReadIntent.Join;
-        long create = intent switch
+        if (intent != ReadIntent.Look)
         {
-            // A joining client was admitted already: its session is created even at the limit.
-            ReadIntent.Join => int.MaxValue,
-            ReadIntent.Create => _maxSessions,
-            _ => -1,
-        };
-        var result = (RedisResult[])(await _link.EvaluateAsync(RedisScripts.Read, _keys.Of(session),
-        [
-            session, after, limit, join ? _nodeId : "", IdleTtlMs(session), create, join ? "1" : "0", SessionEpoch.New(),
-        ]))!;
+            // Before the read: every event appended after what it finds reaches this node.
+            await SubscribeAsync(session);
+        }
+
+        // A joining client was admitted already: its session is created even at the limit. A long
+        // poll creates it only when it takes a place in the set of sessions.
+        RedisValue[] values = [session, after, limit, join ? _nodeId : "", IdleTtlMs(session), join ? "1" : "0", join ? "1" : "0", SessionEpoch.New(), Nodes()];
+        var result = (RedisResult[])(await _link.EvaluateAsync(RedisScripts.Read, _keys.Of(session), values))!;
+        if ((long)result[0] == 0 && intent == ReadIntent.Create)
+        {
+            if (!await ReserveAsync(session))
+            {
+                return LogRead.Refused;
+            }
+
+            values[5] = "1";
+            result = (RedisResult[])(await _link.EvaluateAsync(RedisScripts.Read, _keys.Of(session), values))!;
+        }
+
+        if ((long)result[0] == 2)
+        {
+            await NameAsync(session);
+        }
 
         var found = (long)result[0] switch
         {
-            1 => LogReadFound.Found,
-            0 => LogReadFound.Missing,
-            _ => LogReadFound.Refused,
+            1 or 2 => LogReadFound.Found,
+            _ => LogReadFound.Missing,
         };
         var events = new List<SessionEvent>(result.Length - 7);
         DateTimeOffset now = _time.GetUtcNow();
@@ -217,7 +266,7 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
     {
         if (remaining is null)
         {
-            _link.Send(RedisScripts.Leave, _keys.Of(session), [_nodeId]);
+            _link.Send(RedisScripts.Leave, _keys.Of(session), [_nodeId, Nodes()]);
             return;
         }
 
@@ -228,7 +277,7 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
     {
         try
         {
-            long left = (long)(await _link.EvaluateAsync(RedisScripts.Leave, _keys.Of(session), [_nodeId]));
+            long left = (long)(await _link.EvaluateAsync(RedisScripts.Leave, _keys.Of(session), [_nodeId, Nodes()]));
             if (left >= 0)
             {
                 remaining(session, left);
@@ -242,7 +291,7 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
 
     public async ValueTask<SessionSnapshot?> SnapshotAsync(string session, CancellationToken cancellationToken)
     {
-        var result = (RedisResult[])(await _link.EvaluateAsync(RedisScripts.Snapshot, _keys.Of(session), [session, "1"]))!;
+        var result = (RedisResult[])(await _link.EvaluateAsync(RedisScripts.Snapshot, _keys.Of(session), [session, "1", Nodes()]))!;
         if ((long)result[0] != 1)
         {
             return null;
@@ -277,9 +326,10 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
     {
         RedisValue[] names = await _link.CallAsync(database => database.SetMembersAsync(_keys.Sessions));
 
-        // One script per session, each with its own keys, sent together: one round trip's wait.
+        // One script per session, each with its own keys (on its own shard), sent together: one round trip's wait.
+        string nodes = Nodes();
         RedisResult[][] rows = await Task.WhenAll(names.Select(async name =>
-            (RedisResult[])(await _link.EvaluateAsync(RedisScripts.Snapshot, _keys.Of(name!), [name, "0"]))!));
+            (RedisResult[])(await _link.EvaluateAsync(RedisScripts.Snapshot, _keys.Of(name!), [name, "0", nodes]))!));
         var list = new List<SessionSummary>(rows.Length);
         for (int i = 0; i < rows.Length; i++)
         {
@@ -297,9 +347,10 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
     public async ValueTask<bool> DeleteAsync(string session, CancellationToken cancellationToken)
     {
         // Every node, this one included, closes the session's clients when the channel tells it.
-        bool deleted = (long)(await _link.EvaluateAsync(RedisScripts.Delete, _keys.Of(session), [session, _keys.EventsChannel])) == 1;
+        bool deleted = (long)(await _link.EvaluateAsync(RedisScripts.Delete, _keys.Of(session), [session, _keys.Channel(session)])) == 1;
         if (deleted)
         {
+            await ForgetNameAsync(session);
             Log.SessionDeleted(_logger, session);
         }
 
@@ -312,9 +363,128 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
     /// <summary>Completes once this node has found Redis gone (for tests and tools).</summary>
     public Task WhenUnavailableAsync(CancellationToken cancellationToken) => _link.WhenAsync(up: false, cancellationToken);
 
+    /// <summary>True once connected to a Redis Cluster rather than one server (for tests and tools).</summary>
+    public bool IsCluster => _link.IsCluster;
+
+    /// <summary>
+    /// Takes a place in the set of sessions for <paramref name="session"/>, which a script is about
+    /// to create; false when <c>Sessions:MaxSessions</c> are held already. Exact: every creation
+    /// takes its place in the one set first.
+    /// </summary>
+    private async Task<bool> ReserveAsync(string session) =>
+        (long)await _link.EvaluateAsync(RedisScripts.Reserve, [_keys.Sessions], [session, _maxSessions]) == 1;
+
+    /// <summary>
+    /// Names a session a script has just created in the set of sessions (again: a sweep may have
+    /// taken its reserved place away between the reservation and the creation).
+    /// </summary>
+    private Task NameAsync(string session) => _link.CallAsync(database => database.SetAddAsync(_keys.Sessions, session));
+
+    /// <summary>
+    /// Takes a session whose keys are gone out of the set of sessions. The set lives in another
+    /// slot than the session, so this is not atomic with the keys: the name is removed, then put
+    /// back when the session exists again meanwhile (a creation names it after its keys exist, so
+    /// one of the two always sees the other).
+    /// </summary>
+    private async Task ForgetNameAsync(string session)
+    {
+        await _link.CallAsync(database => database.SetRemoveAsync(_keys.Sessions, session));
+        if (await _link.CallAsync(database => database.KeyExistsAsync(_keys.Meta(session))))
+        {
+            await NameAsync(session);
+        }
+    }
+
+    /// <summary>
+    /// This node's copy of the nodes' liveness, for the session scripts (<c>id=until,...</c>): none
+    /// (every node taken for alive) once it is older than half a liveness period, so that a copy
+    /// gone stale while this node was stalled never takes a live node for dead.
+    /// </summary>
+    private string Nodes() =>
+        _time.GetElapsedTime(Interlocked.Read(ref _nodesRead)) < _liveness / 2 ? Volatile.Read(ref _nodes) : "";
+
+    /// <summary>
+    /// Subscribes the session's channel unless this node has it subscribed already, and completes
+    /// once it is: from then on every event of the session reaches this node's feed.
+    /// </summary>
+    private Task SubscribeAsync(string session)
+    {
+        lock (_subscriptionsGate)
+        {
+            if (!_subscriptions.TryGetValue(session, out Subscription? subscription))
+            {
+                subscription = new Subscription();
+                _subscriptions[session] = subscription;
+            }
+
+            if (!subscription.Wanted)
+            {
+                subscription.Wanted = true;
+                subscription.Tail = SubscribeAfterAsync(subscription, subscription.Tail, session);
+            }
+
+            return subscription.Tail;
+        }
+    }
+
+    private async Task SubscribeAfterAsync(Subscription subscription, Task before, string session)
+    {
+        // In order with the session's earlier subscribe or unsubscribe, whatever became of it.
+        await before.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+        try
+        {
+            await _link.SubscribeAsync(_keys.Channel(session));
+        }
+        catch
+        {
+            lock (_subscriptionsGate)
+            {
+                // The next join tries again.
+                subscription.Wanted = false;
+            }
+
+            throw;
+        }
+    }
+
+    private async Task UnsubscribeAfterAsync(Task before, string session)
+    {
+        await before.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+        await _link.UnsubscribeAsync(_keys.Channel(session));
+    }
+
+    /// <summary>
+    /// Unsubscribes the channels of sessions this node's hub no longer holds (no member, poller or
+    /// join left): a publish then reaches only the nodes that use it.
+    /// </summary>
+    private void ReleaseSubscriptions()
+    {
+        lock (_subscriptionsGate)
+        {
+            List<string>? done = null;
+            foreach ((string session, Subscription subscription) in _subscriptions)
+            {
+                if (subscription.Wanted && !_feed.Wants(session, long.MaxValue))
+                {
+                    subscription.Wanted = false;
+                    subscription.Tail = UnsubscribeAfterAsync(subscription.Tail, session);
+                }
+                else if (!subscription.Wanted && subscription.Tail.IsCompleted)
+                {
+                    (done ??= []).Add(session);
+                }
+            }
+
+            foreach (string session in done ?? [])
+            {
+                _subscriptions.Remove(session);
+            }
+        }
+    }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        Task link = _link.RunAsync(_eventsChannel, OnMessage, OnConnectedAsync, stoppingToken);
+        Task link = _link.RunAsync(OnMessage, OnConnectedAsync, stoppingToken);
 
         // Three visits per liveness period, and never rarer than the sessions need touching.
         TimeSpan period = TimeSpan.FromTicks(Math.Min(_liveness.Ticks / 3, _touchPeriod.Ticks));
@@ -329,6 +499,8 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
                     continue;
                 }
 
+                // First: it needs no Redis, and a shard that is down must not keep channels subscribed.
+                ReleaseSubscriptions();
                 try
                 {
                     bool touchSessions = _time.GetElapsedTime(lastTouch) >= _touchPeriod;
@@ -365,7 +537,7 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
         _feed.OnResync();
     }
 
-    /// <summary>A message of the events channel, to the feed: <c>session \n epoch \n entry</c>, or <c>session \n #deleted</c>.</summary>
+    /// <summary>A message of a session's channel, to the feed: <c>session \n epoch \n entry</c>, or <c>session \n #deleted</c>.</summary>
     private void OnMessage(RedisChannel _, RedisValue message)
     {
         try
@@ -508,7 +680,7 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
 
     public async ValueTask<PresenceRead> ReadPresenceAsync(string session, CancellationToken cancellationToken)
     {
-        var result = (RedisResult[])(await _link.EvaluateAsync(RedisScripts.PresenceRead, _keys.Of(session), []))!;
+        var result = (RedisResult[])(await _link.EvaluateAsync(RedisScripts.PresenceRead, _keys.Of(session), [Nodes()]))!;
         var members = new List<PresenceMember>((result.Length - 1) / 2);
         for (int i = 1; i + 1 < result.Length; i += 2)
         {
@@ -526,11 +698,11 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
         string connection = change.Member.Connection;
         if (change.Joined)
         {
-            _link.Send(RedisScripts.PresenceJoin, _keys.Of(session), [session, _keys.EventsChannel, connection, EncodeMember(change.Member), IdleTtlMs(session)]);
+            _link.Send(RedisScripts.PresenceJoin, _keys.Of(session), [session, _keys.Channel(session), connection, EncodeMember(change.Member), IdleTtlMs(session)]);
         }
         else
         {
-            _link.Send(RedisScripts.PresenceLeave, _keys.Of(session), [session, _keys.EventsChannel, connection]);
+            _link.Send(RedisScripts.PresenceLeave, _keys.Of(session), [session, _keys.Channel(session), connection]);
         }
     }
 
@@ -543,7 +715,7 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
         {
             var values = new RedisValue[5 + (2 * s.Members.Count)];
             values[0] = s.Session;
-            values[1] = _keys.EventsChannel;
+            values[1] = _keys.Channel(s.Session);
             values[2] = _nodeId;
             values[3] = IdleTtlMs(s.Session);
             values[4] = s.Members.Count;
@@ -566,7 +738,7 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
         var sessions = new List<(string Session, List<PresenceMember> Members, bool Watched)>();
         _feed.ListPresence(sessions);
         await Task.WhenAll(sessions.Where(s => s.Watched).Select(s =>
-            _link.EvaluateAsync(RedisScripts.PresenceReap, _keys.Of(s.Session), [s.Session, _keys.EventsChannel])));
+            _link.EvaluateAsync(RedisScripts.PresenceReap, _keys.Of(s.Session), [s.Session, _keys.Channel(s.Session), Nodes()])));
     }
 
     /// <summary>The epoch a message carries, as the last one when it is the same (it nearly always is): no string per message.</summary>
@@ -602,7 +774,16 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
 
     private async Task TouchAsync(List<(string Session, int Clients)> sessions, bool setCounts)
     {
-        bool added = (long)await _link.EvaluateAsync(RedisScripts.Alive, [_keys.Nodes], [_nodeId, (long)_liveness.TotalMilliseconds]) == 1;
+        var alive = (RedisResult[])(await _link.EvaluateAsync(RedisScripts.Alive, [_keys.Nodes], [_nodeId, (long)_liveness.TotalMilliseconds, (long)DeadNodeMemory.TotalMilliseconds]))!;
+        bool added = (long)alive[0] == 1;
+        var nodes = new StringBuilder();
+        for (int i = 2; i + 1 < alive.Length; i += 2)
+        {
+            nodes.Append(nodes.Length > 0 ? "," : "").Append((string)alive[i]!).Append('=').Append((long)(double)alive[i + 1]);
+        }
+
+        Volatile.Write(ref _nodes, nodes.ToString());
+        Interlocked.Exchange(ref _nodesRead, _time.GetTimestamp());
         if (added && _seenAlive && !setCounts)
         {
             // This node had been taken for dead (a long pause), and its presence members were
@@ -623,7 +804,13 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
         var page = (RedisResult[])(await _link.CallAsync(database => database.ExecuteAsync("SSCAN", _keys.Sessions, _sweepCursor, "COUNT", SweepPage)))!;
         _sweepCursor = (RedisValue)page[0];
         var names = (RedisValue[])page[1]!;
-        await Task.WhenAll(names.Select(name => _link.EvaluateAsync(RedisScripts.Forget, _keys.Of(name!), [name])));
+        await Task.WhenAll(names.Select(async name =>
+        {
+            if (!await _link.CallAsync(database => database.KeyExistsAsync(_keys.Meta(name!))))
+            {
+                await ForgetNameAsync(name!);
+            }
+        }));
         Interlocked.Exchange(ref _knownSessions, await _link.CallAsync(database => database.SetLengthAsync(_keys.Sessions)));
     }
 
@@ -632,6 +819,20 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
 
     private static DateTimeOffset? LastEventAt(long milliseconds) =>
         milliseconds > 0 ? DateTimeOffset.FromUnixTimeMilliseconds(milliseconds) : null;
+
+    /// <summary>
+    /// A session's channel on this node: whether it is wanted (subscribed, or being subscribed),
+    /// and the last subscribe or unsubscribe sent for it, which the next one waits for. Both
+    /// change under the log's subscriptions lock only.
+    /// </summary>
+    private sealed class Subscription
+    {
+        /// <summary>True from the subscribe that a read asked for until the unsubscribe of a release.</summary>
+        public bool Wanted { get; set; }
+
+        /// <summary>The latest subscribe or unsubscribe of the channel, in order after the ones before.</summary>
+        public Task Tail { get; set; } = Task.CompletedTask;
+    }
 
     private static partial class Log
     {

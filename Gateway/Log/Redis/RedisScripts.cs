@@ -21,22 +21,27 @@ namespace Gateway.Log.Redis;
 /// <c>session \n epoch \n</c> (so that a node sees a session begin a new life under it);
 /// <c>session \n #deleted \n epoch</c> tells the nodes a session's life was deleted.
 /// Every session script takes the same keys, from <see cref="RedisKeys.Of"/>: meta, events, state,
-/// ids, clients, the set of all sessions, the nodes' liveness (a sorted set: node id scored by
-/// the time its liveness runs out), presence and keyed. No script makes up a key name: each key it
-/// touches is in KEYS.
+/// ids, clients, presence and keyed, all in the session's hash slot, and publishes only on the
+/// session's own sharded channel (<see cref="RedisKeys.Channel"/>, same slot), so that each runs
+/// whole on one shard of a Redis Cluster. No script makes up a key name: each key it touches is in
+/// KEYS. The set of sessions and the nodes' liveness live outside every session's slot: the
+/// scripts never touch them; the caller does, with commands of their own, and hands the scripts
+/// its copy of the nodes' liveness (<see cref="NodeLiveness"/>).
 /// </remarks>
 internal static class RedisScripts
 {
     /// <summary>
     /// Appends a batch. ARGV: session, channel, max events, max names, idle ttl ms, completed ttl
-    /// ms, max sessions, n, a new epoch (taken when this creates the session's life), then for each
+    /// ms, create (1: the session may be created; it holds its place in the set of sessions), n,
+    /// a new epoch (taken when this creates the session's life), then for each
     /// event: id key (empty for none), name, data, flags (<see cref="RedisEntry.Flags"/>), from
     /// (compact JSON; empty for none), key (empty for none); and last, max keys, max assembled
     /// bytes, and the most bytes of names and data history may hold (0: no such bound), counted
     /// from the end so that they stay put whatever comes before them.
-    /// Returns <c>{status, seq, ts, seq1, ..., seqN}</c>; a duplicate's seq is negative. A refused
-    /// batch returns <c>{status, seq, index}</c>: index is the (0-based) append past the limit for
-    /// <c>assembled</c>.
+    /// Returns <c>{status, seq, created, seq1, ..., seqN}</c>; a duplicate's seq is negative; created
+    /// is 1 when this made the session. A refused batch returns <c>{status, seq, index}</c>: index is
+    /// the (0-based) append past the limit for <c>assembled</c>; <c>missing</c> says the session does
+    /// not exist and create was not given.
     /// </summary>
     /// <remarks>
     /// An append joins two JSON strings on their raw text (the first without its closing quote,
@@ -47,7 +52,7 @@ internal static class RedisScripts
     /// starts from a stale count.
     /// </remarks>
     public const string Publish = KeyedText + """
-        local meta, events, state, ids, clients, all, keyed = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[9]
+        local meta, events, state, ids, clients, keyed = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[7]
 
         -- What an entry weighs against the byte bound: its name and data (not seq, time, flags, from, key).
         local function weigh(e)
@@ -70,8 +75,9 @@ internal static class RedisScripts
           seq = tonumber(m[1]) or 0
           complete = m[2] == '1'
           epoch = m[3] or epoch
-        elseif redis.call('SCARD', all) >= tonumber(ARGV[7]) and redis.call('SISMEMBER', all, ARGV[1]) == 0 then
-          return {'limit', 0, 0}
+        elseif ARGV[7] ~= '1' then
+          -- Creating a session takes a place in the set of sessions first, outside this script.
+          return {'missing', 0, 0}
         end
 
         local result, anyNew = {}, false
@@ -154,7 +160,7 @@ internal static class RedisScripts
                 redis.call('HSET', keyed, field, string.format('%d\n', chunks) .. string.sub(entry, 1, #entry - #data) .. text)
               end
               if id ~= '' then redis.call('ZADD', ids, seq, id) end
-              redis.call('PUBLISH', ARGV[2], ARGV[1] .. '\n' .. epoch .. '\n' .. entry)
+              redis.call('SPUBLISH', ARGV[2], ARGV[1] .. '\n' .. epoch .. '\n' .. entry)
               result[i] = seq
               if string.sub(flags, 1, 1) == '1' then final = true end
             end
@@ -199,9 +205,7 @@ internal static class RedisScripts
           local ttl = final and ARGV[6] or ARGV[5]
           for _, key in ipairs({meta, events, state, ids, clients, keyed}) do redis.call('PEXPIRE', key, ttl) end
         end
-        if not exists then redis.call('SADD', all, ARGV[1]) end
-
-        local out = {'ok', seq, ts}
+        local out = {'ok', seq, (not exists and anyNew) and 1 or 0}
         for i = 1, n do out[3 + i] = result[i] end
         return out
         """;
@@ -209,25 +213,23 @@ internal static class RedisScripts
     /// <summary>
     /// Reads where a session stands and the held events after <c>since</c>, creating the session
     /// when asked. ARGV: session, since (-1: no events wanted), limit, node id (non-empty: count a
-    /// client of that node), idle ttl ms, max sessions (-1: do not create), touch (1: a client
-    /// joins, so the session's idle time starts again), a new epoch (taken when this creates the
-    /// session's life, or finds one from before epochs).
+    /// client of that node), idle ttl ms, create (1: create the session when it does not exist),
+    /// touch (1: a client joins, so the session's idle time starts again), a new epoch (taken when
+    /// this creates the session's life, or finds one from before epochs), the nodes (<see cref="NodeLiveness"/>).
     /// Returns <c>{found, seq, complete, held, more, epoch, clients, entry...}</c>: found is 0 when the
-    /// session does not exist, -1 when the session limit forbids creating it; held is 0 when
+    /// session does not exist, 2 when this read created it, else 1; held is 0 when
     /// history no longer holds every event after since; more is 1 when the limit cut the page short;
     /// clients is, when this read counted a client in, the session's clients on every live node
     /// after counting it (1: its first), else 0.
     /// </summary>
-    public const string Read = LiveClients + """
-        local meta, events, clients, all = KEYS[1], KEYS[2], KEYS[5], KEYS[6]
+    public const string Read = NodeLiveness + LiveClients + """
+        local meta, events, clients = KEYS[1], KEYS[2], KEYS[5]
+        local found = 1
         if redis.call('EXISTS', meta) == 0 then
-          if ARGV[6] == '-1' then return {0, 0, 0, 1, 0, '', 0} end
-          if redis.call('SCARD', all) >= tonumber(ARGV[6]) and redis.call('SISMEMBER', all, ARGV[1]) == 0 then
-            return {-1, 0, 0, 1, 0, '', 0}
-          end
+          if ARGV[6] ~= '1' then return {0, 0, 0, 1, 0, '', 0} end
           redis.call('HSET', meta, 'seq', '0', 'epoch', ARGV[8])
           redis.call('PEXPIRE', meta, ARGV[5])
-          redis.call('SADD', all, ARGV[1])
+          found = 2
         end
 
         local m = redis.call('HMGET', meta, 'seq', 'complete', 'epoch')
@@ -240,14 +242,14 @@ internal static class RedisScripts
         if not complete then
           if ARGV[4] ~= '' then
             redis.call('HINCRBY', clients, ARGV[4], 1)
-            counted = live(clients, KEYS[7], ARGV[4])
+            counted = live(clients, ARGV[9], ARGV[4])
           end
           if ARGV[7] == '1' then
-            for _, key in ipairs({meta, events, KEYS[3], KEYS[4], clients, KEYS[9]}) do redis.call('PEXPIRE', key, ARGV[5]) end
+            for _, key in ipairs({meta, events, KEYS[3], KEYS[4], clients, KEYS[7]}) do redis.call('PEXPIRE', key, ARGV[5]) end
           end
         end
 
-        local out = {1, seq, complete and 1 or 0, 1, 0, epoch, counted}
+        local out = {found, seq, complete and 1 or 0, 1, 0, epoch, counted}
         local since = tonumber(ARGV[2])
         if since >= 0 and since < seq then
           local oldest = seq - redis.call('LLEN', events) + 1
@@ -264,15 +266,15 @@ internal static class RedisScripts
         """;
 
     /// <summary>
-    /// A node's client leaves: ARGV node id. The count's field goes when it reaches zero. Returns
+    /// A node's client leaves: ARGV node id, the nodes (<see cref="NodeLiveness"/>). The count's field goes when it reaches zero. Returns
     /// the session's clients on every live node that remain (0: the last one left), or -1 when
     /// this node had none counted (a count restated, or a session deleted, meanwhile).
     /// </summary>
-    public const string Leave = LiveClients + """
+    public const string Leave = NodeLiveness + LiveClients + """
         local left = redis.call('HINCRBY', KEYS[5], ARGV[1], -1)
         if left <= 0 then redis.call('HDEL', KEYS[5], ARGV[1]) end
         if left < 0 then return -1 end
-        return live(KEYS[5], KEYS[7], ARGV[1])
+        return live(KEYS[5], ARGV[2], ARGV[1])
         """;
 
     /// <summary>
@@ -298,19 +300,17 @@ internal static class RedisScripts
         """;
 
     /// <summary>
-    /// A Lua function for the scripts that count clients: the sum of a session's counts over the
-    /// nodes still alive (and <c>self</c>, the caller, which is), dropping the counts of nodes whose
-    /// liveness ran out, as <see cref="Snapshot"/> does. So a dead node's clients stop counting once
+    /// A Lua function for the scripts that count clients (after <see cref="NodeLiveness"/>): the sum
+    /// of a session's counts over the nodes still alive (and <c>self</c>, the caller, which is),
+    /// dropping the counts of nodes whose liveness ran out, as <see cref="Snapshot"/> does. So a dead node's clients stop counting once
     /// its liveness runs out and another node counts or leaves.
     /// </summary>
     private const string LiveClients = """
         local function live(clients, nodes, self)
-          local t = redis.call('TIME')
-          local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+          local isAlive = liveness(nodes)
           local counts, sum = redis.call('HGETALL', clients), 0
           for i = 1, #counts, 2 do
-            local alive = counts[i] == self or redis.call('ZSCORE', nodes, counts[i])
-            if alive == true or (alive and tonumber(alive) > now) then
+            if counts[i] == self or isAlive(counts[i]) then
               sum = sum + tonumber(counts[i + 1])
             else
               redis.call('HDEL', clients, counts[i])
@@ -322,25 +322,20 @@ internal static class RedisScripts
         """;
 
     /// <summary>
-    /// Where a session stands. ARGV: the session, with state (1: its entries follow). Returns
+    /// Where a session stands. ARGV: the session, with state (1: its entries follow), the nodes
+    /// (<see cref="NodeLiveness"/>). Returns
     /// <c>{found, seq, complete, last, clients, epoch}</c>, and with state <c>n, state entry * n,
     /// keyed value...</c> (keyed values as the keyed hash holds them). Counts of nodes whose liveness
-    /// has run out (a node that died) are dropped; a session whose keys expired leaves the set of
-    /// sessions.
+    /// has run out (a node that died) are dropped.
     /// </summary>
-    public const string Snapshot = """
-        local meta, state, clients, all, nodes = KEYS[1], KEYS[3], KEYS[5], KEYS[6], KEYS[7]
-        if redis.call('EXISTS', meta) == 0 then
-          redis.call('SREM', all, ARGV[1])
-          return {0}
-        end
-        local t = redis.call('TIME')
-        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+    public const string Snapshot = NodeLiveness + """
+        local meta, state, clients = KEYS[1], KEYS[3], KEYS[5]
+        if redis.call('EXISTS', meta) == 0 then return {0} end
+        local isAlive = liveness(ARGV[3])
         local m = redis.call('HMGET', meta, 'seq', 'complete', 'last', 'epoch')
         local counts, sum = redis.call('HGETALL', clients), 0
         for i = 1, #counts, 2 do
-          local alive = redis.call('ZSCORE', nodes, counts[i])
-          if alive and tonumber(alive) > now then
+          if isAlive(counts[i]) then
             sum = sum + tonumber(counts[i + 1])
           else
             redis.call('HDEL', clients, counts[i])
@@ -351,7 +346,7 @@ internal static class RedisScripts
           local entries = redis.call('HVALS', state)
           out[7] = #entries
           for i = 1, #entries do out[7 + i] = entries[i] end
-          local keyed = redis.call('HVALS', KEYS[9])
+          local keyed = redis.call('HVALS', KEYS[7])
           for i = 1, #keyed do out[7 + #entries + i] = keyed[i] end
         end
         return out
@@ -361,9 +356,8 @@ internal static class RedisScripts
     public const string Delete = """
         if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
         local epoch = redis.call('HGET', KEYS[1], 'epoch') or ''
-        redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[8], KEYS[9])
-        redis.call('SREM', KEYS[6], ARGV[1])
-        redis.call('PUBLISH', ARGV[2], ARGV[1] .. '\n#deleted\n' .. epoch)
+        redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7])
+        redis.call('SPUBLISH', ARGV[2], ARGV[1] .. '\n#deleted\n' .. epoch)
         return 1
         """;
 
@@ -380,22 +374,34 @@ internal static class RedisScripts
             if count > 0 then redis.call('HSET', KEYS[5], node, count) else redis.call('HDEL', KEYS[5], node) end
           end
           if count > 0 then
-            for _, i in ipairs({1, 2, 3, 4, 5, 8, 9}) do redis.call('PEXPIRE', KEYS[i], idle) end
+            for _, i in ipairs({1, 2, 3, 4, 5, 6, 7}) do redis.call('PEXPIRE', KEYS[i], idle) end
           end
         end
         return 1
         """;
 
     /// <summary>
-    /// A node says it is alive for another liveness period, and nodes whose period ran out are
-    /// forgotten. KEYS[1] the nodes' sorted set; ARGV: node id, liveness ttl ms. Returns 1 when
-    /// the node was not in the set (its first visit, or it had been taken for dead), else 0.
+    /// A node says it is alive for another liveness period. KEYS[1] the nodes' sorted set; ARGV:
+    /// node id, liveness ttl ms, how long (ms) a node whose liveness ran out stays in the set.
+    /// Returns <c>{dead, now, node, until, ...}</c>: dead is 1 when the node was not alive before
+    /// (its first visit, or it had been taken for dead), then every node in the set with the time
+    /// its liveness runs out, which the caller hands to the session scripts (<see cref="NodeLiveness"/>).
     /// </summary>
+    /// <remarks>
+    /// A dead node stays in the set, with its past time, long after it died: a session script
+    /// only knows a node is dead from a copy of this set, and drops that node's counts and members
+    /// then. A node missing from a copy (one that started after it was taken) counts as alive.
+    /// </remarks>
     public const string Alive = """
         local t = redis.call('TIME')
         local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-        redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-        return redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+        local before = redis.call('ZSCORE', KEYS[1], ARGV[1])
+        redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[3]))
+        redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+        local out = {(not before or tonumber(before) <= now) and 1 or 0, now}
+        local all = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+        for i = 1, #all do out[2 + i] = all[i] end
+        return out
         """;
 
     /// <summary>
@@ -404,9 +410,9 @@ internal static class RedisScripts
     /// <c>session \n #presence \n + \n connection \n member</c>.
     /// </summary>
     public const string PresenceJoin = """
-        redis.call('HSET', KEYS[8], ARGV[3], ARGV[4])
-        redis.call('PEXPIRE', KEYS[8], ARGV[5])
-        redis.call('PUBLISH', ARGV[2], ARGV[1] .. '\n#presence\n+\n' .. ARGV[3] .. '\n' .. ARGV[4])
+        redis.call('HSET', KEYS[6], ARGV[3], ARGV[4])
+        redis.call('PEXPIRE', KEYS[6], ARGV[5])
+        redis.call('SPUBLISH', ARGV[2], ARGV[1] .. '\n#presence\n+\n' .. ARGV[3] .. '\n' .. ARGV[4])
         return 1
         """;
 
@@ -415,38 +421,42 @@ internal static class RedisScripts
     /// member that was not there is not announced. ARGV: session, channel, connection.
     /// </summary>
     public const string PresenceLeave = """
-        local member = redis.call('HGET', KEYS[8], ARGV[3])
+        local member = redis.call('HGET', KEYS[6], ARGV[3])
         if not member then return 0 end
-        redis.call('HDEL', KEYS[8], ARGV[3])
-        redis.call('PUBLISH', ARGV[2], ARGV[1] .. '\n#presence\n-\n' .. ARGV[3] .. '\n' .. member)
+        redis.call('HDEL', KEYS[6], ARGV[3])
+        redis.call('SPUBLISH', ARGV[2], ARGV[1] .. '\n#presence\n-\n' .. ARGV[3] .. '\n' .. member)
         return 1
         """;
 
     /// <summary>
-    /// The start of a presence script: <c>isAlive(node)</c>, true while the node's liveness in
-    /// KEYS[7] has not run out, each node looked up once per script.
+    /// A Lua function for the scripts that need to know which nodes are alive without a key
+    /// outside their session (in a Redis Cluster the nodes' set lives in another slot):
+    /// <c>liveness(nodes)</c> takes the caller's copy of that set, <c>id=until,id=until</c> (ms),
+    /// and returns <c>isAlive(node)</c>: true unless the copy holds the node with a time that has
+    /// passed. An empty copy (the caller's is too old to trust) takes every node for alive.
     /// </summary>
-    private const string LiveMemberNodes = """
-        local t = redis.call('TIME')
-        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-        local alive = {}
-        local function isAlive(node)
-          if alive[node] == nil then
-            local until_ = redis.call('ZSCORE', KEYS[7], node)
-            alive[node] = until_ ~= false and tonumber(until_) > now
+    private const string NodeLiveness = """
+        local function liveness(nodes)
+          local t = redis.call('TIME')
+          local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+          local untils = {}
+          for id, until_ in string.gmatch(nodes, '([^=,]+)=(%d+)') do untils[id] = tonumber(until_) end
+          return function(node)
+            local until_ = untils[node]
+            return until_ == nil or until_ > now
           end
-          return alive[node]
         end
 
         """;
 
     /// <summary>
-    /// A session's presence members whose node is alive. ARGV: none. Returns
-    /// <c>{found, connection, member, ...}</c>; found is 0 when the session does not exist.
+    /// A session's presence members whose node is alive. ARGV: the nodes (<see cref="NodeLiveness"/>).
+    /// Returns <c>{found, connection, member, ...}</c>; found is 0 when the session does not exist.
     /// </summary>
-    public const string PresenceRead = LiveMemberNodes + """
+    public const string PresenceRead = NodeLiveness + """
+        local isAlive = liveness(ARGV[1])
         local out = {redis.call('EXISTS', KEYS[1])}
-        local all = redis.call('HGETALL', KEYS[8])
+        local all = redis.call('HGETALL', KEYS[6])
         for i = 1, #all, 2 do
           if isAlive(string.match(all[i + 1], '^[^\n]*')) then
             out[#out + 1] = all[i]
@@ -458,15 +468,17 @@ internal static class RedisScripts
 
     /// <summary>
     /// Drops the presence members of nodes whose liveness ran out (a node that died), telling the
-    /// nodes each leave, once. ARGV: session, channel. Returns how many left.
+    /// nodes each leave, once. ARGV: session, channel, the nodes (<see cref="NodeLiveness"/>).
+    /// Returns how many left.
     /// </summary>
-    public const string PresenceReap = LiveMemberNodes + """
+    public const string PresenceReap = NodeLiveness + """
+        local isAlive = liveness(ARGV[3])
         local gone = 0
-        local all = redis.call('HGETALL', KEYS[8])
+        local all = redis.call('HGETALL', KEYS[6])
         for i = 1, #all, 2 do
           if not isAlive(string.match(all[i + 1], '^[^\n]*')) then
-            redis.call('HDEL', KEYS[8], all[i])
-            redis.call('PUBLISH', ARGV[2], ARGV[1] .. '\n#presence\n-\n' .. all[i] .. '\n' .. all[i + 1])
+            redis.call('HDEL', KEYS[6], all[i])
+            redis.call('SPUBLISH', ARGV[2], ARGV[1] .. '\n#presence\n-\n' .. all[i] .. '\n' .. all[i + 1])
             gone = gone + 1
           end
         end
@@ -482,29 +494,32 @@ internal static class RedisScripts
         local n = tonumber(ARGV[5])
         local here = {}
         for i = 1, n do here[ARGV[4 + 2 * i]] = true end
-        local all = redis.call('HGETALL', KEYS[8])
+        local all = redis.call('HGETALL', KEYS[6])
         for i = 1, #all, 2 do
           if string.match(all[i + 1], '^[^\n]*') == ARGV[3] and not here[all[i]] then
-            redis.call('HDEL', KEYS[8], all[i])
-            redis.call('PUBLISH', ARGV[2], ARGV[1] .. '\n#presence\n-\n' .. all[i] .. '\n' .. all[i + 1])
+            redis.call('HDEL', KEYS[6], all[i])
+            redis.call('SPUBLISH', ARGV[2], ARGV[1] .. '\n#presence\n-\n' .. all[i] .. '\n' .. all[i + 1])
           end
         end
         for i = 1, n do
           local connection, member = ARGV[4 + 2 * i], ARGV[5 + 2 * i]
-          if redis.call('HSETNX', KEYS[8], connection, member) == 1 then
-            redis.call('PUBLISH', ARGV[2], ARGV[1] .. '\n#presence\n+\n' .. connection .. '\n' .. member)
+          if redis.call('HSETNX', KEYS[6], connection, member) == 1 then
+            redis.call('SPUBLISH', ARGV[2], ARGV[1] .. '\n#presence\n+\n' .. connection .. '\n' .. member)
           end
         end
-        if n > 0 then redis.call('PEXPIRE', KEYS[8], ARGV[4]) end
+        if n > 0 then redis.call('PEXPIRE', KEYS[6], ARGV[4]) end
         return 1
         """;
 
     /// <summary>
-    /// Drops a session's name from the set of sessions when its keys have expired. ARGV: session.
-    /// Returns 1 when it was dropped.
+    /// Takes a place in the set of sessions for a session about to be created, unless
+    /// <c>Sessions:MaxSessions</c> are held already. KEYS[1] the set of sessions (in no session's
+    /// slot: a script of its own); ARGV: session, max sessions. Returns 1 when the session has its
+    /// place (it had one already, or took one), 0 when the limit forbids it.
     /// </summary>
-    public const string Forget = """
-        if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-        return redis.call('SREM', KEYS[6], ARGV[1])
+    public const string Reserve = """
+        if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return 1 end
+        if redis.call('SCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+        return redis.call('SADD', KEYS[1], ARGV[1])
         """;
 }

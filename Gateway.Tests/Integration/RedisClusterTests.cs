@@ -1,0 +1,277 @@
+using System.Net;
+using System.Text.Json;
+using Gateway.Log.Redis;
+using Gateway.Tests.Infrastructure;
+
+namespace Gateway.Tests.Integration;
+
+/// <summary>
+/// Three gateway nodes over a real Redis Cluster of three shards: sessions spread over every
+/// shard, and the cluster's faults (a primary killed or failed over, a live session's slot moved,
+/// a whole shard gone) cost the affected sessions a few 503s and nothing acknowledged, while the
+/// sessions of the other shards carry on. The cross-node guarantees themselves are
+/// <see cref="RedisBackplaneTests"/>' and <see cref="ChaosTests"/>', run on a cluster too.
+/// </summary>
+/// <remarks>Each test starts its own cluster: every one of them but the first breaks it.</remarks>
+[CancelAfter(120_000)]
+public sealed class RedisClusterTests
+{
+    [Test]
+    public async Task Sessions_spread_over_all_three_shards_and_every_node_serves_each()
+    {
+        await using RedisCluster redis = await RedisCluster.StartAsync();
+        await using RedisNodes nodes = await RedisNodes.StartAsync(on: redis);
+        Assert.That(nodes.Nodes.Select(n => n.Get<RedisLog>().IsCluster), Is.All.True);
+
+        // Two sessions on each shard, found by asking the cluster where their keys go.
+        List<string> sessions = await SessionsOnEveryShardAsync(nodes, perShard: 2);
+        var clients = new List<TestClient>();
+        try
+        {
+            for (int i = 0; i < sessions.Count; i++)
+            {
+                (TestClient client, _) = await TestClient.JoinAsync(nodes[i % 3].WebSocketUri(sessions[i]));
+                clients.Add(client);
+            }
+
+            for (int i = 0; i < sessions.Count; i++)
+            {
+                Assert.That(await nodes[(i + 1) % 3].PublishAsync(sessions[i], "step", i.ToString(System.Globalization.CultureInfo.InvariantCulture)), Is.EqualTo(1));
+            }
+
+            for (int i = 0; i < sessions.Count; i++)
+            {
+                JsonElement e = await clients[i].ReceiveAsync("event");
+                Assert.That((e.GetProperty("seq").GetInt64(), e.GetProperty("data").GetInt32()), Is.EqualTo((1L, i)));
+            }
+
+            // Each session's keys sit on its shard's primary, all of them in one slot.
+            var holders = new HashSet<int>();
+            foreach (string session in sessions)
+            {
+                RedisServer holder = await nodes.ServerOfAsync("{" + session + "}:meta");
+                holders.Add(holder.Port);
+                Assert.That(await holder.CommandAsync("LLEN", nodes.KeyPrefix + "{" + session + "}:events"), Is.EqualTo("1"));
+            }
+
+            Assert.That(holders, Has.Count.EqualTo(3), "the sessions landed on all three primaries");
+
+            // The listing, from any node, gathers the sessions of every shard.
+            JsonElement list = await RedisBackplaneTests.GetJsonAsync(nodes[2], "/api/sessions");
+            Assert.That(list.EnumerateArray().Select(s => s.GetProperty("session").GetString()), Is.EquivalentTo(sessions));
+        }
+        finally
+        {
+            await Task.WhenAll(clients.Select(c => c.DisposeAsync().AsTask()));
+        }
+    }
+
+    [TestCase(true, TestName = "A_primary_killed_with_SIGKILL_fails_over_to_its_replica_and_its_session_loses_no_acknowledged_event")]
+    [TestCase(false, TestName = "A_CLUSTER_FAILOVER_of_a_live_session_loses_no_event_and_repeats_none")]
+    public async Task A_shard_failing_over_loses_no_acknowledged_event(bool kill)
+    {
+        await using RedisCluster redis = await RedisCluster.StartAsync();
+
+        // A replica must hold a publish before it is acknowledged: replication is asynchronous,
+        // and the primary is about to be killed.
+        await using RedisNodes nodes = await RedisNodes.StartAsync(on: redis, settings: new Dictionary<string, string?> { ["Gateway:Backplane:WaitReplicas"] = "1" });
+        List<string> sessions = await SessionsOnEveryShardAsync(nodes, perShard: 1);
+        string session = sessions[0];
+        string key = nodes.KeyPrefix + "{" + session + "}:meta";
+        string other = sessions[1];
+        (TestClient[] clients, var publisher) = await WatchAsync(nodes, session);
+        try
+        {
+            for (int i = 0; i < 20; i++)
+            {
+                await publisher.PublishAsync();
+            }
+
+            // (Created now: creating a session takes its place in the set of sessions, whose shard may be this one.)
+            Assert.That(await nodes[1].PublishAsync(other, "before"), Is.EqualTo(1));
+
+            // Publishing goes on, through every node, while the shard fails over.
+            Task publishing = Task.Run(async () =>
+            {
+                for (int i = 20; i < 100; i++)
+                {
+                    await publisher.PublishAsync();
+                }
+            });
+            if (kill)
+            {
+                RedisServer primary = await redis.PrimaryOfAsync(key);
+                RedisServer replica = await redis.ReplicaOfAsync(primary);
+                await primary.KillAsync();
+
+                // Another shard's session is not held up while this one has no primary.
+                Assert.That(await nodes[1].PublishAsync(other, "meanwhile"), Is.EqualTo(2));
+                await redis.WhenPrimaryAsync(key, replica);
+                await primary.StartAgainAsync();
+                await redis.WhenHealthyAsync();
+            }
+            else
+            {
+                await redis.FailOverAsync(key);
+                Assert.That(await nodes[1].PublishAsync(other, "meanwhile"), Is.EqualTo(2));
+            }
+
+            await publishing;
+            Assert.That(publisher.Acknowledged.Order(), Is.EqualTo(ResumeTests.Range(1, 100)), "every event acknowledged once, none lost");
+            foreach (TestClient client in clients)
+            {
+                Assert.That(await ResumeTests.SeqsAsync(client, 100), Is.EqualTo(ResumeTests.Range(1, 100)));
+            }
+
+            // And the session goes on, on its new primary.
+            await publisher.PublishAsync();
+            foreach (TestClient client in clients)
+            {
+                Assert.That(await ResumeTests.SeqsAsync(client, 1), Is.EqualTo(new long[] { 101 }));
+            }
+        }
+        finally
+        {
+            await Task.WhenAll(clients.Select(c => c.DisposeAsync().AsTask()));
+        }
+    }
+
+    [Test]
+    public async Task A_live_session_whose_slot_moves_to_another_shard_loses_no_event_and_repeats_none()
+    {
+        await using RedisCluster redis = await RedisCluster.StartAsync();
+        await using RedisNodes nodes = await RedisNodes.StartAsync(on: redis);
+        const string Session = "moving";
+        (TestClient[] clients, var publisher) = await WatchAsync(nodes, Session);
+        try
+        {
+            for (int i = 0; i < 20; i++)
+            {
+                await publisher.PublishAsync();
+            }
+
+            RedisServer before = await nodes.ServerOfAsync("{moving}:meta");
+            Task publishing = Task.Run(async () =>
+            {
+                for (int i = 20; i < 100; i++)
+                {
+                    await publisher.PublishAsync();
+                }
+            });
+
+            // The keys go while publishes run: the library follows ASK and MOVED, and the new
+            // primary, which never saw the scripts, gets them again (NOSCRIPT).
+            RedisServer after = await redis.MigrateSlotAsync(nodes.KeyPrefix + "{moving}:meta");
+            await publishing;
+            Assert.That(after.Port, Is.Not.EqualTo(before.Port));
+            Assert.That((await nodes.ServerOfAsync("{moving}:meta")).Port, Is.EqualTo(after.Port));
+
+            await publisher.PublishAsync();
+            Assert.That(publisher.Acknowledged.Order(), Is.EqualTo(ResumeTests.Range(1, 101)));
+            foreach (TestClient client in clients)
+            {
+                Assert.That(await ResumeTests.SeqsAsync(client, 101), Is.EqualTo(ResumeTests.Range(1, 101)));
+            }
+
+            Assert.That(await after.CommandAsync("LLEN", nodes.KeyPrefix + "{moving}:events"), Is.EqualTo("101"));
+        }
+        finally
+        {
+            await Task.WhenAll(clients.Select(c => c.DisposeAsync().AsTask()));
+        }
+    }
+
+    [Test]
+    public async Task A_whole_shard_down_answers_503_for_its_sessions_only_and_they_recover_with_nothing_lost()
+    {
+        await using RedisCluster redis = await RedisCluster.StartAsync();
+        await using RedisNodes nodes = await RedisNodes.StartAsync(on: redis);
+        List<string> sessions = await SessionsOnEveryShardAsync(nodes, perShard: 1);
+        string down = sessions[0];
+        string up = sessions[1];
+        (TestClient downClient, _) = await TestClient.JoinAsync(nodes[0].WebSocketUri(down));
+        (TestClient upClient, _) = await TestClient.JoinAsync(nodes[1].WebSocketUri(up));
+        await using (downClient)
+        await using (upClient)
+        {
+            for (int i = 0; i < 5; i++)
+            {
+                await nodes[i % 3].PublishAsync(down, "before");
+            }
+
+            Assert.That(await ResumeTests.SeqsAsync(downClient, 5), Is.EqualTo(ResumeTests.Range(1, 5)));
+
+            // Both servers of the shard are gone: nobody can take its slots over.
+            RedisServer[] shard = await redis.StopShardAsync(nodes.KeyPrefix + "{" + down + "}:meta");
+            using (HttpResponseMessage refused = await nodes[2].Http.PostAsync($"/api/sessions/{down}/events", new StringContent("""{"event":"lost"}""")))
+            {
+                Assert.That(refused.StatusCode, Is.EqualTo(HttpStatusCode.ServiceUnavailable), await refused.Content.ReadAsStringAsync());
+            }
+
+            // The other shards' sessions carry on, on every node, and the nodes stay ready.
+            Assert.That(await nodes[2].PublishAsync(up, "meanwhile"), Is.EqualTo(1));
+            Assert.That(await ResumeTests.SeqsAsync(upClient, 1), Is.EqualTo(new long[] { 1 }));
+            (TestClient joiner, _) = await TestClient.JoinAsync(nodes[0].WebSocketUri(up, "since=0"));
+            await using (joiner)
+            {
+                Assert.That(await ResumeTests.SeqsAsync(joiner, 1), Is.EqualTo(new long[] { 1 }));
+            }
+
+            using (HttpResponseMessage ready = await nodes[0].Http.GetAsync("/readyz"))
+            {
+                Assert.That(ready.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+            }
+
+            // The shard comes back from its append-only files with everything it acknowledged.
+            foreach (RedisServer server in shard)
+            {
+                await server.StartAgainAsync();
+            }
+
+            await redis.WhenHealthyAsync();
+            var publisher = new RedisFaultTests.RetryingPublisher(nodes.Nodes, down);
+            await publisher.PublishAsync();
+            Assert.That(publisher.Acknowledged, Is.EqualTo(new long[] { 6 }), "events 1 to 5 are still there");
+            Assert.That(await ResumeTests.SeqsAsync(downClient, 1), Is.EqualTo(new long[] { 6 }), "the client kept its place");
+        }
+    }
+
+    /// <summary>A client of <paramref name="session"/> on each node, and a publisher that retries 503s with the same ids.</summary>
+    private static async Task<(TestClient[] Clients, RedisFaultTests.RetryingPublisher Publisher)> WatchAsync(RedisNodes nodes, string session)
+    {
+        var clients = new TestClient[nodes.Nodes.Length];
+        for (int i = 0; i < clients.Length; i++)
+        {
+            (clients[i], _) = await TestClient.JoinAsync(nodes[i].WebSocketUri(session));
+        }
+
+        return (clients, new RedisFaultTests.RetryingPublisher(nodes.Nodes, session));
+    }
+
+    /// <summary>
+    /// Session names, <paramref name="perShard"/> held by each primary, in turn: first one of each
+    /// shard, then a second of each, and so on.
+    /// </summary>
+    private static async Task<List<string>> SessionsOnEveryShardAsync(RedisNodes nodes, int perShard)
+    {
+        var byShard = new Dictionary<int, List<string>>();
+        for (int i = 0; byShard.Count < 3 || byShard.Values.Any(l => l.Count < perShard); i++)
+        {
+            string session = $"spread-{i}";
+            int port = (await nodes.ServerOfAsync("{" + session + "}:meta")).Port;
+            List<string> names = byShard.TryGetValue(port, out List<string>? found) ? found : byShard[port] = [];
+            if (names.Count < perShard)
+            {
+                names.Add(session);
+            }
+        }
+
+        var sessions = new List<string>();
+        for (int round = 0; round < perShard; round++)
+        {
+            sessions.AddRange(byShard.Values.Select(l => l[round]));
+        }
+
+        return sessions;
+    }
+}
