@@ -55,6 +55,31 @@ public sealed class StreamOriginTests
         Assert.That(refusals.Count(l => l.Contains("Refused ws from", StringComparison.Ordinal)), Is.EqualTo(1));
     }
 
+    [Test]
+    public async Task A_page_the_gateway_served_itself_may_connect_whatever_origins_are_listed()
+    {
+        await using GatewayServer server = await GatewayServer.StartAsync(
+            new Dictionary<string, string?> { ["Gateway:Security:AllowedOrigins:0"] = "https://app.example.com" });
+        string own = server.BaseAddress.GetLeftPart(UriPartial.Authority);
+
+        // The dashboard at / opens its WebSocket with Origin: the gateway's own address.
+        (int upgrade, _) = await RefusalTests.UpgradeAsync(server, "/ws/own-page", headers: $"Origin: {own}\r\n");
+        Assert.That(upgrade, Is.EqualTo(101));
+        using (HttpResponseMessage stream = await OpenStreamAsync(server, own))
+        {
+            Assert.That(stream.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        }
+
+        // The same host on another port, or another scheme's default port, is another origin.
+        string otherPort = $"http://{server.BaseAddress.Host}:{server.BaseAddress.Port + 1}";
+        (int elsewhere, _) = await RefusalTests.UpgradeAsync(server, "/ws/own-page", headers: $"Origin: {otherPort}\r\n");
+        Assert.That(elsewhere, Is.EqualTo(403));
+        (int bare, _) = await RefusalTests.UpgradeAsync(server, "/ws/own-page", headers: $"Origin: http://{server.BaseAddress.Host}\r\n");
+        Assert.That(bare, Is.EqualTo(403));
+        (int garbage, _) = await RefusalTests.UpgradeAsync(server, "/ws/own-page", headers: "Origin: not a url\r\n");
+        Assert.That(garbage, Is.EqualTo(403));
+    }
+
     private static async Task<HttpResponseMessage> OpenStreamAsync(GatewayServer server, string? origin)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, "/api/sessions/origin/stream");

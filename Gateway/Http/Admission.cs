@@ -76,7 +76,7 @@ internal sealed class Admission(ConnectionEnvironment env, Authenticator authent
             return Refuse(StatusCodes.Status400BadRequest, "bad_parameter", identityError!);
         }
 
-        if (!origins.Allows(http.Request.Headers.Origin))
+        if (!origins.Allows(http.Request))
         {
             return Refuse(StatusCodes.Status403Forbidden, "origin_not_allowed",
                 $"this page's origin may not open {what} to this gateway (Gateway:Security:AllowedOrigins)");

@@ -19,4 +19,21 @@ internal sealed class OriginPolicy(IOptions<SecurityOptions> options)
     public bool AllowsEveryOrigin => _allowed.Count == 0;
 
     public bool Allows(string? origin) => _allowed.Count == 0 || string.IsNullOrEmpty(origin) || _allowed.Contains(origin);
+
+    /// <summary>
+    /// Whether <paramref name="request"/> may open a socket or a stream: as <see cref="Allows(string?)"/>,
+    /// and also when its <c>Origin</c> names the host the request came to, which is a page the
+    /// gateway served itself (the dashboard): a browser sends <c>Origin</c> on every upgrade, and
+    /// no page of another site can claim the gateway's own host and port.
+    /// </summary>
+    public bool Allows(HttpRequest request)
+    {
+        string? origin = request.Headers.Origin;
+        return Allows(origin) || IsOwnHost(origin!, request.Host);
+    }
+
+    private static bool IsOwnHost(string origin, HostString host) =>
+        host.HasValue
+        && Uri.TryCreate(origin, UriKind.Absolute, out Uri? page)
+        && string.Equals(page.Authority, host.Value, StringComparison.OrdinalIgnoreCase);
 }
