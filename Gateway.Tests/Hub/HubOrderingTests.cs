@@ -98,6 +98,14 @@ public sealed class HubOrderingTests
             "join resuming ahead of this node, which the read brings forward",
             Join("A"), Append(1), Deliver(), Append(2), Drop(), Join("B", 3), Sees("A", 3), JoinedAt("B", 3, "life1"), Replayed("B", complete: true), Append(1), DeliverAll(), Sees("B", 4), Delivered("B", 4));
         yield return Row(
+            "join resuming ahead of this node, whose read is held while the feed parks later events behind the gap: the replay ends where the read does",
+            Join("A"), Append(1), Deliver(), Append(2), Drop(), Hold(2), StartJoin("B", 3, "life1"), AwaitHeld(), Append(2), Deliver(), Release(), Joined("B"),
+            JoinedAt("B", 3, "life1"), Replayed("B", complete: true), Sees("A", 5), Sees("B", 5), Delivered("A", 1, 2, 3, 4, 5), Delivered("B", 4, 5));
+        yield return Row(
+            "resume ahead of this node, whose read is held while the feed parks later events behind the gap: the replay ends where the read does",
+            Join("A"), Append(1), Deliver(), Append(2), Drop(), Hold(2), StartResume("A", 3, "life1"), AwaitHeld(), Append(2), Deliver(), Release(), Resumed("A"),
+            Replayed("A", complete: true), Sees("A", 5), Delivered("A", 1, 2, 3, 4, 5));
+        yield return Row(
             "join resuming ahead of this node, whose history lost what follows its stream: a catch-up first, no reading in circles",
             3, Join("A"), Append(1), Deliver(), Append(5), Drop(), Join("B", 6), ClosedWith("A", 1001, "events were missed; reconnect with since"),
             JoinedAt("B", 6, "life1"), Replayed("B", complete: true), Append(1), DeliverAll(), Sees("B", 7), Delivered("B", 7));
@@ -205,12 +213,14 @@ public sealed class HubOrderingTests
     /// background catch-ups meet the script may differ between runs; the script itself is the seed's.
     /// </summary>
     [Test]
-    [Explicit("open: the first 147 of the 200 seeds pass; seed 148 finds a join resuming ahead of this node whose replay, from a read held while the feed moved the stream, is flagged complete yet misses the events after its point")]
     [CancelAfter(120_000)]
     public async Task Random_interleavings_keep_every_stream_gapless_and_in_order()
     {
+        // More seeds, or others, for a search by hand: dotnet test ... -- TestRunParameters.Parameter(name="firstSeed", value="1") (and "seeds").
+        int first = TestContext.Parameters.Get("firstSeed", 1);
+        int seeds = TestContext.Parameters.Get("seeds", 200);
         var table = new OutcomeTable("step", "steps");
-        for (int seed = 1; seed <= 200; seed++)
+        for (int seed = first; seed < first + seeds; seed++)
         {
             await RunRandomAsync(seed, table);
         }

@@ -297,6 +297,8 @@ internal sealed class HubSession(string name, SessionSettings settings)
                 // node), and the read could not bring this node up to it: history lost what
                 // follows this node's stream, or the session began again. A catch-up settles
                 // that (closing the members who missed events); the joiner reads again after it.
+                // No seam is made here, so parked events that now follow on can go out.
+                DrainParked(outbox);
                 catchUpFirst = StartCatchUp();
                 return null;
             }
@@ -316,9 +318,11 @@ internal sealed class HubSession(string name, SessionSettings settings)
             {
                 member.SessionSlot = -1;
                 member.OnJoined(state);
-                return (false, false);
+                return (false, DrainParked(outbox) && StartCatchUp());
             }
 
+            // Parked events go out only now, past the seam: they are not in the read, so the
+            // replay could not hold them (see ReachSince).
             _members.Add(member);
             member.OnJoined(state);
             return (true, DrainParked(outbox) && StartCatchUp());
@@ -359,11 +363,15 @@ internal sealed class HubSession(string name, SessionSettings settings)
 
             if (!ReachSince(since, readFrom, read, outbox))
             {
+                DrainParked(outbox);
                 catchUpFirst = StartCatchUp();
                 return false;
             }
 
             deliver(new Replay(from.Seq, Between(read.Events, since, _delivered), Whole(since, _delivered, read, from), read.Epoch));
+
+            // After the seam, as live events (see ReachSince).
+            DrainParked(outbox);
             return true;
         }
     }
@@ -390,7 +398,11 @@ internal sealed class HubSession(string name, SessionSettings settings)
     /// behind: the read does not follow on from <see cref="_delivered"/> (the session was reset,
     /// or history lost events) or did not reach far enough. A read from before
     /// <see cref="_delivered"/> still follows on: live events moved the stream while the log was
-    /// read, and the read holds them too.
+    /// read, and the read holds them too. Only the read's events are handed out here, never parked
+    /// ones: the caller's replay ends at <see cref="_delivered"/> and is cut from the read, so a
+    /// parked event past the read's end handed out now would be missing from a replay flagged
+    /// complete (the read was answered before the feed brought it). The caller drains the parked
+    /// events once the seam is made.
     /// </summary>
     private bool ReachSince(long since, long readFrom, LogRead read, HubOutbox outbox)
     {
@@ -412,7 +424,6 @@ internal sealed class HubSession(string name, SessionSettings settings)
             }
         }
 
-        DrainParked(outbox);
         return _delivered >= Math.Min(since, read.Seq);
     }
 
