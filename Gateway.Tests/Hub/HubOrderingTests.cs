@@ -106,6 +106,14 @@ public sealed class HubOrderingTests
             Join("A"), Append(1), Deliver(), Append(2), Drop(), Hold(2), StartResume("A", 3, "life1"), AwaitHeld(), Append(2), Deliver(), Release(), Resumed("A"),
             Replayed("A", complete: true), Sees("A", 5), Delivered("A", 1, 2, 3, 4, 5));
         yield return Row(
+            "join resuming ahead of this node, whose read from the node's stream is held while the feed catches up, in a history that lost only events before the joiner's point: the replay is complete",
+            3, Join("A"), Append(1), Deliver(), Append(4), Hold(1), StartJoin("B", 2, "life1"), AwaitHeld(), DeliverAll(), Release(), Joined("B"),
+            JoinedAt("B", 5, "life1"), Replayed("B", complete: true, 3, 4, 5), Append(1), DeliverAll(), Sees("A", 6), Sees("B", 6), Delivered("B", 6));
+        yield return Row(
+            "resume ahead of this node, whose read from the node's stream is held while the feed catches up, in a history that lost only events before the point: the replay is complete",
+            3, Join("A"), Append(1), Deliver(), Append(4), Hold(1), StartResume("A", 2, "life1"), AwaitHeld(), DeliverAll(), Release(), Resumed("A"),
+            Replayed("A", complete: true, 3, 4, 5), Append(1), DeliverAll(), Sees("A", 6), Delivered("A", 1, 2, 3, 4, 5, 6));
+        yield return Row(
             "join resuming ahead of this node, whose history lost what follows its stream: a catch-up first, no reading in circles",
             3, Join("A"), Append(1), Deliver(), Append(5), Drop(), Join("B", 6), ClosedWith("A", 1001, "events were missed; reconnect with since"),
             JoinedAt("B", 6, "life1"), Replayed("B", complete: true), Append(1), DeliverAll(), Sees("B", 7), Delivered("B", 7));

@@ -584,8 +584,14 @@ internal sealed class HubSession(string name, SessionSettings settings)
     /// replay), the resume point is of this life, and it is not ahead of the session (which began
     /// again after a delete, or is not the session the client saw).
     /// </summary>
+    /// <remarks>
+    /// A read for a joiner ahead of this node starts further back than the joiner's point (at what
+    /// the node had handed out, <see cref="ReadFrom"/>), so its <see cref="LogRead.Held"/> speaks of
+    /// more than the replay needs: history may have let go of events before the joiner's point yet
+    /// hold every one after it, which its first event then shows.
+    /// </remarks>
     private static bool Whole(long since, long upTo, LogRead read, ResumePoint from) =>
-        since <= upTo && (read.Held || since == upTo) && from.IsIn(read.Epoch);
+        since <= upTo && (read.Held || since == upTo || (read.Events.Count > 0 && read.Events[0].Seq <= since + 1)) && from.IsIn(read.Epoch);
 
     private static List<SessionEvent> Between(IReadOnlyList<SessionEvent> events, long after, long upTo)
     {
