@@ -83,6 +83,10 @@ public sealed class HubOrderingTests
             Join("A"), Append(5), DeliverAll(), Hold(1), StartResume("A", 2), AwaitHeld(), Append(2), DeliverAll(), Release(), Resumed("A"),
             Replayed("A", complete: true, 3, 4, 5, 6, 7), Append(1), DeliverAll(), Sees("A", 8));
         yield return Row(
+            "resume whose read is held while a feed event of another life resets the stream: the member let go gets no replay of the next life",
+            Join("A"), Append(2), DeliverAll(), Lose(), Append(3), Hold(1), StartResume("A", 2, "life1"), AwaitHeld(), Deliver(),
+            ClosedWith("A", 1001, "session reset; reconnect"), Release(), Resumed("A"), NotReplayed("A"));
+        yield return Row(
             "resume from a point history no longer holds",
             3, Join("A"), Append(6), DeliverAll(), Resume("A", 1), Replayed("A", complete: false, 4, 5, 6), Sees("A", 6));
         yield return Row(
@@ -460,6 +464,9 @@ public sealed class HubOrderingTests
         Assert.That(replay!.Events.Select(e => e.Seq), Is.EqualTo(seqs), script.Describe());
         Assert.That(replay.Complete, Is.EqualTo(complete), script.Describe());
     });
+
+    private static Step NotReplayed(string name) =>
+        Do($"{name} got no replay", script => Assert.That(script.Member(name).LastReplay, Is.Null, script.Describe()));
 
     private static Step NoMembers() => Do("no members are left", script =>
     {

@@ -330,16 +330,24 @@ internal sealed class HubSession(string name, SessionSettings settings)
     }
 
     /// <summary>
-    /// Hands a member its resume replay at a seam between two live events; false when this node
-    /// has already handed out events past the read (the caller reads again), with
+    /// Hands <paramref name="member"/> its resume replay at a seam between two live events; false
+    /// when this node has already handed out events past the read (the caller reads again), with
     /// <paramref name="catchUpFirst"/> as for <see cref="TryJoin"/>.
     /// </summary>
-    public bool TryReplay(ResumePoint from, long readFrom, LogRead read, Action<Replay> deliver, HubOutbox outbox, out bool catchUpFirst)
+    public bool TryReplay(ISessionMember member, ResumePoint from, long readFrom, LogRead read, Action<Replay> deliver, HubOutbox outbox, out bool catchUpFirst)
     {
         long since = from.SinceIn(read.Epoch);
         catchUpFirst = false;
         lock (_gate)
         {
+            if (member.SessionSlot < 0)
+            {
+                // The session let the member go while it read (a reset or a delete closes it with
+                // 1001, a slow consumer is closing): a replay now could be of the session's next
+                // life, which the member never followed, and might reach it before its close.
+                return true;
+            }
+
             if (_delivered < 0)
             {
                 // No stream here any more: the session was deleted or reset under the member,
