@@ -67,7 +67,8 @@ public sealed class SlowReaderConflationTests
             received.Add(e);
         }
 
-        AssertConflatedStream(received);
+        int conflated = AssertConflatedStream(received);
+        await AssertCountedAsync(server, conflated);
         await reader.SendTextAsync("""{"type":"ping","id":"still-there"}""");
         ServerFrame pong;
         do
@@ -95,6 +96,7 @@ public sealed class SlowReaderConflationTests
         (ServerFrame? close, List<string> before) = await reader.ReceiveCloseAsync();
         Assert.That(close?.CloseCode, Is.EqualTo(4001));
         Assert.That(before, Has.None.Contains("\"conflated\""));
+        await AssertCountedAsync(server, 0);
     }
 
     [Test]
@@ -124,7 +126,8 @@ public sealed class SlowReaderConflationTests
             received.Add(e);
         }
 
-        AssertConflatedStream(received);
+        int conflated = AssertConflatedStream(received);
+        await AssertCountedAsync(server, conflated);
         Assert.That(metrics.Sum("gateway.send_queue.overflows"), Is.Zero);
     }
 
@@ -196,9 +199,9 @@ public sealed class SlowReaderConflationTests
     /// <summary>
     /// What a reader that was behind must have got: seqs that only grow; every log and every
     /// append; of each conflatable name and key, the newest, and counts that with the events
-    /// received add up to every one published; and some conflation at all.
+    /// received add up to every one published; and some conflation at all. Returns the sum of the counts.
     /// </summary>
-    private static void AssertConflatedStream(List<JsonObject> received)
+    private static int AssertConflatedStream(List<JsonObject> received)
     {
         long[] seqs = [.. received.Select(e => (long)e["seq"]!)];
         Assert.That(seqs, Is.Ordered.Ascending);
@@ -225,5 +228,13 @@ public sealed class SlowReaderConflationTests
 
         Assert.That(received.Count + conflated, Is.EqualTo(Events));
         Assert.That(conflated, Is.GreaterThan(0), "the reader was behind: something was conflated");
+        return conflated;
+    }
+
+    /// <summary>The gateway's count of conflated events, scraped, is what its one reader was told it was not sent.</summary>
+    private static async Task AssertCountedAsync(GatewayServer server, int conflated)
+    {
+        var scrape = new Exposition(await server.Http.GetStringAsync("/metrics", TestClient.Deadline));
+        Assert.That(scrape["gateway_events_conflated_total"], Is.EqualTo(conflated), "gateway_events_conflated_total");
     }
 }

@@ -49,7 +49,7 @@ internal abstract partial class ClientConnection : ISessionMember, IClientConnec
 
         // Its session's profile, resolved once: lag bounds, conflation, client publishing, presence.
         Settings = env.Profiles.For(session);
-        Queue = new OutboundQueue(Settings.Lag, Settings.Conflation, this);
+        Queue = new OutboundQueue(Settings.Lag, Settings.Conflation, this, env.Metrics);
         _openedAt = env.Time.GetTimestamp();
     }
 

@@ -1,4 +1,5 @@
 using System.Threading.Tasks.Sources;
+using Gateway.Diagnostics;
 using Gateway.Hub;
 using Gateway.Sessions;
 
@@ -46,7 +47,8 @@ internal readonly record struct OutboundFrame(byte[] Bytes, SessionEvent? Event 
 /// <param name="limits">The lag bounds.</param>
 /// <param name="conflation">Which events may be conflated; null for none (replies and control frames only, or tests).</param>
 /// <param name="form">How the transport writes an event that replaced others; needed with <paramref name="conflation"/>.</param>
-internal sealed class OutboundQueue(LagLimits limits, ConflationPolicy? conflation = null, IConflatedForm? form = null) : IValueTaskSource<bool>
+/// <param name="metrics">Where the events conflation replaced are counted; null for none (tests).</param>
+internal sealed class OutboundQueue(LagLimits limits, ConflationPolicy? conflation = null, IConflatedForm? form = null, GatewayMetrics? metrics = null) : IValueTaskSource<bool>
 {
     private const int RetainedCapacity = 64;
 
@@ -282,8 +284,18 @@ internal sealed class OutboundQueue(LagLimits limits, ConflationPolicy? conflati
     /// What the send loop writes for <paramref name="frame"/>: its shared bytes, or for one that
     /// replaced older events, its own bytes saying how many (built here, outside the queue's lock).
     /// </summary>
-    public byte[] BytesToSend(in OutboundFrame frame) =>
-        frame is { Conflated: > 0, Event: { } e } && form is not null ? form.ConflatedForm(e, frame.Conflated) : frame.Bytes;
+    public byte[] BytesToSend(in OutboundFrame frame)
+    {
+        if (frame is { Conflated: > 0, Event: { } e } && form is not null)
+        {
+            // Counted here rather than at each replacement: once per frame, outside the lock, and
+            // exactly the count the client is told (a frame discarded unsent told no one).
+            metrics?.EventsConflated(frame.Conflated);
+            return form.ConflatedForm(e, frame.Conflated);
+        }
+
+        return frame.Bytes;
+    }
 
     /// <summary>
     /// The send loop's word that the writes carrying the oldest <paramref name="frames"/> live frames

@@ -53,6 +53,7 @@ internal sealed class GatewayMetrics
     private readonly Counter<long> _connectionsEvicted;
     private readonly Counter<long> _eventsPublished;
     private readonly Counter<long> _messagesDelivered;
+    private readonly Counter<long> _eventsConflated;
     private readonly Counter<long> _sendQueueOverflows;
     private readonly Counter<long> _protocolErrors;
     private readonly Counter<long> _networkIo;
@@ -81,6 +82,8 @@ internal sealed class GatewayMetrics
         _connectionsEvicted = Meter.CreateCounter<long>("gateway.connections.evicted", "{connection}", "Connections closed by the gateway for a reason of its own, by reason.");
         _eventsPublished = Meter.CreateCounter<long>("gateway.events.published", "{event}", "Events accepted into sessions (retried duplicates not counted).");
         _messagesDelivered = Meter.CreateCounter<long>("gateway.messages.delivered", "{message}", "Events written to client connections, replays included.");
+        _eventsConflated = Meter.CreateCounter<long>("gateway.events.conflated", "{event}",
+            "Events not sent to a reader that was behind because a newer one of the same name and key replaced them (conflation): the sum of the conflated counts clients were sent.");
         _sendQueueOverflows = Meter.CreateCounter<long>("gateway.send_queue.overflows", "{connection}", "Slow consumers: connections closed with 4001 for falling more than Limits:MaxLagBytes behind, or leaving a frame unsent longer than Limits:MaxLagTime.");
         _protocolErrors = Meter.CreateCounter<long>("gateway.protocol.errors", "{error}", "Error replies to client messages, by error code.");
         _networkIo = Meter.CreateCounter<long>("gateway.network.io", "By", "Bytes read from and written to client connections, by direction.");
@@ -135,6 +138,7 @@ internal sealed class GatewayMetrics
 
         _eventsPublished.Add(0);
         _messagesDelivered.Add(0);
+        _eventsConflated.Add(0);
         _ingestLines.Add(0, _ingestPublishedTag);
         _ingestLines.Add(0, _ingestSkippedTag);
         _ingestStreamsOpen.Add(0);
@@ -223,6 +227,9 @@ internal sealed class GatewayMetrics
     public void EventsPublished(int count) => _eventsPublished.Add(count);
 
     public void MessagesDelivered(int count) => _messagesDelivered.Add(count);
+
+    /// <summary>A frame that replaced <paramref name="count"/> older events of its name and key is written.</summary>
+    public void EventsConflated(int count) => _eventsConflated.Add(count);
 
     public void DeliveryLatency(double seconds) => _deliveryLatency.Record(seconds);
 

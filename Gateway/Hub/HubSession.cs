@@ -297,6 +297,8 @@ internal sealed class HubSession(string name, SessionSettings settings)
                 // node), and the read could not bring this node up to it: history lost what
                 // follows this node's stream, or the session began again. A catch-up settles
                 // that (closing the members who missed events); the joiner reads again after it.
+                // No seam is made here, so parked events that now follow on can go out.
+                DrainParked(outbox);
                 catchUpFirst = StartCatchUp();
                 return null;
             }
@@ -316,9 +318,11 @@ internal sealed class HubSession(string name, SessionSettings settings)
             {
                 member.SessionSlot = -1;
                 member.OnJoined(state);
-                return (false, false);
+                return (false, DrainParked(outbox) && StartCatchUp());
             }
 
+            // Parked events go out only now, past the seam: they are not in the read, so the
+            // replay could not hold them (see ReachSince).
             _members.Add(member);
             member.OnJoined(state);
             return (true, DrainParked(outbox) && StartCatchUp());
@@ -326,16 +330,24 @@ internal sealed class HubSession(string name, SessionSettings settings)
     }
 
     /// <summary>
-    /// Hands a member its resume replay at a seam between two live events; false when this node
-    /// has already handed out events past the read (the caller reads again), with
+    /// Hands <paramref name="member"/> its resume replay at a seam between two live events; false
+    /// when this node has already handed out events past the read (the caller reads again), with
     /// <paramref name="catchUpFirst"/> as for <see cref="TryJoin"/>.
     /// </summary>
-    public bool TryReplay(ResumePoint from, long readFrom, LogRead read, Action<Replay> deliver, HubOutbox outbox, out bool catchUpFirst)
+    public bool TryReplay(ISessionMember member, ResumePoint from, long readFrom, LogRead read, Action<Replay> deliver, HubOutbox outbox, out bool catchUpFirst)
     {
         long since = from.SinceIn(read.Epoch);
         catchUpFirst = false;
         lock (_gate)
         {
+            if (member.SessionSlot < 0)
+            {
+                // The session let the member go while it read (a reset or a delete closes it with
+                // 1001, a slow consumer is closing): a replay now could be of the session's next
+                // life, which the member never followed, and might reach it before its close.
+                return true;
+            }
+
             if (_delivered < 0)
             {
                 // No stream here any more: the session was deleted or reset under the member,
@@ -359,11 +371,15 @@ internal sealed class HubSession(string name, SessionSettings settings)
 
             if (!ReachSince(since, readFrom, read, outbox))
             {
+                DrainParked(outbox);
                 catchUpFirst = StartCatchUp();
                 return false;
             }
 
             deliver(new Replay(from.Seq, Between(read.Events, since, _delivered), Whole(since, _delivered, read, from), read.Epoch));
+
+            // After the seam, as live events (see ReachSince).
+            DrainParked(outbox);
             return true;
         }
     }
@@ -390,7 +406,11 @@ internal sealed class HubSession(string name, SessionSettings settings)
     /// behind: the read does not follow on from <see cref="_delivered"/> (the session was reset,
     /// or history lost events) or did not reach far enough. A read from before
     /// <see cref="_delivered"/> still follows on: live events moved the stream while the log was
-    /// read, and the read holds them too.
+    /// read, and the read holds them too. Only the read's events are handed out here, never parked
+    /// ones: the caller's replay ends at <see cref="_delivered"/> and is cut from the read, so a
+    /// parked event past the read's end handed out now would be missing from a replay flagged
+    /// complete (the read was answered before the feed brought it). The caller drains the parked
+    /// events once the seam is made.
     /// </summary>
     private bool ReachSince(long since, long readFrom, LogRead read, HubOutbox outbox)
     {
@@ -412,7 +432,6 @@ internal sealed class HubSession(string name, SessionSettings settings)
             }
         }
 
-        DrainParked(outbox);
         return _delivered >= Math.Min(since, read.Seq);
     }
 
@@ -573,8 +592,14 @@ internal sealed class HubSession(string name, SessionSettings settings)
     /// replay), the resume point is of this life, and it is not ahead of the session (which began
     /// again after a delete, or is not the session the client saw).
     /// </summary>
+    /// <remarks>
+    /// A read for a joiner ahead of this node starts further back than the joiner's point (at what
+    /// the node had handed out, <see cref="ReadFrom"/>), so its <see cref="LogRead.Held"/> speaks of
+    /// more than the replay needs: history may have let go of events before the joiner's point yet
+    /// hold every one after it, which its first event then shows.
+    /// </remarks>
     private static bool Whole(long since, long upTo, LogRead read, ResumePoint from) =>
-        since <= upTo && (read.Held || since == upTo) && from.IsIn(read.Epoch);
+        since <= upTo && (read.Held || since == upTo || (read.Events.Count > 0 && read.Events[0].Seq <= since + 1)) && from.IsIn(read.Epoch);
 
     private static List<SessionEvent> Between(IReadOnlyList<SessionEvent> events, long after, long upTo)
     {

@@ -445,7 +445,7 @@ internal sealed partial class SessionHub : ILogFeed
                 }
 
                 var outbox = new HubOutbox(owner, hub.Name);
-                bool replayed = hub.TryReplay(from, readFrom, read, deliver, outbox, out bool catchUpFirst);
+                bool replayed = hub.TryReplay(member, from, readFrom, read, deliver, outbox, out bool catchUpFirst);
                 outbox.Flush();
                 if (replayed)
                 {
