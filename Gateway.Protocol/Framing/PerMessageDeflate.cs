@@ -15,15 +15,15 @@ public static class PerMessageDeflate
 
     /// <summary>
     /// Payloads shorter than this go plain. Measured on event JSON (docs/benchmarks.md): below
-    /// 128 bytes DEFLATE saves at most 16 bytes (often nothing, with its empty-block marker), for
-    /// about 8 µs of compression and the client's inflate.
+    /// 128 bytes DEFLATE saved 6 to 12 bytes a message, for several microseconds of compression
+    /// and the client's inflate.
     /// </summary>
     public const int MinPayloadBytes = 128;
 
     /// <summary>
-    /// zlib level 3. Measured on 2 KB and 64 KB JSON: within 2% of level 6's size in a third of its
-    /// time at 64 KB, and a third smaller than level 1 (whose static-Huffman output barely shrinks
-    /// short messages) for half again its time.
+    /// zlib level 3. Measured on 2 KB and 64 KB of event JSON (docs/benchmarks.md): within 2% of
+    /// level 6's size in about a third of its time at 64 KB, and a third smaller than level 1 for
+    /// 1.5 to 2.3 times its time. Compressed once per event, the bytes every client gets weigh more.
     /// </summary>
     public const int CompressionLevel = 3;
 
