@@ -29,12 +29,15 @@ var slowProgress = new Option<string?>("--s5-progress")
     Description = "S5 over a progress stream, on the gateway with 256 KiB of lag: 'conflate' marks the events \"conflate\": true (stalled clients should stay and be current), 'plain' does not (the control: they are closed with 4001).",
 };
 slowProgress.AcceptOnlyFromAmong("conflate", "plain");
-var run = new Command("run", "Run the load scenarios against the gateway and its peers, side by side.") { quick, servers, scenarios, steadyRate, slowClients, slowStalled, slowProgress, output };
+var fanOutPayload = new Option<int>("--s2-payload") { Description = "S2's event data in bytes (default 128); past 128, progress-like JSON rows that compress as real events do.", DefaultValueFactory = _ => 128 };
+var fanOutDeflate = new Option<bool>("--s2-deflate") { Description = "S2's clients offer permessage-deflate (with client_no_context_takeover), as browsers offer it, and inflate what comes compressed." };
+var run = new Command("run", "Run the load scenarios against the gateway and its peers, side by side.") { quick, servers, scenarios, steadyRate, slowClients, slowStalled, slowProgress, fanOutPayload, fanOutDeflate, output };
 run.SetAction((result, _) => BenchRunner.RunAsync(
     Split(result.GetValue(servers)!), Split(result.GetValue(scenarios)!), result.GetValue(quick), result.GetValue(steadyRate),
     (result.GetValue(slowClients), result.GetValue(slowStalled)), result.GetValue(output)!,
     "dotnet run --project Gateway.Bench -c Release -- " + string.Join(' ', args),
-    result.GetValue(slowProgress) switch { "conflate" => SlowStream.Progress, "plain" => SlowStream.ProgressPlain, _ => SlowStream.Bench }));
+    result.GetValue(slowProgress) switch { "conflate" => SlowStream.Progress, "plain" => SlowStream.ProgressPlain, _ => SlowStream.Bench },
+    (result.GetValue(fanOutPayload), result.GetValue(fanOutDeflate))));
 
 var worker = new Command("worker", "A generator process, driven by the coordinator over stdin (internal).") { Hidden = true };
 worker.SetAction((_, _) => Worker.RunAsync());

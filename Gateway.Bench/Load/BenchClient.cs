@@ -23,17 +23,21 @@ internal sealed class BenchClient
     private static readonly byte[] DataTimestamp = Encoding.ASCII.GetBytes("\"t\":");
 
     private readonly Socket _socket;
-    private readonly WebSocketMessageReader _reader = new(16 * 1024 * 1024, expectMasked: false);
+    private readonly WebSocketMessageReader _reader;
     private readonly LatencyHistogram _latency;
     private readonly bool _signalR;
     private readonly byte[] _marker;
     private readonly Lock _sendGate = new();
     private TaskCompletionSource? _paused;
     private long _received;
+    private long _bytesReceived;
     private long _conflated;
 
-    private BenchClient(Socket socket, LatencyHistogram latency, bool signalR, byte[] marker)
+    private BenchClient(Socket socket, LatencyHistogram latency, bool signalR, byte[] marker, bool deflate)
     {
+        // With permessage-deflate agreed, the reader inflates the server's compressed frames, as a
+        // browser does; client_no_context_takeover is offered, so no window outlives a message.
+        _reader = new WebSocketMessageReader(16 * 1024 * 1024, expectMasked: false, deflate ? new MessageInflater(contextTakeover: false) : null);
         _socket = socket;
         _latency = latency;
         _signalR = signalR;
@@ -41,6 +45,9 @@ internal sealed class BenchClient
     }
 
     public long Received => Interlocked.Read(ref _received);
+
+    /// <summary>Bytes read from the socket after the upgrade: what the server put on the wire for this client.</summary>
+    public long BytesReceived => Interlocked.Read(ref _bytesReceived);
 
     /// <summary>The sum of the <c>conflated</c> counts of the events received: how many the gateway did not send because newer ones replaced them.</summary>
     public long Conflated => Interlocked.Read(ref _conflated);
@@ -74,15 +81,16 @@ internal sealed class BenchClient
     /// <param name="latency">Where this client records each event's latency.</param>
     /// <param name="receiveBufferBytes">A receive buffer of this size (0: the kernel's own, which grows): small, so that a client that stops reading pushes back soon, as a phone on a bad network does.</param>
     /// <param name="cancellationToken">Ends the attempt.</param>
-    public static Task<BenchClient> ConnectAsync(IPEndPoint server, string path, bool signalR, LatencyHistogram latency, int receiveBufferBytes, CancellationToken cancellationToken) =>
-        ConnectAsync(server, path, signalR, latency, receiveBufferBytes, DataTimestamp, cancellationToken);
+    /// <param name="deflate">Offer permessage-deflate (with <c>client_no_context_takeover</c>), as every browser offers it.</param>
+    public static Task<BenchClient> ConnectAsync(IPEndPoint server, string path, bool signalR, LatencyHistogram latency, int receiveBufferBytes, CancellationToken cancellationToken, bool deflate = false) =>
+        ConnectAsync(server, path, signalR, latency, receiveBufferBytes, DataTimestamp, cancellationToken, deflate);
 
     /// <summary>
     /// The same, for events whose timestamp follows <paramref name="marker"/> rather than <c>"t":</c>:
     /// a text line's timestamp is inside a JSON string, where no <c>"t":</c> can be.
     /// </summary>
     public static async Task<BenchClient> ConnectAsync(
-        IPEndPoint server, string path, bool signalR, LatencyHistogram latency, int receiveBufferBytes, byte[] marker, CancellationToken cancellationToken)
+        IPEndPoint server, string path, bool signalR, LatencyHistogram latency, int receiveBufferBytes, byte[] marker, CancellationToken cancellationToken, bool deflate = false)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         if (receiveBufferBytes > 0)
@@ -94,9 +102,9 @@ internal sealed class BenchClient
         {
             await socket.ConnectAsync(server, cancellationToken);
             string key = Convert.ToBase64String(RandomNumberGenerator.GetBytes(16));
-            string request = $"GET {path} HTTP/1.1\r\nHost: {server}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n";
+            string request = $"GET {path} HTTP/1.1\r\nHost: {server}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{(deflate ? "Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover\r\n" : "")}\r\n";
             await socket.SendAsync(Encoding.ASCII.GetBytes(request), cancellationToken);
-            var client = new BenchClient(socket, latency, signalR, marker);
+            var client = new BenchClient(socket, latency, signalR, marker, deflate);
             byte[] leftover = await client.ReadResponseHeadAsync(cancellationToken);
             if (signalR)
             {
@@ -162,6 +170,7 @@ internal sealed class BenchClient
                     return;
                 }
 
+                Interlocked.Add(ref _bytesReceived, read);
                 end += read;
             }
         }

@@ -33,7 +33,9 @@ internal static class BenchRunner
     /// <param name="outputDirectory">Where the Markdown and JSON go.</param>
     /// <param name="command">The command line, as the report quotes it.</param>
     /// <param name="slowStream">What S5 publishes: <c>bench</c> events, or progress (<c>--s5-progress</c>).</param>
-    public static async Task<int> RunAsync(string[] servers, string[] scenarios, bool quick, double steadyRate, (int Clients, int Stalled) slow, string outputDirectory, string command, SlowStream slowStream = SlowStream.Bench)
+    /// <param name="fanOut">S2's event data in bytes and whether its clients offer permessage-deflate (<c>--s2-payload</c>, <c>--s2-deflate</c>).</param>
+    public static async Task<int> RunAsync(string[] servers, string[] scenarios, bool quick, double steadyRate, (int Clients, int Stalled) slow, string outputDirectory, string command, SlowStream slowStream = SlowStream.Bench,
+        (int PayloadBytes, bool Deflate) fanOut = default)
     {
         var placement = new Placement(ServerCpus: "0", GeneratorCpus: "1");
         PinSelf(placement.GeneratorCpus);
@@ -44,6 +46,8 @@ internal static class BenchRunner
             SlowClients = slow.Clients > 0 ? slow.Clients : size.SlowClients,
             SlowStopped = slow.Stalled > 0 ? slow.Stalled : size.SlowStopped,
             SlowStream = slowStream,
+            FanOutPayloadBytes = fanOut.PayloadBytes > 0 ? fanOut.PayloadBytes : 128,
+            FanOutDeflate = fanOut.Deflate,
         };
         if (size.SlowStopped >= size.SlowClients)
         {

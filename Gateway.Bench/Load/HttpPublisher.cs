@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
@@ -59,12 +60,35 @@ internal sealed class HttpPublisher : IAsyncDisposable
     /// due time as <c>t</c>; a <c>bench</c> event, or with <paramref name="progress"/> a conflatable
     /// <c>progress</c> one.
     /// </summary>
-    public static byte[] Body(long due, int dataBytes, bool progress = false)
+    public static byte[] Body(long due, int dataBytes, bool progress = false, bool rows = false)
     {
+        string evt = progress ? "\"event\":\"progress\",\"conflate\":true" : "\"event\":\"bench\"";
+        if (rows)
+        {
+            return Encoding.ASCII.GetBytes($"{{{evt},\"data\":{Rows(due, dataBytes)}}}");
+        }
+
         string head = $"{{\"t\":{due},\"p\":\"";
         int pad = Math.Max(0, dataBytes - head.Length - 2);
-        string evt = progress ? "\"event\":\"progress\",\"conflate\":true" : "\"event\":\"bench\"";
         return Encoding.ASCII.GetBytes($"{{{evt},\"data\":{head}{new string('x', pad)}\"}}}}");
+    }
+
+    /// <summary>
+    /// About <paramref name="dataBytes"/> of JSON shaped like a training run's progress (records of
+    /// the same keys, numbers that vary from event to event), so that compression sees what it
+    /// would in use; a run of one letter would compress to almost nothing.
+    /// </summary>
+    private static string Rows(long due, int dataBytes)
+    {
+        var json = new StringBuilder(dataBytes + 64).Append(CultureInfo.InvariantCulture, $"{{\"t\":{due},\"rows\":[");
+        for (long i = 0; json.Length < dataBytes - 60; i++)
+        {
+            long n = (due / 1000) + i;
+            json.Append(CultureInfo.InvariantCulture, $"{{\"step\":{n % 100000},\"loss\":0.{(n * 7919) % 10000:D4},\"lr\":0.0003,\"phase\":\"train\"}},");
+        }
+
+        json.Length--;
+        return json.Append("]}").ToString();
     }
 
     /// <summary>Sends one publish when a connection is free; returns the HTTP status (0 on a transport failure).</summary>
@@ -211,7 +235,7 @@ internal static class RatePublisher
     /// many were sent. With <paramref name="conflatable"/>, <c>progress</c> events marked
     /// <c>"conflate": true</c> (spec section 12) instead of <c>bench</c>.
     /// </summary>
-    public static async Task<long> RunAsync(HttpPublisher publisher, double rate, TimeSpan duration, Func<long, string> session, int dataBytes, Action<long>? progress = null, bool conflatable = false)
+    public static async Task<long> RunAsync(HttpPublisher publisher, double rate, TimeSpan duration, Func<long, string> session, int dataBytes, Action<long>? progress = null, bool conflatable = false, bool rows = false)
     {
         long total = (long)(rate * duration.TotalSeconds);
         long start = Stopwatch.GetTimestamp() + (Stopwatch.Frequency / 100);
@@ -236,7 +260,7 @@ internal static class RatePublisher
                     }
                 }
 
-                Task sent = publisher.PublishAsync(session(k), HttpPublisher.Body(due, dataBytes, conflatable), due);
+                Task sent = publisher.PublishAsync(session(k), HttpPublisher.Body(due, dataBytes, conflatable, rows), due);
                 lock (outstanding)
                 {
                     outstanding.Add(sent);

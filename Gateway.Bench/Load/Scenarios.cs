@@ -38,6 +38,12 @@ internal sealed record SuiteSize(
     /// <summary>What S5 publishes: <c>bench</c> events, or progress (spec section 12), conflatable or not.</summary>
     public SlowStream SlowStream { get; init; } = SlowStream.Bench;
 
+    /// <summary>S2's event data in bytes (<c>--s2-payload</c>): 128 by default; larger ones are progress-like JSON rows.</summary>
+    public int FanOutPayloadBytes { get; init; } = 128;
+
+    /// <summary>Whether S2's clients offer permessage-deflate (<c>--s2-deflate</c>), as browsers do.</summary>
+    public bool FanOutDeflate { get; init; }
+
     public static readonly SuiteSize Full = new(
         Quick: false,
         IdleSessions: 160, IdleClientsPerSession: 100, IdleFor: TimeSpan.FromSeconds(30),
@@ -160,7 +166,7 @@ internal sealed class Scenarios(IServerUnderTest server, SuiteSize size, Placeme
         await using WorkerPool pool = WorkerPool.Start(clients, placement.GeneratorCpus);
         await using HttpPublisher publisher = await HttpPublisher.ConnectAsync(server.Nodes, 4);
         progress.Phase($"{server.Name} S2 N={clients}: connecting");
-        await ConnectAllAsync(pool, Enumerable.Repeat(server.WebSocketPath("fanout"), clients).ToList());
+        await ConnectAllAsync(pool, Enumerable.Repeat(server.WebSocketPath("fanout"), clients).ToList(), deflate: size.FanOutDeflate);
         await WarmUpAsync(pool, publisher, ["fanout"], clients);
 
         var steps = new List<StepResult>();
@@ -395,10 +401,12 @@ internal sealed class Scenarios(IServerUnderTest server, SuiteSize size, Placeme
     {
         publisher.Latency.Reset();
         await pool.ResetAsync();
-        long before = (await pool.ReportAsync()).Received;
+        PoolReport start = await pool.ReportAsync();
+        long before = start.Received;
+        long bytesBefore = start.Bytes;
         Dictionary<string, double> cpuBefore = ProcStats.CpuSeconds(server.Processes);
         progress.Phase($"{server.Name} S2 N={clients}: {rate:0.#} events/s = {rate * clients:0} deliveries/s");
-        long published = await RatePublisher.RunAsync(publisher, rate, size.StepFor, session, PayloadBytes);
+        long published = await RatePublisher.RunAsync(publisher, rate, size.StepFor, session, size.FanOutPayloadBytes, rows: size.FanOutPayloadBytes > PayloadBytes);
         long expected = (published - publisher.Errors) * clients;
         PoolReport report = await DrainAsync(pool, before, expected);
         Dictionary<string, double> cpu = CpuByProcess.Since(ProcStats.CpuSeconds(server.Processes), cpuBefore);
@@ -407,7 +415,8 @@ internal sealed class Scenarios(IServerUnderTest server, SuiteSize size, Placeme
         LatencySummary latency = report.Latency.Summarize();
         long received = report.Received - before;
         bool passed = received == expected && publisher.Errors == 0 && latency.P99 <= p99Limit.TotalMicroseconds;
-        progress.Line($"  {server.Name} S2 N={clients} rate {rate:0.#}/s: received {received}/{expected}{(publisher.Errors > 0 ? $" ({publisher.Errors} publish errors)" : "")}, p50 {LatencySummary.Milliseconds(latency.P50)} p99 {LatencySummary.Milliseconds(latency.P99)} max {LatencySummary.Milliseconds(latency.Max)} ms (publish p99 {LatencySummary.Milliseconds(publisher.Latency.Percentile(0.99))} ms), server CPU {totalCpu:0.00} s{(split.Length > 0 ? $" ({split})" : "")}: {(passed ? "pass" : "fail")}");
+        string wire = received > 0 ? $", {(report.Bytes - bytesBefore) / (double)received:0} B on the wire a delivery" : "";
+        progress.Line($"  {server.Name} S2 N={clients} rate {rate:0.#}/s: received {received}/{expected}{wire}{(publisher.Errors > 0 ? $" ({publisher.Errors} publish errors)" : "")}, p50 {LatencySummary.Milliseconds(latency.P50)} p99 {LatencySummary.Milliseconds(latency.P99)} max {LatencySummary.Milliseconds(latency.Max)} ms (publish p99 {LatencySummary.Milliseconds(publisher.Latency.Percentile(0.99))} ms), server CPU {totalCpu:0.00} s{(split.Length > 0 ? $" ({split})" : "")}: {(passed ? "pass" : "fail")}");
         return new StepResult(rate, expected, received, latency, totalCpu, passed, cpu);
     }
 
@@ -438,9 +447,9 @@ internal sealed class Scenarios(IServerUnderTest server, SuiteSize size, Placeme
         await pool.ResetAsync();
     }
 
-    private async Task ConnectAllAsync(WorkerPool pool, List<string> paths, int receiveBuffer = 0)
+    private async Task ConnectAllAsync(WorkerPool pool, List<string> paths, int receiveBuffer = 0, bool deflate = false)
     {
-        ConnectResult result = await pool.ConnectAsync(server.Nodes, paths, server.IsSignalR, inFlight: 256, receiveBuffer);
+        ConnectResult result = await pool.ConnectAsync(server.Nodes, paths, server.IsSignalR, inFlight: 256, receiveBuffer, deflate);
         if (result.Failed > 0)
         {
             progress.Line($"  {server.Name}: {result.Failed} of {paths.Count} connections failed: {result.FirstError}");

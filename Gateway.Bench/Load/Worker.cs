@@ -102,7 +102,7 @@ internal static class Worker
                 try
                 {
                     var server = new IPEndPoint(host, command.Ports?[i] ?? command.Port);
-                    BenchClient client = await BenchClient.ConnectAsync(server, paths[i], command.SignalR, latency, command.ReceiveBuffer, stop);
+                    BenchClient client = await BenchClient.ConnectAsync(server, paths[i], command.SignalR, latency, command.ReceiveBuffer, stop, command.Deflate);
                     lock (clients)
                     {
                         clients.Add(client);
@@ -124,6 +124,7 @@ internal static class Worker
     private static WorkerReport Report(LatencyHistogram latency, List<BenchClient> clients, int pausedFrom, long pausedAt)
     {
         long received = 0;
+        long bytes = 0;
         long conflated = 0;
         int closed = 0;
         var codes = new Dictionary<string, int>();
@@ -134,6 +135,7 @@ internal static class Worker
             {
                 BenchClient client = clients[i];
                 received += client.Received;
+                bytes += client.BytesReceived;
                 conflated += client.Conflated;
                 if (client.ClosedAt != 0)
                 {
@@ -148,7 +150,7 @@ internal static class Worker
             }
         }
 
-        return new WorkerReport("report", Received: received, Conflated: conflated, Closed: closed, CloseCodes: codes, ClosedAfter: [.. closedAfter],
+        return new WorkerReport("report", Received: received, Bytes: bytes, Conflated: conflated, Closed: closed, CloseCodes: codes, ClosedAfter: [.. closedAfter],
             Histogram: latency.ToSparse(), CpuSeconds: ProcStats.CpuSeconds(Environment.ProcessId));
     }
 }

@@ -17,7 +17,8 @@ internal sealed record WorkerCommand(
     [property: JsonPropertyName("inFlight")] int InFlight = 128,
     [property: JsonPropertyName("count")] int Count = 0,
     [property: JsonPropertyName("receiveBuffer")] int ReceiveBuffer = 0,
-    [property: JsonPropertyName("ports")] int[]? Ports = null);
+    [property: JsonPropertyName("ports")] int[]? Ports = null,
+    [property: JsonPropertyName("deflate")] bool Deflate = false);
 
 /// <summary>A worker's answer or progress, one JSON line on its stdout.</summary>
 internal sealed record WorkerReport(
@@ -27,6 +28,7 @@ internal sealed record WorkerReport(
     [property: JsonPropertyName("firstError")] string? FirstError = null,
     [property: JsonPropertyName("seconds")] double Seconds = 0,
     [property: JsonPropertyName("received")] long Received = 0,
+    [property: JsonPropertyName("bytes")] long Bytes = 0,
     [property: JsonPropertyName("conflated")] long Conflated = 0,
     [property: JsonPropertyName("closed")] int Closed = 0,
     [property: JsonPropertyName("closeCodes")] Dictionary<string, int>? CloseCodes = null,

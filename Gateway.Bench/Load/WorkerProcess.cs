@@ -110,7 +110,7 @@ internal sealed class WorkerPool : IAsyncDisposable
     /// one of <paramref name="nodes"/> (the addresses of one server's nodes, on one host) as
     /// <see cref="SpreadOverNodes"/> decides.
     /// </summary>
-    public async Task<ConnectResult> ConnectAsync(IReadOnlyList<Uri> nodes, IReadOnlyList<string> paths, bool signalR, int inFlight, int receiveBuffer = 0)
+    public async Task<ConnectResult> ConnectAsync(IReadOnlyList<Uri> nodes, IReadOnlyList<string> paths, bool signalR, int inFlight, int receiveBuffer = 0, bool deflate = false)
     {
         if (nodes.Any(n => n.Host != nodes[0].Host))
         {
@@ -127,7 +127,7 @@ internal sealed class WorkerPool : IAsyncDisposable
         var stopwatch = Stopwatch.StartNew();
         WorkerReport[] reports = await Task.WhenAll(_workers.Select((w, i) => w.SendAsync(new WorkerCommand(
             "connect", nodes[0].Host, nodes[0].Port, [.. shares[i].Select(p => paths[p])], signalR, Math.Max(1, inFlight / _workers.Count), ReceiveBuffer: receiveBuffer,
-            Ports: nodes.Count > 1 ? [.. shares[i].Select(p => nodes[spread[p]].Port)] : null))));
+            Ports: nodes.Count > 1 ? [.. shares[i].Select(p => nodes[spread[p]].Port)] : null, Deflate: deflate))));
         return new ConnectResult(reports.Sum(r => r.Connected), reports.Sum(r => r.Failed), stopwatch.Elapsed.TotalSeconds,
             reports.Select(r => r.FirstError).FirstOrDefault(e => e is not null));
     }
@@ -182,7 +182,7 @@ internal sealed class WorkerPool : IAsyncDisposable
         }
 
         return new PoolReport(reports.Sum(r => r.Received), reports.Sum(r => r.Closed), codes,
-            reports.SelectMany(r => r.ClosedAfter ?? []).ToArray(), histogram, reports.Sum(r => r.CpuSeconds), reports.Sum(r => r.Conflated));
+            reports.SelectMany(r => r.ClosedAfter ?? []).ToArray(), histogram, reports.Sum(r => r.CpuSeconds), reports.Sum(r => r.Conflated), reports.Sum(r => r.Bytes));
     }
 
     public async ValueTask DisposeAsync()
@@ -197,4 +197,4 @@ internal sealed class WorkerPool : IAsyncDisposable
 internal sealed record ConnectResult(int Connected, int Failed, double Seconds, string? FirstError);
 
 /// <summary>What the pool's clients saw; <see cref="Conflated"/> sums the <c>conflated</c> counts of the events they received.</summary>
-internal sealed record PoolReport(long Received, int Closed, Dictionary<string, int> CloseCodes, double[] ClosedAfter, LatencyHistogram Latency, double CpuSeconds, long Conflated = 0);
+internal sealed record PoolReport(long Received, int Closed, Dictionary<string, int> CloseCodes, double[] ClosedAfter, LatencyHistogram Latency, double CpuSeconds, long Conflated = 0, long Bytes = 0);

@@ -5,7 +5,7 @@ namespace Gateway.Bench.Micro;
 
 /// <summary>
 /// The BenchmarkDotNet micro-benchmarks: the codec (every client message type, the event frame,
-/// the HTTP publish body) and the fan-out core (one event into thousands of send queues).
+/// the HTTP publish body) and the fan-out core (one event into thousands of send queues), and compress once (permessage-deflate).
 /// </summary>
 /// <remarks>
 /// The benchmark classes are public and unsealed because BenchmarkDotNet's generated runner
@@ -20,6 +20,7 @@ public static class MicroBenchmarks
         typeof(PublishBodyBenchmarks),
         typeof(FanOutBenchmarks),
         typeof(ParkedFanOutBenchmarks),
+        typeof(CompressionBenchmarks),
     ];
 
     /// <summary>

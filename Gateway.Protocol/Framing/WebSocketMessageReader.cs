@@ -54,6 +54,9 @@ public sealed class WebSocketMessageReader
     private readonly int _maxMessageBytes;
     private readonly bool _expectMasked;
 
+    // Set when permessage-deflate was negotiated (RFC 7692): RSV1 then marks a compressed message.
+    private readonly MessageInflater? _inflater;
+
     // The frame whose payload is being consumed.
     private bool _inFrame;
     private bool _frameFin;
@@ -64,6 +67,7 @@ public sealed class WebSocketMessageReader
     // The data message being assembled.
     private bool _inMessage;
     private bool _discarding;
+    private bool _compressed;
     private byte[]? _message;
     private int _messageLength;
     private bool _deliveredMessage;
@@ -75,11 +79,17 @@ public sealed class WebSocketMessageReader
     /// <summary>Creates a reader.</summary>
     /// <param name="maxMessageBytes">The largest message accepted, in payload bytes.</param>
     /// <param name="expectMasked">True on a server, where every frame must be masked; false on a client, where none may be.</param>
-    public WebSocketMessageReader(int maxMessageBytes, bool expectMasked = true)
+    /// <param name="inflater">
+    /// The connection's inflater when permessage-deflate was negotiated: a message whose first frame
+    /// has RSV1 set is inflated, and its inflated size is held to <paramref name="maxMessageBytes"/>
+    /// as well as its compressed size. Null: RSV1 is a protocol error, as every reserved bit.
+    /// </param>
+    public WebSocketMessageReader(int maxMessageBytes, bool expectMasked = true, MessageInflater? inflater = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxMessageBytes);
         _maxMessageBytes = maxMessageBytes;
         _expectMasked = expectMasked;
+        _inflater = inflater;
     }
 
     /// <summary>The payload of the last <see cref="WebSocketReadStatus.Text"/>, <see cref="WebSocketReadStatus.Ping"/> or <see cref="WebSocketReadStatus.Pong"/>; valid until the next call.</summary>
@@ -172,6 +182,11 @@ public sealed class WebSocketMessageReader
 
             _deliveredMessage = true;
             EnsureCapacity(_messageLength);
+            if (_compressed && InflateMessage() is { } refused)
+            {
+                return refused;
+            }
+
             var text = new ReadOnlySequence<byte>(_message!, 0, _messageLength);
             if (!Utf8.IsValid(_message.AsSpan(0, _messageLength)))
             {
@@ -183,20 +198,21 @@ public sealed class WebSocketMessageReader
         }
     }
 
-    /// <summary>Returns the message buffer to the pool; call when the connection ends.</summary>
+    /// <summary>Returns the message buffer to the pool and releases the inflater; call when the connection ends.</summary>
     public void Reset()
     {
         _deliveredMessage = true;
         ReleaseDeliveredMessage();
-        _inFrame = _inMessage = _discarding = false;
+        _inFrame = _inMessage = _discarding = _compressed = false;
+        _inflater?.Dispose();
     }
 
     /// <summary>Checks a new frame's header and starts consuming it; returns a status to report, or null to go on.</summary>
     private WebSocketReadStatus? StartFrame(ref ReadOnlySequence<byte> buffer, WebSocketFrameHeader header)
     {
-        if (header.Reserved != 0)
+        if (header.Reserved != 0 && CheckReservedBits(header) is { } broken)
         {
-            return Break("reserved bits RSV1-3 must be 0: no extension was negotiated");
+            return broken;
         }
 
         if (header.Masked != _expectMasked)
@@ -240,6 +256,7 @@ public sealed class WebSocketMessageReader
 
         _inMessage = true;
         _messageLength = 0;
+        _compressed = (header.Reserved & ReservedRsv1) != 0;
         if (header.Opcode == WebSocketOpcode.Binary)
         {
             _discarding = true;
@@ -247,6 +264,58 @@ public sealed class WebSocketMessageReader
         }
 
         return Reserve(header.PayloadLength);
+    }
+
+    // RSV1 as WebSocketFrameHeader.Reserved holds it (the three bits shifted down).
+    private const byte ReservedRsv1 = 0x4;
+
+    /// <summary>
+    /// Which reserved bits a frame may carry: none without an extension; with permessage-deflate,
+    /// RSV1 on the first frame of a data message only (RFC 7692 section 6.1). Null when allowed.
+    /// </summary>
+    private WebSocketReadStatus? CheckReservedBits(WebSocketFrameHeader header)
+    {
+        if (_inflater is null)
+        {
+            return Break("reserved bits RSV1-3 must be 0: no extension was negotiated");
+        }
+
+        if (header.Reserved != ReservedRsv1)
+        {
+            return Break("reserved bits RSV2 and RSV3 must be 0: permessage-deflate uses RSV1 only");
+        }
+
+        if (header.IsControl)
+        {
+            return Break("control frames are never compressed: RSV1 must be 0 on close, ping and pong (RFC 7692 section 6.1)");
+        }
+
+        return header.Opcode == WebSocketOpcode.Continuation
+            ? Break("RSV1 marks a compressed message on its first frame only, never on a continuation frame (RFC 7692 section 6.1)")
+            : null;
+    }
+
+    /// <summary>
+    /// Replaces the assembled compressed payload with its inflated bytes; a status to report when
+    /// it would inflate past the limit (<see cref="WebSocketReadStatus.TooLarge"/>) or is not DEFLATE data.
+    /// </summary>
+    private WebSocketReadStatus? InflateMessage()
+    {
+        _compressed = false;
+        InflateStatus status = _inflater!.Inflate(_message.AsMemory(0, _messageLength), _maxMessageBytes, out byte[]? inflated, out int length);
+        ReturnBuffer();
+        _messageLength = 0;
+        switch (status)
+        {
+            case InflateStatus.TooLarge:
+                return WebSocketReadStatus.TooLarge;
+            case InflateStatus.Invalid:
+                return Break("a compressed message's payload is not valid DEFLATE data");
+        }
+
+        _message = inflated;
+        _messageLength = length;
+        return null;
     }
 
     /// <summary>Reports the message as too large when <paramref name="more"/> payload bytes would take it past the limit.</summary>

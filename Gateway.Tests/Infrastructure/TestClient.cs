@@ -15,7 +15,10 @@ public sealed class TestClient : IAsyncDisposable
 
     public static CancellationToken Deadline => TestContext.CurrentContext.CancellationToken;
 
-    public static async Task<TestClient> ConnectAsync(Uri uri, string? subProtocol = null)
+    /// <param name="uri">The gateway's WebSocket address.</param>
+    /// <param name="subProtocol">A subprotocol to offer.</param>
+    /// <param name="configure">Further options, such as <see cref="ClientWebSocketOptions.DangerousDeflateOptions"/>.</param>
+    public static async Task<TestClient> ConnectAsync(Uri uri, string? subProtocol = null, Action<ClientWebSocketOptions>? configure = null)
     {
         var socket = new ClientWebSocket();
         socket.Options.KeepAliveInterval = TimeSpan.Zero;
@@ -23,6 +26,8 @@ public sealed class TestClient : IAsyncDisposable
         {
             socket.Options.AddSubProtocol(subProtocol);
         }
+
+        configure?.Invoke(socket.Options);
 
         await socket.ConnectAsync(uri, Deadline);
         return new TestClient(socket);

@@ -26,6 +26,7 @@ internal static class GatewayConfiguration
         ("Auth", typeof(AuthOptions)),
         ("Telemetry", typeof(TelemetryOptions)),
         ("Transport", typeof(TransportOptions)),
+        ("WebSockets", typeof(WebSocketsOptions)),
         ("Backplane", typeof(BackplaneOptions)),
         ("Hooks", typeof(HooksOptions)),
         ("Presence", typeof(PresenceOptions)),
@@ -45,6 +46,7 @@ internal static class GatewayConfiguration
         Add<AuthOptions>(services, AuthOptions.Section);
         Add<TelemetryOptions>(services, TelemetryOptions.Section);
         services.AddOptions<TransportOptions>().BindConfiguration(TransportOptions.Section);
+        services.AddOptions<WebSocketsOptions>().BindConfiguration(WebSocketsOptions.Section);
         Add<BackplaneOptions>(services, BackplaneOptions.Section);
         Add<HooksOptions>(services, HooksOptions.Section);
         Add<PresenceOptions>(services, PresenceOptions.Section);
@@ -71,6 +73,7 @@ internal static class GatewayConfiguration
         Resolve<AuthOptions>(services, problems);
         Resolve<TelemetryOptions>(services, problems);
         Resolve<TransportOptions>(services, problems);
+        Resolve<WebSocketsOptions>(services, problems);
         Resolve<BackplaneOptions>(services, problems);
         Resolve<HooksOptions>(services, problems);
         Resolve<PresenceOptions>(services, problems);

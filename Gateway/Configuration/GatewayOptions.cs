@@ -399,6 +399,26 @@ internal sealed class TransportOptions
     public bool InlineScheduling { get; set; } = DefaultInlineScheduling;
 }
 
+/// <summary>The <c>Gateway:WebSockets</c> section: what the gateway's WebSocket connections may negotiate.</summary>
+internal sealed class WebSocketsOptions
+{
+    /// <summary>The section's path in configuration.</summary>
+    public const string Section = "Gateway:WebSockets";
+
+    /// <summary>
+    /// On: every browser offers permessage-deflate, and an event compressed once for every
+    /// compressing client costs CPU per event, not per client (docs/benchmarks.md).
+    /// </summary>
+    public const bool DefaultCompression = true;
+
+    /// <summary>
+    /// Whether a client that offers permessage-deflate (RFC 7692) gets it: events are then sent
+    /// compressed (one compressed frame shared by every such client) and the client may send
+    /// compressed messages. Off: the extension is never answered and every frame goes plain.
+    /// </summary>
+    public bool Compression { get; set; } = DefaultCompression;
+}
+
 /// <summary>The <c>Gateway:Backplane</c> section: where sessions live (spec section 7).</summary>
 internal sealed class BackplaneOptions
 {

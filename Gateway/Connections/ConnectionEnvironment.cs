@@ -19,6 +19,7 @@ internal sealed class ConnectionEnvironment(
     IOptions<HeartbeatOptions> heartbeat,
     IOptions<SecurityOptions> security,
     IOptions<AuthOptions> auth,
+    IOptions<WebSocketsOptions> webSockets,
     Authenticator authenticator,
     HookOutbox hooks,
     Hooks.RpcClient rpc,
@@ -47,6 +48,9 @@ internal sealed class ConnectionEnvironment(
     public ILogger Logger { get; } = loggerFactory.CreateLogger("Gateway.Connections");
 
     public int MaxMessageBytes { get; } = limits.Value.MaxMessageBytes;
+
+    /// <summary>Whether a WebSocket client's permessage-deflate offer is accepted (<c>WebSockets:Compression</c>).</summary>
+    public bool Compression { get; } = webSockets.Value.Compression;
 
     public int SocketSendBufferBytes { get; } = limits.Value.SocketSendBufferBytes;
 

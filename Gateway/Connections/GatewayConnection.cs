@@ -34,7 +34,11 @@ internal sealed partial class GatewayConnection : ClientConnection
     private long _messagesIn;
     private readonly ResumePoint? _since;
 
-    public GatewayConnection(ConnectionEnvironment env, HttpContext http, Stream transport, string session, EventFilter filter, ResumePoint? since, GatewayPrincipal? principal, ClientIdentity identity)
+    // With permessage-deflate (what the upgrade agreed, RFC 7692), the longest event payload
+    // sent compressed; 0 without.
+    private readonly int _deflateUpTo;
+
+    public GatewayConnection(ConnectionEnvironment env, HttpContext http, Stream transport, string session, EventFilter filter, ResumePoint? since, GatewayPrincipal? principal, ClientIdentity identity, PerMessageDeflateAgreement? deflate = null)
         : base(env, http, session, identity)
     {
         _principal = principal;
@@ -44,7 +48,8 @@ internal sealed partial class GatewayConnection : ClientConnection
 
         // Zero-byte reads: an idle connection holds no read buffer until bytes arrive.
         _input = PipeReader.Create(transport, new StreamPipeReaderOptions(bufferSize: 4096, minimumReadSize: 1024, leaveOpen: true, useZeroByteReads: true));
-        _frames = new WebSocketMessageReader(env.MaxMessageBytes);
+        _deflateUpTo = deflate?.MaxCompressedPayload ?? 0;
+        _frames = new WebSocketMessageReader(env.MaxMessageBytes, inflater: deflate is { } agreed ? new MessageInflater(contextTakeover: !agreed.ClientNoContextTakeover) : null);
         _lastInbound = _lastPing = OpenedAt;
         _messageRate = new TokenBucket(env.MessageBurst, OpenedAt);
     }
@@ -161,7 +166,7 @@ internal sealed partial class GatewayConnection : ClientConnection
 
     private async Task SendAsync()
     {
-        if (!await SendLoop.RunAsync(Queue, _transport, Env.Metrics, Env.Time))
+        if (!await SendLoop.RunAsync(Queue, _transport, Env.Metrics, Env.Time, _deflateUpTo))
         {
             // The socket is gone; make sure the receive loop learns it too.
             Abort();

@@ -1,5 +1,7 @@
 using System.Buffers;
 using Gateway.Diagnostics;
+using Gateway.Protocol.Framing;
+using Gateway.Sessions;
 
 namespace Gateway.Connections;
 
@@ -19,13 +21,21 @@ internal static class SendLoop
     private const int BatchBytes = 16 * 1024;
 
     /// <summary>Runs until the queue's final frame is written; false when the transport failed first.</summary>
-    public static async Task<bool> RunAsync(OutboundQueue queue, Stream output, GatewayMetrics metrics, TimeProvider time)
+    /// <param name="queue">What to send.</param>
+    /// <param name="output">Where to write it.</param>
+    /// <param name="metrics">Bytes and events sent.</param>
+    /// <param name="time">The clock of the lag and the latency.</param>
+    /// <param name="deflateUpTo">
+    /// For a WebSocket connection that negotiated permessage-deflate, the longest event payload it
+    /// may get compressed (<see cref="PerMessageDeflateAgreement.MaxCompressedPayload"/>); 0 for none.
+    /// </param>
+    public static async Task<bool> RunAsync(OutboundQueue queue, Stream output, GatewayMetrics metrics, TimeProvider time, int deflateUpTo = 0)
     {
         try
         {
             while (await queue.WaitAsync())
             {
-                await DrainAsync(queue, output, metrics, time);
+                await DrainAsync(queue, output, metrics, time, deflateUpTo);
                 if (queue.TryTakeFinalFrame(out byte[]? finalFrame))
                 {
                     if (finalFrame is not null)
@@ -67,7 +77,36 @@ internal static class SendLoop
         }
     }
 
-    private static async ValueTask DrainAsync(OutboundQueue queue, Stream output, GatewayMetrics metrics, TimeProvider time)
+    /// <summary>
+    /// The compressed form of an event for a connection that negotiated permessage-deflate: the
+    /// event's one shared compressed frame, or for an event that replaced others, its own bytes
+    /// compressed here. <paramref name="plain"/> when the event stays plain (short, incompressible,
+    /// or longer than the client's window allows).
+    /// </summary>
+    private static byte[] Deflated(in OutboundFrame queued, byte[] plain, SessionEvent e, int deflateUpTo, GatewayMetrics metrics)
+    {
+        bool compressed = false;
+        byte[] frame;
+        if (queued.Conflated > 0)
+        {
+            ReadOnlySpan<byte> payload = WebSocketFrameWriter.GetPayload(plain).Span;
+            frame = payload.Length <= deflateUpTo ? PerMessageDeflate.TryCreateTextFrame(payload) ?? plain : plain;
+            compressed = !ReferenceEquals(frame, plain);
+        }
+        else
+        {
+            frame = e.Json.Length <= deflateUpTo ? e.DeflatedFrame(out compressed) : plain;
+        }
+
+        if (compressed)
+        {
+            metrics.MessageCompressed();
+        }
+
+        return frame;
+    }
+
+    private static async ValueTask DrainAsync(OutboundQueue queue, Stream output, GatewayMetrics metrics, TimeProvider time, int deflateUpTo)
     {
         OutboundFrame[] frames = ArrayPool<OutboundFrame>.Shared.Rent(BatchFrames);
         byte[] buffer = ArrayPool<byte>.Shared.Rent(BatchBytes);
@@ -81,11 +120,22 @@ internal static class SendLoop
                 long bytes = 0;
                 int liveFrames = 0;
                 long liveBytes = 0;
+                int compressedFrames = 0;
                 for (int i = 0; i < count; i++)
                 {
                     // The lag counted the shared bytes; a frame that replaced others is written
                     // with its own, a few bytes longer.
                     byte[] frame = queue.BytesToSend(frames[i]);
+                    if (deflateUpTo > 0 && frames[i].Event is { } deflatable)
+                    {
+                        // Chosen here, outside the session's lock, rather than when queued: the lag
+                        // keeps counting the plain bytes (what the queue holds), and an event is
+                        // compressed only once a compressing connection is about to send it.
+                        byte[] plain = frame;
+                        frame = Deflated(frames[i], plain, deflatable, deflateUpTo, metrics);
+                        compressedFrames += ReferenceEquals(frame, plain) ? 0 : 1;
+                    }
+
                     events += frames[i].Event is null ? 0 : 1;
                     bytes += frame.Length;
                     if (!frames[i].Replayed)
@@ -124,6 +174,11 @@ internal static class SendLoop
                 RecordLatency(frames.AsSpan(0, count), metrics, time);
                 Array.Clear(frames, 0, count);
                 metrics.BytesSent(bytes);
+                if (compressedFrames > 0)
+                {
+                    metrics.CompressedFramesSent(compressedFrames);
+                }
+
                 if (events > 0)
                 {
                     metrics.MessagesDelivered(events);

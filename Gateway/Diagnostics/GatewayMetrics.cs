@@ -57,6 +57,8 @@ internal sealed class GatewayMetrics
     private readonly Counter<long> _sendQueueOverflows;
     private readonly Counter<long> _protocolErrors;
     private readonly Counter<long> _networkIo;
+    private readonly Counter<long> _deflateCompressions;
+    private readonly Counter<long> _deflateFrames;
     private readonly Counter<long> _backplaneEvents;
     private readonly Counter<long> _presenceMessages;
     private readonly ConcurrentDictionary<string, KeyValuePair<string, object?>> _presenceTypeTags = new(StringComparer.Ordinal);
@@ -87,6 +89,9 @@ internal sealed class GatewayMetrics
         _sendQueueOverflows = Meter.CreateCounter<long>("gateway.send_queue.overflows", "{connection}", "Slow consumers: connections closed with 4001 for falling more than Limits:MaxLagBytes behind, or leaving a frame unsent longer than Limits:MaxLagTime.");
         _protocolErrors = Meter.CreateCounter<long>("gateway.protocol.errors", "{error}", "Error replies to client messages, by error code.");
         _networkIo = Meter.CreateCounter<long>("gateway.network.io", "By", "Bytes read from and written to client connections, by direction.");
+        _deflateCompressions = Meter.CreateCounter<long>("gateway.deflate.compressions", "{message}",
+            "Messages compressed for permessage-deflate: each event once, however many connections it goes to; an event that replaced older ones (conflation) once for each connection it goes to.");
+        _deflateFrames = Meter.CreateCounter<long>("gateway.deflate.frames", "{frame}", "Frames written compressed (RSV1 set) to WebSocket connections that negotiated permessage-deflate, replays included.");
         _backplaneEvents = Meter.CreateCounter<long>("gateway.backplane.events", "{event}",
             "What the session log's feed cost this node, by kind: reconnect (the link to Redis came back), catchup (events read from the log to fill a gap in the feed), dropped (clients closed because the log had lost what they missed, or the session began a new life).");
         _presenceMessages = Meter.CreateCounter<long>("gateway.presence.messages", "{message}",
@@ -262,6 +267,12 @@ internal sealed class GatewayMetrics
     public void BytesReceived(long count) => _networkIo.Add(count, _receiveTag);
 
     public void BytesSent(long count) => _networkIo.Add(count, _transmitTag);
+
+    /// <summary>A message was compressed (its one compressed frame was made).</summary>
+    public void MessageCompressed() => _deflateCompressions.Add(1);
+
+    /// <summary><paramref name="count"/> compressed frames were written.</summary>
+    public void CompressedFramesSent(int count) => _deflateFrames.Add(count);
 
     private KeyValuePair<string, object?> Transport(string transport) => transport == WebSocket ? _webSocketTag : _sseTag;
 

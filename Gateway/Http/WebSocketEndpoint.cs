@@ -79,6 +79,15 @@ internal static class WebSocketEndpoint
             http.Response.Headers.SecWebSocketProtocol = WebSocketHandshake.SubProtocol;
         }
 
+        // An offer the gateway cannot honour, or a header it cannot parse, is declined, never refused:
+        // the connection goes on uncompressed (RFC 7692 section 5).
+        PerMessageDeflateAgreement? deflate = null;
+        if (env.Compression && PerMessageDeflateNegotiation.TryNegotiate(http.Request.Headers.SecWebSocketExtensions, out PerMessageDeflateAgreement agreed))
+        {
+            deflate = agreed;
+            http.Response.Headers.SecWebSocketExtensions = agreed.ResponseHeader;
+        }
+
         // The connection sets its own pace (send queue, close deadline): Kestrel's per-write data-rate
         // timing would only add cost to every frame.
         if (http.Features.Get<IHttpMinResponseDataRateFeature>() is { } rate)
@@ -87,7 +96,7 @@ internal static class WebSocketEndpoint
         }
 
         Stream transport = await upgrade!.UpgradeAsync();
-        var connection = new GatewayConnection(env, http, transport, session, filter, since is { } seq ? new ResumePoint(seq, epoch) : null, admitted.Principal, admitted.Identity)
+        var connection = new GatewayConnection(env, http, transport, session, filter, since is { } seq ? new ResumePoint(seq, epoch) : null, admitted.Principal, admitted.Identity, deflate)
         {
             WatchesPresence = presence,
         };

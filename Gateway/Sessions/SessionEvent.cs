@@ -11,6 +11,8 @@ namespace Gateway.Sessions;
 /// </summary>
 internal sealed class SessionEvent(string session, string name, long seq, DateTimeOffset timestamp, ReadOnlyMemory<byte> data, byte[] frame, JsonScalar? id, bool final, long publishedAt = 0, EventOrigin? from = null, EventTraits traits = default)
 {
+    private byte[]? _deflatedFrame;
+    private Lock? _deflateGate;
     private ServerSentEventFrame? _serverSentEvent;
     private ServerSentEventFrame? _namedServerSentEvent;
 
@@ -31,6 +33,38 @@ internal sealed class SessionEvent(string session, string name, long seq, DateTi
 
     /// <summary>The <c>event</c> object's JSON: the frame's payload.</summary>
     public ReadOnlyMemory<byte> Json => WebSocketFrameWriter.GetPayload(Frame);
+
+    /// <summary>
+    /// The frame for connections that negotiated permessage-deflate: the payload compressed, RSV1
+    /// set (<see cref="PerMessageDeflate.TryCreateTextFrame"/>), or <see cref="Frame"/> itself when
+    /// the event is too short to be worth it or does not shrink. Built once, by the first send
+    /// loop that needs it, outside any session lock; every other waits for those bytes and shares
+    /// them. Never built while no compressing connection gets the event. <paramref name="compressed"/>
+    /// is true for the one caller that made a compressed frame.
+    /// </summary>
+    public byte[] DeflatedFrame(out bool compressed)
+    {
+        compressed = false;
+        byte[]? built = Volatile.Read(ref _deflatedFrame);
+        if (built is not null)
+        {
+            return built;
+        }
+
+        // A lock, not a race that keeps one copy: compression is the cost this saves, so it is paid once.
+        lock (LazyInitializer.EnsureInitialized(ref _deflateGate))
+        {
+            built = _deflatedFrame;
+            if (built is null)
+            {
+                built = PerMessageDeflate.TryCreateTextFrame(Json.Span) ?? Frame;
+                compressed = !ReferenceEquals(built, Frame);
+                Volatile.Write(ref _deflatedFrame, built);
+            }
+
+            return built;
+        }
+    }
 
     /// <summary>The publisher's idempotency key, when it gave one.</summary>
     public JsonScalar? Id { get; } = id;

@@ -1,0 +1,278 @@
+using System.IO.Compression;
+using System.Net.Sockets;
+using System.Net.WebSockets;
+using System.Text;
+using System.Text.Json;
+using Gateway.Diagnostics;
+using Gateway.Protocol.Framing;
+using Gateway.Tests.Infrastructure;
+
+namespace Gateway.Tests.Integration;
+
+/// <summary>
+/// permessage-deflate over real sockets (RFC 7692): negotiated when a client offers it, each event
+/// compressed once and the same compressed bytes sent to every compressing client, plain frames
+/// to the others, compressed client messages inflated within the message limit, and nothing of it
+/// with <c>WebSockets:Compression</c> off.
+/// </summary>
+[CancelAfter(60_000)]
+public sealed class CompressionTests
+{
+    private const string Compressions = "gateway.deflate.compressions";
+    private const string CompressedFrames = "gateway.deflate.frames";
+
+    /// <summary>A data value of about 2 KB of JSON, repetitive the way progress events are.</summary>
+    private static string Data(int n) =>
+        "[" + string.Join(",", Enumerable.Range(0, 40).Select(i => $$"""{"step":{{n * 100 + i}},"loss":0.{{(i * 7919) % 10000:D4}},"note":"épreuve ✓"}""")) + "]";
+
+    /// <summary>A .NET client that offers permessage-deflate (with its defaults: context takeover both ways, 15-bit windows).</summary>
+    private static Task<TestClient> ConnectDeflatingAsync(Uri uri) => TestClient.ConnectAsync(uri, configure: options =>
+    {
+        options.DangerousDeflateOptions = new WebSocketDeflateOptions();
+        options.CollectHttpResponseDetails = true;
+    });
+
+    [Test]
+    public async Task Compressing_and_plain_clients_get_the_same_events_and_each_event_is_compressed_once()
+    {
+        const int Events = 5;
+        await using GatewayServer server = await GatewayServer.StartAsync();
+        using var metrics = new MetricRecorder(server.Get<GatewayMetrics>());
+        Uri uri = server.WebSocketUri("shared");
+
+        // Two compressing .NET clients, one compressing raw socket that shows the bytes, one plain raw socket.
+        await using TestClient first = await ConnectDeflatingAsync(uri);
+        await using TestClient second = await ConnectDeflatingAsync(uri);
+        await using DeflateWire wire = await DeflateWire.ConnectAsync(uri, "permessage-deflate; client_max_window_bits");
+        await using RawWebSocket plain = await RawWebSocket.ConnectAsync(uri);
+        Assert.That(wire.ResponseHead, Does.Contain("Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n"));
+        Assert.That(plain.ResponseHead, Does.Not.Contain("Sec-WebSocket-Extensions"));
+        await first.ReceiveAsync("welcome");
+        await second.ReceiveAsync("welcome");
+        Assert.That((await wire.ReceiveAsync()).Compressed, Is.False, "the welcome goes plain");
+        Assert.That((await plain.ReceiveAsync())!.Value.Text, Does.Contain("\"welcome\""));
+
+        for (int n = 1; n <= Events; n++)
+        {
+            await server.PublishAsync("shared", "step_update", Data(n));
+        }
+
+        for (int n = 1; n <= Events; n++)
+        {
+            string plainText = (await plain.ReceiveAsync())!.Value.Text;
+            JsonElement sent = JsonDocument.Parse(plainText).RootElement;
+            Assert.That(sent.GetProperty("data").GetRawText(), Is.EqualTo(Data(n)));
+            foreach (TestClient client in new[] { first, second })
+            {
+                Assert.That(await client.ReceiveTextAsync(), Is.EqualTo(plainText), "a compressing client gets the event intact");
+            }
+
+            WireFrame compressed = await wire.ReceiveAsync();
+            Assert.That(compressed.Compressed, Is.True, "RSV1 set on the event");
+            Assert.That(compressed.Payload.Length, Is.LessThan(Encoding.UTF8.GetByteCount(plainText) / 2));
+            Assert.That(Encoding.UTF8.GetString(Inflate(compressed.Payload)), Is.EqualTo(plainText));
+        }
+
+        // Every frame went out before its count; the counters are exact once the last is read.
+        await metrics.WhenSumReachesAsync(CompressedFrames, Events * 3).WaitAsync(TestClient.Deadline);
+        Assert.That(metrics.Sum(Compressions), Is.EqualTo(Events), "compressed once per event, not once per compressing client");
+        Assert.That(metrics.Sum(CompressedFrames), Is.EqualTo(Events * 3));
+    }
+
+    [Test]
+    public async Task Two_compressing_connections_get_the_very_same_compressed_bytes()
+    {
+        await using GatewayServer server = await GatewayServer.StartAsync();
+        Uri uri = server.WebSocketUri("bytes");
+        await using DeflateWire a = await DeflateWire.ConnectAsync(uri, "permessage-deflate");
+        await using DeflateWire b = await DeflateWire.ConnectAsync(uri, "permessage-deflate; client_no_context_takeover");
+        Assert.That(b.ResponseHead, Does.Contain("Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; client_no_context_takeover\r\n"));
+        await a.ReceiveAsync();
+        await b.ReceiveAsync();
+
+        await server.PublishAsync("bytes", "step_update", Data(1));
+        WireFrame fromA = await a.ReceiveAsync();
+        WireFrame fromB = await b.ReceiveAsync();
+        Assert.That(fromA.Compressed && fromB.Compressed, Is.True);
+        Assert.That(fromB.Payload, Is.EqualTo(fromA.Payload));
+    }
+
+    [Test]
+    public async Task A_smaller_server_window_is_answered_and_longer_events_go_plain()
+    {
+        await using GatewayServer server = await GatewayServer.StartAsync();
+        Uri uri = server.WebSocketUri("window");
+        await using DeflateWire wire = await DeflateWire.ConnectAsync(uri, "permessage-deflate; server_max_window_bits=10");
+        Assert.That(wire.ResponseHead, Does.Contain("Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; server_max_window_bits=10\r\n"));
+        await wire.ReceiveAsync();
+
+        // About 700 bytes: within a 1 KB window. About 3 KB: past it, so it is sent plain.
+        await server.PublishAsync("window", "short", "\"" + new string('x', 550) + "\"");
+        await server.PublishAsync("window", "long", Data(1));
+        WireFrame shortFrame = await wire.ReceiveAsync();
+        WireFrame longFrame = await wire.ReceiveAsync();
+        Assert.That(shortFrame.Compressed, Is.True);
+        Assert.That(Encoding.UTF8.GetString(Inflate(shortFrame.Payload)), Does.Contain("\"short\""));
+        Assert.That(longFrame.Compressed, Is.False);
+        Assert.That(Encoding.UTF8.GetString(longFrame.Payload), Does.Contain("\"long\""));
+    }
+
+    [Test]
+    public async Task A_compressed_publish_is_inflated_and_accepted()
+    {
+        await using GatewayServer server = await GatewayServer.StartAsync(new Dictionary<string, string?> { ["Gateway:Security:AllowClientPublish"] = "true" });
+        using var metrics = new MetricRecorder(server.Get<GatewayMetrics>());
+        Uri uri = server.WebSocketUri("upstream");
+        await using TestClient publisher = await ConnectDeflatingAsync(uri);
+        await using RawWebSocket watcher = await RawWebSocket.ConnectAsync(uri);
+        await publisher.ReceiveAsync("welcome");
+        await watcher.ReceiveAsync();
+
+        // Three messages in a row: the .NET client keeps its window between them (context
+        // takeover), so the later ones point back into the earlier ones.
+        long received = 0;
+        for (int n = 1; n <= 3; n++)
+        {
+            string message = $$"""{"type":"publish","id":"p{{n}}","event":"step_update","data":{{Data(1)}}}""";
+            await publisher.SendAsync(message);
+            JsonElement seen = JsonDocument.Parse((await watcher.ReceiveAsync())!.Value.Text).RootElement;
+            Assert.That(seen.GetProperty("data").GetRawText(), Is.EqualTo(Data(1)));
+            Assert.That(seen.GetProperty("seq").GetInt64(), Is.EqualTo(n));
+            await publisher.ReceiveAsync("event");
+            Assert.That((await publisher.ReceiveAsync("ack")).GetProperty("id").GetString(), Is.EqualTo($"p{n}"));
+            received += Encoding.UTF8.GetByteCount(message);
+        }
+
+        Assert.That(metrics.Sum("gateway.network.io", "direction=receive"), Is.LessThan(received / 2), "the messages came compressed");
+    }
+
+    [Test]
+    public async Task A_message_that_inflates_past_the_limit_is_closed_with_1009()
+    {
+        await using GatewayServer server = await GatewayServer.StartAsync(new Dictionary<string, string?> { ["Gateway:Limits:MaxMessageBytes"] = "65536" });
+        await using RawWebSocket raw = await RawWebSocket.ConnectAsync(server.WebSocketUri("bomb"), "Sec-WebSocket-Extensions: permessage-deflate\r\n");
+        Assert.That(raw.ResponseHead, Does.Contain("permessage-deflate"));
+        await raw.ReceiveAsync();
+
+        // 50 MB of spaces in a 50 KB frame, under the limit on the wire.
+        byte[] bomb = PerMessageDeflate.Compress(Encoding.UTF8.GetBytes(new string(' ', 50 * 1024 * 1024)));
+        Assert.That(bomb.Length, Is.LessThan(65536));
+        byte[] frame = WebSocketFrameWriter.CreateMaskedFrame(WebSocketOpcode.Text, bomb, 0x1234_5678u);
+        frame[0] |= PerMessageDeflate.Rsv1;
+        await raw.SendRawAsync(frame);
+
+        (ServerFrame? close, _) = await raw.ReceiveCloseAsync();
+        Assert.That(close?.CloseCode, Is.EqualTo(1009));
+        Assert.That(close?.CloseReason, Is.EqualTo("message larger than 65536 bytes"));
+    }
+
+    [TestCase("permessage-deflate;;")]
+    [TestCase("permessage-deflate; server_max_window_bits=\"1")]
+    [TestCase("permessage-deflate; server_max_window_bits=99")]
+    [TestCase("\u00ff\u00fe garbage ;=,")]
+    public async Task A_bad_offer_never_breaks_the_upgrade(string offer)
+    {
+        await using GatewayServer server = await GatewayServer.StartAsync();
+        await using RawWebSocket raw = await RawWebSocket.ConnectAsync(server.WebSocketUri("bad-offer"), $"Sec-WebSocket-Extensions: {offer}\r\n");
+        Assert.That(raw.ResponseHead, Does.Not.Contain("Sec-WebSocket-Extensions"));
+        await raw.ReceiveAsync();
+        await server.PublishAsync("bad-offer", "step_update", Data(1));
+        Assert.That((await raw.ReceiveAsync())!.Value.Text, Does.Contain(Data(1)), "read plain, RSV1 clear");
+    }
+
+    [Test]
+    public async Task With_compression_off_no_extension_is_answered_and_events_go_plain()
+    {
+        await using GatewayServer server = await GatewayServer.StartAsync(new Dictionary<string, string?> { ["Gateway:WebSockets:Compression"] = "false" });
+        using var metrics = new MetricRecorder(server.Get<GatewayMetrics>());
+        await using RawWebSocket raw = await RawWebSocket.ConnectAsync(server.WebSocketUri("off"), "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n");
+        Assert.That(raw.ResponseHead, Does.Not.Contain("Sec-WebSocket-Extensions"));
+        await using TestClient dotnet = await ConnectDeflatingAsync(server.WebSocketUri("off"));
+        Assert.That(dotnet.Socket.HttpResponseHeaders?.ContainsKey("Sec-WebSocket-Extensions") ?? false, Is.False);
+        await raw.ReceiveAsync();
+        await dotnet.ReceiveAsync("welcome");
+
+        await server.PublishAsync("off", "step_update", Data(1));
+        Assert.That((await raw.ReceiveAsync())!.Value.Text, Does.Contain(Data(1)));
+        Assert.That((await dotnet.ReceiveAsync("event")).GetProperty("data").GetRawText(), Is.EqualTo(Data(1)));
+        Assert.That(metrics.Sum(Compressions), Is.Zero);
+    }
+
+    private static byte[] Inflate(byte[] payload)
+    {
+        using var inflater = new DeflateStream(new MemoryStream([.. payload, 0x00, 0x00, 0xFF, 0xFF]), CompressionMode.Decompress);
+        var output = new MemoryStream();
+        inflater.CopyTo(output);
+        return output.ToArray();
+    }
+
+    private readonly record struct WireFrame(bool Compressed, WebSocketOpcode Opcode, byte[] Payload);
+
+    /// <summary>
+    /// A client that offers permessage-deflate over a plain TCP socket and reads the server's frames
+    /// as bytes, RSV1 and all, without inflating them: what the gateway put on the wire.
+    /// </summary>
+    private sealed class DeflateWire : IAsyncDisposable
+    {
+        private readonly TcpClient _tcp;
+        private readonly NetworkStream _stream;
+        private readonly MemoryStream _pending = new();
+
+        private DeflateWire(TcpClient tcp, string head)
+        {
+            _tcp = tcp;
+            _stream = tcp.GetStream();
+            ResponseHead = head;
+        }
+
+        public string ResponseHead { get; }
+
+        public static async Task<DeflateWire> ConnectAsync(Uri uri, string offer)
+        {
+            var tcp = new TcpClient();
+            await tcp.ConnectAsync(uri.Host, uri.Port, TestClient.Deadline);
+            NetworkStream stream = tcp.GetStream();
+            string request = $"GET {uri.PathAndQuery} HTTP/1.1\r\nHost: {uri.Authority}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+                $"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: {offer}\r\n\r\n";
+            await stream.WriteAsync(Encoding.ASCII.GetBytes(request), TestClient.Deadline);
+            var head = new StringBuilder();
+            var one = new byte[1];
+            while (!head.ToString().EndsWith("\r\n\r\n", StringComparison.Ordinal))
+            {
+                Assert.That(await stream.ReadAsync(one, TestClient.Deadline), Is.EqualTo(1), "the server closed during the handshake");
+                head.Append((char)one[0]);
+            }
+
+            Assert.That(head.ToString(), Does.StartWith("HTTP/1.1 101"));
+            return new DeflateWire(tcp, head.ToString());
+        }
+
+        /// <summary>The next frame, as sent: one whole frame (the server never fragments).</summary>
+        public async Task<WireFrame> ReceiveAsync()
+        {
+            var buffer = new byte[16 * 1024];
+            while (true)
+            {
+                byte[] pending = _pending.ToArray();
+                if (WebSocketFrameHeader.TryParse(pending, out WebSocketFrameHeader header) && pending.Length >= header.HeaderLength + (long)header.PayloadLength)
+                {
+                    Assert.That(header.Fin, Is.True);
+                    int end = header.HeaderLength + (int)header.PayloadLength;
+                    _pending.SetLength(0);
+                    _pending.Write(pending, end, pending.Length - end);
+                    return new WireFrame((header.Reserved & 4) != 0, header.Opcode, pending[header.HeaderLength..end]);
+                }
+
+                int read = await _stream.ReadAsync(buffer, TestClient.Deadline);
+                Assert.That(read, Is.GreaterThan(0), "the server closed the connection");
+                _pending.Write(buffer, 0, read);
+            }
+        }
+
+        public ValueTask DisposeAsync()
+        {
+            _tcp.Dispose();
+            return ValueTask.CompletedTask;
+        }
+    }
+}
