@@ -13,25 +13,17 @@ namespace Gateway.Tests.Browser;
 [TestFixture]
 [NonParallelizable]
 [CancelAfter(180_000)]
-public sealed class ClientPageTests
+public sealed class ClientPageTests : BrowserFixture
 {
     private const string Session = "page-1";
 
     private static readonly string[] TickEvents = ["tick"];
 
-    private BrowserSession _browser = null!;
-
-    [OneTimeSetUp]
-    public async Task LaunchAsync() => _browser = await BrowserSession.LaunchAsync();
-
-    [OneTimeTearDown]
-    public async Task CloseAsync() => await _browser.DisposeAsync();
-
     [Test]
     public async Task A_page_receives_events_in_order_and_shows_its_state()
     {
         await using GatewayServer server = await GatewayServer.StartAsync();
-        await using BrowserPage page = await _browser.OpenAsync(server.BaseAddress, ClientPage.Html(Session, new { since = 0 }));
+        await using BrowserPage page = await Chromium.OpenAsync(server.BaseAddress, ClientPage.Html(Session, new { since = 0 }));
 
         await page.WaitAsync("window.client && window.client.state === 'open'", "the client to open");
         for (int i = 1; i <= 20; i++)
@@ -53,7 +45,7 @@ public sealed class ClientPageTests
     {
         await using GatewayServer server = await GatewayServer.StartAsync();
         await using TcpProxy proxy = TcpProxy.Start(server.BaseAddress);
-        await using BrowserPage page = await _browser.OpenAsync(proxy.BaseAddress, ClientPage.Html(Session, new { backoffBase = 1000 }));
+        await using BrowserPage page = await Chromium.OpenAsync(proxy.BaseAddress, ClientPage.Html(Session, new { backoffBase = 1000 }));
         await page.WaitAsync("window.client && window.client.state === 'open'", "the client to open");
 
         int published = 0;
@@ -112,7 +104,7 @@ public sealed class ClientPageTests
         }
 
         await using TcpProxy proxy = TcpProxy.Start(server.BaseAddress, refuseWebSocketUpgrades: true);
-        await using BrowserPage page = await _browser.OpenAsync(proxy.BaseAddress,
+        await using BrowserPage page = await Chromium.OpenAsync(proxy.BaseAddress,
             ClientPage.Html(Session, new { since = 0, fallbackAfter = 2, backoffBase = 200, events = TickEvents }));
 
         await page.WaitAsync("window.client && window.client.transport === 'sse' && window.client.state === 'open'", "the client to fall back to SSE");
@@ -162,7 +154,7 @@ public sealed class ClientPageTests
         }
 
         var gateway = new Uri(server.BaseAddress, "/");
-        await using BrowserPage page = await _browser.OpenAsync(pageOrigin, ClientPage.Html(Session,
+        await using BrowserPage page = await Chromium.OpenAsync(pageOrigin, ClientPage.Html(Session,
             new { since = 0, transports = new[] { transport }, events = TickEvents },
             module: new Uri(gateway, "/client.js").ToString(),
             url: $"ws://{gateway.Authority}/ws/{Session}"));

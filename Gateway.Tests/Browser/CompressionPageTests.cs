@@ -13,26 +13,18 @@ namespace Gateway.Tests.Browser;
 [TestFixture]
 [NonParallelizable]
 [CancelAfter(180_000)]
-public sealed class CompressionPageTests
+public sealed class CompressionPageTests : BrowserFixture
 {
     private const string Session = "deflate-page";
 
     private static readonly JsonSerializerOptions RelaxedJson = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
-
-    private BrowserSession _browser = null!;
-
-    [OneTimeSetUp]
-    public async Task LaunchAsync() => _browser = await BrowserSession.LaunchAsync();
-
-    [OneTimeTearDown]
-    public async Task CloseAsync() => await _browser.DisposeAsync();
 
     [Test]
     public async Task A_compressed_stream_arrives_intact_in_Chromium()
     {
         await using GatewayServer server = await GatewayServer.StartAsync(new Dictionary<string, string?> { ["Gateway:Security:AllowClientPublish"] = "true" });
         using var metrics = new MetricRecorder(server.Get<GatewayMetrics>());
-        await using BrowserPage page = await _browser.OpenAsync(server.BaseAddress, Html);
+        await using BrowserPage page = await Chromium.OpenAsync(server.BaseAddress, Html);
         await page.WaitAsync("window.opened === true && window.messages.some(m => m.type === 'welcome')", "the socket to open");
         Assert.That(await page.Page.EvaluateAsync<string>("window.ws.extensions"), Is.EqualTo("permessage-deflate; server_no_context_takeover"));
 

@@ -14,16 +14,8 @@ namespace Gateway.Tests.Browser;
 [TestFixture]
 [NonParallelizable]
 [CancelAfter(180_000)]
-public sealed class DashboardTests
+public sealed class DashboardTests : BrowserFixture
 {
-    private BrowserSession _browser = null!;
-
-    [OneTimeSetUp]
-    public async Task LaunchAsync() => _browser = await BrowserSession.LaunchAsync();
-
-    [OneTimeTearDown]
-    public async Task CloseAsync() => await _browser.DisposeAsync();
-
     [Test]
     public async Task The_sessions_list_shows_sessions_and_follows_new_ones_and_new_clients_without_a_reload()
     {
@@ -299,7 +291,7 @@ public sealed class DashboardTests
     /// condition use; the tests bypass it, except the one that checks the page runs under it.
     /// </summary>
     private Task<BrowserPage> OpenAsync(Uri origin, string path = "/", bool bypassCsp = true) =>
-        _browser.GoToAsync(new Uri(origin, path), bypassCsp);
+        Chromium.GoToAsync(new Uri(origin, path), bypassCsp);
 
     /// <summary>A gateway on <paramref name="address"/>, which a stopped one just freed: binding may need a moment after the close.</summary>
     private static async Task<GatewayServer> StartOnAsync(Uri address)

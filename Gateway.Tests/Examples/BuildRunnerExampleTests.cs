@@ -18,7 +18,7 @@ namespace Gateway.Tests.Examples;
 [TestFixture]
 [NonParallelizable]
 [CancelAfter(120_000)]
-public sealed class BuildRunnerExampleTests
+public sealed class BuildRunnerExampleTests : BrowserFixture
 {
     private const string Example = "build-runner";
     private const string Session = "build-demo";
@@ -29,14 +29,7 @@ public sealed class BuildRunnerExampleTests
     private static readonly string[] Components = ["core", "protocol", "storage", "net", "auth", "server", "cli"];
     private static readonly string[] Features = ["auth", "sessions", "storage", "search", "billing", "sync"];
 
-    private BrowserSession _browser = null!;
     private string _checkpoints = null!;
-
-    [OneTimeSetUp]
-    public async Task LaunchAsync() => _browser = await BrowserSession.LaunchAsync();
-
-    [OneTimeTearDown]
-    public async Task CloseAsync() => await _browser.DisposeAsync();
 
     [SetUp]
     public void MakeCheckpointFolder()
@@ -134,7 +127,7 @@ public sealed class BuildRunnerExampleTests
         int lines = Printed(build).Length;
         Assert.That(lines, Is.GreaterThan(DefaultHistory));
 
-        await using BrowserPage page = await _browser.OpenExampleAsync(Example, "index.html", server.BaseAddress);
+        await using BrowserPage page = await Chromium.OpenExampleAsync(Example, "index.html", server.BaseAddress);
         await page.WaitAsync($"document.querySelectorAll('#log .line').length === {lines} && document.body.dataset.result === 'passed'", $"the page to show {lines} lines and the result");
 
         Assert.That(await page.Page.TextContentAsync("#log .line >> nth=0"), Is.EqualTo("1-- The C compiler identification is GNU 12.2.0"), "line 1 (its number, then its text)");
@@ -171,7 +164,7 @@ public sealed class BuildRunnerExampleTests
         await build.DisposeAsync();
         int lines = Printed(build).Length;
 
-        await using BrowserPage page = await _browser.OpenExampleAsync(Example, "index.html", server.BaseAddress);
+        await using BrowserPage page = await Chromium.OpenExampleAsync(Example, "index.html", server.BaseAddress);
         await page.WaitAsync("document.body.dataset.result === 'passed' && document.querySelector('#connection').dataset.state === 'complete'", "the page to show the result");
         int shown = await page.Page.Locator("#log .line").CountAsync();
         Assert.That(shown, Is.LessThan(DefaultHistory), "the history held the last 1000 events, of which only some are lines");
@@ -188,7 +181,7 @@ public sealed class BuildRunnerExampleTests
         // A page opened on a previous build's log: the new build deletes the session, so the page
         // sees it start over (a new epoch), clears itself, and follows the new build.
         await server.PublishAsync(Session, "terminal_output", """{"line":"an old build's log","n":1}""");
-        await using BrowserPage page = await _browser.OpenExampleAsync(Example, "index.html", server.BaseAddress);
+        await using BrowserPage page = await Chromium.OpenExampleAsync(Example, "index.html", server.BaseAddress);
         await page.WaitAsync("document.querySelectorAll('#log .line').length === 1 && window.client.state === 'open'", "the old log, live");
 
         ExampleProgram build = await ExampleProgram.RunAsync(Example, server.BaseAddress, "bash", ["build.sh", "--delay", "0", "--checkpoints", _checkpoints]);
@@ -221,7 +214,7 @@ public sealed class BuildRunnerExampleTests
         Assert.That(session.GetProperty("state").GetProperty("checkpoint").GetProperty("data").GetProperty("path").GetString(), Is.EqualTo("13-test-sync.json"),
             "no package after failed tests; the last checkpoint reached the session before the end");
 
-        await using BrowserPage page = await _browser.OpenExampleAsync(Example, "index.html", server.BaseAddress);
+        await using BrowserPage page = await Chromium.OpenExampleAsync(Example, "index.html", server.BaseAddress);
         await page.WaitAsync("document.body.dataset.result === 'failed'", "the page to show the failure");
         Assert.That(await page.Page.InnerTextAsync("#result"), Does.StartWith("✘ Build failed (exit 8)").And.Contain("sync.resumes_restart"));
         Assert.That(await page.Page.GetAttributeAsync("#features li[data-name=sync]", "data-status"), Is.EqualTo("failed"));

@@ -15,17 +15,9 @@ namespace Gateway.Tests.Examples;
 [TestFixture]
 [NonParallelizable]
 [CancelAfter(120_000)]
-public sealed partial class ChatAgentExampleTests
+public sealed partial class ChatAgentExampleTests : BrowserFixture
 {
     private const string Example = "chat-agent";
-
-    private BrowserSession _browser = null!;
-
-    [OneTimeSetUp]
-    public async Task LaunchAsync() => _browser = await BrowserSession.LaunchAsync();
-
-    [OneTimeTearDown]
-    public async Task CloseAsync() => await _browser.DisposeAsync();
 
     [Test]
     public async Task An_rpc_is_accepted_at_once_and_the_answer_streams_back_as_status_tool_and_chunks_in_order()
@@ -161,7 +153,7 @@ public sealed partial class ChatAgentExampleTests
     {
         // Slow enough (about 3 s for the answer) that the second page usually joins mid-answer.
         await using ChatRun run = await ChatRun.StartAsync(delayMs: 50);
-        await using BrowserPage ada = await _browser.OpenExampleAsync(Example, "index.html", run.Gateway.BaseAddress, "room=room-4&user=Ada");
+        await using BrowserPage ada = await Chromium.OpenExampleAsync(Example, "index.html", run.Gateway.BaseAddress, "room=room-4&user=Ada");
         await ada.WaitAsync("window.client && window.client.state === 'open'", "the page to connect");
 
         await ada.Page.FillAsync("#text", "How does reconnecting work?");
@@ -172,7 +164,7 @@ public sealed partial class ChatAgentExampleTests
 
         // Bob opens the page mid-answer and types his name into its form; he sees the conversation
         // so far from the room's keyed state, then the rest of the answer live.
-        await using BrowserPage bob = await _browser.OpenExampleAsync(Example, "index.html", run.Gateway.BaseAddress, "room=room-4");
+        await using BrowserPage bob = await Chromium.OpenExampleAsync(Example, "index.html", run.Gateway.BaseAddress, "room=room-4");
         await bob.WaitAsync("!document.getElementById('join').hidden", "the page to ask for a name");
         await bob.Page.FillAsync("#name", "Bob");
         await bob.Page.ClickAsync("#join-form button");
@@ -202,7 +194,7 @@ public sealed partial class ChatAgentExampleTests
     {
         await using ChatRun run = await ChatRun.StartAsync(delayMs: 0);
         await using TcpProxy proxy = TcpProxy.Start(run.Gateway.BaseAddress);
-        await using BrowserPage page = await _browser.OpenExampleAsync(Example, "index.html", proxy.BaseAddress, "room=room-5&user=Ada");
+        await using BrowserPage page = await Chromium.OpenExampleAsync(Example, "index.html", proxy.BaseAddress, "room=room-5&user=Ada");
         await page.WaitAsync("window.client && window.client.state === 'open'", "the page to connect");
 
         // The message is typed the moment the page sees the drop, before any reconnect can start.

@@ -19,7 +19,7 @@ namespace Gateway.Tests.Examples;
 [TestFixture]
 [NonParallelizable]
 [CancelAfter(120_000)]
-public sealed partial class DocumentPipelineExampleTests
+public sealed partial class DocumentPipelineExampleTests : BrowserFixture
 {
     private const string Example = "document-pipeline";
     private const string SigningKey = "document-pipeline-example-key-of-at-least-32-bytes";
@@ -40,14 +40,6 @@ public sealed partial class DocumentPipelineExampleTests
         ["GATEWAY_JWT_ISSUER"] = Issuer,
         ["GATEWAY_JWT_AUDIENCE"] = Audience,
     };
-
-    private BrowserSession _browser = null!;
-
-    [OneTimeSetUp]
-    public async Task LaunchAsync() => _browser = await BrowserSession.LaunchAsync();
-
-    [OneTimeTearDown]
-    public async Task CloseAsync() => await _browser.DisposeAsync();
 
     [Test]
     public async Task The_pipelines_events_for_user_42_reach_a_client_of_user_42_in_order_as_the_readme_says()
@@ -163,7 +155,7 @@ public sealed partial class DocumentPipelineExampleTests
             ["app_backend.py", "--user", "42", "--port", "0", "--allow-origin", BrowserSession.ExampleOrigin.GetLeftPart(UriPartial.Authority)], Environment);
         string query = "backend=" + Uri.EscapeDataString((await AddressOfAsync(backend)).GetLeftPart(UriPartial.Authority));
 
-        await using (BrowserPage page = await _browser.OpenExampleAsync(Example, "index.html", server.BaseAddress, query))
+        await using (BrowserPage page = await Chromium.OpenExampleAsync(Example, "index.html", server.BaseAddress, query))
         {
             await page.WaitAsync("window.client && window.client.state === 'open'", "the page to connect");
             Assert.That(await page.Page.InnerTextAsync("#state"), Is.EqualTo("live"));
@@ -186,7 +178,7 @@ public sealed partial class DocumentPipelineExampleTests
         }
 
         // A page opened afterwards shows where things stand from the session's state.
-        await using BrowserPage late = await _browser.OpenExampleAsync(Example, "index.html", server.BaseAddress, query);
+        await using BrowserPage late = await Chromium.OpenExampleAsync(Example, "index.html", server.BaseAddress, query);
         await late.WaitAsync($"document.querySelectorAll('#documents li[data-status=indexed]').length === {Documents.Length}", "every document indexed, on a page opened later");
         await AssertAllIndexedAsync(late);
     }

@@ -18,20 +18,12 @@ namespace Gateway.Tests.Examples;
 [TestFixture]
 [NonParallelizable]
 [CancelAfter(120_000)]
-public sealed partial class TaskQueueExampleTests
+public sealed partial class TaskQueueExampleTests : BrowserFixture
 {
     private const string Example = "task-queue";
     private const string Session = "queue:default";
 
     private static readonly string[] TaskEvents = ["task_queued", "task_started", "task_progress", "task_completed", "task_failed"];
-
-    private BrowserSession _browser = null!;
-
-    [OneTimeSetUp]
-    public async Task LaunchAsync() => _browser = await BrowserSession.LaunchAsync();
-
-    [OneTimeTearDown]
-    public async Task CloseAsync() => await _browser.DisposeAsync();
 
     [Test]
     public async Task The_workers_publish_each_task_s_life_keyed_by_its_id_then_queue_drained()
@@ -219,7 +211,7 @@ public sealed partial class TaskQueueExampleTests
     public async Task The_monitor_page_shows_every_task_with_counts_live_and_to_a_late_joiner()
     {
         await using GatewayServer server = await GatewayServer.StartAsync();
-        await using BrowserPage live = await _browser.OpenExampleAsync(Example, "index.html", server.BaseAddress);
+        await using BrowserPage live = await Chromium.OpenExampleAsync(Example, "index.html", server.BaseAddress);
         await live.WaitAsync("window.monitor && window.monitor.client.state === 'open' && document.body.dataset.snapshot === 'loaded'", "the monitor to join the queue");
         Assert.That(await live.Page.InnerTextAsync("#connection"), Does.StartWith("open · websocket"));
 
@@ -234,7 +226,7 @@ public sealed partial class TaskQueueExampleTests
         Assert.That(int.Parse(await live.Page.InnerTextAsync("#progress-received"), System.Globalization.CultureInfo.InvariantCulture), Is.GreaterThan(0), "progress arrived live");
 
         // A late joiner builds the same table from the keyed state alone.
-        await using BrowserPage late = await _browser.OpenExampleAsync(Example, "index.html", server.BaseAddress);
+        await using BrowserPage late = await Chromium.OpenExampleAsync(Example, "index.html", server.BaseAddress);
         await late.WaitAsync("window.monitor && document.body.dataset.snapshot === 'loaded'", "the late joiner to read the queue's state");
         await AssertShowsRunAsync(late, completed, failed, "late-joiner");
         Assert.That(await late.Page.InnerTextAsync("#progress-received"), Is.EqualTo("0"), "nothing live: all of it from the keyed state");

@@ -16,18 +16,10 @@ namespace Gateway.Tests.Examples;
 [TestFixture]
 [NonParallelizable]
 [CancelAfter(120_000)]
-public sealed partial class TrainingProgressExampleTests
+public sealed partial class TrainingProgressExampleTests : BrowserFixture
 {
     private const string Example = "training-progress";
     private const string Session = "training-run-1";
-
-    private BrowserSession _browser = null!;
-
-    [OneTimeSetUp]
-    public async Task LaunchAsync() => _browser = await BrowserSession.LaunchAsync();
-
-    [OneTimeTearDown]
-    public async Task CloseAsync() => await _browser.DisposeAsync();
 
     /// <summary>
     /// A long <c>--flush</c> sends every step in one batch with the final event (two POSTs in all);
@@ -86,7 +78,7 @@ public sealed partial class TrainingProgressExampleTests
     public async Task The_page_shows_the_run_live_over_WebSocket_with_a_loss_chart_and_completion_and_a_late_joiner_sees_it_at_once()
     {
         await using GatewayServer server = await GatewayServer.StartAsync();
-        await using BrowserPage page = await _browser.OpenExampleAsync(Example, "index.html", server.BaseAddress);
+        await using BrowserPage page = await Chromium.OpenExampleAsync(Example, "index.html", server.BaseAddress);
         await page.WaitAsync("document.getElementById('connection').textContent === 'live over WebSocket'", "the page to go live over WebSocket");
         Assert.That(await page.Page.InnerTextAsync("#phase"), Is.EqualTo("waiting for the run"));
 
@@ -101,13 +93,13 @@ public sealed partial class TrainingProgressExampleTests
         await page.ScreenshotAsync("completed");
 
         // Someone who opens the page after the run sees all of it: the state at once, the chart from history.
-        await using BrowserPage late = await _browser.OpenExampleAsync(Example, "index.html", server.BaseAddress);
+        await using BrowserPage late = await Chromium.OpenExampleAsync(Example, "index.html", server.BaseAddress);
         await late.WaitAsync("document.getElementById('phase').textContent === 'completed' && document.querySelectorAll('#chart path.series').length === 3", "the late joiner's page to show the run");
         await CheckFinalPageAsync(late, server, models: 3, steps: 60);
         await late.ScreenshotAsync("late-joiner");
 
         // The same over long polling, asked for in the address.
-        await using BrowserPage polling = await _browser.OpenExampleAsync(Example, "index.html", server.BaseAddress, "transport=poll");
+        await using BrowserPage polling = await Chromium.OpenExampleAsync(Example, "index.html", server.BaseAddress, "transport=poll");
         await polling.WaitAsync("document.getElementById('phase').textContent === 'completed' && document.querySelectorAll('#chart path.series').length === 3", "the polling late joiner's page to show the run");
         await CheckFinalPageAsync(polling, server, models: 3, steps: 60);
         Assert.That(await polling.Page.InnerTextAsync("#connection"), Is.EqualTo("run ended · came over long polling"));
@@ -126,7 +118,7 @@ public sealed partial class TrainingProgressExampleTests
         await using ExampleProgram run = await ExampleProgram.RunAsync(Example, server.BaseAddress, "python3",
             ["train.py", "--models", "2", "--steps", "40", "--delay", "0", "--flush", "0"]);
 
-        await using BrowserPage page = await _browser.OpenExampleAsync(Example, "index.html", server.BaseAddress);
+        await using BrowserPage page = await Chromium.OpenExampleAsync(Example, "index.html", server.BaseAddress);
         await page.WaitAsync("document.getElementById('phase').textContent === 'completed' && document.querySelectorAll('#chart path.series').length === 2", "the page to show the run");
         Assert.That(await page.SeenAsync(), Is.EqualTo(Enumerable.Range(33, 50).Select(i => (long)i).ToArray()), "what history holds");
         Assert.That(await page.Page.InnerTextAsync("#chart-note"), Does.Contain("history"));
@@ -149,7 +141,7 @@ public sealed partial class TrainingProgressExampleTests
     {
         await using GatewayServer server = await GatewayServer.StartAsync();
         await using TcpProxy proxy = TcpProxy.Start(server.BaseAddress, refuseWebSocketUpgrades: true);
-        await using BrowserPage page = await _browser.OpenExampleAsync(Example, "index.html", proxy.BaseAddress);
+        await using BrowserPage page = await Chromium.OpenExampleAsync(Example, "index.html", proxy.BaseAddress);
         await page.WaitAsync("document.getElementById('connection').textContent === 'live over long polling'", "the page to fall back to long polling");
         Assert.That(proxy.RefusedUpgrades, Is.GreaterThanOrEqualTo(3), "the client tries WebSockets fallbackAfter (3) times first");
         Assert.That(await page.Page.InnerTextAsync("#notice"), Does.Contain("switched to long polling"));
