@@ -37,11 +37,14 @@ public sealed class RedisCluster : IAsyncDisposable
                 servers[i] = await RedisServer.StartAsync(
                     appendOnly: true,
                     port: null,
-                    "--cluster-enabled", "yes",
-                    "--cluster-config-file", "nodes.conf",
-                    "--cluster-port", Tools.FreePort().ToString(CultureInfo.InvariantCulture),
-                    "--cluster-node-timeout", "1000",
-                    "--cluster-require-full-coverage", "no");
+                    () =>
+                    [
+                        "--cluster-enabled", "yes",
+                        "--cluster-config-file", "nodes.conf",
+                        "--cluster-port", Tools.FreePort().ToString(CultureInfo.InvariantCulture),
+                        "--cluster-node-timeout", "1000",
+                        "--cluster-require-full-coverage", "no",
+                    ]);
             }
 
             using System.Diagnostics.Process create = Tools.Start(Tools.Require("redis-cli"),

@@ -36,15 +36,46 @@ public sealed class RedisServer : IAsyncDisposable
     /// write, so that a shutdown and start keeps everything that was acknowledged.
     /// </summary>
     /// <remarks><paramref name="extra"/>: more arguments for redis-server (a cluster node's, say).</remarks>
-    public static async Task<RedisServer> StartAsync(bool appendOnly = false, int? port = null, params string[] extra)
+    public static Task<RedisServer> StartAsync(bool appendOnly = false, int? port = null, params string[] extra) =>
+        StartAsync(appendOnly, port, () => extra);
+
+    /// <summary>
+    /// Starts one with the arguments <paramref name="extra"/> makes. A port this fixture chose may
+    /// be taken by another process before redis-server binds it; then it tries again on fresh
+    /// ports (and with fresh arguments, which may name ports too).
+    /// </summary>
+    public static async Task<RedisServer> StartAsync(bool appendOnly, int? port, Func<string[]> extra)
     {
-        var server = new RedisServer(Tools.Require("redis-server"), Directory.CreateTempSubdirectory("gateway-redis-").FullName, port ?? Tools.FreePort(), appendOnly, extra);
-        await server.StartAgainAsync();
-        return server;
+        string program = Tools.Require("redis-server");
+        for (int attempt = 1; ; attempt++)
+        {
+            var server = new RedisServer(program, Directory.CreateTempSubdirectory("gateway-redis-").FullName, port ?? Tools.FreePort(), appendOnly, extra());
+            string? failure = await server.TryStartAsync();
+            if (failure is null)
+            {
+                return server;
+            }
+
+            await server.DisposeAsync();
+            bool portTaken = failure.Contains("Address already in use", StringComparison.Ordinal);
+            if (!portTaken || port is not null || attempt == 5)
+            {
+                Assert.Fail($"redis-server exited before it was ready:\n{failure}");
+            }
+        }
     }
 
     /// <summary>Starts the server (again), and completes once it accepts connections.</summary>
     public async Task StartAgainAsync()
+    {
+        if (await TryStartAsync() is { } failure)
+        {
+            Assert.Fail($"redis-server exited before it was ready:\n{failure}");
+        }
+    }
+
+    /// <summary>Starts the server; null once it accepts connections, else what it said before it exited.</summary>
+    private async Task<string?> TryStartAsync()
     {
         Assert.That(_process, Is.Null, "redis-server is running already");
         _process = Tools.Start(_program,
@@ -61,6 +92,7 @@ public sealed class RedisServer : IAsyncDisposable
         ]);
 
         // It says so on its log (stdout) once it listens.
+        var log = new StringBuilder();
         while (await _process.StandardOutput.ReadLineAsync(TestClient.Deadline) is { } line)
         {
             if (line.Contains("Ready to accept connections", StringComparison.Ordinal))
@@ -73,11 +105,17 @@ public sealed class RedisServer : IAsyncDisposable
                     {
                     }
                 });
-                return;
+                return null;
             }
+
+            log.AppendLine(line);
         }
 
-        Assert.Fail($"redis-server exited before it was ready: {await _process.StandardError.ReadToEndAsync()}");
+        log.Append(await _process.StandardError.ReadToEndAsync());
+        await _process.WaitForExitAsync(TestClient.Deadline);
+        _process.Dispose();
+        _process = null;
+        return log.ToString();
     }
 
     /// <summary>Shuts it down the clean way (SHUTDOWN: the append-only file is flushed) and waits for it to exit.</summary>
