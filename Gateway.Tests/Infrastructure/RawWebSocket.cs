@@ -8,6 +8,9 @@ namespace Gateway.Tests.Infrastructure;
 /// <summary>One frame as the server sent it.</summary>
 public readonly record struct ServerFrame(WebSocketReadStatus Kind, string Text, int CloseCode, string CloseReason);
 
+/// <summary>One frame as it came on the wire: <paramref name="Compressed"/> is its RSV1 bit (permessage-deflate), <paramref name="Payload"/> its bytes as sent.</summary>
+public readonly record struct WireFrame(bool Compressed, WebSocketOpcode Opcode, byte[] Payload);
+
 /// <summary>
 /// A WebSocket client over a plain TCP socket, for what <see cref="System.Net.WebSockets.ClientWebSocket"/>
 /// will not do: stay silent, send binary, invalid UTF-8, unmasked or otherwise broken frames.
@@ -110,6 +113,30 @@ public sealed class RawWebSocket : IAsyncDisposable
                 return null;
             }
 
+            _pending = [.. _pending, .. buffer.AsSpan(0, read)];
+        }
+    }
+
+    /// <summary>
+    /// The next frame exactly as sent, its RSV1 bit included: a compressed frame is handed over
+    /// compressed, where <see cref="ReceiveAsync"/> would refuse it. The server never fragments.
+    /// </summary>
+    public async Task<WireFrame> ReceiveFrameAsync()
+    {
+        var buffer = new byte[16 * 1024];
+        while (true)
+        {
+            if (WebSocketFrameHeader.TryParse(_pending, out WebSocketFrameHeader header) && _pending.Length >= header.HeaderLength + (long)header.PayloadLength)
+            {
+                Assert.That(header.Fin, Is.True);
+                int end = header.HeaderLength + (int)header.PayloadLength;
+                var frame = new WireFrame((header.Reserved & 4) != 0, header.Opcode, _pending[header.HeaderLength..end]);
+                _pending = _pending[end..];
+                return frame;
+            }
+
+            int read = await _stream.ReadAsync(buffer, Deadline);
+            Assert.That(read, Is.GreaterThan(0), "the server closed the connection");
             _pending = [.. _pending, .. buffer.AsSpan(0, read)];
         }
     }

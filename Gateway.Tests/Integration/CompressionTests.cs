@@ -1,5 +1,4 @@
 using System.IO.Compression;
-using System.Net.Sockets;
 using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
@@ -32,6 +31,10 @@ public sealed class CompressionTests
         options.CollectHttpResponseDetails = true;
     });
 
+    /// <summary>A raw socket offering <paramref name="offer"/>, which shows each frame as sent (<see cref="RawWebSocket.ReceiveFrameAsync"/>).</summary>
+    private static Task<RawWebSocket> ConnectOfferingAsync(Uri uri, string offer) =>
+        RawWebSocket.ConnectAsync(uri, $"Sec-WebSocket-Extensions: {offer}\r\n");
+
     [Test]
     public async Task Compressing_and_plain_clients_get_the_same_events_and_each_event_is_compressed_once()
     {
@@ -43,13 +46,13 @@ public sealed class CompressionTests
         // Two compressing .NET clients, one compressing raw socket that shows the bytes, one plain raw socket.
         await using TestClient first = await ConnectDeflatingAsync(uri);
         await using TestClient second = await ConnectDeflatingAsync(uri);
-        await using DeflateWire wire = await DeflateWire.ConnectAsync(uri, "permessage-deflate; client_max_window_bits");
+        await using RawWebSocket wire = await ConnectOfferingAsync(uri, "permessage-deflate; client_max_window_bits");
         await using RawWebSocket plain = await RawWebSocket.ConnectAsync(uri);
         Assert.That(wire.ResponseHead, Does.Contain("Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n"));
         Assert.That(plain.ResponseHead, Does.Not.Contain("Sec-WebSocket-Extensions"));
         await first.ReceiveAsync("welcome");
         await second.ReceiveAsync("welcome");
-        Assert.That((await wire.ReceiveAsync()).Compressed, Is.False, "the welcome goes plain");
+        Assert.That((await wire.ReceiveFrameAsync()).Compressed, Is.False, "the welcome goes plain");
         Assert.That((await plain.ReceiveAsync())!.Value.Text, Does.Contain("\"welcome\""));
 
         for (int n = 1; n <= Events; n++)
@@ -67,7 +70,7 @@ public sealed class CompressionTests
                 Assert.That(await client.ReceiveTextAsync(), Is.EqualTo(plainText), "a compressing client gets the event intact");
             }
 
-            WireFrame compressed = await wire.ReceiveAsync();
+            WireFrame compressed = await wire.ReceiveFrameAsync();
             Assert.That(compressed.Compressed, Is.True, "RSV1 set on the event");
             Assert.That(compressed.Payload.Length, Is.LessThan(Encoding.UTF8.GetByteCount(plainText) / 2));
             Assert.That(Encoding.UTF8.GetString(Inflate(compressed.Payload)), Is.EqualTo(plainText));
@@ -84,15 +87,15 @@ public sealed class CompressionTests
     {
         await using GatewayServer server = await GatewayServer.StartAsync();
         Uri uri = server.WebSocketUri("bytes");
-        await using DeflateWire a = await DeflateWire.ConnectAsync(uri, "permessage-deflate");
-        await using DeflateWire b = await DeflateWire.ConnectAsync(uri, "permessage-deflate; client_no_context_takeover");
+        await using RawWebSocket a = await ConnectOfferingAsync(uri, "permessage-deflate");
+        await using RawWebSocket b = await ConnectOfferingAsync(uri, "permessage-deflate; client_no_context_takeover");
         Assert.That(b.ResponseHead, Does.Contain("Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; client_no_context_takeover\r\n"));
-        await a.ReceiveAsync();
-        await b.ReceiveAsync();
+        await a.ReceiveFrameAsync();
+        await b.ReceiveFrameAsync();
 
         await server.PublishAsync("bytes", "step_update", Data(1));
-        WireFrame fromA = await a.ReceiveAsync();
-        WireFrame fromB = await b.ReceiveAsync();
+        WireFrame fromA = await a.ReceiveFrameAsync();
+        WireFrame fromB = await b.ReceiveFrameAsync();
         Assert.That(fromA.Compressed && fromB.Compressed, Is.True);
         Assert.That(fromB.Payload, Is.EqualTo(fromA.Payload));
     }
@@ -102,15 +105,15 @@ public sealed class CompressionTests
     {
         await using GatewayServer server = await GatewayServer.StartAsync();
         Uri uri = server.WebSocketUri("window");
-        await using DeflateWire wire = await DeflateWire.ConnectAsync(uri, "permessage-deflate; server_max_window_bits=10");
+        await using RawWebSocket wire = await ConnectOfferingAsync(uri, "permessage-deflate; server_max_window_bits=10");
         Assert.That(wire.ResponseHead, Does.Contain("Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; server_max_window_bits=10\r\n"));
-        await wire.ReceiveAsync();
+        await wire.ReceiveFrameAsync();
 
         // About 700 bytes: within a 1 KB window. About 3 KB: past it, so it is sent plain.
         await server.PublishAsync("window", "short", "\"" + new string('x', 550) + "\"");
         await server.PublishAsync("window", "long", Data(1));
-        WireFrame shortFrame = await wire.ReceiveAsync();
-        WireFrame longFrame = await wire.ReceiveAsync();
+        WireFrame shortFrame = await wire.ReceiveFrameAsync();
+        WireFrame longFrame = await wire.ReceiveFrameAsync();
         Assert.That(shortFrame.Compressed, Is.True);
         Assert.That(Encoding.UTF8.GetString(Inflate(shortFrame.Payload)), Does.Contain("\"short\""));
         Assert.That(longFrame.Compressed, Is.False);
@@ -204,75 +207,5 @@ public sealed class CompressionTests
         var output = new MemoryStream();
         inflater.CopyTo(output);
         return output.ToArray();
-    }
-
-    private readonly record struct WireFrame(bool Compressed, WebSocketOpcode Opcode, byte[] Payload);
-
-    /// <summary>
-    /// A client that offers permessage-deflate over a plain TCP socket and reads the server's frames
-    /// as bytes, RSV1 and all, without inflating them: what the gateway put on the wire.
-    /// </summary>
-    private sealed class DeflateWire : IAsyncDisposable
-    {
-        private readonly TcpClient _tcp;
-        private readonly NetworkStream _stream;
-        private readonly MemoryStream _pending = new();
-
-        private DeflateWire(TcpClient tcp, string head)
-        {
-            _tcp = tcp;
-            _stream = tcp.GetStream();
-            ResponseHead = head;
-        }
-
-        public string ResponseHead { get; }
-
-        public static async Task<DeflateWire> ConnectAsync(Uri uri, string offer)
-        {
-            var tcp = new TcpClient();
-            await tcp.ConnectAsync(uri.Host, uri.Port, TestClient.Deadline);
-            NetworkStream stream = tcp.GetStream();
-            string request = $"GET {uri.PathAndQuery} HTTP/1.1\r\nHost: {uri.Authority}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-                $"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: {offer}\r\n\r\n";
-            await stream.WriteAsync(Encoding.ASCII.GetBytes(request), TestClient.Deadline);
-            var head = new StringBuilder();
-            var one = new byte[1];
-            while (!head.ToString().EndsWith("\r\n\r\n", StringComparison.Ordinal))
-            {
-                Assert.That(await stream.ReadAsync(one, TestClient.Deadline), Is.EqualTo(1), "the server closed during the handshake");
-                head.Append((char)one[0]);
-            }
-
-            Assert.That(head.ToString(), Does.StartWith("HTTP/1.1 101"));
-            return new DeflateWire(tcp, head.ToString());
-        }
-
-        /// <summary>The next frame, as sent: one whole frame (the server never fragments).</summary>
-        public async Task<WireFrame> ReceiveAsync()
-        {
-            var buffer = new byte[16 * 1024];
-            while (true)
-            {
-                byte[] pending = _pending.ToArray();
-                if (WebSocketFrameHeader.TryParse(pending, out WebSocketFrameHeader header) && pending.Length >= header.HeaderLength + (long)header.PayloadLength)
-                {
-                    Assert.That(header.Fin, Is.True);
-                    int end = header.HeaderLength + (int)header.PayloadLength;
-                    _pending.SetLength(0);
-                    _pending.Write(pending, end, pending.Length - end);
-                    return new WireFrame((header.Reserved & 4) != 0, header.Opcode, pending[header.HeaderLength..end]);
-                }
-
-                int read = await _stream.ReadAsync(buffer, TestClient.Deadline);
-                Assert.That(read, Is.GreaterThan(0), "the server closed the connection");
-                _pending.Write(buffer, 0, read);
-            }
-        }
-
-        public ValueTask DisposeAsync()
-        {
-            _tcp.Dispose();
-            return ValueTask.CompletedTask;
-        }
     }
 }
