@@ -146,25 +146,32 @@ internal sealed class ServerCatalog
         {
             RunningServer redis = await StartRedisAsync(server.Name, scratch, cpuList);
             group.AddSupport("redis-server", redis);
-            Dictionary<string, string> settings = Overlay(new Dictionary<string, string>
-            {
-                [$"{BackplaneOptions.Section}:{nameof(BackplaneOptions.Mode)}"] = BackplaneOptions.RedisMode,
-                [$"{BackplaneOptions.Section}:{nameof(BackplaneOptions.Redis)}"] = redis.BaseUri.Authority,
-            }, gatewaySettings);
-
-            // One after the other: each JITs on the same core, and the second need not slow the first.
-            for (int node = 1; node <= RedisNodes; node++)
-            {
-                string role = "node-" + node.ToString(CultureInfo.InvariantCulture);
-                group.AddNode(role, await StartProcessAsync(server, $"{server.Name} {role}", FreePort(), cpuList, settings));
-            }
-
+            await StartNodesAsync(group, server, cpuList, redis.BaseUri.Authority, gatewaySettings);
             return group;
         }
         catch
         {
             await group.DisposeAsync();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// The gateway nodes of <paramref name="group"/>, each on the Redis (or cluster seeds) at
+    /// <paramref name="redis"/>. One after the other: each JITs on the same core, and the second
+    /// need not slow the first.
+    /// </summary>
+    private async Task StartNodesAsync(ServerGroup group, Definition server, string[] cpuList, string redis, IDictionary<string, string>? gatewaySettings)
+    {
+        Dictionary<string, string> settings = Overlay(new Dictionary<string, string>
+        {
+            [$"{BackplaneOptions.Section}:{nameof(BackplaneOptions.Mode)}"] = BackplaneOptions.RedisMode,
+            [$"{BackplaneOptions.Section}:{nameof(BackplaneOptions.Redis)}"] = redis,
+        }, gatewaySettings);
+        for (int node = 1; node <= RedisNodes; node++)
+        {
+            string role = "node-" + node.ToString(CultureInfo.InvariantCulture);
+            group.AddNode(role, await StartProcessAsync(server, $"{server.Name} {role}", FreePort(), cpuList, settings));
         }
     }
 
@@ -191,17 +198,7 @@ internal sealed class ServerCatalog
 
             string[] endpoints = [.. shards.Select(s => s.BaseUri.Authority)];
             await CreateClusterAsync(server.Name, endpoints);
-            Dictionary<string, string> settings = Overlay(new Dictionary<string, string>
-            {
-                [$"{BackplaneOptions.Section}:{nameof(BackplaneOptions.Mode)}"] = BackplaneOptions.RedisMode,
-                [$"{BackplaneOptions.Section}:{nameof(BackplaneOptions.Redis)}"] = string.Join(",", endpoints),
-            }, gatewaySettings);
-            for (int node = 1; node <= RedisNodes; node++)
-            {
-                string role = "node-" + node.ToString(CultureInfo.InvariantCulture);
-                group.AddNode(role, await StartProcessAsync(server, $"{server.Name} {role}", FreePort(), cpuList, settings));
-            }
-
+            await StartNodesAsync(group, server, cpuList, string.Join(",", endpoints), gatewaySettings);
             return group;
         }
         catch
