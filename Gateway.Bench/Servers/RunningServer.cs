@@ -9,7 +9,7 @@ namespace Gateway.Bench.Servers;
 /// <summary>
 /// One process of a server under test, started by <see cref="ServerCatalog"/>: where to reach it,
 /// what it costs, and how to stop it (SIGTERM, then a kill past its deadline). Most servers are one
-/// such process; gateway-redis is three (see <see cref="ServerGroup"/>).
+/// such process; gateway-redis is three, gateway-redis-1 two (see <see cref="ServerGroup"/>).
 /// </summary>
 internal sealed class RunningServer : IAsyncDisposable
 {

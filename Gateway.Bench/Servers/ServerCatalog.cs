@@ -5,14 +5,14 @@ namespace Gateway.Bench.Servers;
 
 /// <summary>
 /// The servers under test, by name: the gateway, the gateway as two nodes sharing a Redis
-/// backplane, and its peers (<c>Gateway.Bench/peers</c>, see <c>peers/CONTRACT.md</c>). Builds each
+/// backplane or as one node over Redis, and its peers (<c>Gateway.Bench/peers</c>, see <c>peers/CONTRACT.md</c>). Builds each
 /// once per catalog and starts any of them, every process pinned to the given CPUs, on free ports
 /// of 127.0.0.1.
 /// </summary>
 internal sealed class ServerCatalog
 {
     /// <summary>Every server the catalog knows, in the order a comparison shows them.</summary>
-    public static readonly IReadOnlyList<string> Names = ["gateway", "gateway-redis", "gateway-cluster", "kestrel-naive", "signalr", "node-ws", "go-gorilla", "floor", "floor-batched"];
+    public static readonly IReadOnlyList<string> Names = ["gateway", "gateway-redis", "gateway-redis-1", "gateway-cluster", "kestrel-naive", "signalr", "node-ws", "go-gorilla", "floor", "floor-batched"];
 
     /// <summary>
     /// The gateway's settings for the bench, each overridable by <see cref="StartAsync(string, string[], IDictionary{string, string}?)"/>:
@@ -45,6 +45,7 @@ internal sealed class ServerCatalog
     [
         new("gateway", Kind.Gateway, "Gateway", "Gateway.csproj", "Gateway.dll"),
         new("gateway-redis", Kind.GatewayRedis, "Gateway", "Gateway.csproj", "Gateway.dll"),
+        new("gateway-redis-1", Kind.GatewayRedis, "Gateway", "Gateway.csproj", "Gateway.dll") { Nodes = 1, RedisApart = true },
         new("gateway-cluster", Kind.GatewayCluster, "Gateway", "Gateway.csproj", "Gateway.dll"),
         new("kestrel-naive", Kind.DotNet, "Gateway.Bench/peers/kestrel-naive", "KestrelNaive.csproj", "KestrelNaive.dll"),
         new("signalr", Kind.DotNet, "Gateway.Bench/peers/signalr", "SignalRPeer.csproj", "SignalRPeer.dll"),
@@ -99,6 +100,8 @@ internal sealed class ServerCatalog
     /// with <c>taskset -c</c> to <paramref name="cpuList"/> (not pinned when empty, or when taskset
     /// is missing); returns once every process is ready: HTTP answers, and for gateway-redis, a
     /// redis-server answers PING and each node's <c>/readyz</c> says its Redis link is up.
+    /// gateway-redis-1's redis-server is pinned to the machine's other CPUs instead (see
+    /// <see cref="RedisCpus"/>), so that its node has <paramref name="cpuList"/> to itself.
     /// <paramref name="gatewaySettings"/> (configuration keys such as
     /// <c>Gateway:Limits:MaxLagBytes</c>) go to the gateway's nodes on top of
     /// <see cref="DefaultGatewaySettings"/>; peers ignore them.
@@ -144,7 +147,7 @@ internal sealed class ServerCatalog
         var group = new ServerGroup(server.Name, scratch);
         try
         {
-            RunningServer redis = await StartRedisAsync(server.Name, scratch, cpuList);
+            RunningServer redis = await StartRedisAsync(server.Name, scratch, server.RedisApart ? RedisCpus(cpuList) : cpuList);
             group.AddSupport("redis-server", redis);
             await StartNodesAsync(group, server, cpuList, redis.BaseUri.Authority, gatewaySettings);
             return group;
@@ -168,7 +171,7 @@ internal sealed class ServerCatalog
             [$"{BackplaneOptions.Section}:{nameof(BackplaneOptions.Mode)}"] = BackplaneOptions.RedisMode,
             [$"{BackplaneOptions.Section}:{nameof(BackplaneOptions.Redis)}"] = redis,
         }, gatewaySettings);
-        for (int node = 1; node <= RedisNodes; node++)
+        for (int node = 1; node <= server.Nodes; node++)
         {
             string role = "node-" + node.ToString(CultureInfo.InvariantCulture);
             group.AddNode(role, await StartProcessAsync(server, $"{server.Name} {role}", FreePort(), cpuList, settings));
@@ -367,6 +370,58 @@ internal sealed class ServerCatalog
         return (taskset, pinned);
     }
 
+    /// <summary>
+    /// Where gateway-redis-1 puts its redis-server: on the machine's online CPUs that are not
+    /// <paramref name="cpuList"/> (the bench's generators' core), so that the node's core carries
+    /// the node alone and Redis's cost is still its own process's. With no other CPU (a one-CPU
+    /// machine, or an unpinned server), it shares <paramref name="cpuList"/>.
+    /// </summary>
+    internal static string[] RedisCpus(string[] cpuList)
+    {
+        if (cpuList.Length == 0)
+        {
+            return cpuList;
+        }
+
+        string[] others = [.. OnlineCpus().Select(c => c.ToString(CultureInfo.InvariantCulture)).Except(cpuList, StringComparer.Ordinal)];
+        return others.Length > 0 ? others : cpuList;
+    }
+
+    /// <summary>
+    /// The machine's online CPUs, from <c>/sys/devices/system/cpu/online</c> (<c>0-3,6</c>); not
+    /// <see cref="Environment.ProcessorCount"/>, which counts only those the bench itself is pinned to.
+    /// Empty when the file is missing or unreadable.
+    /// </summary>
+    private static IEnumerable<int> OnlineCpus()
+    {
+        string text;
+        try
+        {
+            text = File.ReadAllText("/sys/devices/system/cpu/online").Trim();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return [];
+        }
+
+        var cpus = new List<int>();
+        foreach (string range in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            string[] ends = range.Split('-');
+            if (!int.TryParse(ends[0], CultureInfo.InvariantCulture, out int first) || !int.TryParse(ends[^1], CultureInfo.InvariantCulture, out int last))
+            {
+                return [];
+            }
+
+            for (int cpu = first; cpu <= last; cpu++)
+            {
+                cpus.Add(cpu);
+            }
+        }
+
+        return cpus;
+    }
+
     private static Definition Find(string name) =>
         Definitions.FirstOrDefault(d => d.Name == name)
         ?? throw new ArgumentException($"unknown server '{name}'; the servers are {string.Join(", ", Names)}", nameof(name));
@@ -455,7 +510,7 @@ internal sealed class ServerCatalog
         Gateway,
 
         /// <summary>
-        /// The same build as <see cref="Gateway"/>, started as <see cref="RedisNodes"/> nodes with
+        /// The same build as <see cref="Gateway"/>, started as <see cref="Definition.Nodes"/> nodes with
         /// <c>Gateway:Backplane:Mode redis</c> beside a redis-server of their own; each node ready at /readyz.
         /// </summary>
         GatewayRedis,
@@ -485,5 +540,11 @@ internal sealed class ServerCatalog
     private sealed record Definition(string Name, Kind Kind, string Directory, string Project, string Artifact, string[]? ExtraArguments = null)
     {
         public string[] ExtraArguments { get; } = ExtraArguments ?? [];
+
+        /// <summary>The gateway nodes over Redis (gateway-redis, gateway-cluster): two unless told otherwise.</summary>
+        public int Nodes { get; init; } = RedisNodes;
+
+        /// <summary>The redis-server on the CPUs the nodes are not pinned to (<see cref="RedisCpus"/>), rather than beside them.</summary>
+        public bool RedisApart { get; init; }
     }
 }

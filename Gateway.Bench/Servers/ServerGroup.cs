@@ -4,7 +4,8 @@ namespace Gateway.Bench.Servers;
 
 /// <summary>
 /// What the bench runs as one server under test, started by <see cref="ServerCatalog"/>: one
-/// process for most servers; for gateway-redis, two gateway nodes and the redis-server they share.
+/// process for most servers; for gateway-redis, two gateway nodes and the redis-server they share
+/// (gateway-redis-1: one node and its redis-server).
 /// Clients and publishers spread over <see cref="Nodes"/>, and the server's cost is that of all its
 /// <see cref="Processes"/>: a backplane that moved work from the nodes into Redis must not look cheap.
 /// </summary>
@@ -90,7 +91,7 @@ internal sealed class ServerGroup : IAsyncDisposable
 }
 
 /// <summary>One process of a server under test.</summary>
-/// <param name="Role">What the results call it: the server's name when it is the only one; <c>node-1</c>, <c>node-2</c>, <c>redis-server</c> for gateway-redis.</param>
+/// <param name="Role">What the results call it: the server's name when it is the only one; <c>node-1</c>, <c>node-2</c>, <c>redis-server</c> for gateway-redis (<c>node-1</c>, <c>redis-server</c> for gateway-redis-1).</param>
 /// <param name="Server">The process.</param>
 internal sealed record ServerProcess(string Role, RunningServer Server)
 {
