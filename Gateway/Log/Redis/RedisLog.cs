@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using System.Text;
 using Gateway.Configuration;
 using Gateway.Diagnostics;
@@ -39,6 +40,16 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
 
     // Names of the set of sessions looked at per sweep: bounds the calls of one sweep.
     private const int SweepPage = 200;
+
+    /// <summary>
+    /// The SHA1 of the publish script, which runs once per publish, and of the read script, once
+    /// per join or read: called by digest (EVALSHA), because the client library's call by text
+    /// finds the script's digest by hashing its whole text (about 11 KB) on every call, a cost the
+    /// node's profile showed on every publish.
+    /// </summary>
+    private static readonly byte[] PublishDigest = SHA1.HashData(Encoding.UTF8.GetBytes(RedisScripts.Publish));
+
+    private static readonly byte[] ReadDigest = SHA1.HashData(Encoding.UTF8.GetBytes(RedisScripts.Read));
 
     private readonly RedisLink _link;
     private readonly RedisKeys _keys;
@@ -149,7 +160,7 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
         RedisResult[] result;
         try
         {
-            result = (RedisResult[])(await _link.EvaluateAsync(RedisScripts.Publish, _keys.Of(session), values))!;
+            result = (RedisResult[])(await EvaluateAsync(RedisScripts.Publish, PublishDigest, _keys.Of(session), values))!;
             if ((string?)result[0] == "missing")
             {
                 if (!await ReserveAsync(session))
@@ -158,7 +169,7 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
                 }
 
                 values[6] = "1";
-                result = (RedisResult[])(await _link.EvaluateAsync(RedisScripts.Publish, _keys.Of(session), values))!;
+                result = (RedisResult[])(await EvaluateAsync(RedisScripts.Publish, PublishDigest, _keys.Of(session), values))!;
             }
 
             if ((string?)result[0] == "ok" && (long)result[2] == 1)
@@ -222,7 +233,7 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
         // A joining client was admitted already: its session is created even at the limit. A long
         // poll creates it only when it takes a place in the set of sessions.
         RedisValue[] values = [session, after, limit, join ? _nodeId : "", IdleTtlMs(session), join ? "1" : "0", join ? "1" : "0", SessionEpoch.New(), Nodes()];
-        var result = (RedisResult[])(await _link.EvaluateAsync(RedisScripts.Read, _keys.Of(session), values))!;
+        var result = (RedisResult[])(await EvaluateAsync(RedisScripts.Read, ReadDigest, _keys.Of(session), values))!;
         if ((long)result[0] == 0 && intent == ReadIntent.Create)
         {
             if (!await ReserveAsync(session))
@@ -231,7 +242,7 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
             }
 
             values[5] = "1";
-            result = (RedisResult[])(await _link.EvaluateAsync(RedisScripts.Read, _keys.Of(session), values))!;
+            result = (RedisResult[])(await EvaluateAsync(RedisScripts.Read, ReadDigest, _keys.Of(session), values))!;
         }
 
         if ((long)result[0] == 2)
@@ -255,6 +266,24 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
         }
 
         return new LogRead(found, (long)result[1], (long)result[2] == 1, (long)result[3] == 1, (long)result[4] == 1, (string)result[5]!, events, (long)result[6]);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="script"/> by its <paramref name="digest"/>; by its text when this Redis
+    /// does not have it (a restart, a failover to a replica that never ran it, <c>SCRIPT FLUSH</c>),
+    /// which loads it again. A script that Redis does not have did not run, so running it then is
+    /// running it once.
+    /// </summary>
+    private async Task<RedisResult> EvaluateAsync(string script, byte[] digest, RedisKey[] keys, RedisValue[] values)
+    {
+        try
+        {
+            return await _link.CallAsync(database => database.ScriptEvaluateAsync(digest, keys, values));
+        }
+        catch (RedisServerException e) when (e.Message.StartsWith("NOSCRIPT", StringComparison.Ordinal))
+        {
+            return await _link.EvaluateAsync(script, keys, values);
+        }
     }
 
     /// <summary>
