@@ -31,13 +31,29 @@ var slowProgress = new Option<string?>("--s5-progress")
 slowProgress.AcceptOnlyFromAmong("conflate", "plain");
 var fanOutPayload = new Option<int>("--s2-payload") { Description = "S2's event data in bytes (default 128); past 128, progress-like JSON rows that compress as real events do.", DefaultValueFactory = _ => 128 };
 var fanOutDeflate = new Option<bool>("--s2-deflate") { Description = "S2's clients offer permessage-deflate (with client_no_context_takeover), as browsers offer it, and inflate what comes compressed." };
-var run = new Command("run", "Run the load scenarios against the gateway and its peers, side by side.") { quick, servers, scenarios, steadyRate, slowClients, slowStalled, slowProgress, fanOutPayload, fanOutDeflate, output };
+var gatewaySetting = new Option<string[]>("--gateway-setting")
+{
+    Description = "A configuration key and value for every gateway process the bench starts (every node of gateway-redis and gateway-cluster too), such as Gateway:Backplane:Channels=slot; repeat it for more. Peers ignore it.",
+    AllowMultipleArgumentsPerToken = false,
+};
+gatewaySetting.Validators.Add(result =>
+{
+    foreach (string setting in result.GetValueOrDefault<string[]>() ?? [])
+    {
+        if (setting.IndexOf('=', StringComparison.Ordinal) <= 0)
+        {
+            result.AddError($"--gateway-setting takes KEY=VALUE, such as Gateway:Backplane:Channels=slot; got '{setting}'");
+        }
+    }
+});
+var run = new Command("run", "Run the load scenarios against the gateway and its peers, side by side.") { quick, servers, scenarios, steadyRate, slowClients, slowStalled, slowProgress, fanOutPayload, fanOutDeflate, gatewaySetting, output };
 run.SetAction((result, _) => BenchRunner.RunAsync(
     Split(result.GetValue(servers)!), Split(result.GetValue(scenarios)!), result.GetValue(quick), result.GetValue(steadyRate),
     (result.GetValue(slowClients), result.GetValue(slowStalled)), result.GetValue(output)!,
     "dotnet run --project Gateway.Bench -c Release -- " + string.Join(' ', args),
     result.GetValue(slowProgress) switch { "conflate" => SlowStream.Progress, "plain" => SlowStream.ProgressPlain, _ => SlowStream.Bench },
-    (result.GetValue(fanOutPayload), result.GetValue(fanOutDeflate))));
+    (result.GetValue(fanOutPayload), result.GetValue(fanOutDeflate)),
+    (result.GetValue(gatewaySetting) ?? []).Select(s => s.Split('=', 2)).ToDictionary(s => s[0], s => s[1], StringComparer.OrdinalIgnoreCase)));
 
 var worker = new Command("worker", "A generator process, driven by the coordinator over stdin (internal).") { Hidden = true };
 worker.SetAction((_, _) => Worker.RunAsync());

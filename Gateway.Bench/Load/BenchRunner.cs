@@ -34,8 +34,9 @@ internal static class BenchRunner
     /// <param name="command">The command line, as the report quotes it.</param>
     /// <param name="slowStream">What S5 publishes: <c>bench</c> events, or progress (<c>--s5-progress</c>).</param>
     /// <param name="fanOut">S2's event data in bytes and whether its clients offer permessage-deflate (<c>--s2-payload</c>, <c>--s2-deflate</c>).</param>
+    /// <param name="gatewaySettings">Configuration keys for every gateway process, on top of the bench's own (<c>--gateway-setting</c>).</param>
     public static async Task<int> RunAsync(string[] servers, string[] scenarios, bool quick, double steadyRate, (int Clients, int Stalled) slow, string outputDirectory, string command, SlowStream slowStream = SlowStream.Bench,
-        (int PayloadBytes, bool Deflate) fanOut = default)
+        (int PayloadBytes, bool Deflate) fanOut = default, IReadOnlyDictionary<string, string>? gatewaySettings = null)
     {
         var placement = new Placement(ServerCpus: "0", GeneratorCpus: "1");
         PinSelf(placement.GeneratorCpus);
@@ -73,7 +74,7 @@ internal static class BenchRunner
             {
                 try
                 {
-                    await RunScenarioAsync(catalog, name, scenario, size, placement, progress, results);
+                    await RunScenarioAsync(catalog, name, scenario, size, placement, progress, results, gatewaySettings);
                 }
                 catch (Exception e) when (e is IOException or InvalidOperationException or TimeoutException or System.Net.Sockets.SocketException)
                 {
@@ -98,13 +99,24 @@ internal static class BenchRunner
         return 0;
     }
 
-    private static async Task RunScenarioAsync(ServerCatalog catalog, string name, string scenario, SuiteSize size, Placement placement, Progress progress, SuiteResults results)
+    private static async Task RunScenarioAsync(ServerCatalog catalog, string name, string scenario, SuiteSize size, Placement placement, Progress progress, SuiteResults results,
+        IReadOnlyDictionary<string, string>? gatewaySettings)
     {
         progress.Phase($"{name} {scenario}: starting the server");
         // S5 over a progress stream runs the gateway with tight lag bounds; the peers know none.
-        IDictionary<string, string>? settings = scenario == "S5" && size.SlowStream != SlowStream.Bench
-            ? new Dictionary<string, string>(Scenarios.ProgressBounds)
+        // What the command line set goes on top.
+        Dictionary<string, string>? settings = scenario == "S5" && size.SlowStream != SlowStream.Bench
+            ? new Dictionary<string, string>(Scenarios.ProgressBounds, StringComparer.OrdinalIgnoreCase)
             : null;
+        if (gatewaySettings is { Count: > 0 })
+        {
+            settings ??= new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+            foreach ((string key, string value) in gatewaySettings)
+            {
+                settings[key] = value;
+            }
+        }
+
         await using ServerGroup running = await catalog.StartAsync(name, placement.ServerCpus, settings);
         try
         {

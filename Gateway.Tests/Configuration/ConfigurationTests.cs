@@ -39,6 +39,7 @@ public sealed class ConfigurationTests
         yield return Case("Gateway:Auth:ApiKeys:0", "short", "Gateway:Auth:ApiKeys:0 must be at least 16 characters; it has 5");
         yield return Case("Gateway:Backplane:Mode", "postgres", "Gateway:Backplane:Mode must be memory or redis; got 'postgres'");
         yield return Case("Gateway:Backplane:Mode", "redis", "Gateway:Backplane:Redis must be a Redis connection string such as 127.0.0.1:6379 when Mode is redis");
+        yield return Case("Gateway:Backplane:Channels", "range", "Gateway:Backplane:Channels must be session (a channel per session) or slot (a channel per hash slot), the same on every node; got 'range'");
         yield return Case("Gateway:Backplane:KeyPrefix", "gateway prod", "Gateway:Backplane:KeyPrefix must be 1 to 64 characters from A-Z a-z 0-9 . _ : -; got 'gateway prod'");
         yield return Case("Gateway:Presence:MaxListed", "-1", "Gateway:Presence:MaxListed must be between 0 and 100000; got -1");
         yield return Case("Gateway:Backplane:OperationTimeout", "00:00:00.01", "Gateway:Backplane:OperationTimeout must be a duration between 00:00:00.1000000 and 00:01:00");

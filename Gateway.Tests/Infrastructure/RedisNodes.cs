@@ -31,25 +31,34 @@ public sealed class RedisNodes : IAsyncDisposable
 
     public GatewayServer[] Nodes { get; }
 
+    /// <summary>The nodes' <c>Gateway:Backplane:Channels</c>, when the test chose it.</summary>
+    public string? Channels { get; private init; }
+
     public GatewayServer this[int node] => Nodes[node];
 
     /// <summary>
     /// Starts <paramref name="nodes"/> gateways with <paramref name="settings"/>: on a Redis of
-    /// their own, or on <paramref name="on"/>, a cluster the caller owns.
+    /// their own, or on <paramref name="on"/>, a cluster the caller owns; with
+    /// <paramref name="channels"/>, their <c>Gateway:Backplane:Channels</c>.
     /// </summary>
-    public static async Task<RedisNodes> StartAsync(int nodes = 3, bool appendOnly = false, IDictionary<string, string?>? settings = null, RedisCluster? on = null)
+    public static async Task<RedisNodes> StartAsync(int nodes = 3, bool appendOnly = false, IDictionary<string, string?>? settings = null, RedisCluster? on = null, string? channels = null)
     {
         RedisServer? redis = on is null ? await RedisServer.StartAsync(appendOnly) : null;
         string prefix = on is null ? "gateway:" : $"t{Interlocked.Increment(ref _prefixes)}:";
         var all = new Dictionary<string, string?>(settings ?? new Dictionary<string, string?>());
         all.TryAdd("Gateway:Backplane:KeyPrefix", prefix);
+        if (channels is not null)
+        {
+            all.TryAdd("Gateway:Backplane:Channels", channels);
+        }
+
         var started = new GatewayServer[nodes];
         for (int i = 0; i < nodes; i++)
         {
             started[i] = await StartNodeAsync(redis?.ConnectionString ?? on!.ConnectionString, all);
         }
 
-        return new RedisNodes(redis, on, prefix, started);
+        return new RedisNodes(redis, on, prefix, started) { Channels = channels };
     }
 
     /// <summary>One more gateway node on <paramref name="redis"/>, once its link is up.</summary>
@@ -69,6 +78,11 @@ public sealed class RedisNodes : IAsyncDisposable
     {
         var all = new Dictionary<string, string?>(settings ?? new Dictionary<string, string?>());
         all.TryAdd("Gateway:Backplane:KeyPrefix", KeyPrefix);
+        if (Channels is not null)
+        {
+            all.TryAdd("Gateway:Backplane:Channels", Channels);
+        }
+
         return StartNodeAsync(_redis?.ConnectionString ?? Cluster!.ConnectionString, all);
     }
 

@@ -12,15 +12,17 @@ namespace Gateway.Tests.Integration;
 /// sessions of the other shards carry on. The cross-node guarantees themselves are
 /// <see cref="RedisBackplaneTests"/>' and <see cref="ChaosTests"/>', run on a cluster too.
 /// </summary>
-/// <remarks>Each test starts its own cluster: every one of them but the first breaks it.</remarks>
+/// <remarks>Each test starts its own cluster: every one of them but the first breaks it. Run with either kind of channel (<c>Gateway:Backplane:Channels</c>).</remarks>
+[TestFixture("session")]
+[TestFixture("slot")]
 [CancelAfter(120_000)]
-public sealed class RedisClusterTests
+public sealed class RedisClusterTests(string channels)
 {
     [Test]
     public async Task Sessions_spread_over_all_three_shards_and_every_node_serves_each()
     {
         await using RedisCluster redis = await RedisCluster.StartAsync();
-        await using RedisNodes nodes = await RedisNodes.StartAsync(on: redis);
+        await using RedisNodes nodes = await RedisNodes.StartAsync(channels: channels, on: redis);
         Assert.That(nodes.Nodes.Select(n => n.Get<RedisLog>().IsCluster), Is.All.True);
 
         // Two sessions on each shard, found by asking the cluster where their keys go.
@@ -74,7 +76,7 @@ public sealed class RedisClusterTests
 
         // A replica must hold a publish before it is acknowledged: replication is asynchronous,
         // and the primary is about to be killed.
-        await using RedisNodes nodes = await RedisNodes.StartAsync(on: redis, settings: new Dictionary<string, string?> { ["Gateway:Backplane:WaitReplicas"] = "1" });
+        await using RedisNodes nodes = await RedisNodes.StartAsync(channels: channels, on: redis, settings: new Dictionary<string, string?> { ["Gateway:Backplane:WaitReplicas"] = "1" });
         List<string> sessions = await SessionsOnEveryShardAsync(nodes, perShard: 1);
         string session = sessions[0];
         string key = nodes.KeyPrefix + "{" + session + "}:meta";
@@ -140,7 +142,7 @@ public sealed class RedisClusterTests
     public async Task A_live_session_whose_slot_moves_to_another_shard_loses_no_event_and_repeats_none()
     {
         await using RedisCluster redis = await RedisCluster.StartAsync();
-        await using RedisNodes nodes = await RedisNodes.StartAsync(on: redis);
+        await using RedisNodes nodes = await RedisNodes.StartAsync(channels: channels, on: redis);
         const string Session = "moving";
         (TestClient[] clients, var publisher) = await WatchAsync(nodes, Session);
         try
@@ -185,7 +187,7 @@ public sealed class RedisClusterTests
     public async Task A_whole_shard_down_answers_503_for_its_sessions_only_and_they_recover_with_nothing_lost()
     {
         await using RedisCluster redis = await RedisCluster.StartAsync();
-        await using RedisNodes nodes = await RedisNodes.StartAsync(on: redis);
+        await using RedisNodes nodes = await RedisNodes.StartAsync(channels: channels, on: redis);
         List<string> sessions = await SessionsOnEveryShardAsync(nodes, perShard: 1);
         string down = sessions[0];
         string up = sessions[1];

@@ -461,6 +461,24 @@ internal sealed class BackplaneOptions
     /// </summary>
     public int WaitReplicas { get; set; }
 
+    /// <summary>
+    /// The pub/sub channels events reach the nodes by: <c>session</c> (the default), one sharded
+    /// channel per session, which a node subscribes to while it has members of the session; or
+    /// <c>slot</c>, one per hash slot, which a node subscribes to while it has members of any
+    /// session of the slot, dropping the other sessions' events. Every node of a deployment must
+    /// use the same: a node of the other kind neither hears nor is heard.
+    /// </summary>
+    public string Channels { get; set; } = SessionChannels;
+
+    /// <summary>A channel per session (<see cref="Channels"/>).</summary>
+    public const string SessionChannels = "session";
+
+    /// <summary>A channel per hash slot (<see cref="Channels"/>).</summary>
+    public const string SlotChannels = "slot";
+
+    /// <summary>True when the channels are per hash slot.</summary>
+    public bool IsPerSlot => string.Equals(Channels, SlotChannels, StringComparison.OrdinalIgnoreCase);
+
     /// <summary>True when sessions live in Redis.</summary>
     public bool IsRedis => string.Equals(Mode, RedisMode, StringComparison.OrdinalIgnoreCase);
 }

@@ -397,6 +397,11 @@ internal sealed class GatewayOptionsValidator(IServiceProvider services) :
 
         Range(errors, section, nameof(options.OperationTimeout), options.OperationTimeout, TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(1));
         Range(errors, section, nameof(options.WaitReplicas), options.WaitReplicas, 0, 16);
+        if (!string.Equals(options.Channels, BackplaneOptions.SessionChannels, StringComparison.OrdinalIgnoreCase) && !options.IsPerSlot)
+        {
+            errors.Add($"{section}:Channels must be session (a channel per session) or slot (a channel per hash slot), the same on every node; got '{options.Channels}'");
+        }
+
         return Result(errors);
     }
 

@@ -10,7 +10,12 @@ namespace Gateway.Log.Redis;
 /// each holds. The two keys outside any session (<see cref="Sessions"/>, <see cref="Nodes"/>) are
 /// never given to a session script: they are written by commands of their own.
 /// </summary>
-internal sealed class RedisKeys(string prefix)
+/// <param name="prefix">What every key and channel starts with (<c>Gateway:Backplane:KeyPrefix</c>).</param>
+/// <param name="perSlot">
+/// True for one channel per hash slot, shared by the sessions of that slot, rather than one per
+/// session (<c>Gateway:Backplane:Channels</c>); see <see cref="Channel"/>.
+/// </param>
+internal sealed class RedisKeys(string prefix, bool perSlot = false)
 {
     /// <summary>A set: the name of every session.</summary>
     public RedisKey Sessions { get; } = prefix + "sessions";
@@ -35,9 +40,15 @@ internal sealed class RedisKeys(string prefix)
 
     /// <summary>
     /// The sharded pub/sub channel of <paramref name="session"/>'s events, presence changes and
-    /// deletion: in the session's hash slot, so that its scripts may <c>SPUBLISH</c> to it.
+    /// deletion: in the session's hash slot, so that its scripts may <c>SPUBLISH</c> to it. Its
+    /// own (<c>prefix{session}:events</c>), or the one of its slot
+    /// (<c>prefix{tag}:slot</c>, where <c>tag</c> is <see cref="RedisSlots.TagOf"/> the session's
+    /// slot): every message starts with the session's name, so a node tells the sessions of a
+    /// slot's channel apart and drops those it has no members of.
     /// </summary>
-    public string Channel(string session) => Tag(session) + "events";
+    /// <remarks>A session's name has no braces, so its own slot is its keys' slot.</remarks>
+    public string Channel(string session) =>
+        perSlot ? prefix + "{" + RedisSlots.TagOf(RedisSlots.Of(session)) + "}:slot" : Tag(session) + "events";
 
     private string Tag(string session) => prefix + "{" + session + "}:";
 }

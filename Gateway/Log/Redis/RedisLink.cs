@@ -37,6 +37,8 @@ internal sealed partial class RedisLink(BackplaneOptions options, string nodeId,
     private readonly Lock _gate = new();
     private readonly ConcurrentDictionary<string, RedisChannel> _channels = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, TaskCompletionSource> _probes = new(StringComparer.Ordinal);
+    private readonly Lock _holdersGate = new();
+    private readonly Dictionary<string, Holders> _holders = new(StringComparer.Ordinal);
     private volatile ConnectionMultiplexer? _connection;
     private volatile bool _up;
     private volatile bool _clustered;
@@ -236,12 +238,121 @@ internal sealed partial class RedisLink(BackplaneOptions options, string nodeId,
     }
 
     /// <summary>
-    /// Subscribes <paramref name="channel"/> (a sharded channel, on the primary of its slot) and
-    /// completes once the server has confirmed it: whatever is published on it after this reaches
-    /// this node. Throws <see cref="BackplaneUnavailableException"/> when that shard is unreachable.
+    /// Subscribes <paramref name="channel"/> for <paramref name="owner"/> (a session) and completes
+    /// once the server has confirmed it: whatever is published on it after this reaches this node.
+    /// A channel several sessions share (one per hash slot) is subscribed once, while any of them
+    /// holds it. Throws <see cref="BackplaneUnavailableException"/> when that shard is unreachable
+    /// (and <paramref name="owner"/> then does not hold it).
     /// </summary>
-    public async Task SubscribeAsync(string channel)
+    /// <remarks>The calls of one owner come in order (subscribe, unsubscribe, subscribe...); those of different owners in any order.</remarks>
+    public async Task SubscribeAsync(string channel, string owner)
     {
+        Holders? holders;
+        Task subscribed;
+        lock (_holdersGate)
+        {
+            if (!_holders.TryGetValue(channel, out holders))
+            {
+                holders = new Holders();
+                _holders[channel] = holders;
+            }
+
+            if (holders.Owners.Add(owner) && holders.Owners.Count == 1)
+            {
+                holders.Tail = ChangeAsync(holders, channel, subscribe: true);
+            }
+
+            subscribed = holders.Tail;
+        }
+
+        try
+        {
+            await subscribed;
+        }
+        catch
+        {
+            lock (_holdersGate)
+            {
+                holders.Owners.Remove(owner);
+                Forget(channel, holders);
+            }
+
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Unsubscribes <paramref name="channel"/> for <paramref name="owner"/>: the channel itself once
+    /// no owner holds it. Never throws (a connection that is gone has no subscription to drop).
+    /// </summary>
+    public Task UnsubscribeAsync(string channel, string owner)
+    {
+        lock (_holdersGate)
+        {
+            if (!_holders.TryGetValue(channel, out Holders? holders) || !holders.Owners.Remove(owner) || holders.Owners.Count > 0)
+            {
+                return Task.CompletedTask;
+            }
+
+            holders.Tail = ChangeAsync(holders, channel, subscribe: false);
+            return holders.Tail;
+        }
+    }
+
+    /// <summary>
+    /// Subscribes or unsubscribes <paramref name="channel"/> after its previous change, whatever
+    /// became of that (called under <see cref="_holdersGate"/>): one at a time, so that the library
+    /// never holds the channel's handler twice, nor drops it after it was taken again.
+    /// </summary>
+    private async Task ChangeAsync(Holders holders, string channel, bool subscribe)
+    {
+        holders.Pending++;
+        try
+        {
+            await holders.Tail.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ForceYielding);
+            if (subscribe)
+            {
+                await SubscribeOnceAsync(channel);
+                return;
+            }
+
+            lock (_holdersGate)
+            {
+                if (holders.Owners.Count > 0)
+                {
+                    // Taken again meanwhile: the subscribe queued behind this finds it subscribed.
+                    return;
+                }
+            }
+
+            await UnsubscribeOnceAsync(channel);
+        }
+        finally
+        {
+            lock (_holdersGate)
+            {
+                holders.Pending--;
+                Forget(channel, holders);
+            }
+        }
+    }
+
+    /// <summary>Drops the record of a channel nobody holds or changes (under <see cref="_holdersGate"/>).</summary>
+    private void Forget(string channel, Holders holders)
+    {
+        if (holders.Owners.Count == 0 && holders.Pending == 0 && _holders.TryGetValue(channel, out Holders? current) && ReferenceEquals(current, holders))
+        {
+            _holders.Remove(channel);
+        }
+    }
+
+    private async Task SubscribeOnceAsync(string channel)
+    {
+        if (_channels.ContainsKey(channel))
+        {
+            return;
+        }
+
         ConnectionMultiplexer connection = (_up ? _connection : null)
             ?? throw new BackplaneUnavailableException("Redis is unreachable; the gateway is reconnecting");
         RedisChannel sharded = RedisChannel.Sharded(channel);
@@ -260,8 +371,7 @@ internal sealed partial class RedisLink(BackplaneOptions options, string nodeId,
         }
     }
 
-    /// <summary>Unsubscribes <paramref name="channel"/>; never throws (a connection that is gone has no subscription to drop).</summary>
-    public async Task UnsubscribeAsync(string channel)
+    private async Task UnsubscribeOnceAsync(string channel)
     {
         if (!_channels.TryRemove(channel, out RedisChannel sharded) || _connection is not { } connection)
         {
@@ -534,6 +644,17 @@ internal sealed partial class RedisLink(BackplaneOptions options, string nodeId,
             _up = up;
             Interlocked.Exchange(ref _changed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
         }
+    }
+
+    /// <summary>The sessions that hold a channel, and its last subscribe or unsubscribe, which the next waits for.</summary>
+    private sealed class Holders
+    {
+        public HashSet<string> Owners { get; } = new(StringComparer.Ordinal);
+
+        public Task Tail { get; set; } = Task.CompletedTask;
+
+        /// <summary>Changes queued or running: the record stays until they are done.</summary>
+        public int Pending { get; set; }
     }
 
     private static partial class Log

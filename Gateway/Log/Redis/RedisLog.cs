@@ -87,7 +87,7 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
         // a dead client does: liveness runs out within half of it, and the next visit of a
         // surviving node (a sixth) finds it.
         _liveness = TimeSpan.FromTicks(Math.Clamp(heartbeat.Value.Timeout.Ticks / 2, MinNodeLiveness.Ticks, MaxNodeLiveness.Ticks));
-        _keys = new RedisKeys(backplane.Value.KeyPrefix);
+        _keys = new RedisKeys(backplane.Value.KeyPrefix, backplane.Value.IsPerSlot);
         _nodeId = Convert.ToHexStringLower(Guid.NewGuid().ToByteArray(), 0, 8);
         _link = new RedisLink(backplane.Value, _nodeId, logger);
         _operationTimeout = backplane.Value.OperationTimeout;
@@ -462,7 +462,7 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
         await before.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
         try
         {
-            await _link.SubscribeAsync(_keys.Channel(session));
+            await _link.SubscribeAsync(_keys.Channel(session), session);
         }
         catch
         {
@@ -479,7 +479,7 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
     private async Task UnsubscribeAfterAsync(Task before, string session)
     {
         await before.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
-        await _link.UnsubscribeAsync(_keys.Channel(session));
+        await _link.UnsubscribeAsync(_keys.Channel(session), session);
     }
 
     /// <summary>
