@@ -1,5 +1,6 @@
 using Gateway.Security;
 using Microsoft.AspNetCore.Cors.Infrastructure;
+using Microsoft.Net.Http.Headers;
 
 namespace Gateway.Http;
 
@@ -52,7 +53,15 @@ internal static class CrossOrigin
     /// and an answer of any status, errors included, carries <c>Access-Control-Allow-Origin</c> for an
     /// allowed origin, so that a page can read why it was refused.
     /// </summary>
-    public static IApplicationBuilder UseCrossOrigin(this IApplicationBuilder app) => app.UseCors();
+    /// <remarks>
+    /// Only requests that carry an <c>Origin</c> go through it: without one the CORS middleware does
+    /// nothing a client sees, yet it still costs every request a scope of request services (its
+    /// policy provider is resolved per request) and an <c>Items</c> dictionary (the mark it leaves
+    /// for endpoints with CORS metadata, which none of ours has). Publishing backends send no
+    /// <c>Origin</c>; pages always do, preflights included.
+    /// </remarks>
+    public static IApplicationBuilder UseCrossOrigin(this IApplicationBuilder app) =>
+        app.UseWhen(static context => context.Request.Headers.ContainsKey(HeaderNames.Origin), static cors => cors.UseCors());
 
     private static void Build(CorsPolicyBuilder policy, OriginPolicy origins)
     {
