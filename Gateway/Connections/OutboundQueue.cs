@@ -52,7 +52,6 @@ internal sealed class OutboundQueue(LagLimits limits, ConflationPolicy? conflati
 {
     private const int RetainedCapacity = 64;
 
-    private readonly Lock _gate = new();
     private OutboundFrame[] _ring = [];
     private int _head;
     private int _count;
@@ -76,7 +75,7 @@ internal sealed class OutboundQueue(LagLimits limits, ConflationPolicy? conflati
     {
         get
         {
-            lock (_gate)
+            lock (Gate)
             {
                 return _count;
             }
@@ -88,7 +87,7 @@ internal sealed class OutboundQueue(LagLimits limits, ConflationPolicy? conflati
     {
         get
         {
-            lock (_gate)
+            lock (Gate)
             {
                 return _lag.UnsentBytes;
             }
@@ -97,6 +96,11 @@ internal sealed class OutboundQueue(LagLimits limits, ConflationPolicy? conflati
 
     /// <summary>How many frames the send loop has taken out so far.</summary>
     public long Dequeued => Interlocked.Read(ref _dequeued);
+
+    // The queue is its own monitor: a separate lock object would cost every connection 48 bytes
+    // (the object and the field), for thousands of idle ones, and an uncontended monitor lives in
+    // the object's header. Nothing outside locks on a queue.
+    private object Gate => this;
 
     /// <summary>Queues a frame; an idle send loop is woken on the thread pool. Safe under any lock.</summary>
     public EnqueueResult TryEnqueue(in OutboundFrame frame)
@@ -120,7 +124,7 @@ internal sealed class OutboundQueue(LagLimits limits, ConflationPolicy? conflati
     public EnqueueResult TryEnqueue(in OutboundFrame frame, out bool wake)
     {
         wake = false;
-        lock (_gate)
+        lock (Gate)
         {
             if (_completed)
             {
@@ -194,7 +198,7 @@ internal sealed class OutboundQueue(LagLimits limits, ConflationPolicy? conflati
     /// </summary>
     public bool Complete(byte[]? finalFrame, bool discardPending)
     {
-        lock (_gate)
+        lock (Gate)
         {
             if (_completed)
             {
@@ -224,7 +228,7 @@ internal sealed class OutboundQueue(LagLimits limits, ConflationPolicy? conflati
     /// <summary>Waits until a frame is queued or the queue is complete. Single consumer.</summary>
     public ValueTask<bool> WaitAsync()
     {
-        lock (_gate)
+        lock (Gate)
         {
             if (_count > 0 || _completed)
             {
@@ -247,7 +251,7 @@ internal sealed class OutboundQueue(LagLimits limits, ConflationPolicy? conflati
     /// </summary>
     public int Dequeue(Span<OutboundFrame> destination, long now)
     {
-        lock (_gate)
+        lock (Gate)
         {
             _lag.Mark(now, Limits.Granularity);
             int taken = Math.Min(destination.Length, _count);
@@ -308,7 +312,7 @@ internal sealed class OutboundQueue(LagLimits limits, ConflationPolicy? conflati
             return;
         }
 
-        lock (_gate)
+        lock (Gate)
         {
             _lag.Sent(frames, bytes);
         }
@@ -320,7 +324,7 @@ internal sealed class OutboundQueue(LagLimits limits, ConflationPolicy? conflati
     /// </summary>
     public LagVerdict CheckLag(long now, out long unsentBytes, out long oldestAge)
     {
-        lock (_gate)
+        lock (Gate)
         {
             unsentBytes = _lag.UnsentBytes;
             oldestAge = _lag.OldestUnsentAge(now);
@@ -337,7 +341,7 @@ internal sealed class OutboundQueue(LagLimits limits, ConflationPolicy? conflati
     /// <summary>After completion, once drained: the last frame to send (or null), handed out once.</summary>
     public bool TryTakeFinalFrame(out byte[]? frame)
     {
-        lock (_gate)
+        lock (Gate)
         {
             frame = null;
             if (!_completed || _count > 0)
