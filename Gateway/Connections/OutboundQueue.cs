@@ -28,7 +28,8 @@ internal readonly record struct OutboundFrame(byte[] Bytes, SessionEvent? Event 
 /// </summary>
 /// <remarks>
 /// <para>
-/// The ring grows on demand and is released when the queue empties after a burst, so that an idle
+/// The ring grows on demand and is released when the queue empties after a burst, or when the
+/// heartbeat scan finds it empty with nothing queued since its previous look, so that an idle
 /// connection holds no queue memory. What it holds are references to frames shared with every other
 /// recipient and with history, so a client that falls behind costs a reference per frame, never a
 /// copy. Completing the queue hands the send loop a last frame (a close frame); with
@@ -64,6 +65,10 @@ internal sealed class OutboundQueue(LagLimits limits, ConflationPolicy? conflati
     private bool _completed;
     private byte[]? _finalFrame;
     private bool _waiting;
+
+    // Whether a frame was queued since the heartbeat scan's last look: one that finds the queue
+    // empty and untouched since gives the ring back.
+    private bool _queuedSinceScan;
     // Continuations run where Wake is called: inline for a fan-out that wakes its idle readers after
     // its lock, on the thread pool for everyone else (WakeLater).
     private ManualResetValueTaskSourceCore<bool> _signal = new() { RunContinuationsAsynchronously = false };
@@ -90,6 +95,18 @@ internal sealed class OutboundQueue(LagLimits limits, ConflationPolicy? conflati
             lock (Gate)
             {
                 return _lag.UnsentBytes;
+            }
+        }
+    }
+
+    /// <summary>How many frames the ring holds room for (0 when it holds none), for tests.</summary>
+    internal int Capacity
+    {
+        get
+        {
+            lock (Gate)
+            {
+                return _ring.Length;
             }
         }
     }
@@ -174,6 +191,7 @@ internal sealed class OutboundQueue(LagLimits limits, ConflationPolicy? conflati
 
             _ring[(_head + _count) % _ring.Length] = queued;
             _count++;
+            _queuedSinceScan = true;
             if (!frame.Replayed)
             {
                 _lag.Queued(frame.Bytes.Length);
@@ -320,7 +338,8 @@ internal sealed class OutboundQueue(LagLimits limits, ConflationPolicy? conflati
 
     /// <summary>
     /// The heartbeat scan's look at the lag: marks what is queued by <paramref name="now"/>, then
-    /// judges. A queue that is complete is past judging (its connection is closing).
+    /// judges. A queue that is complete is past judging (its connection is closing). A queue found
+    /// empty with nothing queued since the last look gives its ring back (<see cref="Capacity"/> 0).
     /// </summary>
     public LagVerdict CheckLag(long now, out long unsentBytes, out long oldestAge)
     {
@@ -328,6 +347,16 @@ internal sealed class OutboundQueue(LagLimits limits, ConflationPolicy? conflati
         {
             unsentBytes = _lag.UnsentBytes;
             oldestAge = _lag.OldestUnsentAge(now);
+
+            // Most connections are idle most of the time, each holding the ring its welcome grew
+            // (216 bytes for 8 frames); one that is sent events keeps its ring rather than making
+            // one for each event.
+            if (_count == 0 && !_queuedSinceScan)
+            {
+                _ring = [];
+            }
+
+            _queuedSinceScan = false;
             if (_completed)
             {
                 return LagVerdict.Within;
