@@ -126,9 +126,21 @@ ingestCommand.SetAction((result, _) =>
         "dotnet run --project Gateway.Bench -c Release -- " + string.Join(' ', args));
 });
 
+var idleUrl = new Option<string>("--url") { Description = "A running server's base address.", DefaultValueFactory = _ => "http://127.0.0.1:8080" };
+var idleConnections = new Option<int>("--connections") { Description = "Idle WebSocket clients, as S1 connects them (256 handshakes in flight).", DefaultValueFactory = _ => 16_000 };
+var idleSessions = new Option<int>("--sessions") { Description = "Over how many sessions, dealt in turn (S1: 160).", DefaultValueFactory = _ => 160 };
+var holdSeconds = new Option<double>("--hold-seconds") { Description = "How long to keep them connected once they all are.", DefaultValueFactory = _ => 120 };
+var idleCpus = new Option<string>("--cpus") { Description = "The generators' CPUs, as taskset takes them (default: any).", DefaultValueFactory = _ => "" };
+var idleHold = new Command("idle-hold", "S1's idle clients against a running server, held open for a while (to take a heap dump of the server meanwhile).")
+{
+    idleUrl, idleConnections, idleSessions, holdSeconds, idleCpus,
+};
+idleHold.SetAction((result, _) => IdleHold.RunAsync(new IdleHold.Plan(
+    new Uri(result.GetValue(idleUrl)!), result.GetValue(idleConnections), result.GetValue(idleSessions), result.GetValue(holdSeconds), result.GetValue(idleCpus)!)));
+
 var root = new RootCommand("Gateway.Bench: measurements of the gateway beside the peers users would pick instead.")
 {
-    run, worker, micro, historyMemory, serversCommand, probe, presenceStorm, ingestCommand,
+    run, worker, micro, historyMemory, serversCommand, probe, presenceStorm, ingestCommand, idleHold,
 };
 return await root.Parse(args).InvokeAsync();
 

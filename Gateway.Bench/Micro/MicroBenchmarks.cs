@@ -21,6 +21,7 @@ public static class MicroBenchmarks
         typeof(FanOutBenchmarks),
         typeof(ParkedFanOutBenchmarks),
         typeof(CompressionBenchmarks),
+        typeof(AdmissionBenchmarks),
     ];
 
     /// <summary>

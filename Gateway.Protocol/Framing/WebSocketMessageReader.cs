@@ -72,8 +72,10 @@ public sealed class WebSocketMessageReader
     private int _messageLength;
     private bool _deliveredMessage;
 
-    private readonly byte[] _control = new byte[MaxControlPayload];
-    private int _controlLength;
+    // A control frame's unmasked payload. Made for the first that carries bytes, not with the
+    // reader: an idle connection's control frames are pongs to the gateway's empty pings, and a
+    // buffer for each of thousands of idle connections would be 150 bytes apiece held for nothing.
+    private byte[]? _control;
     private bool _broken;
 
     /// <summary>Creates a reader.</summary>
@@ -374,31 +376,30 @@ public sealed class WebSocketMessageReader
             return WebSocketReadStatus.NeedMore;
         }
 
+        byte[] control = length == 0 ? [] : _control ??= new byte[MaxControlPayload];
         int offset = 0;
         foreach (ReadOnlyMemory<byte> segment in buffer.Slice(header.HeaderLength, length))
         {
-            WebSocketMask.Apply(segment.Span, _control.AsSpan(offset), header.MaskKey, offset & 3);
+            WebSocketMask.Apply(segment.Span, control.AsSpan(offset), header.MaskKey, offset & 3);
             offset += segment.Length;
         }
 
-        _controlLength = length;
         buffer = buffer.Slice(header.HeaderLength + length);
         switch (header.Opcode)
         {
             case WebSocketOpcode.Ping:
-                Payload = new ReadOnlySequence<byte>(_control, 0, _controlLength);
+                Payload = new ReadOnlySequence<byte>(control, 0, length);
                 return WebSocketReadStatus.Ping;
             case WebSocketOpcode.Pong:
-                Payload = new ReadOnlySequence<byte>(_control, 0, _controlLength);
+                Payload = new ReadOnlySequence<byte>(control, 0, length);
                 return WebSocketReadStatus.Pong;
             default:
-                return ReadClose();
+                return ReadClose(control.AsSpan(0, length));
         }
     }
 
-    private WebSocketReadStatus ReadClose()
+    private WebSocketReadStatus ReadClose(ReadOnlySpan<byte> payload)
     {
-        ReadOnlySpan<byte> payload = _control.AsSpan(0, _controlLength);
         if (payload.Length == 0)
         {
             CloseCode = CloseCodes.NoStatus;

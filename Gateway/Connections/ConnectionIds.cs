@@ -11,11 +11,13 @@ internal static class ConnectionIds
     {
         Span<byte> random = stackalloc byte[10];
         RandomNumberGenerator.Fill(random);
-        return string.Create(16, random.ToArray(), static (chars, bytes) =>
+
+        // The bits go to the formatter as numbers: a connect allocates the id and nothing else.
+        return string.Create(16, (High: BitConverter.ToUInt64(random), Low: BitConverter.ToUInt16(random[8..])), static (chars, bits) =>
         {
             // 80 bits, 5 at a time.
-            ulong high = BitConverter.ToUInt64(bytes, 0);
-            ushort low = BitConverter.ToUInt16(bytes, 8);
+            ulong high = bits.High;
+            ushort low = bits.Low;
             for (int i = 0; i < 12; i++)
             {
                 chars[i] = Alphabet[(int)(high >> (i * 5)) & 31];

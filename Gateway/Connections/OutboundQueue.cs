@@ -28,7 +28,8 @@ internal readonly record struct OutboundFrame(byte[] Bytes, SessionEvent? Event 
 /// </summary>
 /// <remarks>
 /// <para>
-/// The ring grows on demand and is released when the queue empties after a burst, so that an idle
+/// The ring grows on demand and is released when the queue empties after a burst, or when the
+/// heartbeat scan finds it empty with nothing queued since its previous look, so that an idle
 /// connection holds no queue memory. What it holds are references to frames shared with every other
 /// recipient and with history, so a client that falls behind costs a reference per frame, never a
 /// copy. Completing the queue hands the send loop a last frame (a close frame); with
@@ -52,7 +53,6 @@ internal sealed class OutboundQueue(LagLimits limits, ConflationPolicy? conflati
 {
     private const int RetainedCapacity = 64;
 
-    private readonly Lock _gate = new();
     private OutboundFrame[] _ring = [];
     private int _head;
     private int _count;
@@ -65,6 +65,10 @@ internal sealed class OutboundQueue(LagLimits limits, ConflationPolicy? conflati
     private bool _completed;
     private byte[]? _finalFrame;
     private bool _waiting;
+
+    // Whether a frame was queued since the heartbeat scan's last look: one that finds the queue
+    // empty and untouched since gives the ring back.
+    private bool _queuedSinceScan;
     // Continuations run where Wake is called: inline for a fan-out that wakes its idle readers after
     // its lock, on the thread pool for everyone else (WakeLater).
     private ManualResetValueTaskSourceCore<bool> _signal = new() { RunContinuationsAsynchronously = false };
@@ -76,7 +80,7 @@ internal sealed class OutboundQueue(LagLimits limits, ConflationPolicy? conflati
     {
         get
         {
-            lock (_gate)
+            lock (Gate)
             {
                 return _count;
             }
@@ -88,15 +92,32 @@ internal sealed class OutboundQueue(LagLimits limits, ConflationPolicy? conflati
     {
         get
         {
-            lock (_gate)
+            lock (Gate)
             {
                 return _lag.UnsentBytes;
             }
         }
     }
 
+    /// <summary>How many frames the ring holds room for (0 when it holds none), for tests.</summary>
+    internal int Capacity
+    {
+        get
+        {
+            lock (Gate)
+            {
+                return _ring.Length;
+            }
+        }
+    }
+
     /// <summary>How many frames the send loop has taken out so far.</summary>
     public long Dequeued => Interlocked.Read(ref _dequeued);
+
+    // The queue is its own monitor: a separate lock object would cost every connection 48 bytes
+    // (the object and the field), for thousands of idle ones, and an uncontended monitor lives in
+    // the object's header. Nothing outside locks on a queue.
+    private object Gate => this;
 
     /// <summary>Queues a frame; an idle send loop is woken on the thread pool. Safe under any lock.</summary>
     public EnqueueResult TryEnqueue(in OutboundFrame frame)
@@ -120,7 +141,7 @@ internal sealed class OutboundQueue(LagLimits limits, ConflationPolicy? conflati
     public EnqueueResult TryEnqueue(in OutboundFrame frame, out bool wake)
     {
         wake = false;
-        lock (_gate)
+        lock (Gate)
         {
             if (_completed)
             {
@@ -170,6 +191,7 @@ internal sealed class OutboundQueue(LagLimits limits, ConflationPolicy? conflati
 
             _ring[(_head + _count) % _ring.Length] = queued;
             _count++;
+            _queuedSinceScan = true;
             if (!frame.Replayed)
             {
                 _lag.Queued(frame.Bytes.Length);
@@ -194,7 +216,7 @@ internal sealed class OutboundQueue(LagLimits limits, ConflationPolicy? conflati
     /// </summary>
     public bool Complete(byte[]? finalFrame, bool discardPending)
     {
-        lock (_gate)
+        lock (Gate)
         {
             if (_completed)
             {
@@ -224,7 +246,7 @@ internal sealed class OutboundQueue(LagLimits limits, ConflationPolicy? conflati
     /// <summary>Waits until a frame is queued or the queue is complete. Single consumer.</summary>
     public ValueTask<bool> WaitAsync()
     {
-        lock (_gate)
+        lock (Gate)
         {
             if (_count > 0 || _completed)
             {
@@ -247,7 +269,7 @@ internal sealed class OutboundQueue(LagLimits limits, ConflationPolicy? conflati
     /// </summary>
     public int Dequeue(Span<OutboundFrame> destination, long now)
     {
-        lock (_gate)
+        lock (Gate)
         {
             _lag.Mark(now, Limits.Granularity);
             int taken = Math.Min(destination.Length, _count);
@@ -308,7 +330,7 @@ internal sealed class OutboundQueue(LagLimits limits, ConflationPolicy? conflati
             return;
         }
 
-        lock (_gate)
+        lock (Gate)
         {
             _lag.Sent(frames, bytes);
         }
@@ -316,14 +338,25 @@ internal sealed class OutboundQueue(LagLimits limits, ConflationPolicy? conflati
 
     /// <summary>
     /// The heartbeat scan's look at the lag: marks what is queued by <paramref name="now"/>, then
-    /// judges. A queue that is complete is past judging (its connection is closing).
+    /// judges. A queue that is complete is past judging (its connection is closing). A queue found
+    /// empty with nothing queued since the last look gives its ring back (<see cref="Capacity"/> 0).
     /// </summary>
     public LagVerdict CheckLag(long now, out long unsentBytes, out long oldestAge)
     {
-        lock (_gate)
+        lock (Gate)
         {
             unsentBytes = _lag.UnsentBytes;
             oldestAge = _lag.OldestUnsentAge(now);
+
+            // Most connections are idle most of the time, each holding the ring its welcome grew
+            // (216 bytes for 8 frames); one that is sent events keeps its ring rather than making
+            // one for each event.
+            if (_count == 0 && !_queuedSinceScan)
+            {
+                _ring = [];
+            }
+
+            _queuedSinceScan = false;
             if (_completed)
             {
                 return LagVerdict.Within;
@@ -337,7 +370,7 @@ internal sealed class OutboundQueue(LagLimits limits, ConflationPolicy? conflati
     /// <summary>After completion, once drained: the last frame to send (or null), handed out once.</summary>
     public bool TryTakeFinalFrame(out byte[]? frame)
     {
-        lock (_gate)
+        lock (Gate)
         {
             frame = null;
             if (!_completed || _count > 0)
