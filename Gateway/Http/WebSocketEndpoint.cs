@@ -41,7 +41,7 @@ internal static class WebSocketEndpoint
     }
 
     /// <summary>
-    /// The handshake both paths share (Kestrel's, and <c>DirectUpgrade</c>'s on the
+    /// The handshake both paths share (Kestrel's, and <see cref="Transport.DirectUpgrade"/>'s on the
     /// listener): checks the request and admits the client, or answers the refusal on
     /// <paramref name="http"/>'s response and returns null. When it lets the client in, the 101's
     /// headers are set on the response, and the caller switches protocols and runs the connection.

@@ -8,7 +8,7 @@ namespace Gateway.Transport;
 /// <summary>
 /// What a client connection needs of the connection it runs on, and nothing more: whom it talks
 /// to, whether it is gone, a way to drop it, and its socket. A WebSocket upgraded by
-/// <c>DirectUpgrade</c> runs on the listener's connection; one upgraded by Kestrel, an SSE
+/// <see cref="DirectUpgrade"/> runs on the listener's connection; one upgraded by Kestrel, an SSE
 /// stream, on an HTTP request. Keeping only this, rather than the request, lets the request's state
 /// go once the handshake is done.
 /// </summary>
@@ -49,7 +49,7 @@ internal sealed class HttpConnectionLink(HttpContext http) : IConnectionLink
     }
 }
 
-/// <summary>A WebSocket upgraded on the listener's own connection (<c>DirectUpgrade</c>): no HTTP request under it.</summary>
+/// <summary>A WebSocket upgraded on the listener's own connection (<see cref="DirectUpgrade"/>): no HTTP request under it.</summary>
 internal sealed class ListenerConnectionLink(ConnectionContext connection) : IConnectionLink
 {
     public string RemoteAddress => (connection.RemoteEndPoint as IPEndPoint)?.Address.ToString() ?? "unknown";
