@@ -78,6 +78,15 @@ internal static class GatewayHost
             builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = true);
         }
 
+        // A WebSocket upgrade that opens a connection is taken below Kestrel's HTTP layer, so that the
+        // connection keeps none of Kestrel's request state for its life (docs/architecture.md). Endpoint
+        // defaults apply to every listener, those from configuration (Urls, Kestrel:Endpoints) included.
+        if (builder.Configuration.GetValue(TransportOptions.Section + ":" + nameof(TransportOptions.DirectUpgrade), TransportOptions.DefaultDirectUpgrade))
+        {
+            builder.Services.AddSingleton<Transport.DirectUpgrade>();
+            builder.WebHost.ConfigureKestrel(kestrel => kestrel.ConfigureEndpointDefaults(Transport.DirectUpgrade.Install));
+        }
+
         ConfigureLogging(builder);
 
         // Under a flood of refusals, drop log lines rather than make the gateway wait on its console.

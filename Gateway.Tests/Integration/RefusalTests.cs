@@ -95,6 +95,14 @@ public sealed class RefusalTests
             int read = await stream.ReadAsync(buffer, TestClient.Deadline);
             if (read == 0)
             {
+                // A refusal on the direct upgrade path has a length and closes the connection.
+                string whole = response.ToString();
+                int end = whole.IndexOf("\r\n\r\n", StringComparison.Ordinal);
+                if (end >= 0 && whole.Contains("\r\nConnection: close\r\n", StringComparison.OrdinalIgnoreCase))
+                {
+                    return (int.Parse(whole.AsSpan(9, 3)), whole[(end + 4)..]);
+                }
+
                 break;
             }
 

@@ -397,6 +397,16 @@ internal sealed class TransportOptions
     /// them to the thread pool. Turn it off only when investigating a stall.
     /// </summary>
     public bool InlineScheduling { get; set; } = DefaultInlineScheduling;
+
+    /// <summary>On: an upgraded connection holds none of Kestrel's per-request state (docs/architecture.md).</summary>
+    public const bool DefaultDirectUpgrade = true;
+
+    /// <summary>
+    /// Whether a WebSocket upgrade that opens a connection is handshaken on the listener's
+    /// connection, below Kestrel's HTTP layer, with the same admission and refusals; off, every
+    /// upgrade goes through Kestrel's HTTP/1.1 layer and keeps its request for the connection's life.
+    /// </summary>
+    public bool DirectUpgrade { get; set; } = DefaultDirectUpgrade;
 }
 
 /// <summary>The <c>Gateway:WebSockets</c> section: what the gateway's WebSocket connections may negotiate.</summary>

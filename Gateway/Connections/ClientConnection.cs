@@ -3,6 +3,7 @@ using Gateway.Hub;
 using Gateway.Protocol.Framing;
 using Gateway.Security;
 using Gateway.Sessions;
+using Gateway.Transport;
 
 namespace Gateway.Connections;
 
@@ -39,10 +40,10 @@ internal abstract partial class ClientConnection : ISessionMember, IClientConnec
     private int _closeCode = Vanished;
     private int _aborted;
 
-    protected ClientConnection(ConnectionEnvironment env, HttpContext http, string session, ClientIdentity identity)
+    protected ClientConnection(ConnectionEnvironment env, IConnectionLink link, string session, ClientIdentity identity)
     {
         Env = env;
-        Http = http;
+        Link = link;
         Session = session;
         Identity = identity;
         Id = ConnectionIds.Next();
@@ -72,11 +73,12 @@ internal abstract partial class ClientConnection : ISessionMember, IClientConnec
     public void OnPresence(PresenceNotice notice) => Enqueue(PresenceForm(notice));
 
     /// <summary>The client's address, for logs: formatted when a log needs it, not kept for each connection.</summary>
-    public string RemoteAddress => Http.Connection.RemoteIpAddress?.ToString() ?? "unknown";
+    public string RemoteAddress => Link.RemoteAddress;
 
     protected ConnectionEnvironment Env { get; }
 
-    protected HttpContext Http { get; }
+    /// <summary>The connection under this one: never the HTTP request itself, whose state a long-lived connection need not keep.</summary>
+    protected IConnectionLink Link { get; }
 
     /// <summary>What waits to be sent; the transport's send loop is its only reader.</summary>
     protected OutboundQueue Queue { get; }
@@ -118,7 +120,7 @@ internal abstract partial class ClientConnection : ISessionMember, IClientConnec
     public void CloseForShutdown() => TryBeginClose(CloseCodes.GoingAway, "going away", discardPending: false);
 
     /// <summary>Drops the connection without a close. Idempotent, any thread.</summary>
-    public void Abort() => ConnectionEnvironment.Abort(Http);
+    public void Abort() => Link.Abort();
 
     /// <summary>An event that replaced older ones for this client, in the transport's form, saying how many (spec section 12).</summary>
     public abstract byte[] ConflatedForm(SessionEvent e, int conflated);
@@ -132,7 +134,7 @@ internal abstract partial class ClientConnection : ISessionMember, IClientConnec
     /// <summary>Registers the connection with the heartbeat scan and shutdown, counts and logs it open.</summary>
     protected void Opened()
     {
-        SocketSendBuffer.Bound(Http, Env.SocketSendBufferBytes);
+        SocketSendBuffer.Bound(Link.Socket, Env.SocketSendBufferBytes);
         Env.Registry.Add(this);
         Env.Metrics.ConnectionOpened(TransportName);
         Log.Opened(Env.Logger, Id, Session, RemoteAddress);

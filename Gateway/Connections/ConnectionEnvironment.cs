@@ -76,17 +76,4 @@ internal sealed class ConnectionEnvironment(
 
     /// <summary>The timestamp by which a close begun now must be done, or the socket is aborted.</summary>
     public long CloseDeadlineFromNow() => Time.GetTimestamp() + (long)(CloseTimeout.TotalSeconds * Time.TimestampFrequency);
-
-    /// <summary>Drops a client's connection without ceremony. Idempotent, any thread.</summary>
-    public static void Abort(HttpContext http)
-    {
-        try
-        {
-            http.Abort();
-        }
-        catch (ObjectDisposedException)
-        {
-            // The request already ended.
-        }
-    }
 }

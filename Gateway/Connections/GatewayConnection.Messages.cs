@@ -101,7 +101,7 @@ internal sealed partial class GatewayConnection
                     break;
 
                 case ResumeMessage resume when Membership is { } membership:
-                    await membership.ReplayAsync(new ResumePoint(resume.Since, resume.Epoch), replay => SendReplay(replay, resume.Id), Http.RequestAborted);
+                    await membership.ReplayAsync(new ResumePoint(resume.Since, resume.Epoch), replay => SendReplay(replay, resume.Id), Link.Aborted);
                     break;
 
                 case AuthMessage auth:
@@ -127,7 +127,7 @@ internal sealed partial class GatewayConnection
 
     private async ValueTask SendStatusAsync(StatusRequest request)
     {
-        SessionSnapshot? snapshot = await Env.Hub.GetSessionAsync(Session, Http.RequestAborted);
+        SessionSnapshot? snapshot = await Env.Hub.GetSessionAsync(Session, Link.Aborted);
         Send(new StatusReply(request.Id, Session, snapshot?.Seq ?? 0, snapshot?.Epoch ?? "", snapshot?.Clients ?? 0, snapshot?.Complete ?? false, snapshot?.State ?? [], snapshot?.Keyed ?? []));
     }
 
@@ -157,7 +157,7 @@ internal sealed partial class GatewayConnection
 
         // The event says which connection (and user) published it; no publisher can set this itself.
         PublishResult result = await Env.Hub.PublishAsync(
-            Session, [new PublishRequest(publish.Event, publish.Data, From: new EventOrigin(Id, Identity.User), Traits: publish.Traits)], Http.RequestAborted);
+            Session, [new PublishRequest(publish.Event, publish.Data, From: new EventOrigin(Id, Identity.User), Traits: publish.Traits)], Link.Aborted);
         switch (result.Status)
         {
             case PublishStatus.Accepted:

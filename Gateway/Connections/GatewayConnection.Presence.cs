@@ -15,7 +15,7 @@ internal sealed partial class GatewayConnection
             return;
         }
 
-        PresenceView? view = await Env.Hub.GetPresenceAsync(Session, Http.RequestAborted);
+        PresenceView? view = await Env.Hub.GetPresenceAsync(Session, Link.Aborted);
         Send(PresenceEndpoints.Reply(request.Id, Session, view));
     }
 }

@@ -6,6 +6,7 @@ using Gateway.Protocol.Framing;
 using Gateway.Protocol.Messages;
 using Gateway.Security;
 using Gateway.Sessions;
+using Gateway.Transport;
 
 namespace Gateway.Connections;
 
@@ -20,7 +21,7 @@ internal sealed partial class GatewayConnection : ClientConnection
 {
     private static readonly byte[] PingFrame = WebSocketFrameWriter.CreateFrame(WebSocketOpcode.Ping, []);
 
-    private readonly Stream _transport;
+    private readonly Stream _output;
     private readonly PipeReader _input;
     private readonly WebSocketMessageReader _frames;
 
@@ -38,16 +39,18 @@ internal sealed partial class GatewayConnection : ClientConnection
     // sent compressed; 0 without.
     private readonly int _deflateUpTo;
 
-    public GatewayConnection(ConnectionEnvironment env, HttpContext http, Stream transport, string session, EventFilter filter, ResumePoint? since, GatewayPrincipal? principal, ClientIdentity identity, PerMessageDeflateAgreement? deflate = null)
-        : base(env, http, session, identity)
+    /// <summary>
+    /// A connection over <paramref name="link"/> that reads frames from <paramref name="input"/> (which
+    /// it completes at its end) and writes them to <paramref name="output"/>.
+    /// </summary>
+    public GatewayConnection(ConnectionEnvironment env, IConnectionLink link, PipeReader input, Stream output, string session, EventFilter filter, ResumePoint? since, GatewayPrincipal? principal, ClientIdentity identity, PerMessageDeflateAgreement? deflate = null)
+        : base(env, link, session, identity)
     {
         _principal = principal;
-        _transport = transport;
+        _input = input;
+        _output = output;
         _filter = filter;
         _since = since;
-
-        // Zero-byte reads: an idle connection holds no read buffer until bytes arrive.
-        _input = PipeReader.Create(transport, new StreamPipeReaderOptions(bufferSize: 4096, minimumReadSize: 1024, leaveOpen: true, useZeroByteReads: true));
         _deflateUpTo = deflate?.MaxCompressedPayload ?? 0;
         _frames = new WebSocketMessageReader(env.MaxMessageBytes, inflater: deflate is { } agreed ? new MessageInflater(contextTakeover: !agreed.ClientNoContextTakeover) : null);
         _lastInbound = _lastPing = OpenedAt;
@@ -55,6 +58,13 @@ internal sealed partial class GatewayConnection : ClientConnection
     }
 
     protected override string TransportName => GatewayMetrics.WebSocket;
+
+    /// <summary>
+    /// A reader over a stream that Kestrel upgraded. Zero-byte reads: an idle connection holds no
+    /// read buffer until bytes arrive (the listener's own pipe, on the direct path, reads the same way).
+    /// </summary>
+    public static PipeReader ReaderFor(Stream upgraded) =>
+        PipeReader.Create(upgraded, new StreamPipeReaderOptions(bufferSize: 4096, minimumReadSize: 1024, leaveOpen: true, useZeroByteReads: true));
 
     protected override GatewayPrincipal? Principal => _principal;
 
@@ -102,7 +112,7 @@ internal sealed partial class GatewayConnection : ClientConnection
     {
         try
         {
-            Membership = await Env.Hub.JoinAsync(Session, this, _since, Http.RequestAborted);
+            Membership = await Env.Hub.JoinAsync(Session, this, _since, Link.Aborted);
         }
         catch (BackplaneUnavailableException e)
         {
@@ -166,7 +176,7 @@ internal sealed partial class GatewayConnection : ClientConnection
 
     private async Task SendAsync()
     {
-        if (!await SendLoop.RunAsync(Queue, _transport, Env.Metrics, Env.Time, _deflateUpTo))
+        if (!await SendLoop.RunAsync(Queue, _output, Env.Metrics, Env.Time, _deflateUpTo))
         {
             // The socket is gone; make sure the receive loop learns it too.
             Abort();

@@ -8,6 +8,7 @@ using Gateway.Protocol.Framing;
 using Gateway.Protocol.Messages;
 using Gateway.Security;
 using Gateway.Sessions;
+using Gateway.Transport;
 
 namespace Gateway.Connections;
 
@@ -31,12 +32,16 @@ internal sealed class ServerSentEventStream : ClientConnection
     private readonly EventFilter _filter;
     private readonly ResumePoint? _since;
     private readonly GatewayPrincipal _principal;
+
+    // The stream is the request's response: unlike a WebSocket, it needs the request to its end.
+    private readonly HttpContext _http;
     private string _epoch = "";
     private long _lastHeartbeat;
 
     public ServerSentEventStream(ConnectionEnvironment env, HttpContext http, string session, EventFilter filter, ResumePoint? since, GatewayPrincipal principal, ClientIdentity identity)
-        : base(env, http, session, identity)
+        : base(env, new HttpConnectionLink(http), session, identity)
     {
+        _http = http;
         _principal = principal;
         _filter = filter;
         _since = since;
@@ -62,7 +67,7 @@ internal sealed class ServerSentEventStream : ClientConnection
     /// </summary>
     public async Task RunAsync()
     {
-        HttpResponse response = Http.Response;
+        HttpResponse response = _http.Response;
         response.ContentType = "text/event-stream; charset=utf-8";
         response.Headers.CacheControl = "no-cache";
 
@@ -72,16 +77,16 @@ internal sealed class ServerSentEventStream : ClientConnection
         try
         {
             // What the join queues (the opening comment, the replay) waits for the send loop.
-            Membership = await Env.Hub.JoinAsync(Session, this, _since, Http.RequestAborted);
+            Membership = await Env.Hub.JoinAsync(Session, this, _since, _http.RequestAborted);
         }
-        catch (OperationCanceledException) when (Http.RequestAborted.IsCancellationRequested)
+        catch (OperationCanceledException) when (_http.RequestAborted.IsCancellationRequested)
         {
             // The client left before the stream began: no connection to count.
             return;
         }
 
         Opened();
-        await using CancellationTokenRegistration gone = Http.RequestAborted.UnsafeRegister(
+        await using CancellationTokenRegistration gone = _http.RequestAborted.UnsafeRegister(
             static state => ((ServerSentEventStream)state!).TryEndAsGone(), this);
         try
         {

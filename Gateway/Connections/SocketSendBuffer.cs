@@ -1,6 +1,4 @@
 using System.Net.Sockets;
-using Microsoft.AspNetCore.Connections.Features;
-
 namespace Gateway.Connections;
 
 /// <summary>
@@ -10,10 +8,10 @@ namespace Gateway.Connections;
 /// </summary>
 internal static class SocketSendBuffer
 {
-    /// <summary>Sets the buffer of <paramref name="http"/>'s socket to <paramref name="bytes"/>; nothing for 0, or where there is no socket (a test server, a Unix socket's peer gone).</summary>
-    public static void Bound(HttpContext http, int bytes)
+    /// <summary>Sets the buffer of <paramref name="socket"/> to <paramref name="bytes"/>; nothing for 0, or where there is no socket (a test server, a Unix socket's peer gone).</summary>
+    public static void Bound(Socket? socket, int bytes)
     {
-        if (bytes <= 0 || http.Features.Get<IConnectionSocketFeature>()?.Socket is not { } socket)
+        if (bytes <= 0 || socket is null)
         {
             return;
         }

@@ -1,6 +1,8 @@
+using System.IO.Pipelines;
 using Gateway.Connections;
 using Gateway.Protocol.Framing;
 using Gateway.Sessions;
+using Gateway.Transport;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
 using Microsoft.Net.Http.Headers;
@@ -17,14 +19,40 @@ internal static class WebSocketEndpoint
     public static void MapWebSocketEndpoint(this IEndpointRouteBuilder app) =>
         app.MapGet("/ws/{session}", HandleAsync);
 
+    /// <summary>Kestrel's path: an upgrade that came through the HTTP layer (the direct upgrade off, or a request after another on a keep-alive connection).</summary>
     private static async Task HandleAsync(HttpContext http, string session, ConnectionEnvironment env, Admission admission, Refusals refusals)
+    {
+        if (await AcceptAsync(http, session, env, admission, refusals) is not { } accepted)
+        {
+            return;
+        }
+
+        using Admitted slot = accepted.Admitted;
+
+        // The connection sets its own pace (send queue, close deadline): Kestrel's per-write data-rate
+        // timing would only add cost to every frame.
+        if (http.Features.Get<IHttpMinResponseDataRateFeature>() is { } rate)
+        {
+            rate.MinDataRate = null;
+        }
+
+        Stream transport = await http.Features.GetRequiredFeature<IHttpUpgradeFeature>().UpgradeAsync();
+        await accepted.CreateConnection(env, new HttpConnectionLink(http), GatewayConnection.ReaderFor(transport), transport, session).RunAsync();
+    }
+
+    /// <summary>
+    /// The handshake both paths share (Kestrel's, and <see cref="Transport.DirectUpgrade"/>'s on the
+    /// listener): checks the request and admits the client, or answers the refusal on
+    /// <paramref name="http"/>'s response and returns null. When it lets the client in, the 101's
+    /// headers are set on the response, and the caller switches protocols and runs the connection.
+    /// </summary>
+    public static async ValueTask<AcceptedUpgrade?> AcceptAsync(HttpContext http, string session, ConnectionEnvironment env, Admission admission, Refusals refusals)
     {
         EventFilter filter = EventFilter.All;
         long? since = null;
         string? epoch = null;
         string? key = null;
         bool presence = false;
-        IHttpUpgradeFeature? upgrade = null;
         Refusal? TransportChecks()
         {
             if (!EventFilter.TryParseQuery(http.Request.Query["events"], out filter, out string? error)
@@ -35,8 +63,7 @@ internal static class WebSocketEndpoint
                 return new Refusal(StatusCodes.Status400BadRequest, "bad_parameter", error!);
             }
 
-            upgrade = http.Features.Get<IHttpUpgradeFeature>();
-            if (upgrade is null || !upgrade.IsUpgradableRequest
+            if (http.Features.Get<IHttpUpgradeFeature>() is not { IsUpgradableRequest: true }
                 || !string.Equals(http.Request.Headers.Upgrade, "websocket", StringComparison.OrdinalIgnoreCase))
             {
                 return new Refusal(StatusCodes.Status400BadRequest, "not_websocket",
@@ -68,10 +95,9 @@ internal static class WebSocketEndpoint
         if (admitted is null)
         {
             await RefuseAsync(http, refusals, refusal!);
-            return;
+            return null;
         }
 
-        using Admitted slot = admitted;
         http.Response.Headers[HeaderNames.Upgrade] = "websocket";
         http.Response.Headers.SecWebSocketAccept = WebSocketHandshake.ComputeAccept(key!);
         if (WebSocketHandshake.OffersSubProtocol(http.Request.Headers.SecWebSocketProtocol))
@@ -88,19 +114,7 @@ internal static class WebSocketEndpoint
             http.Response.Headers.SecWebSocketExtensions = agreed.ResponseHeader;
         }
 
-        // The connection sets its own pace (send queue, close deadline): Kestrel's per-write data-rate
-        // timing would only add cost to every frame.
-        if (http.Features.Get<IHttpMinResponseDataRateFeature>() is { } rate)
-        {
-            rate.MinDataRate = null;
-        }
-
-        Stream transport = await upgrade!.UpgradeAsync();
-        var connection = new GatewayConnection(env, http, transport, session, filter, since is { } seq ? new ResumePoint(seq, epoch) : null, admitted.Principal, admitted.Identity, deflate)
-        {
-            WatchesPresence = presence,
-        };
-        await connection.RunAsync();
+        return new AcceptedUpgrade(admitted, filter, since is { } seq ? new ResumePoint(seq, epoch) : null, deflate, presence);
     }
 
     /// <summary>A refusal before the upgrade, as plain text: a WebSocket client shows it as it comes (spec section 2).</summary>
@@ -121,4 +135,18 @@ internal static class WebSocketEndpoint
         http.Response.ContentType = "text/plain; charset=utf-8";
         return http.Response.WriteAsync(refusal.Message + "\n");
     }
+}
+
+/// <summary>
+/// A WebSocket client let in by <see cref="WebSocketEndpoint.AcceptAsync"/>: its admission (whose
+/// slot the caller holds for the connection's life) and what its request asked for.
+/// </summary>
+internal sealed record AcceptedUpgrade(Admitted Admitted, EventFilter Filter, ResumePoint? Since, PerMessageDeflateAgreement? Deflate, bool Presence)
+{
+    /// <summary>The connection, once the protocol is switched, over <paramref name="input"/> and <paramref name="output"/>.</summary>
+    public GatewayConnection CreateConnection(ConnectionEnvironment env, IConnectionLink link, PipeReader input, Stream output, string session) =>
+        new(env, link, input, output, session, Filter, Since, Admitted.Principal, Admitted.Identity, Deflate)
+        {
+            WatchesPresence = Presence,
+        };
 }
