@@ -78,7 +78,25 @@ internal sealed partial class DirectUpgrade
     });
 
     /// <summary>Peeks at the connection's first request: an upgrade is taken here, anything else goes to <paramref name="next"/> untouched.</summary>
+    /// <remarks>
+    /// The frame that awaits the connection's whole life holds the connection and its slot only:
+    /// the head, its headers and the handshake's request live in the frames of
+    /// <see cref="TakeFirstRequestAsync"/>, which end with the 101
+    /// (about 2 KB an idle connection, docs/benchmarks.md).
+    /// </remarks>
     public async Task OnConnectionAsync(ConnectionContext connection, ConnectionDelegate next)
+    {
+        if (await TakeFirstRequestAsync(connection, next) is not { } upgraded)
+        {
+            return;
+        }
+
+        using Admitted slot = upgraded.Slot;
+        await upgraded.Connection.RunAsync();
+    }
+
+    /// <summary>Reads the first request's head: null when it went to Kestrel or was refused, else the connection the 101 began.</summary>
+    private async Task<UpgradedConnection?> TakeFirstRequestAsync(ConnectionContext connection, ConnectionDelegate next)
     {
         PipeReader input = connection.Transport.Input;
         UpgradeRequestHead? head;
@@ -103,12 +121,12 @@ internal sealed partial class DirectUpgrade
                 {
                     await closing.DisposeAsync();
                     await TimedOutAsync(connection, started);
-                    return;
+                    return null;
                 }
                 catch (Exception e) when (SendLoop.IsTransportFailure(e))
                 {
                     await closing.DisposeAsync();
-                    return;
+                    return null;
                 }
 
                 ReadOnlySequence<byte> buffer = result.Buffer;
@@ -136,14 +154,14 @@ internal sealed partial class DirectUpgrade
                 // Not consumed and not examined: Kestrel's first read returns all of it at once.
                 input.AdvanceTo(buffer.Start);
                 await next(connection);
-                return;
+                return null;
             }
         }
 
-        await UpgradeAsync(connection, head!);
+        return await UpgradeAsync(connection, head!);
     }
 
-    private async Task UpgradeAsync(ConnectionContext connection, UpgradeRequestHead head)
+    private async Task<UpgradedConnection?> UpgradeAsync(ConnectionContext connection, UpgradeRequestHead head)
     {
         var handshake = new Handshake(head.Session);
         var response = new HandshakeResponse();
@@ -162,17 +180,20 @@ internal sealed partial class DirectUpgrade
         if (accepted is null)
         {
             // The refusal says Connection: close; Kestrel closes the socket once its output is sent.
-            return;
+            return null;
         }
-
-        using Admitted slot = accepted.Admitted;
 
         // As Kestrel does on its path: an upgraded connection no longer counts toward
         // MaxConcurrentConnections.
         connection.Features.Get<IDecrementConcurrentConnectionCountFeature>()?.ReleaseConnection();
         PipeReader input = connection.Transport.Input;
-        await accepted.CreateConnection(_env, new ListenerConnectionLink(connection), input, connection.Transport.Output.AsStream(leaveOpen: true), head.Session).RunAsync();
+        return new UpgradedConnection(
+            accepted.CreateConnection(_env, new ListenerConnectionLink(connection), input, connection.Transport.Output.AsStream(leaveOpen: true), head.Session),
+            accepted.Admitted);
     }
+
+    /// <summary>A connection past its 101, and the admission slot it holds until it ends.</summary>
+    private readonly record struct UpgradedConnection(GatewayConnection Connection, Admitted Slot);
 
     /// <summary>The terminal step of the handshake's pipeline: the endpoint's own checks and admission.</summary>
     private async Task AcceptAsync(HttpContext http)
