@@ -16,27 +16,12 @@ namespace Gateway.Tests.Integration;
 [TestFixture(false, "slot")]
 [TestFixture(true, "slot")]
 [CancelAfter(60_000)]
-public sealed class RedisBackplaneTests(bool onCluster, string channels)
+public sealed class RedisBackplaneTests(bool onCluster, string channels) : OptionalRedisCluster(onCluster)
 {
-    // One cluster for the class: each test's nodes have a key prefix of their own on it.
-    private RedisCluster? _cluster;
-
-    [OneTimeSetUp]
-    public async Task StartClusterAsync() => _cluster = onCluster ? await RedisCluster.StartAsync() : null;
-
-    [OneTimeTearDown]
-    public async Task StopClusterAsync()
-    {
-        if (_cluster is { } cluster)
-        {
-            await cluster.DisposeAsync();
-        }
-    }
-
     [Test]
     public async Task An_event_published_on_one_node_reaches_every_node_with_the_seq_the_others_report()
     {
-        await using RedisNodes cluster = await RedisNodes.StartAsync(on: _cluster, channels: channels);
+        await using RedisNodes cluster = await RedisNodes.StartAsync(on: Cluster, channels: channels);
         var clients = new List<TestClient>();
         foreach (GatewayServer node in cluster.Nodes)
         {
@@ -87,7 +72,7 @@ public sealed class RedisBackplaneTests(bool onCluster, string channels)
     [Test]
     public async Task A_client_that_drops_on_one_node_resumes_on_another_with_exactly_what_it_missed()
     {
-        await using RedisNodes cluster = await RedisNodes.StartAsync(on: _cluster, channels: channels);
+        await using RedisNodes cluster = await RedisNodes.StartAsync(on: Cluster, channels: channels);
         (TestClient first, _) = await TestClient.JoinAsync(cluster[0].WebSocketUri("roam"));
         for (int i = 0; i < 3; i++)
         {
@@ -123,7 +108,7 @@ public sealed class RedisBackplaneTests(bool onCluster, string channels)
     [Test]
     public async Task An_id_used_on_one_node_is_a_duplicate_on_another_and_is_delivered_once()
     {
-        await using RedisNodes cluster = await RedisNodes.StartAsync(on: _cluster, channels: channels);
+        await using RedisNodes cluster = await RedisNodes.StartAsync(on: Cluster, channels: channels);
         (TestClient client, _) = await TestClient.JoinAsync(cluster[2].WebSocketUri("idem"));
         await using (client)
         {
@@ -147,7 +132,7 @@ public sealed class RedisBackplaneTests(bool onCluster, string channels)
     [Test]
     public async Task History_keeps_its_bound_in_Redis_and_an_id_leaves_with_its_event()
     {
-        await using RedisNodes cluster = await RedisNodes.StartAsync(nodes: 2, settings: new Dictionary<string, string?> { ["Gateway:History:MaxEvents"] = "5" }, on: _cluster, channels: channels);
+        await using RedisNodes cluster = await RedisNodes.StartAsync(nodes: 2, settings: new Dictionary<string, string?> { ["Gateway:History:MaxEvents"] = "5" }, on: Cluster, channels: channels);
         for (int i = 1; i <= 8; i++)
         {
             await PostAsync(cluster[i % 2], "bounded", $$"""{"event":"e{{i % 3}}","data":{{i}},"id":"k{{i}}"}""");
@@ -174,7 +159,7 @@ public sealed class RedisBackplaneTests(bool onCluster, string channels)
     [Test]
     public async Task A_long_poll_and_an_event_stream_on_other_nodes_wake_on_a_publish()
     {
-        await using RedisNodes cluster = await RedisNodes.StartAsync(on: _cluster, channels: channels);
+        await using RedisNodes cluster = await RedisNodes.StartAsync(on: Cluster, channels: channels);
         await cluster[0].PublishAsync("fallback", "first");
         await using SseReader stream = await SseReader.OpenAsync(cluster[2], "/api/sessions/fallback/stream?since=0&named=true");
         await stream.ReadCommentAsync();
@@ -195,7 +180,7 @@ public sealed class RedisBackplaneTests(bool onCluster, string channels)
     [Test]
     public async Task A_final_event_completes_the_session_on_every_node()
     {
-        await using RedisNodes cluster = await RedisNodes.StartAsync(on: _cluster, channels: channels);
+        await using RedisNodes cluster = await RedisNodes.StartAsync(on: Cluster, channels: channels);
         (TestClient a, _) = await TestClient.JoinAsync(cluster[0].WebSocketUri("job"));
         (TestClient b, _) = await TestClient.JoinAsync(cluster[1].WebSocketUri("job"));
         await using (a)
@@ -226,7 +211,7 @@ public sealed class RedisBackplaneTests(bool onCluster, string channels)
     [Test]
     public async Task Deleting_a_session_on_one_node_closes_its_clients_on_every_node()
     {
-        await using RedisNodes cluster = await RedisNodes.StartAsync(on: _cluster, channels: channels);
+        await using RedisNodes cluster = await RedisNodes.StartAsync(on: Cluster, channels: channels);
         (TestClient a, _) = await TestClient.JoinAsync(cluster[0].WebSocketUri("doomed"));
         (TestClient b, _) = await TestClient.JoinAsync(cluster[1].WebSocketUri("doomed"));
         await using (a)
@@ -263,7 +248,7 @@ public sealed class RedisBackplaneTests(bool onCluster, string channels)
     [Test]
     public async Task Client_counts_follow_clients_leaving_on_any_node()
     {
-        await using RedisNodes cluster = await RedisNodes.StartAsync(nodes: 2, on: _cluster, channels: channels);
+        await using RedisNodes cluster = await RedisNodes.StartAsync(nodes: 2, on: Cluster, channels: channels);
         using var metrics = new MetricRecorder(cluster[0].Get<GatewayMetrics>());
         (TestClient a1, _) = await TestClient.JoinAsync(cluster[0].WebSocketUri("counted"));
         (TestClient a2, _) = await TestClient.JoinAsync(cluster[0].WebSocketUri("counted"));
@@ -283,7 +268,7 @@ public sealed class RedisBackplaneTests(bool onCluster, string channels)
     [Test]
     public async Task An_idle_session_expires_by_its_keys_time_to_live_while_one_with_a_client_stays()
     {
-        await using RedisNodes cluster = await RedisNodes.StartAsync(nodes: 1, settings: new Dictionary<string, string?> { ["Gateway:Sessions:IdleTimeout"] = "00:00:01" }, on: _cluster, channels: channels);
+        await using RedisNodes cluster = await RedisNodes.StartAsync(nodes: 1, settings: new Dictionary<string, string?> { ["Gateway:Sessions:IdleTimeout"] = "00:00:01" }, on: Cluster, channels: channels);
         (TestClient client, _) = await TestClient.JoinAsync(cluster[0].WebSocketUri("watched"));
         await using (client)
         {
@@ -306,7 +291,7 @@ public sealed class RedisBackplaneTests(bool onCluster, string channels)
     [Test]
     public async Task Redis_unreachable_at_start_leaves_the_node_unready_until_it_connects()
     {
-        Assume.That(onCluster, Is.False, "one redis-server started late; the cluster's faults are RedisClusterFaultTests'");
+        Assume.That(OnCluster, Is.False, "one redis-server started late; the cluster's faults are RedisClusterFaultTests'");
         int port = Tools.FreePort();
         var settings = new Dictionary<string, string?>
         {

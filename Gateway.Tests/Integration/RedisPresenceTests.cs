@@ -12,26 +12,12 @@ namespace Gateway.Tests.Integration;
 [TestFixture(false)]
 [TestFixture(true)]
 [CancelAfter(60_000)]
-public sealed class RedisPresenceTests(bool onCluster)
+public sealed class RedisPresenceTests(bool onCluster) : OptionalRedisCluster(onCluster)
 {
-    private RedisCluster? _cluster;
-
-    [OneTimeSetUp]
-    public async Task StartClusterAsync() => _cluster = onCluster ? await RedisCluster.StartAsync() : null;
-
-    [OneTimeTearDown]
-    public async Task StopClusterAsync()
-    {
-        if (_cluster is { } cluster)
-        {
-            await cluster.DisposeAsync();
-        }
-    }
-
     [Test]
     public async Task Presence_covers_every_node_and_joins_and_leaves_reach_a_watcher_on_another_node()
     {
-        await using RedisNodes cluster = await RedisNodes.StartAsync(on: _cluster);
+        await using RedisNodes cluster = await RedisNodes.StartAsync(on: Cluster);
         (TestClient watcher, string watcherId) = await PresenceTests.JoinAsync(cluster[2], "across", "presence=true&user=watcher");
         await using (watcher)
         {
@@ -76,7 +62,7 @@ public sealed class RedisPresenceTests(bool onCluster)
     [CancelAfter(120_000)]
     public async Task After_a_Redis_outage_a_member_that_left_meanwhile_is_told_gone_and_the_others_are_listed_still()
     {
-        Assume.That(onCluster, Is.False, "one redis-server stopped and started; a shard's outage is RedisClusterTests'");
+        Assume.That(OnCluster, Is.False, "one redis-server stopped and started; a shard's outage is RedisClusterTests'");
 
         // With its data kept: a Redis that lost it resets the session, and every client reconnects anew.
         await using RedisNodes cluster = await RedisNodes.StartAsync(nodes: 2, appendOnly: true);
@@ -151,7 +137,7 @@ public sealed class RedisPresenceTests(bool onCluster)
             ["Gateway:Heartbeat:Interval"] = "00:00:02",
             ["Gateway:Heartbeat:Timeout"] = "00:00:06",
         };
-        await using RedisNodes survivors = await RedisNodes.StartAsync(nodes: 1, settings: heartbeat, on: _cluster);
+        await using RedisNodes survivors = await RedisNodes.StartAsync(nodes: 1, settings: heartbeat, on: Cluster);
         GatewayServer survivor = survivors[0];
         var victimSettings = new Dictionary<string, string?>(heartbeat) { ["Gateway:Backplane:KeyPrefix"] = survivors.KeyPrefix };
         GatewayProcess victim = await GatewayProcess.StartAsync(RedisNodes.Settings(survivors.Cluster?.ConnectionString ?? survivors.Redis.ConnectionString, victimSettings));
