@@ -13,40 +13,71 @@ public sealed partial class GatewayClient
     /// it needs a socket. The URL is built here, not once, because the position it resumes from
     /// moves with every event, and a ticket works once.
     /// </summary>
+    /// <remarks>
+    /// A reconnection keeps trying here, with the backoff, until it connects, the client closes,
+    /// or the library cancels it. The library's own retry after a failed attempt is not used: it
+    /// runs on a timer that races the reconnection that failed, and when the timer fires before
+    /// that reconnection has finished, the retry is skipped and the client never tries again. Its
+    /// connect timeout is not used either, since it would cut a backoff longer than itself:
+    /// <see cref="GatewayClientOptions.ConnectTimeout"/> bounds each attempt instead. The very first
+    /// connection is tried once; <see cref="StartAsync"/> reports its failure.
+    /// </remarks>
     private async Task<WebSocket> ConnectAsync(Uri ignored, CancellationToken cancellationToken)
     {
-        int attempt;
-        (WebSocketCloseStatus? Status, string? Reason, Exception? Error) drop;
-        lock (_gate)
+        using var stopping = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stopping.Token);
+        while (true)
         {
-            if (_state == GatewayClientState.Closed)
+            int attempt;
+            (WebSocketCloseStatus? Status, string? Reason, Exception? Error) drop;
+            lock (_gate)
             {
-                throw new OperationCanceledException("the client is closed");
+                if (_state == GatewayClientState.Closed)
+                {
+                    throw new OperationCanceledException("the client is closed");
+                }
+
+                attempt = _attempts++;
+                drop = _lastDrop;
+                if (attempt > 0)
+                {
+                    _state = GatewayClientState.Reconnecting;
+                }
             }
 
-            attempt = _attempts++;
-            drop = _lastDrop;
             if (attempt > 0)
             {
-                _state = GatewayClientState.Reconnecting;
+                TimeSpan delay = Backoff(attempt);
+                Raise(StateChanged, new GatewayStateChange
+                {
+                    State = GatewayClientState.Reconnecting,
+                    Attempt = attempt,
+                    Delay = delay,
+                    CloseStatus = drop.Status,
+                    CloseReason = drop.Reason,
+                    Error = drop.Error,
+                });
+                await Task.Delay(delay, stopping.Token).ConfigureAwait(false);
+            }
+
+            try
+            {
+                return await HandshakeAsync(stopping.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (attempt > 0 && !stopping.IsCancellationRequested)
+            {
+                lock (_gate)
+                {
+                    _lastDrop = (null, null, e);
+                }
             }
         }
+    }
 
-        if (attempt > 0)
-        {
-            TimeSpan delay = Backoff(attempt);
-            Raise(StateChanged, new GatewayStateChange
-            {
-                State = GatewayClientState.Reconnecting,
-                Attempt = attempt,
-                Delay = delay,
-                CloseStatus = drop.Status,
-                CloseReason = drop.Reason,
-                Error = drop.Error,
-            });
-            await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
-        }
-
+    /// <summary>One attempt: a new socket, its credentials, and the handshake, within <see cref="GatewayClientOptions.ConnectTimeout"/>.</summary>
+    private async Task<WebSocket> HandshakeAsync(CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_options.ConnectTimeout);
         var socket = new ClientWebSocket();
         try
         {
@@ -55,21 +86,25 @@ public sealed partial class GatewayClient
             string? ticket = null;
             if (_options.TokenProvider is { } tokens)
             {
-                socket.Options.SetRequestHeader("Authorization", "Bearer " + await tokens(cancellationToken).ConfigureAwait(false));
+                socket.Options.SetRequestHeader("Authorization", "Bearer " + await tokens(timeout.Token).ConfigureAwait(false));
             }
             else if (_options.TicketProvider is { } tickets)
             {
-                ticket = await tickets(cancellationToken).ConfigureAwait(false);
+                ticket = await tickets(timeout.Token).ConfigureAwait(false);
             }
 
             Uri url = BuildUrl(ticket);
             try
             {
-                await socket.ConnectAsync(url, cancellationToken).ConfigureAwait(false);
+                await socket.ConnectAsync(url, timeout.Token).ConfigureAwait(false);
             }
             catch (WebSocketException e)
             {
                 throw new GatewayConnectException(_sessionUrl, (int)socket.HttpStatusCode, e);
+            }
+            catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
+            {
+                throw new GatewayConnectException(_sessionUrl, 0, new TimeoutException($"no WebSocket handshake within ConnectTimeout ({_options.ConnectTimeout.TotalSeconds:0.###} s)", e));
             }
 
             return socket;

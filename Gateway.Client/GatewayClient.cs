@@ -103,9 +103,11 @@ public sealed partial class GatewayClient : IAsyncDisposable
             ReconnectTimeout = _options.PingInterval > TimeSpan.Zero ? _options.PingInterval * 3 : null,
 
             // The backoff is waited out in ConnectAsync, so that every path to a new connection
-            // (a drop, a close from the gateway, a failed attempt) goes through the same delay.
+            // (a drop, a close from the gateway, a failed attempt) goes through the same delay;
+            // a failed reconnection is retried there too, and each attempt has its own timeout.
             ErrorReconnectTimeout = TimeSpan.Zero,
             LostReconnectTimeout = null,
+            ConnectTimeout = Timeout.InfiniteTimeSpan,
         };
         _subscriptions =
         [

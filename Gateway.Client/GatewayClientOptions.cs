@@ -14,6 +14,9 @@ public sealed class GatewayClientOptions
     /// <summary>The default ping interval: the gateway's own heartbeat interval.</summary>
     public const int DefaultPingIntervalSeconds = 15;
 
+    /// <summary>The default <see cref="ConnectTimeout"/>, in seconds.</summary>
+    public const int DefaultConnectTimeoutSeconds = 10;
+
     /// <summary>
     /// Gives a token for each connection, sent as <c>Authorization: Bearer</c> (never in the URL).
     /// Called before every connection, so it can hand out a fresh one. Null when auth is off.
@@ -54,6 +57,12 @@ public sealed class GatewayClientOptions
     public TimeSpan MaxReconnectDelay { get; set; } = TimeSpan.FromSeconds(DefaultMaxReconnectDelaySeconds);
 
     /// <summary>
+    /// How long one connection attempt (the TCP connection, the credentials from a provider, and
+    /// the WebSocket handshake) may take; an attempt that takes longer counts as failed. Default 10 s.
+    /// </summary>
+    public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(DefaultConnectTimeoutSeconds);
+
+    /// <summary>
     /// How often the client sends a <c>ping</c> message, to measure <see cref="GatewayClient.Latency"/>
     /// and to find a dead connection: one that brings no message for three intervals is dropped and
     /// made again. Default 15 s; <see cref="TimeSpan.Zero"/> turns both off (the gateway's WebSocket
@@ -74,6 +83,11 @@ public sealed class GatewayClientOptions
         if (MaxReconnectDelay < ReconnectDelay)
         {
             throw new ArgumentOutOfRangeException(nameof(MaxReconnectDelay), MaxReconnectDelay, "MaxReconnectDelay must be at least ReconnectDelay.");
+        }
+
+        if (ConnectTimeout <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(ConnectTimeout), ConnectTimeout, "ConnectTimeout must be positive.");
         }
 
         if (PingInterval < TimeSpan.Zero)
