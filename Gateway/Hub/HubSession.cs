@@ -189,13 +189,30 @@ internal sealed class HubSession(string name, SessionSettings settings)
     }
 
     /// <summary>
-    /// Events from the feed, in seq order within the call. True when a gap was found and a
-    /// catch-up must start.
+    /// Events from the feed, in seq order within the call, of the life <paramref name="epoch"/>.
+    /// True when a catch-up must start: a gap was found, or the events are of another life than
+    /// this node's stream.
     /// </summary>
     public bool Receive(ReadOnlySpan<SessionEvent> events, string epoch, HubOutbox outbox)
     {
         lock (_gate)
         {
+            if (IsOtherLife(epoch))
+            {
+                // The log lost the session and it began again while this node held it (Redis
+                // restarted without persistence), or these are late events of a life a join has
+                // just left behind. Their seqs would look like repeats, or worse, like the next
+                // ones; the catch-up resets the stream instead (or finds it already of the new
+                // life). Checked under the lock: a join may be setting the life this very moment.
+                if (_catchingUp)
+                {
+                    _readAgain = true;
+                    return false;
+                }
+
+                return StartCatchUp();
+            }
+
             TakeWaiters(outbox);
             if (_delivered < 0)
             {
@@ -571,17 +588,9 @@ internal sealed class HubSession(string name, SessionSettings settings)
         moved?.TrySetResult();
     }
 
-    /// <summary>
-    /// True when events from the feed carry an epoch other than the life this node's stream of the
-    /// session belongs to: the log lost the session and it began again while this node held it
-    /// (Redis restarted without persistence). Their seqs would look like repeats, or worse, like
-    /// the next ones; a catch-up resets the stream instead.
-    /// </summary>
-    public bool IsOtherLife(string epoch)
-    {
-        string? known = Volatile.Read(ref _epoch);
-        return !string.IsNullOrEmpty(known) && !ReferenceEquals(known, epoch) && !string.Equals(known, epoch, StringComparison.Ordinal);
-    }
+    /// <summary>True when <paramref name="epoch"/> is not the life this node's stream follows (and it follows one); under the lock.</summary>
+    private bool IsOtherLife(string epoch) =>
+        !string.IsNullOrEmpty(_epoch) && !ReferenceEquals(_epoch, epoch) && !string.Equals(_epoch, epoch, StringComparison.Ordinal);
 
     /// <summary>The seq a running catch-up reads after.</summary>
     public long Delivered => Volatile.Read(ref _delivered);

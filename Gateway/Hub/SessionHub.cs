@@ -247,17 +247,6 @@ internal sealed partial class SessionHub : ILogFeed
             return null;
         }
 
-        if (hub.IsOtherLife(epoch))
-        {
-            // The catch-up finds the new life and resets this node's stream of the session.
-            if (hub.TryStartCatchUp(out long from))
-            {
-                StartCatchUp(hub, from);
-            }
-
-            return null;
-        }
-
         var outbox = new HubOutbox(this, session);
         if (hub.Receive(events, epoch, outbox))
         {
