@@ -215,29 +215,36 @@ internal sealed class RunningServer : IAsyncDisposable
     }
 
     /// <summary>Sums the generations of <c>dotnet_gc_last_collection_heap_size_bytes</c>; reads the WebSocket connections open.</summary>
-    private static (long? Heap, int? Connections) ParseMetrics(string metrics)
+    /// <remarks>
+    /// Matched by name and by the one label that matters: the exporter adds labels of its own
+    /// (<c>otel_scope_name</c>), in an order of its choosing.
+    /// </remarks>
+    internal static (long? Heap, int? Connections) ParseMetrics(string metrics)
     {
         const string HeapMetric = "dotnet_gc_last_collection_heap_size_bytes";
-        const string ConnectionsMetric = "gateway_connections_open{transport=\"websocket\"}";
+        const string ConnectionsMetric = "gateway_connections_open";
         double? heap = null;
         int? connections = null;
         foreach (string line in metrics.Split('\n'))
         {
             int space = line.LastIndexOf(' ');
-            if (space < 0 || line.StartsWith('#'))
+            if (space < 0 || line.StartsWith('#')
+                || !double.TryParse(line.AsSpan(space + 1), NumberStyles.Float, CultureInfo.InvariantCulture, out double value))
             {
                 continue;
             }
 
-            if ((line.StartsWith(HeapMetric + "{", StringComparison.Ordinal) || line.StartsWith(HeapMetric + " ", StringComparison.Ordinal))
-                && double.TryParse(line.AsSpan(space + 1), NumberStyles.Float, CultureInfo.InvariantCulture, out double bytes))
+            int brace = line.IndexOf('{');
+            ReadOnlySpan<char> name = line.AsSpan(0, brace >= 0 && brace < space ? brace : space).Trim();
+            ReadOnlySpan<char> labels = brace >= 0 && brace < space ? line.AsSpan(brace, space - brace) : default;
+            if (name.SequenceEqual(HeapMetric))
             {
-                heap = (heap ?? 0) + bytes;
+                heap = (heap ?? 0) + value;
             }
-            else if (line.StartsWith(ConnectionsMetric + " ", StringComparison.Ordinal)
-                && double.TryParse(line.AsSpan(space + 1), NumberStyles.Float, CultureInfo.InvariantCulture, out double open))
+            else if (name.SequenceEqual(ConnectionsMetric)
+                && (labels.Contains("{transport=\"websocket\"", StringComparison.Ordinal) || labels.Contains(",transport=\"websocket\"", StringComparison.Ordinal)))
             {
-                connections = (int)open;
+                connections = (int)value;
             }
         }
 
