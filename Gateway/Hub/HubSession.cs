@@ -204,13 +204,7 @@ internal sealed class HubSession(string name, SessionSettings settings)
                 // just left behind. Their seqs would look like repeats, or worse, like the next
                 // ones; the catch-up resets the stream instead (or finds it already of the new
                 // life). Checked under the lock: a join may be setting the life this very moment.
-                if (_catchingUp)
-                {
-                    _readAgain = true;
-                    return false;
-                }
-
-                return StartCatchUp();
+                return StartOrRereadCatchUp();
             }
 
             TakeWaiters(outbox);
@@ -544,18 +538,7 @@ internal sealed class HubSession(string name, SessionSettings settings)
         lock (_gate)
         {
             from = _delivered;
-            if (_delivered < 0)
-            {
-                return false;
-            }
-
-            if (_catchingUp)
-            {
-                _readAgain = true;
-                return false;
-            }
-
-            return StartCatchUp();
+            return _delivered >= 0 && StartOrRereadCatchUp();
         }
     }
 
@@ -678,6 +661,18 @@ internal sealed class HubSession(string name, SessionSettings settings)
 
         _catchingUp = true;
         return true;
+    }
+
+    /// <summary>Starts a catch-up (true), or tells the running one to read once more before it ends (false).</summary>
+    private bool StartOrRereadCatchUp()
+    {
+        if (_catchingUp)
+        {
+            _readAgain = true;
+            return false;
+        }
+
+        return StartCatchUp();
     }
 
     private bool EndCatchUp(bool again)
