@@ -187,9 +187,19 @@ internal sealed partial class DirectUpgrade
         // MaxConcurrentConnections.
         connection.Features.Get<IDecrementConcurrentConnectionCountFeature>()?.ReleaseConnection();
         PipeReader input = connection.Transport.Input;
-        return new UpgradedConnection(
-            accepted.CreateConnection(_env, new ListenerConnectionLink(connection), input, connection.Transport.Output.AsStream(leaveOpen: true), head.Session),
-            accepted.Admitted);
+        GatewayConnection created;
+        try
+        {
+            created = accepted.CreateConnection(_env, new ListenerConnectionLink(connection), input, connection.Transport.Output.AsStream(leaveOpen: true), head.Session);
+        }
+        catch
+        {
+            // The caller's using does not hold the slot yet: give it back here, as Kestrel's path does.
+            accepted.Admitted.Dispose();
+            throw;
+        }
+
+        return new UpgradedConnection(created, accepted.Admitted);
     }
 
     /// <summary>A connection past its 101, and the admission slot it holds until it ends.</summary>
