@@ -235,8 +235,9 @@ internal sealed class RunningServer : IAsyncDisposable
             }
 
             int brace = line.IndexOf('{');
-            ReadOnlySpan<char> name = line.AsSpan(0, brace >= 0 && brace < space ? brace : space).Trim();
-            ReadOnlySpan<char> labels = brace >= 0 && brace < space ? line.AsSpan(brace, space - brace) : default;
+            int nameEnd = brace >= 0 && brace < space ? brace : space;
+            ReadOnlySpan<char> name = line.AsSpan(0, nameEnd).Trim();
+            ReadOnlySpan<char> labels = line.AsSpan(nameEnd, space - nameEnd);
             if (name.SequenceEqual(HeapMetric))
             {
                 heap = (heap ?? 0) + value;
