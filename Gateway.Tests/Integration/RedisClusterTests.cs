@@ -238,6 +238,67 @@ public sealed class RedisClusterTests(string channels)
         }
     }
 
+    [Test]
+    public async Task While_the_shard_holding_the_set_of_sessions_is_down_new_sessions_of_other_shards_are_created_and_listed_once_it_is_back()
+    {
+        await using RedisCluster redis = await RedisCluster.StartAsync();
+        await using RedisNodes nodes = await RedisNodes.StartAsync(channels: channels, on: redis);
+        int setShard = (await nodes.ServerOfAsync("sessions")).Port;
+        var fresh = new List<string>();
+        for (int i = 0; fresh.Count < 2; i++)
+        {
+            if ((await nodes.ServerOfAsync("{fresh-" + i + "}:meta")).Port != setShard)
+            {
+                fresh.Add("fresh-" + i);
+            }
+        }
+
+        RedisServer[] shard = await redis.StopShardAsync(nodes.KeyPrefix + "sessions");
+
+        // One new session made by a publish, another by a client joining it; both work across nodes.
+        Assert.That(await nodes[1].PublishAsync(fresh[0], "first"), Is.EqualTo(1));
+        (TestClient reader, _) = await TestClient.JoinAsync(nodes[2].WebSocketUri(fresh[0], "since=0"));
+        (TestClient joiner, _) = await TestClient.JoinAsync(nodes[0].WebSocketUri(fresh[1]));
+        await using (reader)
+        await using (joiner)
+        {
+            Assert.That(await ResumeTests.SeqsAsync(reader, 1), Is.EqualTo(new long[] { 1 }));
+            Assert.That(await nodes[2].PublishAsync(fresh[1], "first"), Is.EqualTo(1));
+            Assert.That(await ResumeTests.SeqsAsync(joiner, 1), Is.EqualTo(new long[] { 1 }));
+
+            // The listing needs the set: 503 until its shard is back.
+            using (HttpResponseMessage list = await nodes[0].Http.GetAsync("/api/sessions"))
+            {
+                Assert.That(list.StatusCode, Is.EqualTo(HttpStatusCode.ServiceUnavailable), await list.Content.ReadAsStringAsync());
+            }
+
+            foreach (RedisServer server in shard)
+            {
+                await server.StartAgainAsync();
+            }
+
+            await redis.WhenHealthyAsync();
+
+            // The nodes that made them name them at their next visit.
+            while (true)
+            {
+                using HttpResponseMessage response = await nodes[1].Http.GetAsync("/api/sessions", TestClient.Deadline);
+                if (response.StatusCode == HttpStatusCode.OK)
+                {
+                    using JsonDocument list = JsonDocument.Parse(await response.Content.ReadAsStringAsync(TestClient.Deadline));
+                    string?[] listed = [.. list.RootElement.EnumerateArray().Select(s => s.GetProperty("session").GetString())];
+                    if (fresh.All(listed.Contains))
+                    {
+                        Assert.That(listed, Is.EquivalentTo(fresh));
+                        break;
+                    }
+                }
+
+                await Task.Delay(TimeSpan.FromMilliseconds(50), TestClient.Deadline);
+            }
+        }
+    }
+
     /// <summary>A client of <paramref name="session"/> on each node, and a publisher that retries 503s with the same ids.</summary>
     private static async Task<(TestClient[] Clients, RedisFaultTests.RetryingPublisher Publisher)> WatchAsync(RedisNodes nodes, string session)
     {

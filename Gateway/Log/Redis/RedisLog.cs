@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
 using Gateway.Configuration;
@@ -55,6 +56,12 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
     private readonly RedisKeys _keys;
     private readonly Lock _subscriptionsGate = new();
     private readonly Dictionary<string, Subscription> _subscriptions = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Sessions this node created in a cluster while the shard that holds the set of sessions was
+    /// unreachable: named in the set by the next visit that reaches it.
+    /// </summary>
+    private readonly ConcurrentDictionary<string, byte> _unnamed = new(StringComparer.Ordinal);
     private readonly string _nodeId;
     private readonly TimeProvider _time;
     private readonly GatewayMetrics _metrics;
@@ -379,7 +386,16 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
         bool deleted = (long)(await _link.EvaluateAsync(RedisScripts.Delete, _keys.Of(session), [session, _keys.Channel(session)])) == 1;
         if (deleted)
         {
-            await ForgetNameAsync(session);
+            _unnamed.TryRemove(session, out _);
+            try
+            {
+                await ForgetNameAsync(session);
+            }
+            catch (BackplaneUnavailableException) when (_link.IsCluster)
+            {
+                // The set's shard is down, the session's was not: its name stays until a sweep finds it without keys.
+            }
+
             Log.SessionDeleted(_logger, session);
         }
 
@@ -398,16 +414,61 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
     /// <summary>
     /// Takes a place in the set of sessions for <paramref name="session"/>, which a script is about
     /// to create; false when <c>Sessions:MaxSessions</c> are held already. Exact: every creation
-    /// takes its place in the one set first.
+    /// takes its place in the one set first, but for one case. In a cluster the set lives on a
+    /// shard of its own, which may be down while the session's shard is up (the caller's script
+    /// has just run there): the session is then created without the check, rather than every new
+    /// session of every shard answering 503, and named in the set once its shard is back.
     /// </summary>
-    private async Task<bool> ReserveAsync(string session) =>
-        (long)await _link.EvaluateAsync(RedisScripts.Reserve, [_keys.Sessions], [session, _maxSessions]) == 1;
+    private async Task<bool> ReserveAsync(string session)
+    {
+        try
+        {
+            return (long)await _link.EvaluateAsync(RedisScripts.Reserve, [_keys.Sessions], [session, _maxSessions]) == 1;
+        }
+        catch (BackplaneUnavailableException e) when (_link.IsCluster)
+        {
+            Log.SetUnreachable(_logger, session, e.Message);
+            _unnamed.TryAdd(session, 0);
+            return true;
+        }
+    }
 
     /// <summary>
     /// Names a session a script has just created in the set of sessions (again: a sweep may have
-    /// taken its reserved place away between the reservation and the creation).
+    /// taken its reserved place away between the reservation and the creation). In a cluster
+    /// whose set's shard is unreachable, the name waits for a later visit.
     /// </summary>
-    private Task NameAsync(string session) => _link.CallAsync(database => database.SetAddAsync(_keys.Sessions, session));
+    private async Task NameAsync(string session)
+    {
+        try
+        {
+            await _link.CallAsync(database => database.SetAddAsync(_keys.Sessions, session));
+            _unnamed.TryRemove(session, out _);
+        }
+        catch (BackplaneUnavailableException) when (_link.IsCluster)
+        {
+            _unnamed.TryAdd(session, 0);
+        }
+    }
+
+    /// <summary>
+    /// Names the sessions created while the set's shard was unreachable, all at once. A name whose
+    /// session is gone meanwhile is taken out again by a later sweep.
+    /// </summary>
+    private async Task NameUnnamedAsync()
+    {
+        string[] names = [.. _unnamed.Keys];
+        if (names.Length == 0)
+        {
+            return;
+        }
+
+        await _link.CallAsync(database => database.SetAddAsync(_keys.Sessions, [.. names.Select(n => (RedisValue)n)]));
+        foreach (string name in names)
+        {
+            _unnamed.TryRemove(name, out _);
+        }
+    }
 
     /// <summary>
     /// Takes a session whose keys are gone out of the set of sessions. The set lives in another
@@ -530,6 +591,15 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
 
                 // First: it needs no Redis, and a shard that is down must not keep channels subscribed.
                 ReleaseSubscriptions();
+                try
+                {
+                    // Apart: its shard may be up while the nodes' set's shard, which the rest needs, is down.
+                    await NameUnnamedAsync();
+                }
+                catch (BackplaneUnavailableException)
+                {
+                }
+
                 try
                 {
                     bool touchSessions = _time.GetElapsedTime(lastTouch) >= _touchPeriod;
@@ -879,6 +949,9 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
 
         [LoggerMessage(EventId = 517, Level = LogLevel.Warning, Message = "This node had been taken for dead (its liveness in Redis ran out); its client counts and presence members are stated again")]
         public static partial void TakenForDead(ILogger logger);
+
+        [LoggerMessage(EventId = 519, Level = LogLevel.Warning, Message = "The set of sessions is unreachable ({Reason}): session {Session} is created without the Sessions:MaxSessions check, and named in the set once its shard is back")]
+        public static partial void SetUnreachable(ILogger logger, string session, string reason);
     }
 }
 
