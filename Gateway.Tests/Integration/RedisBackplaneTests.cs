@@ -19,6 +19,68 @@ namespace Gateway.Tests.Integration;
 public sealed class RedisBackplaneTests(bool onCluster, string channels) : OptionalRedisCluster(onCluster)
 {
     [Test]
+    public async Task A_node_listens_on_a_sessions_channel_only_while_it_has_members_of_it()
+    {
+        await using RedisNodes nodes = await RedisNodes.StartAsync(nodes: 2, on: Cluster, channels: channels);
+        var keys = new Gateway.Log.Redis.RedisKeys(nodes.KeyPrefix, perSlot: channels == "slot");
+
+        // Two sessions of one hash slot (one channel between them with per-slot channels), and one of another slot.
+        const string first = "listen-0";
+        int slot = Gateway.Log.Redis.RedisSlots.Of(first);
+        string second = Enumerable.Range(1, int.MaxValue).Select(i => "listen-" + i).First(s => Gateway.Log.Redis.RedisSlots.Of(s) == slot);
+        const string other = "elsewhere";
+        Assert.That(Gateway.Log.Redis.RedisSlots.Of(other), Is.Not.EqualTo(slot));
+        Assert.That(keys.Channel(second) == keys.Channel(first), Is.EqualTo(channels == "slot"));
+
+        async Task<int> SubscribersAsync(string session)
+        {
+            string channel = keys.Channel(session);
+            RedisServer server = await nodes.ServerOfAsync(channel[nodes.KeyPrefix.Length..]);
+            string reply = await server.CommandAsync("PUBSUB", "SHARDNUMSUB", channel);
+            return int.Parse(reply.Split('\n')[1], System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        async Task WhenUnsubscribedAsync(string session)
+        {
+            while (await SubscribersAsync(session) > 0)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(50), TestClient.Deadline);
+            }
+        }
+
+        Assert.That(await SubscribersAsync(first), Is.Zero, "nobody listens before a member comes");
+        (TestClient firstClient, _) = await TestClient.JoinAsync(nodes[0].WebSocketUri(first));
+        (TestClient secondClient, _) = await TestClient.JoinAsync(nodes[0].WebSocketUri(second));
+        (TestClient otherClient, _) = await TestClient.JoinAsync(nodes[0].WebSocketUri(other));
+        await using (secondClient)
+        {
+            // Subscribed before the welcome, once per channel: node 1 has no members and does not listen.
+            Assert.That(new[] { await SubscribersAsync(first), await SubscribersAsync(second), await SubscribersAsync(other) }, Is.EqualTo(new[] { 1, 1, 1 }));
+
+            // The first session's member leaves, then the other's: the visit that lets the other's
+            // channel go saw the first session gone too.
+            await firstClient.DisposeAsync();
+            await otherClient.DisposeAsync();
+            await WhenUnsubscribedAsync(other);
+            if (channels == "slot")
+            {
+                Assert.That(await SubscribersAsync(second), Is.EqualTo(1), "the slot's channel is held while a session of the slot has members");
+            }
+            else
+            {
+                await WhenUnsubscribedAsync(first);
+                Assert.That(await SubscribersAsync(second), Is.EqualTo(1));
+            }
+
+            // And it carries the second session's events from the other node.
+            Assert.That(await nodes[1].PublishAsync(second, "still"), Is.EqualTo(1));
+            Assert.That(await ResumeTests.SeqsAsync(secondClient, 1), Is.EqualTo(new long[] { 1 }));
+        }
+
+        await WhenUnsubscribedAsync(second);
+    }
+
+    [Test]
     public async Task An_event_published_on_one_node_reaches_every_node_with_the_seq_the_others_report()
     {
         await using RedisNodes cluster = await RedisNodes.StartAsync(on: Cluster, channels: channels);
