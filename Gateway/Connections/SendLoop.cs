@@ -20,16 +20,24 @@ internal static class SendLoop
     private const int BatchFrames = 64;
     private const int BatchBytes = 16 * 1024;
 
-    /// <summary>Runs until the queue's final frame is written; false when the transport failed first.</summary>
+    /// <summary>
+    /// Runs until the queue's final frame is written, or until the transport fails, which aborts
+    /// <paramref name="owner"/> (so that its reader learns it too).
+    /// </summary>
+    /// <remarks>
+    /// The connection awaits this task itself, with no frame of its own around it: an idle
+    /// connection holds one suspended frame fewer (docs/benchmarks.md, S1).
+    /// </remarks>
     /// <param name="queue">What to send.</param>
     /// <param name="output">Where to write it.</param>
+    /// <param name="owner">The connection, aborted when the transport fails.</param>
     /// <param name="metrics">Bytes and events sent.</param>
     /// <param name="time">The clock of the lag and the latency.</param>
     /// <param name="deflateUpTo">
     /// For a WebSocket connection that negotiated permessage-deflate, the longest event payload it
     /// may get compressed (<see cref="PerMessageDeflateAgreement.MaxCompressedPayload"/>); 0 for none.
     /// </param>
-    public static async Task<bool> RunAsync(OutboundQueue queue, Stream output, GatewayMetrics metrics, TimeProvider time, int deflateUpTo = 0)
+    public static async Task RunAsync(OutboundQueue queue, Stream output, IClientConnection owner, GatewayMetrics metrics, TimeProvider time, int deflateUpTo = 0)
     {
         try
         {
@@ -44,15 +52,13 @@ internal static class SendLoop
                         metrics.BytesSent(finalFrame.Length);
                     }
 
-                    return true;
+                    return;
                 }
             }
-
-            return true;
         }
         catch (Exception e) when (IsTransportFailure(e))
         {
-            return false;
+            owner.Abort();
         }
     }
 

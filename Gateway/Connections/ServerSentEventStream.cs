@@ -95,10 +95,7 @@ internal sealed class ServerSentEventStream : ClientConnection
                 CloseForShutdown();
             }
 
-            if (!await SendLoop.RunAsync(Queue, response.Body, Env.Metrics, Env.Time))
-            {
-                Abort();
-            }
+            await SendLoop.RunAsync(Queue, response.Body, this, Env.Metrics, Env.Time);
         }
         finally
         {
