@@ -194,6 +194,52 @@ public sealed class LimitTests
         Assert.That(sessions.HistoryBytes, Is.Zero, "events held only by the state were accounted for too");
     }
 
+    [Test]
+    public async Task Forms_kept_for_compressing_and_streaming_clients_are_charged_to_the_budget_and_given_back()
+    {
+        await using GatewayServer server = await GatewayServer.StartAsync(new Dictionary<string, string?> { ["Gateway:History:MaxEvents"] = "1" });
+        MemoryLog sessions = server.Get<MemoryLog>();
+        string body = $$"""{"event":"doc","data":{{JsonSerializer.Serialize(new string('z', 8 * 1024))}}}""";
+
+        // The event alone, with nobody to build another form of it: its cost.
+        Assert.That(await PostAsync(server, "plain-0", body), Is.EqualTo(HttpStatusCode.Accepted));
+        long cost = sessions.HistoryBytes;
+        Assert.That(cost, Is.GreaterThan(8 * 1024));
+
+        // The same event in a session of a name as long, read compressed and as a Server-Sent Event.
+        await using RawWebSocket wire = await RawWebSocket.ConnectAsync(server.WebSocketUri("forms-0"), "Sec-WebSocket-Extensions: permessage-deflate\r\n");
+        Assert.That((await wire.ReceiveFrameAsync()).Compressed, Is.False, "the welcome goes plain");
+        await using SseReader stream = await SseReader.OpenAsync(server, "/api/sessions/forms-0/stream");
+        await stream.ReadCommentAsync();
+        Assert.That(await PostAsync(server, "forms-0", body), Is.EqualTo(HttpStatusCode.Accepted));
+        WireFrame compressed = await wire.ReceiveFrameAsync();
+        SseMessage streamed = await stream.ReadAsync();
+        Assert.That(compressed.Compressed, Is.True);
+
+        // Each form is kept on the event for every later reader: its bytes count as the event's.
+        int frameBytes = 2 + (compressed.Payload.Length > 125 ? 2 : 0) + compressed.Payload.Length;
+        int streamedBytes = "id: ".Length + streamed.Id!.Length + "\ndata: ".Length + Encoding.UTF8.GetByteCount(streamed.Data) + 2;
+        long held = sessions.HistoryBytes;
+        Assert.That(held, Is.EqualTo((2 * cost) + frameBytes + streamedBytes));
+
+        // And go back with it: a second event evicts the first (history holds one), and its forms
+        // take the place of the first's.
+        Assert.That(await PostAsync(server, "forms-0", body), Is.EqualTo(HttpStatusCode.Accepted));
+        Assert.That((await wire.ReceiveFrameAsync()).Compressed, Is.True);
+        await stream.ReadAsync();
+        Assert.That(sessions.HistoryBytes, Is.EqualTo(held));
+        using (await server.Http.DeleteAsync("/api/sessions/forms-0"))
+        {
+        }
+
+        Assert.That(sessions.HistoryBytes, Is.EqualTo(cost));
+        using (await server.Http.DeleteAsync("/api/sessions/plain-0"))
+        {
+        }
+
+        Assert.That(sessions.HistoryBytes, Is.Zero);
+    }
+
     private static async Task<HttpStatusCode> PostAsync(GatewayServer server, string session, string body)
     {
         using HttpResponseMessage response = await server.Http.PostAsync($"/api/sessions/{session}/events", new StringContent(body, Encoding.UTF8, "application/json"));

@@ -27,6 +27,18 @@ internal sealed class EventHistory(int capacity, long maxBytes = 0)
     /// <summary>The seq of the oldest event held; above every seq when empty.</summary>
     public long OldestSeq => _count == 0 ? long.MaxValue : _ring[_start].Seq;
 
+    /// <summary>Every event held, oldest first.</summary>
+    public IEnumerable<SessionEvent> Events
+    {
+        get
+        {
+            for (int i = 0; i < _count; i++)
+            {
+                yield return _ring[(_start + i) % _ring.Length];
+            }
+        }
+    }
+
     /// <summary>Adds the newest event; returns the oldest when it had to make room, else null.</summary>
     public SessionEvent? Add(SessionEvent sessionEvent)
     {

@@ -295,6 +295,7 @@ internal sealed class MemoryLogSession(string name, SessionSettings settings, Se
         EventTraits traits = request.Traits;
         byte[] frame = ServerFrames.CreateTextFrame(new EventMessage(Name, request.Event, seq, now, request.Data, request.From, traits.Key, traits.Append));
         var sessionEvent = new SessionEvent(Name, request.Event, seq, now, request.Data, frame, request.Id, request.Final, timestamp, request.From, traits);
+        sessionEvent.ChargeTo(budget);
         cost += HistoryBudget.Cost(sessionEvent);
         if (_history.Add(sessionEvent) is { } evicted)
         {
@@ -350,7 +351,7 @@ internal sealed class MemoryLogSession(string name, SessionSettings settings, Se
     {
         long cost = HistoryBudget.Cost(e);
         _retained -= cost;
-        budget.Release(cost);
+        budget.Release(cost + e.TakeDerivedBytes());
     }
 
     /// <summary>
@@ -389,7 +390,19 @@ internal sealed class MemoryLogSession(string name, SessionSettings settings, Se
     /// <summary>The session is gone: everything it held, its keyed state included, goes back to the budget.</summary>
     private void ReleaseAll()
     {
-        budget.Release(_retained);
+        // The forms built for some clients were charged apart, as they were built: each event held gives its back.
+        long derived = 0;
+        foreach (SessionEvent e in _history.Events)
+        {
+            derived += e.TakeDerivedBytes();
+        }
+
+        foreach (SessionEvent e in _state.Values)
+        {
+            derived += e.TakeDerivedBytes();
+        }
+
+        budget.Release(_retained + derived);
         _retained = 0;
     }
 }

@@ -11,10 +11,15 @@ namespace Gateway.Sessions;
 /// </summary>
 internal sealed class SessionEvent(string session, string name, long seq, DateTimeOffset timestamp, ReadOnlyMemory<byte> data, byte[] frame, JsonScalar? id, bool final, long publishedAt = 0, EventOrigin? from = null, EventTraits traits = default)
 {
+    // Marks the derived bytes as given back with the event: later forms are no longer charged.
+    private const long Released = long.MinValue;
+
     private byte[]? _deflatedFrame;
     private Lock? _deflateGate;
     private ServerSentEventFrame? _serverSentEvent;
     private ServerSentEventFrame? _namedServerSentEvent;
+    private Log.HistoryBudget? _budget;
+    private long _derivedBytes;
 
     public string Session { get; } = session;
 
@@ -60,6 +65,10 @@ internal sealed class SessionEvent(string session, string name, long seq, DateTi
                 built = PerMessageDeflate.TryCreateTextFrame(Json.Span) ?? Frame;
                 compressed = !ReferenceEquals(built, Frame);
                 Volatile.Write(ref _deflatedFrame, built);
+                if (compressed)
+                {
+                    Charge(built.Length);
+                }
             }
 
             return built;
@@ -84,6 +93,11 @@ internal sealed class SessionEvent(string session, string name, long seq, DateTi
     /// <summary>Its key (spec section 19), or null.</summary>
     public string? Key => Traits.Key;
 
+    /// <summary>The lines of its Server-Sent Event before the JSON: <c>id</c>, <c>event</c> when <paramref name="named"/>, and <c>data: </c>.</summary>
+    public string ServerSentEventHead(string epoch, bool named) => named
+        ? string.Create(CultureInfo.InvariantCulture, $"id: {epoch}:{Seq}\nevent: {Name}\ndata: ")
+        : string.Create(CultureInfo.InvariantCulture, $"id: {epoch}:{Seq}\ndata: ");
+
     /// <summary>
     /// The event as one Server-Sent Event: <c>id: epoch:seq</c> and <c>data</c> lines, with an
     /// <c>event: name</c> line between them when <paramref name="named"/> (spec section 5: a stream
@@ -91,30 +105,70 @@ internal sealed class SessionEvent(string session, string name, long seq, DateTi
     /// built by the first stream that needs it and shared by every other. <paramref name="epoch"/>
     /// is the life of the session the stream joined: the same for every stream of the event's life.
     /// </summary>
-    /// <summary>The lines of its Server-Sent Event before the JSON: <c>id</c>, <c>event</c> when <paramref name="named"/>, and <c>data: </c>.</summary>
-    public string ServerSentEventHead(string epoch, bool named) => named
-        ? string.Create(CultureInfo.InvariantCulture, $"id: {epoch}:{Seq}\nevent: {Name}\ndata: ")
-        : string.Create(CultureInfo.InvariantCulture, $"id: {epoch}:{Seq}\ndata: ");
-
     public byte[] ServerSentEvent(string epoch, bool named)
     {
         ref ServerSentEventFrame? cache = ref named ? ref _namedServerSentEvent : ref _serverSentEvent;
-        ServerSentEventFrame? built = Volatile.Read(ref cache);
-        if (built is null || !string.Equals(built.Epoch, epoch, StringComparison.Ordinal))
+        ServerSentEventFrame? kept = Volatile.Read(ref cache);
+        if (kept is not null && string.Equals(kept.Epoch, epoch, StringComparison.Ordinal))
         {
-            // Two streams may both build it; they build the same bytes, and one copy wins.
-            string head = ServerSentEventHead(epoch, named);
-            ReadOnlySpan<byte> json = Json.Span;
-            byte[] bytes = new byte[head.Length + json.Length + 2];
-            int written = Encoding.ASCII.GetBytes(head, bytes);
-            json.CopyTo(bytes.AsSpan(written));
-            bytes[^2] = (byte)'\n';
-            bytes[^1] = (byte)'\n';
-            built = new ServerSentEventFrame(epoch, bytes);
-            Volatile.Write(ref cache, built);
+            return kept.Bytes;
         }
 
-        return built.Bytes;
+        string head = ServerSentEventHead(epoch, named);
+        ReadOnlySpan<byte> json = Json.Span;
+        byte[] bytes = new byte[head.Length + json.Length + 2];
+        int written = Encoding.ASCII.GetBytes(head, bytes);
+        json.CopyTo(bytes.AsSpan(written));
+        bytes[^2] = (byte)'\n';
+        bytes[^1] = (byte)'\n';
+
+        // Two streams may both build it; they build the same bytes, and the one kept is charged.
+        var built = new ServerSentEventFrame(epoch, bytes);
+        if (ReferenceEquals(Interlocked.CompareExchange(ref cache, built, kept), kept))
+        {
+            Charge(bytes.Length - (kept?.Bytes.Length ?? 0));
+        }
+
+        return bytes;
+    }
+
+    /// <summary>
+    /// From now on, the forms this event keeps for some clients (compressed, Server-Sent Event)
+    /// are charged to <paramref name="budget"/> as they are built, until <see cref="TakeDerivedBytes"/>
+    /// (the memory log, when its history takes the event; a Redis node keeps no budget).
+    /// </summary>
+    internal void ChargeTo(Log.HistoryBudget budget) => _budget = budget;
+
+    /// <summary>
+    /// The bytes of the forms charged so far, for the holder that lets the event go to give back
+    /// with it; forms built after this are not charged (the event is on its way out).
+    /// </summary>
+    internal long TakeDerivedBytes()
+    {
+        long taken = Interlocked.Exchange(ref _derivedBytes, Released);
+        return taken == Released ? 0 : taken;
+    }
+
+    /// <summary>Charges a form just kept, unless the event was let go already.</summary>
+    private void Charge(long bytes)
+    {
+        if (_budget is not { } budget)
+        {
+            return;
+        }
+
+        long current = Volatile.Read(ref _derivedBytes);
+        while (current != Released)
+        {
+            long seen = Interlocked.CompareExchange(ref _derivedBytes, current + bytes, current);
+            if (seen == current)
+            {
+                budget.Charge(bytes);
+                return;
+            }
+
+            current = seen;
+        }
     }
 
     public StateEntry ToStateEntry() => new(Name, Seq, Timestamp, Data, From);
