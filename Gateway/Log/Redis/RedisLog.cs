@@ -436,10 +436,17 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
     /// <summary>
     /// Names a session a script has just created in the set of sessions (again: a sweep may have
     /// taken its reserved place away between the reservation and the creation). In a cluster
-    /// whose set's shard is unreachable, the name waits for a later visit.
+    /// whose set's shard is unreachable, the name waits for a later visit; one whose reservation
+    /// found it unreachable a moment ago is left to that visit, rather than waiting on the shard a
+    /// second time.
     /// </summary>
     private async Task NameAsync(string session)
     {
+        if (_unnamed.ContainsKey(session))
+        {
+            return;
+        }
+
         try
         {
             await _link.CallAsync(database => database.SetAddAsync(_keys.Sessions, session));
