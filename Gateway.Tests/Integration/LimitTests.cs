@@ -197,7 +197,13 @@ public sealed class LimitTests
     [Test]
     public async Task Forms_kept_for_compressing_and_streaming_clients_are_charged_to_the_budget_and_given_back()
     {
-        await using GatewayServer server = await GatewayServer.StartAsync(new Dictionary<string, string?> { ["Gateway:History:MaxEvents"] = "1" });
+        // A clock that stands still at a fixed date: every event's ts has the same text, so the
+        // frames differ only in their seq, and their compressed forms are the same bytes every run
+        // (under a real clock, the ts digits change how well a frame compresses, by a byte or so).
+        var clock = new ManualTimeProvider();
+        await using GatewayServer server = await GatewayServer.StartAsync(
+            new Dictionary<string, string?> { ["Gateway:History:MaxEvents"] = "1" },
+            s => s.AddSingleton<TimeProvider>(clock));
         MemoryLog sessions = server.Get<MemoryLog>();
         string body = $$"""{"event":"doc","data":{{JsonSerializer.Serialize(new string('z', 8 * 1024))}}}""";
 
