@@ -46,14 +46,30 @@ gatewaySetting.Validators.Add(result =>
         }
     }
 });
-var run = new Command("run", "Run the load scenarios against the gateway and its peers, side by side.") { quick, servers, scenarios, steadyRate, slowClients, slowStalled, slowProgress, fanOutPayload, fanOutDeflate, gatewaySetting, output };
+var gatewayEnvironment = new Option<string[]>("--gateway-env")
+{
+    Description = "An environment variable for every gateway process the bench starts, and for nothing else (not the generators), such as DOTNET_GCgen0size=0x400000; repeat it for more. Peers do not get it.",
+    AllowMultipleArgumentsPerToken = false,
+};
+gatewayEnvironment.Validators.Add(result =>
+{
+    foreach (string variable in result.GetValueOrDefault<string[]>() ?? [])
+    {
+        if (variable.IndexOf('=', StringComparison.Ordinal) <= 0)
+        {
+            result.AddError($"--gateway-env takes NAME=VALUE, such as DOTNET_GCgen0size=0x400000; got '{variable}'");
+        }
+    }
+});
+var run = new Command("run", "Run the load scenarios against the gateway and its peers, side by side.") { quick, servers, scenarios, steadyRate, slowClients, slowStalled, slowProgress, fanOutPayload, fanOutDeflate, gatewaySetting, gatewayEnvironment, output };
 run.SetAction((result, _) => BenchRunner.RunAsync(
     Split(result.GetValue(servers)!), Split(result.GetValue(scenarios)!), result.GetValue(quick), result.GetValue(steadyRate),
     (result.GetValue(slowClients), result.GetValue(slowStalled)), result.GetValue(output)!,
     "dotnet run --project Gateway.Bench -c Release -- " + string.Join(' ', args),
     result.GetValue(slowProgress) switch { "conflate" => SlowStream.Progress, "plain" => SlowStream.ProgressPlain, _ => SlowStream.Bench },
     (result.GetValue(fanOutPayload), result.GetValue(fanOutDeflate)),
-    (result.GetValue(gatewaySetting) ?? []).Select(s => s.Split('=', 2)).ToDictionary(s => s[0], s => s[1], StringComparer.OrdinalIgnoreCase)));
+    (result.GetValue(gatewaySetting) ?? []).Select(s => s.Split('=', 2)).ToDictionary(s => s[0], s => s[1], StringComparer.OrdinalIgnoreCase),
+    (result.GetValue(gatewayEnvironment) ?? []).Select(s => s.Split('=', 2)).ToDictionary(s => s[0], s => s[1], StringComparer.Ordinal)));
 
 var worker = new Command("worker", "A generator process, driven by the coordinator over stdin (internal).") { Hidden = true };
 worker.SetAction((_, _) => Worker.RunAsync());

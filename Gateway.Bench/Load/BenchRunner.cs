@@ -35,8 +35,9 @@ internal static class BenchRunner
     /// <param name="slowStream">What S5 publishes: <c>bench</c> events, or progress (<c>--s5-progress</c>).</param>
     /// <param name="fanOut">S2's event data in bytes and whether its clients offer permessage-deflate (<c>--s2-payload</c>, <c>--s2-deflate</c>).</param>
     /// <param name="gatewaySettings">Configuration keys for every gateway process, on top of the bench's own (<c>--gateway-setting</c>).</param>
+    /// <param name="gatewayEnvironment">Environment variables for every gateway process and no other (<c>--gateway-env</c>).</param>
     public static async Task<int> RunAsync(string[] servers, string[] scenarios, bool quick, double steadyRate, (int Clients, int Stalled) slow, string outputDirectory, string command, SlowStream slowStream = SlowStream.Bench,
-        (int PayloadBytes, bool Deflate) fanOut = default, IReadOnlyDictionary<string, string>? gatewaySettings = null)
+        (int PayloadBytes, bool Deflate) fanOut = default, IReadOnlyDictionary<string, string>? gatewaySettings = null, IReadOnlyDictionary<string, string>? gatewayEnvironment = null)
     {
         var placement = new Placement(ServerCpus: "0", GeneratorCpus: "1");
         PinSelf(placement.GeneratorCpus);
@@ -58,7 +59,7 @@ internal static class BenchRunner
 
         var progress = new Progress();
         var results = new SuiteResults { Machine = Machine(), Command = command, Started = DateTimeOffset.UtcNow, Quick = quick, SteadyRate = steadyRate > 0 ? steadyRate : null };
-        var catalog = new ServerCatalog();
+        var catalog = new ServerCatalog { GatewayEnvironment = gatewayEnvironment ?? new Dictionary<string, string>() };
         var overall = Stopwatch.StartNew();
 
         foreach (string name in servers)

@@ -128,6 +128,11 @@ internal sealed class RunningServer : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        foreach ((string name, string value) in launch.Environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[name] = value;
+        }
+
         var output = new OutputTail(KeptOutputLines);
         var process = new Process { StartInfo = start };
         process.OutputDataReceived += (_, e) => output.Add(e.Data);
@@ -302,9 +307,10 @@ internal sealed class RunningServer : IAsyncDisposable
     /// <param name="Stats">Where the heap and the connections are read.</param>
     /// <param name="IsSignalR">The SignalR peer.</param>
     /// <param name="StopTimeout">How long the server has to exit after SIGTERM.</param>
+    /// <param name="Environment">Variables set for this process on top of the bench's own environment; none when null.</param>
     internal sealed record Launch(
         string Name, string Program, IReadOnlyList<string> Arguments, string WorkingDirectory, Uri BaseUri,
-        ReadyCheck Ready, StatsSource Stats, bool IsSignalR, TimeSpan StopTimeout);
+        ReadyCheck Ready, StatsSource Stats, bool IsSignalR, TimeSpan StopTimeout, IReadOnlyDictionary<string, string>? Environment = null);
 
     /// <summary>
     /// One attempt at telling whether a started process takes work, and what it waits for, for

@@ -67,6 +67,9 @@ internal sealed class ServerCatalog
         _log = log;
     }
 
+    /// <summary>Environment variables given to every gateway process started, on top of the bench's own environment; peers get none of them.</summary>
+    public IReadOnlyDictionary<string, string> GatewayEnvironment { get; init; } = new Dictionary<string, string>();
+
     /// <summary>The folder holding gateway.sln.</summary>
     public string RepositoryRoot { get; }
 
@@ -337,7 +340,8 @@ internal sealed class ServerCatalog
             server.Name == "signalr",
 
             // The gateway drains for up to Gateway:Shutdown:DrainTimeout (10 s) plus a close timeout (5 s).
-            isGateway ? TimeSpan.FromSeconds(30) : TimeSpan.FromSeconds(10)));
+            isGateway ? TimeSpan.FromSeconds(30) : TimeSpan.FromSeconds(10),
+            isGateway ? GatewayEnvironment : null));
     }
 
     /// <summary>Configuration keys (case-insensitive, as .NET's configuration reads them): <paramref name="over"/> wins.</summary>
