@@ -31,11 +31,29 @@ public static class ServerFrames
     private const int RetainedBufferBytes = 64 * 1024;
 
     /// <summary>Serializes <paramref name="message"/> into a complete WebSocket text frame.</summary>
-    public static byte[] CreateTextFrame<T>(in T message) where T : IServerMessage
+    public static byte[] CreateTextFrame<T>(in T message) where T : IServerMessage => ToTextFrame(Serialize(message), out _);
+
+    /// <summary>
+    /// Serializes an event into a complete WebSocket text frame, and gives where in the frame its
+    /// data lies (<see cref="EventMessage.Data"/>, verbatim): a history that keeps the frame keeps
+    /// the data as that slice of it, not as a second copy.
+    /// </summary>
+    public static byte[] CreateEventFrame(in EventMessage message, out Range data)
     {
-        ReadOnlySpan<byte> json = Serialize(message);
+        Utf8JsonWriter writer = StartSerializing();
+        message.WriteTo(writer, out long dataAt);
+        writer.Flush();
+        byte[] frame = ToTextFrame(t_buffer!.WrittenSpan, out int header);
+        int start = header + (int)dataAt;
+        data = start..(start + message.Data.Length);
+        return frame;
+    }
+
+    /// <summary>A text frame of <paramref name="json"/> (this thread's buffer, released after), and its header's length.</summary>
+    private static byte[] ToTextFrame(ReadOnlySpan<byte> json, out int header)
+    {
         byte[] frame = new byte[WebSocketFrameWriter.GetHeaderLength(json.Length) + json.Length];
-        int header = WebSocketFrameWriter.WriteHeader(frame, WebSocketOpcode.Text, json.Length);
+        header = WebSocketFrameWriter.WriteHeader(frame, WebSocketOpcode.Text, json.Length);
         json.CopyTo(frame.AsSpan(header));
         ReleaseLargeBuffer();
         return frame;
@@ -68,12 +86,19 @@ public static class ServerFrames
     /// <summary>Serializes into this thread's buffer; the span is valid until the next call on this thread.</summary>
     private static ReadOnlySpan<byte> Serialize<T>(in T message) where T : IServerMessage
     {
+        Utf8JsonWriter writer = StartSerializing();
+        message.WriteTo(writer);
+        writer.Flush();
+        return t_buffer!.WrittenSpan;
+    }
+
+    /// <summary>This thread's writer, emptied, over this thread's buffer.</summary>
+    private static Utf8JsonWriter StartSerializing()
+    {
         ArrayBufferWriter<byte> buffer = t_buffer ??= new ArrayBufferWriter<byte>(1024);
         buffer.ResetWrittenCount();
         Utf8JsonWriter writer = t_writer ??= new Utf8JsonWriter(buffer, WriterOptions);
         writer.Reset(buffer);
-        message.WriteTo(writer);
-        writer.Flush();
-        return buffer.WrittenSpan;
+        return writer;
     }
 }

@@ -139,7 +139,14 @@ public readonly record struct WelcomeMessage(string Session, string Connection, 
 public readonly record struct EventMessage(string Session, string Event, long Seq, DateTimeOffset Timestamp, ReadOnlyMemory<byte> Data, EventOrigin? From = null, string? Key = null, bool Append = false, int Conflated = 0) : IServerMessage
 {
     /// <inheritdoc />
-    public void WriteTo(Utf8JsonWriter writer)
+    public void WriteTo(Utf8JsonWriter writer) => WriteTo(writer, out _);
+
+    /// <summary>
+    /// Writes the event, and where in what <paramref name="writer"/> wrote its data begins: the
+    /// data goes out verbatim, so those bytes are <see cref="Data"/> and a holder of the frame
+    /// needs no second copy of it.
+    /// </summary>
+    public void WriteTo(Utf8JsonWriter writer, out long dataAt)
     {
         writer.WriteStartObject();
         writer.WriteString(ProtocolText.Type, ProtocolText.TypeEvent);
@@ -148,6 +155,7 @@ public readonly record struct EventMessage(string Session, string Event, long Se
         writer.WriteNumber(ProtocolText.Seq, Seq);
         Timestamps.Write(writer, ProtocolText.Ts, Timestamp);
         writer.WritePropertyName(ProtocolText.Data);
+        dataAt = writer.BytesCommitted + writer.BytesPending;
         writer.WriteRawValue(Data.Span, skipInputValidation: true);
         if (Key is not null)
         {

@@ -158,7 +158,8 @@ public sealed class LimitTests
         MemoryLog sessions = server.Get<MemoryLog>();
         string data = JsonSerializer.Serialize(new string('m', 100 * 1024));
 
-        // Each session holds at most 20 events of about 200 KB: the budget (4 MiB) is reached by the second session.
+        // Each session holds at most 20 events of about 100 KB (the frame, which holds the data):
+        // the budget (4 MiB) is reached by the third session.
         int accepted = 0;
         HttpStatusCode status = HttpStatusCode.Accepted;
         for (int i = 0; i < 200 && status == HttpStatusCode.Accepted; i++)
@@ -192,6 +193,30 @@ public sealed class LimitTests
         }
 
         Assert.That(sessions.HistoryBytes, Is.Zero, "events held only by the state were accounted for too");
+    }
+
+    [Test]
+    public async Task An_events_data_is_held_once_inside_its_frame_and_read_back_whole()
+    {
+        await using GatewayServer server = await GatewayServer.StartAsync();
+        MemoryLog sessions = server.Get<MemoryLog>();
+        string data = JsonSerializer.Serialize(new string('d', 64 * 1024) + "\"é€", new JsonSerializerOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+        Assert.That(await PostAsync(server, "once", $$"""{"event":"e","data":{{data}}}"""), Is.EqualTo(HttpStatusCode.Accepted));
+
+        // The frame carries the data verbatim: history keeps that and no second copy beside it.
+        int dataBytes = Encoding.UTF8.GetByteCount(data);
+        Assert.That(sessions.HistoryBytes, Is.InRange(dataBytes, dataBytes + 1024));
+
+        // What is read back out of the frame is the data, in a replay and in the session's state.
+        (TestClient client, _) = await TestClient.JoinAsync(server.WebSocketUri("once", "since=0"));
+        await using (client)
+        {
+            JsonElement replayed = await client.ReceiveAsync("event");
+            Assert.That(replayed.GetProperty("data").GetRawText(), Is.EqualTo(data));
+        }
+
+        using JsonDocument status = JsonDocument.Parse(await server.Http.GetStringAsync("/api/sessions/once"));
+        Assert.That(status.RootElement.GetProperty("state").GetProperty("e").GetProperty("data").GetRawText(), Is.EqualTo(data));
     }
 
     [Test]

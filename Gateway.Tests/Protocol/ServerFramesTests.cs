@@ -177,6 +177,33 @@ public sealed class ServerFramesTests
         });
     }
 
+    private static IEnumerable<TestCaseData> Events()
+    {
+        TestCaseData Event(string name, EventMessage message) => new TestCaseData(message).SetArgDisplayNames(name);
+        yield return Event("object with escaped quotes", new EventMessage("build-42", "build_progress", 7, Ts, PctData));
+        yield return Event("null", new EventMessage("s", "e", 1, Ts, PublishRequest.NullData));
+        yield return Event("a number, one byte", new EventMessage("s", "e", 1, Ts, "1"u8.ToArray()));
+        yield return Event("a string of non-ASCII text", new EventMessage("s", "é", 1, Ts, Utf8("\"héllo € \\u0041\"")));
+        yield return Event("names that hold the key's own text", new EventMessage("\"data\":", "data\":{", 9, Ts, "[\"data\"]"u8.ToArray()));
+        yield return Event("a slice of a larger buffer", new EventMessage("s", "e", 1, Ts, Utf8("xx[1,2,3]yy").AsMemory(2, 7)));
+        yield return Event("with from, key and append", new EventMessage("room", "chat.message", 4, Ts, "\"hi\""u8.ToArray(), new EventOrigin("c7f3", "alice"), "m1", Append: true));
+        yield return Event("over 125 bytes of frame payload: a two-byte length", new EventMessage("s", "e", 1, Ts, Utf8($"\"{new string('a', 60)}\"")));
+        yield return Event("over 64 KiB: an eight-byte length", new EventMessage("s", "e", 1, Ts, Utf8($"\"{new string('b', 70_000)}\"")));
+    }
+
+    [TestCaseSource(nameof(Events))]
+    public void An_event_frame_is_the_text_frame_and_says_where_its_data_lies(EventMessage message)
+    {
+        byte[] frame = ServerFrames.CreateEventFrame(message, out Range data);
+        byte[] plain = ServerFrames.CreateTextFrame(message);
+        Assert.Multiple(() =>
+        {
+            Assert.That(Hex(frame), Is.EqualTo(Hex(plain)));
+            Assert.That(Hex(frame.AsSpan(data)), Is.EqualTo(Hex(message.Data.Span)));
+            Assert.That(data.End.GetOffset(frame.Length) - data.Start.GetOffset(frame.Length), Is.EqualTo(message.Data.Length));
+        });
+    }
+
     [Test]
     public void Frames_do_not_share_memory()
     {

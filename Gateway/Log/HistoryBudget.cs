@@ -23,9 +23,12 @@ internal sealed class HistoryBudget(IOptions<HistoryOptions> options)
 
     public long Used => Interlocked.Read(ref _used);
 
-    /// <summary>What an event costs: its frame, its data, its name and id, and the bookkeeping.</summary>
+    /// <summary>
+    /// What an event costs: its frame, its data unless that is a slice of the frame, its name and
+    /// id (a name shared with the events before it is still counted: an upper estimate), and the bookkeeping.
+    /// </summary>
     public static long Cost(SessionEvent e) =>
-        e.Frame.Length + e.Data.Length + (2L * e.Name.Length) + (2L * (e.Id?.Text.Length ?? 0)) + OriginCost(e.From) + Overhead;
+        e.Frame.Length + (e.DataInFrame ? 0 : e.Data.Length) + (2L * e.Name.Length) + (2L * (e.Id?.Text.Length ?? 0)) + OriginCost(e.From) + Overhead;
 
     /// <summary>
     /// An upper estimate of what an event will cost before it exists: the frame repeats the data and

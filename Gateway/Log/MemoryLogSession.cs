@@ -24,6 +24,7 @@ internal sealed class MemoryLogSession(string name, SessionSettings settings, Se
     private readonly Dictionary<JsonScalar, long> _ids = [];
 
     private long _seq;
+    private string? _lastEventName;
 
     // Clients counted in by joins on this node, less those that left.
     private int _clients;
@@ -293,8 +294,14 @@ internal sealed class MemoryLogSession(string name, SessionSettings settings, Se
     {
         long seq = ++_seq;
         EventTraits traits = request.Traits;
-        byte[] frame = ServerFrames.CreateTextFrame(new EventMessage(Name, request.Event, seq, now, request.Data, request.From, traits.Key, traits.Append));
-        var sessionEvent = new SessionEvent(Name, request.Event, seq, now, request.Data, frame, request.Id, request.Final, timestamp, request.From, traits);
+        byte[] frame = ServerFrames.CreateEventFrame(new EventMessage(Name, request.Event, seq, now, request.Data, request.From, traits.Key, traits.Append), out Range data);
+
+        // What history keeps is what survives the young generation, and a collection's pause grows
+        // with it (docs/benchmarks.md, S3): the data is kept as the frame's slice rather than a
+        // second copy, and a run of events of one name shares the first one's string.
+        string name = string.Equals(_lastEventName, request.Event, StringComparison.Ordinal) ? _lastEventName! : request.Event;
+        _lastEventName = name;
+        var sessionEvent = new SessionEvent(Name, name, seq, now, frame.AsMemory(data), frame, request.Id, request.Final, timestamp, request.From, traits);
         sessionEvent.ChargeTo(budget);
         cost += HistoryBudget.Cost(sessionEvent);
         if (_history.Add(sessionEvent) is { } evicted)

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Text;
 using Gateway.Protocol.Framing;
 using Gateway.Protocol.Messages;
@@ -30,8 +31,11 @@ internal sealed class SessionEvent(string session, string name, long seq, DateTi
     /// <summary>When the gateway accepted it, to the millisecond (as sent in <c>ts</c>).</summary>
     public DateTimeOffset Timestamp { get; } = timestamp;
 
-    /// <summary>The data as published, compact JSON.</summary>
+    /// <summary>The data as published, compact JSON; in the memory log, a slice of <see cref="Frame"/>.</summary>
     public ReadOnlyMemory<byte> Data { get; } = data;
+
+    /// <summary>True when <see cref="Data"/> is a slice of <see cref="Frame"/>, not bytes of its own.</summary>
+    public bool DataInFrame => MemoryMarshal.TryGetArray(Data, out ArraySegment<byte> held) && ReferenceEquals(held.Array, Frame);
 
     /// <summary>The complete <c>event</c> text frame, serialized once.</summary>
     public byte[] Frame { get; } = frame;
