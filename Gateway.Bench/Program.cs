@@ -31,36 +31,10 @@ var slowProgress = new Option<string?>("--s5-progress")
 slowProgress.AcceptOnlyFromAmong("conflate", "plain");
 var fanOutPayload = new Option<int>("--s2-payload") { Description = "S2's event data in bytes (default 128); past 128, progress-like JSON rows that compress as real events do.", DefaultValueFactory = _ => 128 };
 var fanOutDeflate = new Option<bool>("--s2-deflate") { Description = "S2's clients offer permessage-deflate (with client_no_context_takeover), as browsers offer it, and inflate what comes compressed." };
-var gatewaySetting = new Option<string[]>("--gateway-setting")
-{
-    Description = "A configuration key and value for every gateway process the bench starts (every node of gateway-redis and gateway-cluster too), such as Gateway:Backplane:Channels=slot; repeat it for more. Peers ignore it.",
-    AllowMultipleArgumentsPerToken = false,
-};
-gatewaySetting.Validators.Add(result =>
-{
-    foreach (string setting in result.GetValueOrDefault<string[]>() ?? [])
-    {
-        if (setting.IndexOf('=', StringComparison.Ordinal) <= 0)
-        {
-            result.AddError($"--gateway-setting takes KEY=VALUE, such as Gateway:Backplane:Channels=slot; got '{setting}'");
-        }
-    }
-});
-var gatewayEnvironment = new Option<string[]>("--gateway-env")
-{
-    Description = "An environment variable for every gateway process the bench starts, and for nothing else (not the generators), such as DOTNET_GCgen0size=0x400000; repeat it for more. Peers do not get it.",
-    AllowMultipleArgumentsPerToken = false,
-};
-gatewayEnvironment.Validators.Add(result =>
-{
-    foreach (string variable in result.GetValueOrDefault<string[]>() ?? [])
-    {
-        if (variable.IndexOf('=', StringComparison.Ordinal) <= 0)
-        {
-            result.AddError($"--gateway-env takes NAME=VALUE, such as DOTNET_GCgen0size=0x400000; got '{variable}'");
-        }
-    }
-});
+var gatewaySetting = PairsOption("--gateway-setting", "KEY=VALUE", "Gateway:Backplane:Channels=slot",
+    "A configuration key and value for every gateway process the bench starts (every node of gateway-redis and gateway-cluster too), such as Gateway:Backplane:Channels=slot; repeat it for more. Peers ignore it.");
+var gatewayEnvironment = PairsOption("--gateway-env", "NAME=VALUE", "DOTNET_GCgen0size=0x400000",
+    "An environment variable for every gateway process the bench starts, and for nothing else (not the generators), such as DOTNET_GCgen0size=0x400000; repeat it for more. Peers do not get it.");
 var run = new Command("run", "Run the load scenarios against the gateway and its peers, side by side.") { quick, servers, scenarios, steadyRate, slowClients, slowStalled, slowProgress, fanOutPayload, fanOutDeflate, gatewaySetting, gatewayEnvironment, output };
 run.SetAction((result, _) => BenchRunner.RunAsync(
     Split(result.GetValue(servers)!), Split(result.GetValue(scenarios)!), result.GetValue(quick), result.GetValue(steadyRate),
@@ -161,4 +135,21 @@ var root = new RootCommand("Gateway.Bench: measurements of the gateway beside th
 return await root.Parse(args).InvokeAsync();
 
 // "--servers a,b" and "--servers a b" both work.
+// An option of NAME=VALUE pairs, one per use of the option, each refused without its '='.
+static Option<string[]> PairsOption(string name, string shape, string example, string description)
+{
+    var option = new Option<string[]>(name) { Description = description, AllowMultipleArgumentsPerToken = false };
+    option.Validators.Add(result =>
+    {
+        foreach (string pair in result.GetValueOrDefault<string[]>() ?? [])
+        {
+            if (pair.IndexOf('=', StringComparison.Ordinal) <= 0)
+            {
+                result.AddError($"{name} takes {shape}, such as {example}; got '{pair}'");
+            }
+        }
+    });
+    return option;
+}
+
 static string[] Split(string[] values) => values.SelectMany(v => v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray();
