@@ -36,8 +36,9 @@ internal sealed class BenchClient
     private BenchClient(Socket socket, LatencyHistogram latency, bool signalR, byte[] marker, bool deflate)
     {
         // With permessage-deflate agreed, the reader inflates the server's compressed frames, as a
-        // browser does; client_no_context_takeover is offered, so no window outlives a message.
-        _reader = new WebSocketMessageReader(16 * 1024 * 1024, expectMasked: false, deflate ? new MessageInflater(contextTakeover: false) : null);
+        // browser does; the gateway compresses each message on its own (server_no_context_takeover),
+        // so no window outlives a message.
+        _reader = new WebSocketMessageReader(16 * 1024 * 1024, expectMasked: false, deflate ? new MessageInflater() : null);
         _socket = socket;
         _latency = latency;
         _signalR = signalR;

@@ -43,7 +43,7 @@ public class CompressionBenchmarks
         _ = _shared.DeflatedFrame(out _);
         ReadOnlySpan<byte> payload = WebSocketFrameWriter.GetPayload(_frame).Span;
         _compressed = PerMessageDeflate.Compress(payload);
-        _inflater = new MessageInflater(contextTakeover: false);
+        _inflater = new MessageInflater();
         Console.WriteLine($"// {EventBytes} B of data: frame payload {payload.Length} B, compressed {_compressed.Length} B ({100.0 * _compressed.Length / payload.Length:0.0}%)");
     }
 

@@ -18,23 +18,19 @@ public enum InflateStatus
 
 /// <summary>
 /// Inflates one connection's compressed messages (RFC 7692 section 7.2.2): the payload with
-/// 00 00 ff ff appended, as raw DEFLATE. With context takeover the client may point back into
-/// its earlier messages, so one inflater lives as long as the connection (made at its first
-/// compressed message: a connection that sends none holds none); without, each message gets a
-/// fresh one, dropped after it. An inflater is never shared between connections: a message that
-/// pointed back anyway would then read another client's text.
+/// 00 00 ff ff appended, as raw DEFLATE. The gateway always agrees
+/// <c>client_no_context_takeover</c> (<see cref="PerMessageDeflateAgreement"/>), so each message
+/// gets a fresh inflater, dropped after it: nothing is held between messages, a message never
+/// reads an earlier one's text, and one that ends in a final block (section 7.2.3.3) leaves the
+/// next one whole.
 /// </summary>
 /// <remarks>Not thread-safe: the receive loop is its one user.</remarks>
-/// <param name="contextTakeover">True unless <c>client_no_context_takeover</c> was agreed.</param>
-public sealed class MessageInflater(bool contextTakeover) : IDisposable
+public sealed class MessageInflater : IDisposable
 {
     private static readonly byte[] FlushMarker = [0x00, 0x00, 0xFF, 0xFF];
 
     private readonly FeedStream _input = new();
     private DeflateStream? _inflater;
-
-    /// <summary>True when the client's messages may refer to its earlier ones.</summary>
-    public bool ContextTakeover { get; } = contextTakeover;
 
     /// <summary>
     /// Inflates <paramref name="compressed"/> into a buffer rented from the shared pool, which the
@@ -48,7 +44,7 @@ public sealed class MessageInflater(bool contextTakeover) : IDisposable
         output = null;
         length = 0;
         _input.Feed(compressed, FlushMarker);
-        DeflateStream inflater = _inflater ??= new DeflateStream(_input, CompressionMode.Decompress, leaveOpen: true);
+        DeflateStream inflater = _inflater = new DeflateStream(_input, CompressionMode.Decompress, leaveOpen: true);
         byte[] buffer = ArrayPool<byte>.Shared.Rent(Math.Min(Math.Max(256, compressed.Length * 4), maxBytes + 1));
         try
         {
@@ -101,13 +97,8 @@ public sealed class MessageInflater(bool contextTakeover) : IDisposable
             }
 
             _input.Feed(default, default);
-            if (!ContextTakeover || output is null)
-            {
-                // Without context takeover nothing is kept between messages; after a failure the
-                // window is in an unknown state and the connection is closing anyway.
-                _inflater?.Dispose();
-                _inflater = null;
-            }
+            _inflater?.Dispose();
+            _inflater = null;
         }
     }
 

@@ -3,14 +3,16 @@ using System.Text;
 namespace Gateway.Protocol.Framing;
 
 /// <summary>
-/// What the server agreed to for one connection's permessage-deflate (RFC 7692): the server
-/// compresses each message on its own (<c>server_no_context_takeover</c>, always), and inflates
-/// the client's messages with or without the previous messages' window.
+/// What the server agreed to for one connection's permessage-deflate (RFC 7692): each message is
+/// compressed on its own both ways. The server keeps no context between the messages it sends
+/// (<c>server_no_context_takeover</c>), and asks the same of the client
+/// (<c>client_no_context_takeover</c>, which section 7.1.1.2 lets a server answer whether or not
+/// the client offered it): no window is kept between a client's messages, and a client message
+/// that ends in a final block (section 7.2.3.3) spoils none after it.
 /// </summary>
-/// <param name="ClientNoContextTakeover">True when the client offered <c>client_no_context_takeover</c> and the answer includes it: each client message then inflates on its own.</param>
 /// <param name="ServerMaxWindowBits">The window the client asked the server to keep to (8 to 15; 15 when it did not ask), answered as <c>server_max_window_bits</c>.</param>
 /// <param name="WindowBitsOffered">True when the offer carried <c>server_max_window_bits</c>, which the answer must then repeat.</param>
-public readonly record struct PerMessageDeflateAgreement(bool ClientNoContextTakeover, int ServerMaxWindowBits, bool WindowBitsOffered)
+public readonly record struct PerMessageDeflateAgreement(int ServerMaxWindowBits, bool WindowBitsOffered)
 {
     /// <summary>
     /// The largest payload the server may send compressed. The server always compresses with a
@@ -25,12 +27,7 @@ public readonly record struct PerMessageDeflateAgreement(bool ClientNoContextTak
     {
         get
         {
-            var answer = new StringBuilder(PerMessageDeflateNegotiation.ExtensionName).Append("; server_no_context_takeover");
-            if (ClientNoContextTakeover)
-            {
-                answer.Append("; client_no_context_takeover");
-            }
-
+            var answer = new StringBuilder(PerMessageDeflateNegotiation.ExtensionName).Append("; server_no_context_takeover; client_no_context_takeover");
             if (WindowBitsOffered)
             {
                 answer.Append("; server_max_window_bits=").Append(ServerMaxWindowBits);
@@ -117,6 +114,7 @@ public static class PerMessageDeflateNegotiation
                     serverNoContext = true;
                     break;
                 case "client_no_context_takeover" when value is null && !clientNoContext:
+                    // Answered whether offered or not.
                     clientNoContext = true;
                     break;
                 case "server_max_window_bits" when value is not null && !serverBits && TryParseWindowBits(value, out serverWindow):
@@ -132,7 +130,7 @@ public static class PerMessageDeflateNegotiation
             }
         }
 
-        agreement = new PerMessageDeflateAgreement(clientNoContext, serverWindow, serverBits);
+        agreement = new PerMessageDeflateAgreement(serverWindow, serverBits);
         return true;
     }
 

@@ -48,7 +48,7 @@ public sealed class CompressionTests
         await using TestClient second = await ConnectDeflatingAsync(uri);
         await using RawWebSocket wire = await ConnectOfferingAsync(uri, "permessage-deflate; client_max_window_bits");
         await using RawWebSocket plain = await RawWebSocket.ConnectAsync(uri);
-        Assert.That(wire.ResponseHead, Does.Contain("Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n"));
+        Assert.That(wire.ResponseHead, Does.Contain("Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; client_no_context_takeover\r\n"));
         Assert.That(plain.ResponseHead, Does.Not.Contain("Sec-WebSocket-Extensions"));
         await first.ReceiveAsync("welcome");
         await second.ReceiveAsync("welcome");
@@ -106,7 +106,7 @@ public sealed class CompressionTests
         await using GatewayServer server = await GatewayServer.StartAsync();
         Uri uri = server.WebSocketUri("window");
         await using RawWebSocket wire = await ConnectOfferingAsync(uri, "permessage-deflate; server_max_window_bits=10");
-        Assert.That(wire.ResponseHead, Does.Contain("Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; server_max_window_bits=10\r\n"));
+        Assert.That(wire.ResponseHead, Does.Contain("Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=10\r\n"));
         await wire.ReceiveFrameAsync();
 
         // About 700 bytes: within a 1 KB window. About 3 KB: past it, so it is sent plain.
@@ -131,8 +131,8 @@ public sealed class CompressionTests
         await publisher.ReceiveAsync("welcome");
         await watcher.ReceiveAsync();
 
-        // Three messages in a row: the .NET client keeps its window between them (context
-        // takeover), so the later ones point back into the earlier ones.
+        // Three messages in a row. The .NET client offers context takeover; the gateway answers
+        // client_no_context_takeover, and the client compresses each message on its own.
         long received = 0;
         for (int n = 1; n <= 3; n++)
         {
@@ -147,6 +147,28 @@ public sealed class CompressionTests
         }
 
         Assert.That(metrics.Sum("gateway.network.io", "direction=receive"), Is.LessThan(received / 2), "the messages came compressed");
+    }
+
+    [Test]
+    public async Task Each_client_message_inflates_on_its_own_so_one_ending_in_a_final_block_spoils_none_after_it()
+    {
+        await using GatewayServer server = await GatewayServer.StartAsync();
+        await using RawWebSocket raw = await RawWebSocket.ConnectAsync(server.WebSocketUri("final"), "Sec-WebSocket-Extensions: permessage-deflate\r\n");
+
+        // Offered without client_no_context_takeover, answered with it (RFC 7692 section 7.1.1.2).
+        Assert.That(raw.ResponseHead, Does.Contain("Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; client_no_context_takeover\r\n"));
+        await raw.ReceiveAsync();
+        foreach (string id in new[] { "a", "b", "c" })
+        {
+            // Each message ends in a final block (BFINAL), which section 7.2.3.3 allows; kept as a
+            // window for the next message, that block left it nothing to inflate into.
+            byte[] frame = WebSocketFrameWriter.CreateMaskedFrame(WebSocketOpcode.Text, Gateway.Tests.Protocol.TestBuffers.DeflateToFinalBlock($$"""{"type":"ping","id":"{{id}}"}"""), 0x0102_0304u);
+            frame[0] |= PerMessageDeflate.Rsv1;
+            await raw.SendRawAsync(frame);
+            JsonElement pong = JsonDocument.Parse((await raw.ReceiveAsync())!.Value.Text).RootElement;
+            Assert.That(pong.GetProperty("type").GetString(), Is.EqualTo("pong"), pong.GetRawText());
+            Assert.That(pong.GetProperty("id").GetString(), Is.EqualTo(id));
+        }
     }
 
     [Test]

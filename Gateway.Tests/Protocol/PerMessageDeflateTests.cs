@@ -14,8 +14,8 @@ namespace Gateway.Tests.Protocol;
 [TestFixture]
 public sealed class PerMessageDeflateTests
 {
-    private const string Accepted = "permessage-deflate; server_no_context_takeover";
-    private const string AcceptedClientNoContext = "permessage-deflate; server_no_context_takeover; client_no_context_takeover";
+    // Both ways on its own, whatever the offer said of the client's context (RFC 7692 section 7.1.1.2).
+    private const string Accepted = "permessage-deflate; server_no_context_takeover; client_no_context_takeover";
 
     private static TestCaseData Offer(string header, string? answer) => new TestCaseData(header, answer).SetArgDisplayNames(header.Length == 0 ? "(empty)" : header.Replace("\t", "\\t", StringComparison.Ordinal));
 
@@ -24,8 +24,8 @@ public sealed class PerMessageDeflateTests
         // What clients send.
         yield return Offer("permessage-deflate", Accepted);
         yield return Offer("permessage-deflate; client_max_window_bits", Accepted);
-        yield return Offer("permessage-deflate; client_max_window_bits=15; client_no_context_takeover", AcceptedClientNoContext);
-        yield return Offer("permessage-deflate; server_no_context_takeover; client_no_context_takeover", AcceptedClientNoContext);
+        yield return Offer("permessage-deflate; client_max_window_bits=15; client_no_context_takeover", Accepted);
+        yield return Offer("permessage-deflate; server_no_context_takeover; client_no_context_takeover", Accepted);
         yield return Offer("permessage-deflate; client_max_window_bits=10", Accepted);
 
         // A window the client asks the server to keep to is answered with the same value.
@@ -35,14 +35,14 @@ public sealed class PerMessageDeflateTests
         yield return Offer("permessage-deflate; server_max_window_bits=\"12\"", Accepted + "; server_max_window_bits=12");
 
         // Whitespace and case.
-        yield return Offer("  PerMessage-Deflate\t;\tClient_No_Context_Takeover  ", AcceptedClientNoContext);
+        yield return Offer("  PerMessage-Deflate\t;\tClient_No_Context_Takeover  ", Accepted);
         yield return Offer("permessage-deflate ; server_max_window_bits = 9", Accepted + "; server_max_window_bits=9");
         yield return Offer(", ,permessage-deflate ,,", Accepted);
 
         // Several offers: the first the server can honour wins.
         yield return Offer("x-webkit-deflate-frame, permessage-deflate", Accepted);
         yield return Offer("permessage-deflate; server_max_window_bits=16, permessage-deflate", Accepted);
-        yield return Offer("permessage-deflate; mystery, permessage-deflate; client_no_context_takeover", AcceptedClientNoContext);
+        yield return Offer("permessage-deflate; mystery, permessage-deflate; client_no_context_takeover", Accepted);
         yield return Offer("permessage-deflate; server_no_context_takeover, permessage-deflate; client_no_context_takeover", Accepted);
 
         // Offers declined: values out of range or malformed, a parameter repeated, one unknown.
@@ -90,8 +90,7 @@ public sealed class PerMessageDeflateTests
     public void Offers_on_several_header_lines_are_one_list()
     {
         Assert.That(PerMessageDeflateNegotiation.TryNegotiate(["x-foo", null, "permessage-deflate; client_no_context_takeover"], out PerMessageDeflateAgreement agreement), Is.True);
-        Assert.That(agreement.ResponseHeader, Is.EqualTo(AcceptedClientNoContext));
-        Assert.That(agreement.ClientNoContextTakeover, Is.True);
+        Assert.That(agreement.ResponseHeader, Is.EqualTo(Accepted));
         Assert.That(PerMessageDeflateNegotiation.TryNegotiate([], out _), Is.False);
     }
 
@@ -168,36 +167,40 @@ public sealed class PerMessageDeflateTests
         return (first, second);
     }
 
-    private static TestCaseData Read(string name, byte[] stream, bool contextTakeover, params string[] expected) =>
-        new TestCaseData(stream, contextTakeover, expected).SetArgDisplayNames(name);
+    private static TestCaseData Read(string name, byte[] stream, params string[] expected) =>
+        new TestCaseData(stream, expected).SetArgDisplayNames(name);
 
     private static IEnumerable<TestCaseData> Reads()
     {
         byte[] hello = PerMessageDeflate.Compress(Utf8(Long));
-        yield return Read("a compressed message", CompressedText(Long), true, "text:" + Long);
-        yield return Read("a plain message on a compressing connection", Text("plain"), true, "text:plain");
-        yield return Read("compressed, plain, compressed", Stream(CompressedText(Long), Text("plain"), CompressedText("{\"a\":1}")), false, "text:" + Long, "text:plain", "text:{\"a\":1}");
-        yield return Read("an empty compressed message", CompressedText([0x00]), true, "text:");
+        yield return Read("a compressed message", CompressedText(Long), "text:" + Long);
+        yield return Read("a plain message on a compressing connection", Text("plain"), "text:plain");
+        yield return Read("compressed, plain, compressed", Stream(CompressedText(Long), Text("plain"), CompressedText("{\"a\":1}")), "text:" + Long, "text:plain", "text:{\"a\":1}");
+        yield return Read("an empty compressed message", CompressedText([0x00]), "text:");
         yield return Read("fragmented: RSV1 on the first frame only",
-            Stream(CompressedText(hello[..10], fin: false), Ping("p"), Continuation(hello[10..20], fin: false), Continuation(hello[20..])), true, "ping:p", "text:" + Long);
-        yield return Read("a compressed multi-byte UTF-8 message", CompressedText("δ ✓ 𝄞 " + Long), true, "text:δ ✓ 𝄞 " + Long);
+            Stream(CompressedText(hello[..10], fin: false), Ping("p"), Continuation(hello[10..20], fin: false), Continuation(hello[20..])), "ping:p", "text:" + Long);
+        yield return Read("a compressed multi-byte UTF-8 message", CompressedText("δ ✓ 𝄞 " + Long), "text:δ ✓ 𝄞 " + Long);
 
+        // Each message inflates on its own (client_no_context_takeover, always agreed): one that
+        // points back into the message before it is refused, and one that ends in a final block
+        // (section 7.2.3.3) leaves the next one whole.
         (byte[] first, byte[] second) = SharedContext(Long);
-        yield return Read("context takeover: the second message points into the first", Stream(CompressedText(first), CompressedText(second)), true, "text:" + Long, "text:" + Long);
-        yield return Read("client_no_context_takeover: the same second message is refused", Stream(CompressedText(first), CompressedText(second)), false,
+        yield return Read("a message that points into the one before is refused", Stream(CompressedText(first), CompressedText(second)),
             "text:" + Long, "error:a compressed message's payload is not valid DEFLATE data");
+        yield return Read("messages that end in a final block, one after another", Stream(CompressedText(DeflateToFinalBlock(Long)), CompressedText(DeflateToFinalBlock("{\"a\":1}")), CompressedText(DeflateToFinalBlock(Long))),
+            "text:" + Long, "text:{\"a\":1}", "text:" + Long);
 
-        yield return Read("RSV1 on a continuation frame", Stream(Text("a", fin: false), WithFirst(Continuation("b"), 0xC0)), true,
+        yield return Read("RSV1 on a continuation frame", Stream(Text("a", fin: false), WithFirst(Continuation("b"), 0xC0)),
             "error:RSV1 marks a compressed message on its first frame only, never on a continuation frame (RFC 7692 section 6.1)");
-        yield return Read("RSV1 on a ping", WithFirst(Ping("p"), 0xC9), true,
+        yield return Read("RSV1 on a ping", WithFirst(Ping("p"), 0xC9),
             "error:control frames are never compressed: RSV1 must be 0 on close, ping and pong (RFC 7692 section 6.1)");
-        yield return Read("RSV1 on a close", WithFirst(Close(1000, ""), 0xC8), true,
+        yield return Read("RSV1 on a close", WithFirst(Close(1000, ""), 0xC8),
             "error:control frames are never compressed: RSV1 must be 0 on close, ping and pong (RFC 7692 section 6.1)");
-        yield return Read("RSV2", WithFirst(Text("x"), 0xA1), true, "error:reserved bits RSV2 and RSV3 must be 0: permessage-deflate uses RSV1 only");
-        yield return Read("RSV1 and RSV3", WithFirst(Text("x"), 0xD1), true, "error:reserved bits RSV2 and RSV3 must be 0: permessage-deflate uses RSV1 only");
-        yield return Read("not DEFLATE data (a reserved block type)", CompressedText([0xFF, 0xFF, 0xFF]), true, "error:a compressed message's payload is not valid DEFLATE data");
-        yield return Read("compressed bytes that are not UTF-8", CompressedText(PerMessageDeflate.Compress([0xC3, 0x28, .. Utf8(Long)])), true, "invalidutf8");
-        yield return Read("a compressed binary message is skipped, not inflated", Stream(WithFirst(Masked(WebSocketOpcode.Binary, [0xFF, 0xFF]), 0xC2), Text("after")), true, "binary", "text:after");
+        yield return Read("RSV2", WithFirst(Text("x"), 0xA1), "error:reserved bits RSV2 and RSV3 must be 0: permessage-deflate uses RSV1 only");
+        yield return Read("RSV1 and RSV3", WithFirst(Text("x"), 0xD1), "error:reserved bits RSV2 and RSV3 must be 0: permessage-deflate uses RSV1 only");
+        yield return Read("not DEFLATE data (a reserved block type)", CompressedText([0xFF, 0xFF, 0xFF]), "error:a compressed message's payload is not valid DEFLATE data");
+        yield return Read("compressed bytes that are not UTF-8", CompressedText(PerMessageDeflate.Compress([0xC3, 0x28, .. Utf8(Long)])), "invalidutf8");
+        yield return Read("a compressed binary message is skipped, not inflated", Stream(WithFirst(Masked(WebSocketOpcode.Binary, [0xFF, 0xFF]), 0xC2), Text("after")), "binary", "text:after");
     }
 
     private static byte[] WithFirst(byte[] frame, byte first)
@@ -207,13 +210,13 @@ public sealed class PerMessageDeflateTests
     }
 
     [TestCaseSource(nameof(Reads))]
-    public void The_reader_inflates_compressed_messages(byte[] stream, bool contextTakeover, string[] expected)
+    public void The_reader_inflates_compressed_messages(byte[] stream, string[] expected)
     {
         Assert.Multiple(() =>
         {
-            Assert.That(Run([stream], contextTakeover), Is.EqualTo(expected), "whole");
-            Assert.That(Run(SplitEvery(stream, 1), contextTakeover), Is.EqualTo(expected), "byte by byte");
-            Assert.That(Run(SplitRandom(stream, new Random(3), 17), contextTakeover), Is.EqualTo(expected), "random chunks");
+            Assert.That(Run([stream]), Is.EqualTo(expected), "whole");
+            Assert.That(Run(SplitEvery(stream, 1)), Is.EqualTo(expected), "byte by byte");
+            Assert.That(Run(SplitRandom(stream, new Random(3), 17)), Is.EqualTo(expected), "random chunks");
         });
     }
 
@@ -234,20 +237,20 @@ public sealed class PerMessageDeflateTests
         // 10 MB of spaces compress to about 10 KB: a small frame that would cost a large buffer.
         byte[] bomb = PerMessageDeflate.Compress(Utf8(new string(' ', inflatedLength)));
         Assert.That(bomb.Length, Is.LessThan(limit), "the compressed message itself is within the limit");
-        Assert.That(Run([Stream(CompressedText(bomb), Text("next"))], contextTakeover: true, limit), Is.EqualTo(new[] { "toolarge", "text:next" }));
+        Assert.That(Run([Stream(CompressedText(bomb), Text("next"))], limit), Is.EqualTo(new[] { "toolarge", "text:next" }));
     }
 
     [Test]
     public void A_message_that_inflates_to_exactly_the_limit_is_read()
     {
         string text = new(' ', 1000);
-        Assert.That(Run([CompressedText(text)], contextTakeover: true, maxMessageBytes: 1000), Is.EqualTo(new[] { "text:" + text }));
+        Assert.That(Run([CompressedText(text)], maxMessageBytes: 1000), Is.EqualTo(new[] { "text:" + text }));
     }
 
     [Test]
     public void The_inflater_stops_one_byte_past_the_limit()
     {
-        using var inflater = new MessageInflater(contextTakeover: false);
+        using var inflater = new MessageInflater();
         byte[] bomb = PerMessageDeflate.Compress(Utf8(new string(' ', 50 * 1024 * 1024)));
         Assert.That(inflater.Inflate(bomb, 64 * 1024, out byte[]? output, out int length), Is.EqualTo(InflateStatus.TooLarge));
         Assert.That(output, Is.Null);
@@ -259,13 +262,13 @@ public sealed class PerMessageDeflateTests
     {
         byte[] noise = new byte[2000];
         new Random(5).NextBytes(noise);
-        Assert.That(Run([CompressedText(noise)], contextTakeover: true, maxMessageBytes: 1000), Is.EqualTo(new[] { "toolarge" }));
+        Assert.That(Run([CompressedText(noise)], maxMessageBytes: 1000), Is.EqualTo(new[] { "toolarge" }));
     }
 
     /// <summary>Feeds <paramref name="chunks"/> to a reader with an inflater, as the receive loop does, and records what it reports.</summary>
-    private static List<string> Run(IEnumerable<byte[]> chunks, bool contextTakeover, int maxMessageBytes = 100_000)
+    private static List<string> Run(IEnumerable<byte[]> chunks, int maxMessageBytes = 100_000)
     {
-        var reader = new WebSocketMessageReader(maxMessageBytes, inflater: new MessageInflater(contextTakeover));
+        var reader = new WebSocketMessageReader(maxMessageBytes, inflater: new MessageInflater());
         var events = new List<string>();
         List<byte[]> pending = [];
         foreach (byte[] chunk in chunks)

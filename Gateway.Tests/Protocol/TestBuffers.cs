@@ -43,6 +43,21 @@ internal static class TestBuffers
 
     public static byte[] Utf8(string text) => Encoding.UTF8.GetBytes(text);
 
+    /// <summary>
+    /// <paramref name="text"/> as raw DEFLATE that ends in a final block (BFINAL), as a deflater's
+    /// end writes it: a compressed message's payload that RFC 7692 section 7.2.3.3 allows.
+    /// </summary>
+    public static byte[] DeflateToFinalBlock(string text)
+    {
+        var output = new MemoryStream();
+        using (var deflate = new System.IO.Compression.DeflateStream(output, System.IO.Compression.CompressionLevel.Optimal, leaveOpen: true))
+        {
+            deflate.Write(Utf8(text));
+        }
+
+        return output.ToArray();
+    }
+
     public static byte[] Concat(params byte[][] parts) => parts.SelectMany(p => p).ToArray();
 
     /// <summary>A sequence whose segments are copies of <paramref name="chunks"/>, in order.</summary>

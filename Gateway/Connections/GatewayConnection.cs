@@ -53,7 +53,7 @@ internal sealed partial class GatewayConnection : ClientConnection
         _filter = filter;
         _since = since;
         _deflateUpTo = deflate?.MaxCompressedPayload ?? 0;
-        _frames = new WebSocketMessageReader(env.MaxMessageBytes, inflater: deflate is { } agreed ? new MessageInflater(contextTakeover: !agreed.ClientNoContextTakeover) : null);
+        _frames = new WebSocketMessageReader(env.MaxMessageBytes, inflater: deflate is not null ? new MessageInflater() : null);
         _lastInbound = _lastPing = OpenedAt;
         _messageRate = new TokenBucket(env.MessageBurst, OpenedAt);
     }
