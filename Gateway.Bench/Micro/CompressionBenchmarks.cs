@@ -47,9 +47,6 @@ public class CompressionBenchmarks
         Console.WriteLine($"// {EventBytes} B of data: frame payload {payload.Length} B, compressed {_compressed.Length} B ({100.0 * _compressed.Length / payload.Length:0.0}%)");
     }
 
-    [GlobalCleanup]
-    public void Cleanup() => _inflater.Dispose();
-
     /// <summary>An event's compressed frame, made: once per event, whatever the number of compressing recipients.</summary>
     [Benchmark(Baseline = true)]
     public byte[] CompressEvent() => NewEvent().DeflatedFrame(out _);

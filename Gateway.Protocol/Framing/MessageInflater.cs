@@ -25,12 +25,11 @@ public enum InflateStatus
 /// next one whole.
 /// </summary>
 /// <remarks>Not thread-safe: the receive loop is its one user.</remarks>
-public sealed class MessageInflater : IDisposable
+public sealed class MessageInflater
 {
     private static readonly byte[] FlushMarker = [0x00, 0x00, 0xFF, 0xFF];
 
     private readonly FeedStream _input = new();
-    private DeflateStream? _inflater;
 
     /// <summary>
     /// Inflates <paramref name="compressed"/> into a buffer rented from the shared pool, which the
@@ -44,7 +43,7 @@ public sealed class MessageInflater : IDisposable
         output = null;
         length = 0;
         _input.Feed(compressed, FlushMarker);
-        DeflateStream inflater = _inflater = new DeflateStream(_input, CompressionMode.Decompress, leaveOpen: true);
+        var inflater = new DeflateStream(_input, CompressionMode.Decompress, leaveOpen: true);
         byte[] buffer = ArrayPool<byte>.Shared.Rent(Math.Min(Math.Max(256, compressed.Length * 4), maxBytes + 1));
         try
         {
@@ -97,16 +96,8 @@ public sealed class MessageInflater : IDisposable
             }
 
             _input.Feed(default, default);
-            _inflater?.Dispose();
-            _inflater = null;
+            inflater.Dispose();
         }
-    }
-
-    /// <summary>Releases the inflater's native memory.</summary>
-    public void Dispose()
-    {
-        _inflater?.Dispose();
-        _inflater = null;
     }
 
     /// <summary>Hands the inflater one message's bytes, then the flush marker, then "nothing more for now".</summary>

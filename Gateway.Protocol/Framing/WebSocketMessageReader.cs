@@ -200,13 +200,12 @@ public sealed class WebSocketMessageReader
         }
     }
 
-    /// <summary>Returns the message buffer to the pool and releases the inflater; call when the connection ends.</summary>
+    /// <summary>Returns the message buffer to the pool; call when the connection ends.</summary>
     public void Reset()
     {
         _deliveredMessage = true;
         ReleaseDeliveredMessage();
         _inFrame = _inMessage = _discarding = _compressed = false;
-        _inflater?.Dispose();
     }
 
     /// <summary>Checks a new frame's header and starts consuming it; returns a status to report, or null to go on.</summary>

@@ -250,7 +250,7 @@ public sealed class PerMessageDeflateTests
     [Test]
     public void The_inflater_stops_one_byte_past_the_limit()
     {
-        using var inflater = new MessageInflater();
+        var inflater = new MessageInflater();
         byte[] bomb = PerMessageDeflate.Compress(Utf8(new string(' ', 50 * 1024 * 1024)));
         Assert.That(inflater.Inflate(bomb, 64 * 1024, out byte[]? output, out int length), Is.EqualTo(InflateStatus.TooLarge));
         Assert.That(output, Is.Null);

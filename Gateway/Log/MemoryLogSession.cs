@@ -296,9 +296,9 @@ internal sealed class MemoryLogSession(string name, SessionSettings settings, Se
         EventTraits traits = request.Traits;
         byte[] frame = ServerFrames.CreateEventFrame(new EventMessage(Name, request.Event, seq, now, request.Data, request.From, traits.Key, traits.Append), out Range data);
 
-        // What history keeps is what survives the young generation, and a collection's pause grows
-        // with it (docs/benchmarks.md, S3): the data is kept as the frame's slice rather than a
-        // second copy, and a run of events of one name shares the first one's string.
+        // What history keeps is memory for as long as the event stays, and bytes every young
+        // collection copies (docs/benchmarks.md, history memory): the data is kept as the frame's
+        // slice rather than a second copy, and a run of events of one name shares the first one's string.
         string name = string.Equals(_lastEventName, request.Event, StringComparison.Ordinal) ? _lastEventName! : request.Event;
         _lastEventName = name;
         var sessionEvent = new SessionEvent(Name, name, seq, now, frame.AsMemory(data), frame, request.Id, request.Final, timestamp, request.From, traits);
