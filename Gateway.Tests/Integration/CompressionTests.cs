@@ -160,8 +160,9 @@ public sealed class CompressionTests
         await raw.ReceiveAsync();
         foreach (string id in new[] { "a", "b", "c" })
         {
-            // Each message ends in a final block (BFINAL), which section 7.2.3.3 allows; kept as a
-            // window for the next message, that block left it nothing to inflate into.
+            // Each message ends in a final block (BFINAL), which section 7.2.3.3 allows. An inflater
+            // kept from one message to the next stops at that block, and the next message inflated
+            // to nothing; a fresh one per message reads each whole.
             byte[] frame = WebSocketFrameWriter.CreateMaskedFrame(WebSocketOpcode.Text, Gateway.Tests.Protocol.TestBuffers.DeflateToFinalBlock($$"""{"type":"ping","id":"{{id}}"}"""), 0x0102_0304u);
             frame[0] |= PerMessageDeflate.Rsv1;
             await raw.SendRawAsync(frame);
