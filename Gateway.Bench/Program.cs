@@ -42,8 +42,8 @@ run.SetAction((result, _) => BenchRunner.RunAsync(
     "dotnet run --project Gateway.Bench -c Release -- " + string.Join(' ', args),
     result.GetValue(slowProgress) switch { "conflate" => SlowStream.Progress, "plain" => SlowStream.ProgressPlain, _ => SlowStream.Bench },
     (result.GetValue(fanOutPayload), result.GetValue(fanOutDeflate)),
-    (result.GetValue(gatewaySetting) ?? []).Select(s => s.Split('=', 2)).ToDictionary(s => s[0], s => s[1], StringComparer.OrdinalIgnoreCase),
-    (result.GetValue(gatewayEnvironment) ?? []).Select(s => s.Split('=', 2)).ToDictionary(s => s[0], s => s[1], StringComparer.Ordinal)));
+    Pairs(result.GetValue(gatewaySetting), StringComparer.OrdinalIgnoreCase),
+    Pairs(result.GetValue(gatewayEnvironment), StringComparer.Ordinal)));
 
 var worker = new Command("worker", "A generator process, driven by the coordinator over stdin (internal).") { Hidden = true };
 worker.SetAction((_, _) => Worker.RunAsync());
@@ -134,7 +134,6 @@ var root = new RootCommand("Gateway.Bench: measurements of the gateway beside th
 };
 return await root.Parse(args).InvokeAsync();
 
-// "--servers a,b" and "--servers a b" both work.
 // An option of NAME=VALUE pairs, one per use of the option, each refused without its '='.
 static Option<string[]> PairsOption(string name, string shape, string example, string description)
 {
@@ -152,4 +151,9 @@ static Option<string[]> PairsOption(string name, string shape, string example, s
     return option;
 }
 
+// What a PairsOption was given, by name (configuration keys are case-insensitive, environment variables not).
+static Dictionary<string, string> Pairs(string[]? pairs, StringComparer names) =>
+    (pairs ?? []).Select(p => p.Split('=', 2)).ToDictionary(p => p[0], p => p[1], names);
+
+// "--servers a,b" and "--servers a b" both work.
 static string[] Split(string[] values) => values.SelectMany(v => v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray();
