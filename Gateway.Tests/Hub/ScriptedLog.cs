@@ -99,7 +99,7 @@ internal sealed class ScriptedLog(int historyCapacity, Signal changes) : ISessio
                 PublishRequest request = events[i];
                 long seq = ++life.Seq;
                 var e = new SessionEvent(session, request.Event, seq, DateTimeOffset.UnixEpoch, request.Data, [], request.Id, request.Final);
-                life.History.Add(e);
+                life.History.Add(e, out _);
                 life.Complete |= request.Final;
                 _epochs[e] = life.Epoch;
                 appended[i] = e;
@@ -313,7 +313,7 @@ internal sealed class ScriptedLog(int historyCapacity, Signal changes) : ISessio
 
     private Life Create(string session)
     {
-        var life = new Life($"life{++_lives}", historyCapacity);
+        var life = new Life(session, $"life{++_lives}", historyCapacity);
         _sessions[session] = life;
         return life;
     }
@@ -341,12 +341,18 @@ internal sealed class ScriptedLog(int historyCapacity, Signal changes) : ISessio
         }
 
         List<SessionEvent> events = life.History.After(after, life.Seq, limit, out bool held);
+        foreach (SessionEvent e in events)
+        {
+            // History makes each event again for its reader: the copies are of this life too.
+            _epochs[e] = life.Epoch;
+        }
+
         bool more = events.Count > 0 && events[^1].Seq < life.Seq;
         return new LogRead(LogReadFound.Found, life.Seq, life.Complete, held, more, life.Epoch, events);
     }
 
     /// <summary>One life of a session in the log.</summary>
-    internal sealed class Life(string epoch, int historyCapacity)
+    internal sealed class Life(string session, string epoch, int historyCapacity)
     {
         public string Epoch { get; } = epoch;
 
@@ -356,7 +362,7 @@ internal sealed class ScriptedLog(int historyCapacity, Signal changes) : ISessio
 
         public int Clients { get; set; }
 
-        public EventHistory History { get; } = new(historyCapacity);
+        public EventHistory History { get; } = new(session, historyCapacity);
 
         /// <summary>True when history still holds event <paramref name="seq"/>.</summary>
         public bool Holds(long seq) => seq >= History.OldestSeq && seq <= Seq;

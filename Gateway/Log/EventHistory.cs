@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Gateway.Sessions;
 namespace Gateway.Log;
 
@@ -6,13 +7,32 @@ namespace Gateway.Log;
 /// that holds a handful of events does not pay for the whole capacity up front. With a byte bound,
 /// fewer: the oldest events leave while the held ones' names and data pass it (the newest stays).
 /// </summary>
-internal sealed class EventHistory(int capacity, long maxBytes = 0)
+/// <remarks>
+/// The ring holds each event as a value (<see cref="HeldEvent"/>) and its frame's bytes in
+/// buffers the session's events share, on the pinned object heap. History is what lives long in a
+/// gateway: kept as an object and an array each, its events were most of what every young
+/// collection traced and copied, and each collection of generation 1 paused the process for about
+/// 100 ms under S3's load (docs/benchmarks.md). The pinned heap is collected with generation 2 only
+/// and never moved, and an array of bytes holds nothing to trace. A buffer starts at 512 bytes and
+/// doubles up to 4 KiB; an event of more than 1 KiB gets one of its own size. A buffer lives as long
+/// as any event in it: what a session holds beyond its events' bytes is the unused end of its
+/// newest buffer and the part of its oldest one whose events have left, at most two buffers.
+/// </remarks>
+internal sealed class EventHistory(string session, int capacity, long maxBytes = 0)
 {
     private const int InitialSize = 16;
+    private const int FirstStoreBytes = 512;
+    private const int LargestStoreBytes = 4096;
+    private const int SharedUpTo = LargestStoreBytes / 4;
 
-    private SessionEvent[] _ring = [];
+    private HeldEvent[] _ring = [];
     private int _start;
     private int _count;
+
+    // The buffer new events' bytes go into, how much of it is used, and the size of the next one.
+    private byte[]? _store;
+    private int _storeUsed;
+    private int _nextStoreBytes = FirstStoreBytes;
 
     // The held events' names and data, against maxBytes.
     private long _bytes;
@@ -20,29 +40,22 @@ internal sealed class EventHistory(int capacity, long maxBytes = 0)
     public int Count => _count;
 
     /// <summary>What an event weighs against a byte bound: its name and its data, the same measure the Redis log uses.</summary>
-    public static long Size(SessionEvent e) => e.Name.Length + e.Data.Length;
+    public static long Size(in HeldEvent e) => e.Name.Length + e.Data.Length;
 
     public int Capacity { get; } = capacity;
 
     /// <summary>The seq of the oldest event held; above every seq when empty.</summary>
     public long OldestSeq => _count == 0 ? long.MaxValue : _ring[_start].Seq;
 
-    /// <summary>Every event held, oldest first.</summary>
-    public IEnumerable<SessionEvent> Events
+    /// <summary>
+    /// Adds the newest event, its bytes copied into the session's store; returns it as held, and
+    /// in <paramref name="evicted"/> the oldest when it had to make room.
+    /// </summary>
+    public HeldEvent Add(SessionEvent sessionEvent, out HeldEvent? evicted)
     {
-        get
-        {
-            for (int i = 0; i < _count; i++)
-            {
-                yield return _ring[(_start + i) % _ring.Length];
-            }
-        }
-    }
-
-    /// <summary>Adds the newest event; returns the oldest when it had to make room, else null.</summary>
-    public SessionEvent? Add(SessionEvent sessionEvent)
-    {
-        _bytes += Size(sessionEvent);
+        HeldEvent held = Store(sessionEvent);
+        _bytes += Size(held);
+        evicted = null;
         if (_count < Capacity)
         {
             if (_count == _ring.Length)
@@ -50,31 +63,32 @@ internal sealed class EventHistory(int capacity, long maxBytes = 0)
                 Grow();
             }
 
-            _ring[(_start + _count) % _ring.Length] = sessionEvent;
+            _ring[(_start + _count) % _ring.Length] = held;
             _count++;
-            return null;
+            return held;
         }
 
-        SessionEvent evicted = _ring[_start];
-        _ring[_start] = sessionEvent;
+        HeldEvent oldest = _ring[_start];
+        _ring[_start] = held;
         _start = (_start + 1) % _ring.Length;
-        _bytes -= Size(evicted);
-        return evicted;
+        _bytes -= Size(oldest);
+        evicted = oldest;
+        return held;
     }
 
     /// <summary>
     /// Removes the oldest event while the held ones weigh more than the byte bound, one per call;
     /// null when within it (or no bound, or only the newest is left).
     /// </summary>
-    public SessionEvent? TrimOldest()
+    public HeldEvent? TrimOldest()
     {
         if (maxBytes <= 0 || _bytes <= maxBytes || _count <= 1)
         {
             return null;
         }
 
-        SessionEvent evicted = _ring[_start];
-        _ring[_start] = null!;
+        HeldEvent evicted = _ring[_start];
+        _ring[_start] = default;
         _start = (_start + 1) % _ring.Length;
         _count--;
         _bytes -= Size(evicted);
@@ -83,8 +97,9 @@ internal sealed class EventHistory(int capacity, long maxBytes = 0)
 
     /// <summary>
     /// The held events with a seq above <paramref name="since"/>, oldest first, at most
-    /// <paramref name="limit"/>; <paramref name="complete"/> is false when the event right after
-    /// <paramref name="since"/> is no longer held (or <paramref name="since"/> is beyond <paramref name="latestSeq"/>).
+    /// <paramref name="limit"/>, each made again for the reader; <paramref name="complete"/> is
+    /// false when the event right after <paramref name="since"/> is no longer held (or
+    /// <paramref name="since"/> is beyond <paramref name="latestSeq"/>).
     /// </summary>
     public List<SessionEvent> After(long since, long latestSeq, int limit, out bool complete)
     {
@@ -101,15 +116,58 @@ internal sealed class EventHistory(int capacity, long maxBytes = 0)
         long first = Math.Max(since + 1, oldest);
         for (long seq = first; seq <= latestSeq && result.Count < limit; seq++)
         {
-            result.Add(_ring[(_start + (int)(seq - oldest)) % _ring.Length]);
+            result.Add(_ring[(_start + (int)(seq - oldest)) % _ring.Length].ToEvent(session));
         }
 
         return result;
     }
 
+    /// <summary>Copies an event's frame, and its data unless that lies inside the frame, into the store.</summary>
+    private HeldEvent Store(SessionEvent e)
+    {
+        byte[] frame = e.Frame;
+        bool dataInFrame = e.DataInFrame;
+        int bytes = frame.Length + (dataInFrame ? 0 : e.Data.Length);
+        byte[] store;
+        int at;
+        if (bytes > SharedUpTo)
+        {
+            store = GC.AllocateUninitializedArray<byte>(bytes, pinned: true);
+            at = 0;
+        }
+        else
+        {
+            if (_store is null || _store.Length - _storeUsed < bytes)
+            {
+                _store = GC.AllocateUninitializedArray<byte>(Math.Max(_nextStoreBytes, bytes), pinned: true);
+                _storeUsed = 0;
+                _nextStoreBytes = Math.Min(LargestStoreBytes, _nextStoreBytes * 2);
+            }
+
+            store = _store;
+            at = _storeUsed;
+            _storeUsed += bytes;
+        }
+
+        frame.CopyTo(store, at);
+        int dataStart;
+        if (dataInFrame)
+        {
+            MemoryMarshal.TryGetArray(e.Data, out ArraySegment<byte> slice);
+            dataStart = at + slice.Offset;
+        }
+        else
+        {
+            dataStart = at + frame.Length;
+            e.Data.Span.CopyTo(store.AsSpan(dataStart));
+        }
+
+        return new HeldEvent(e, store, at, dataStart);
+    }
+
     private void Grow()
     {
-        var larger = new SessionEvent[Math.Min(Capacity, Math.Max(InitialSize, _ring.Length * 2))];
+        var larger = new HeldEvent[Math.Min(Capacity, Math.Max(InitialSize, _ring.Length * 2))];
         for (int i = 0; i < _count; i++)
         {
             larger[i] = _ring[(_start + i) % _ring.Length];

@@ -1,5 +1,4 @@
 using Gateway.Configuration;
-using Gateway.Sessions;
 using Microsoft.Extensions.Options;
 
 namespace Gateway.Log;
@@ -12,10 +11,10 @@ namespace Gateway.Log;
 /// </summary>
 internal sealed class HistoryBudget(IOptions<HistoryOptions> options)
 {
-    // The event object, its entry in history and state, and the strings' headers: measured at about
-    // 160 bytes beyond the frame, data, name and id (docs/benchmarks.md, history memory), and 16
-    // since, for the event's link to this budget (SessionEvent.ChargeTo).
-    private const int Overhead = 176;
+    // The held event's place in history's ring, the id's entry in the session's index, and the
+    // shared buffers' unused ends: measured at about 170 bytes beyond the frame, name and id
+    // (docs/benchmarks.md, history memory: 450 B an event of 128 B data, its frame about 245).
+    private const int Overhead = 170;
 
     private long _used;
 
@@ -24,11 +23,12 @@ internal sealed class HistoryBudget(IOptions<HistoryOptions> options)
     public long Used => Interlocked.Read(ref _used);
 
     /// <summary>
-    /// What an event costs: its frame, its data unless that is a slice of the frame, its name and
-    /// id (a name shared with the events before it is still counted: an upper estimate), and the bookkeeping.
+    /// What a held event costs: its bytes in the store (its frame, and its data unless that is in
+    /// the frame), its name and id (a name shared with the events before it is still counted: an
+    /// upper estimate), and the bookkeeping.
     /// </summary>
-    public static long Cost(SessionEvent e) =>
-        e.Frame.Length + (e.DataInFrame ? 0 : e.Data.Length) + (2L * e.Name.Length) + (2L * (e.Id?.Text.Length ?? 0)) + OriginCost(e.From) + Overhead;
+    public static long Cost(in HeldEvent e) =>
+        e.StoredBytes + (2L * e.Name.Length) + (2L * (e.Id?.Text.Length ?? 0)) + OriginCost(e.From) + Overhead;
 
     /// <summary>
     /// An upper estimate of what an event will cost before it exists: the frame repeats the data and
@@ -53,10 +53,4 @@ internal sealed class HistoryBudget(IOptions<HistoryOptions> options)
     }
 
     public void Release(long bytes) => Interlocked.Add(ref _used, -bytes);
-
-    /// <summary>
-    /// Adds what an accepted event kept later (a form built for some clients), without a check: it
-    /// is held already, and the next publish finds the budget that much fuller.
-    /// </summary>
-    public void Charge(long bytes) => Interlocked.Add(ref _used, bytes);
 }

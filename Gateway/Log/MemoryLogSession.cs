@@ -14,8 +14,10 @@ namespace Gateway.Log;
 internal sealed class MemoryLogSession(string name, SessionSettings settings, SessionLimits limits, HistoryBudget budget, long createdAt)
 {
     private readonly Lock _gate = new();
-    private readonly EventHistory _history = new(settings.HistoryMaxEvents, settings.HistoryMaxBytes);
-    private readonly Dictionary<string, SessionEvent> _state = new(StringComparer.Ordinal);
+    private readonly EventHistory _history = new(name, settings.HistoryMaxEvents, settings.HistoryMaxBytes);
+
+    // The latest event of each name; while history holds it, the same bytes as history's.
+    private readonly Dictionary<string, HeldEvent> _state = new(StringComparer.Ordinal);
 
     // The latest event of each name and key, and the texts appends assembled (spec section 19).
     private readonly KeyedState _keyed = new(limits.MaxKeys, limits.MaxAssembledBytes);
@@ -233,7 +235,7 @@ internal sealed class MemoryLogSession(string name, SessionSettings settings, Se
         {
             var state = new StateEntry[_state.Count];
             int i = 0;
-            foreach (SessionEvent e in _state.Values)
+            foreach (HeldEvent e in _state.Values)
             {
                 state[i++] = e.ToStateEntry();
             }
@@ -296,24 +298,14 @@ internal sealed class MemoryLogSession(string name, SessionSettings settings, Se
         EventTraits traits = request.Traits;
         byte[] frame = ServerFrames.CreateEventFrame(new EventMessage(Name, request.Event, seq, now, request.Data, request.From, traits.Key, traits.Append), out Range data);
 
-        // What history keeps is memory for as long as the event stays, and bytes every young
-        // collection copies (docs/benchmarks.md, history memory): the data is kept as the frame's
-        // slice rather than a second copy, and a run of events of one name shares the first one's string.
+        // The event goes out to the members as an object of its own; history keeps a copy of its
+        // bytes (HeldEvent), and a run of events of one name shares the first one's string.
         string name = string.Equals(_lastEventName, request.Event, StringComparison.Ordinal) ? _lastEventName! : request.Event;
         _lastEventName = name;
         var sessionEvent = new SessionEvent(Name, name, seq, now, frame.AsMemory(data), frame, request.Id, request.Final, timestamp, request.From, traits);
-        sessionEvent.ChargeTo(budget);
-        cost += HistoryBudget.Cost(sessionEvent);
-        if (_history.Add(sessionEvent) is { } evicted)
-        {
-            Evicted(evicted);
-        }
-
-        while (_history.TrimOldest() is { } trimmed)
-        {
-            Evicted(trimmed);
-        }
-
+        long oldestHeld = _history.OldestSeq;
+        HeldEvent held = _history.Add(sessionEvent, out HeldEvent? evicted);
+        cost += HistoryBudget.Cost(held);
         if (request.Id is { } id)
         {
             _ids[id] = seq;
@@ -325,21 +317,34 @@ internal sealed class MemoryLogSession(string name, SessionSettings settings, Se
             // A keyed event lives under its name and key only (docs/protocol.md): its entry holds a
             // copy of what it shows, paid for apart from the event, which history alone holds.
             cost += _keyed.Apply(sessionEvent);
-            return sessionEvent;
         }
-
-        if (_state.TryGetValue(request.Event, out SessionEvent? previous) && previous.Seq < _history.OldestSeq)
+        else
         {
-            // History had already let it go; only the state held it.
-            Free(previous);
+            if (_state.TryGetValue(request.Event, out HeldEvent previous) && previous.Seq < oldestHeld)
+            {
+                // History had already let it go; only the state held it.
+                Free(previous);
+            }
+
+            _state[request.Event] = held;
         }
 
-        _state[request.Event] = sessionEvent;
+        // Then what the new event pushed out of history (the state has moved on already).
+        if (evicted is { } oldest)
+        {
+            Evicted(oldest);
+        }
+
+        while (_history.TrimOldest() is { } trimmed)
+        {
+            Evicted(trimmed);
+        }
+
         return sessionEvent;
     }
 
     /// <summary>An event left history (its count or byte bound).</summary>
-    private void Evicted(SessionEvent evicted)
+    private void Evicted(in HeldEvent evicted)
     {
         if (evicted.Id is { } evictedId && _ids.TryGetValue(evictedId, out long mapped) && mapped == evicted.Seq)
         {
@@ -347,18 +352,23 @@ internal sealed class MemoryLogSession(string name, SessionSettings settings, Se
             _ids.Remove(evictedId);
         }
 
-        // An event the state still shows stays in memory; it is paid for until the state moves on.
-        if (!(_state.TryGetValue(evicted.Name, out SessionEvent? shown) && ReferenceEquals(shown, evicted)))
+        // An event the state still shows stays in memory, paid for until the state moves on; it
+        // takes its bytes along, so that history's shared buffer can go.
+        if (_state.TryGetValue(evicted.Name, out HeldEvent shown) && shown.Seq == evicted.Seq)
+        {
+            _state[evicted.Name] = shown.Detached();
+        }
+        else
         {
             Free(evicted);
         }
     }
 
-    private void Free(SessionEvent e)
+    private void Free(in HeldEvent e)
     {
         long cost = HistoryBudget.Cost(e);
         _retained -= cost;
-        budget.Release(cost + e.TakeDerivedBytes());
+        budget.Release(cost);
     }
 
     /// <summary>
@@ -397,19 +407,7 @@ internal sealed class MemoryLogSession(string name, SessionSettings settings, Se
     /// <summary>The session is gone: everything it held, its keyed state included, goes back to the budget.</summary>
     private void ReleaseAll()
     {
-        // The forms built for some clients were charged apart, as they were built: each event held gives its back.
-        long derived = 0;
-        foreach (SessionEvent e in _history.Events)
-        {
-            derived += e.TakeDerivedBytes();
-        }
-
-        foreach (SessionEvent e in _state.Values)
-        {
-            derived += e.TakeDerivedBytes();
-        }
-
-        budget.Release(_retained + derived);
+        budget.Release(_retained);
         _retained = 0;
     }
 }

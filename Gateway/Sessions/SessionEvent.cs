@@ -8,19 +8,15 @@ namespace Gateway.Sessions;
 
 /// <summary>
 /// An accepted event: its seq, its time, and the one WebSocket frame that carries it to every
-/// recipient. Immutable once created, so that history, state and every send queue share it.
+/// recipient. Immutable once created, so that every send queue shares it. The memory log keeps a
+/// copy of its bytes rather than the object (Log.HeldEvent), and makes one again for a replay.
 /// </summary>
 internal sealed class SessionEvent(string session, string name, long seq, DateTimeOffset timestamp, ReadOnlyMemory<byte> data, byte[] frame, JsonScalar? id, bool final, long publishedAt = 0, EventOrigin? from = null, EventTraits traits = default)
 {
-    // Marks the derived bytes as given back with the event: later forms are no longer charged.
-    private const long Released = long.MinValue;
-
     private byte[]? _deflatedFrame;
     private Lock? _deflateGate;
     private ServerSentEventFrame? _serverSentEvent;
     private ServerSentEventFrame? _namedServerSentEvent;
-    private Log.HistoryBudget? _budget;
-    private long _derivedBytes;
 
     public string Session { get; } = session;
 
@@ -69,10 +65,6 @@ internal sealed class SessionEvent(string session, string name, long seq, DateTi
                 built = PerMessageDeflate.TryCreateTextFrame(Json.Span) ?? Frame;
                 compressed = !ReferenceEquals(built, Frame);
                 Volatile.Write(ref _deflatedFrame, built);
-                if (compressed)
-                {
-                    Charge(built.Length);
-                }
             }
 
             return built;
@@ -126,53 +118,9 @@ internal sealed class SessionEvent(string session, string name, long seq, DateTi
         bytes[^2] = (byte)'\n';
         bytes[^1] = (byte)'\n';
 
-        // Two streams may both build it; they build the same bytes, and the one kept is charged.
-        var built = new ServerSentEventFrame(epoch, bytes);
-        if (ReferenceEquals(Interlocked.CompareExchange(ref cache, built, kept), kept))
-        {
-            Charge(bytes.Length - (kept?.Bytes.Length ?? 0));
-        }
-
+        // Two streams may both build it; they build the same bytes, and one is kept.
+        Interlocked.CompareExchange(ref cache, new ServerSentEventFrame(epoch, bytes), kept);
         return bytes;
-    }
-
-    /// <summary>
-    /// From now on, the forms this event keeps for some clients (compressed, Server-Sent Event)
-    /// are charged to <paramref name="budget"/> as they are built, until <see cref="TakeDerivedBytes"/>
-    /// (the memory log, when its history takes the event; a Redis node keeps no budget).
-    /// </summary>
-    internal void ChargeTo(Log.HistoryBudget budget) => _budget = budget;
-
-    /// <summary>
-    /// The bytes of the forms charged so far, for the holder that lets the event go to give back
-    /// with it; forms built after this are not charged (the event is on its way out).
-    /// </summary>
-    internal long TakeDerivedBytes()
-    {
-        long taken = Interlocked.Exchange(ref _derivedBytes, Released);
-        return taken == Released ? 0 : taken;
-    }
-
-    /// <summary>Charges a form just kept, unless the event was let go already.</summary>
-    private void Charge(long bytes)
-    {
-        if (_budget is not { } budget)
-        {
-            return;
-        }
-
-        long current = Volatile.Read(ref _derivedBytes);
-        while (current != Released)
-        {
-            long seen = Interlocked.CompareExchange(ref _derivedBytes, current + bytes, current);
-            if (seen == current)
-            {
-                budget.Charge(bytes);
-                return;
-            }
-
-            current = seen;
-        }
     }
 
     public StateEntry ToStateEntry() => new(Name, Seq, Timestamp, Data, From);
