@@ -14,7 +14,7 @@ namespace Gateway.Log;
 /// collection traced and copied, and each collection of generation 1 paused the process for about
 /// 100 ms under S3's load (docs/benchmarks.md). The pinned heap is collected with generation 2 only
 /// and never moved, and an array of bytes holds nothing to trace. A buffer starts at 512 bytes and
-/// doubles up to 4 KiB; an event of more than 1 KiB gets one of its own size. A buffer lives as long
+/// doubles up to 4 KiB; an event of more than 1 KiB gets an ordinary array of its own. A buffer lives as long
 /// as any event in it: what a session holds beyond its events' bytes is the unused end of its
 /// newest buffer and the part of its oldest one whose events have left, at most two buffers.
 /// </remarks>
@@ -132,7 +132,9 @@ internal sealed class EventHistory(string session, int capacity, long maxBytes =
         int at;
         if (bytes > SharedUpTo)
         {
-            store = GC.AllocateUninitializedArray<byte>(bytes, pinned: true);
+            // Not pinned: the pinned heap is never compacted, and frames of every size leaving
+            // it in turn would leave holes that fit nothing. Its shared buffers come in four sizes.
+            store = GC.AllocateUninitializedArray<byte>(bytes);
             at = 0;
         }
         else
