@@ -128,9 +128,21 @@ var idleHold = new Command("idle-hold", "S1's idle clients against a running ser
 idleHold.SetAction((result, _) => IdleHold.RunAsync(new IdleHold.Plan(
     new Uri(result.GetValue(idleUrl)!), result.GetValue(idleConnections), result.GetValue(idleSessions), result.GetValue(holdSeconds), result.GetValue(idleCpus)!)));
 
+var replayUrl = new Option<string>("--url") { Description = "A running gateway's base address.", DefaultValueFactory = _ => "http://127.0.0.1:8080" };
+var replayClients = new Option<int>("--clients") { Description = "Clients that join at once with since=0.", DefaultValueFactory = _ => 200 };
+var replayEvents = new Option<int>("--events") { Description = "Events in the session's history, each client reads all of them.", DefaultValueFactory = _ => 1000 };
+var replayRounds = new Option<int>("--rounds") { Description = "How many times the crowd joins, one after another.", DefaultValueFactory = _ => 4 };
+var replayDeflate = new Option<bool>("--deflate") { Description = "The clients offer permessage-deflate, as browsers do." };
+var replayStorm = new Command("replay-storm", "A crowd joins one session of a running gateway at once, each client replaying its whole history: time, and the gateway's CPU per event replayed.")
+{
+    replayUrl, replayClients, replayEvents, replayRounds, replayDeflate,
+};
+replayStorm.SetAction((result, _) => ReplayStorm.RunAsync(new ReplayStorm.Plan(
+    new Uri(result.GetValue(replayUrl)!), result.GetValue(replayClients), result.GetValue(replayEvents), result.GetValue(replayRounds), result.GetValue(replayDeflate))));
+
 var root = new RootCommand("Gateway.Bench: measurements of the gateway beside the peers users would pick instead.")
 {
-    run, worker, micro, historyMemory, serversCommand, probe, presenceStorm, ingestCommand, idleHold,
+    run, worker, micro, historyMemory, serversCommand, probe, presenceStorm, ingestCommand, idleHold, replayStorm,
 };
 return await root.Parse(args).InvokeAsync();
 
