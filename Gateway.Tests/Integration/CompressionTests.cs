@@ -83,6 +83,34 @@ public sealed class CompressionTests
     }
 
     [Test]
+    public async Task A_crowd_replaying_history_one_after_another_compresses_each_event_once()
+    {
+        const int Events = 5;
+        await using GatewayServer server = await GatewayServer.StartAsync();
+        using var metrics = new MetricRecorder(server.Get<GatewayMetrics>());
+        for (int n = 1; n <= Events; n++)
+        {
+            await server.PublishAsync("history", "step_update", Data(n));
+        }
+
+        // Nobody watched live: the events are compressed for the replays only, and shared by them.
+        for (int client = 0; client < 3; client++)
+        {
+            await using RawWebSocket wire = await ConnectOfferingAsync(server.WebSocketUri("history", "since=0"), "permessage-deflate");
+            Assert.That((await wire.ReceiveFrameAsync()).Compressed, Is.False, "the welcome goes plain");
+            for (int n = 1; n <= Events; n++)
+            {
+                WireFrame frame = await wire.ReceiveFrameAsync();
+                Assert.That(frame.Compressed, Is.True);
+                Assert.That(JsonDocument.Parse(Inflate(frame.Payload)).RootElement.GetProperty("data").GetRawText(), Is.EqualTo(Data(n)));
+            }
+        }
+
+        await metrics.WhenSumReachesAsync(CompressedFrames, Events * 3).WaitAsync(TestClient.Deadline);
+        Assert.That(metrics.Sum(Compressions), Is.EqualTo(Events), "compressed once per event, not once per replaying client");
+    }
+
+    [Test]
     public async Task Two_compressing_connections_get_the_very_same_compressed_bytes()
     {
         await using GatewayServer server = await GatewayServer.StartAsync();

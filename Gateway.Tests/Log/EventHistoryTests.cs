@@ -124,6 +124,37 @@ public sealed class EventHistoryTests
         AssertSame(detached.ToEvent("room"), first);
     }
 
+    [Test]
+    public void Reads_close_together_share_the_events_they_make_until_forgotten()
+    {
+        var history = new EventHistory("room", 100);
+        var random = new Random(3);
+        for (int seq = 1; seq <= 10; seq++)
+        {
+            history.Add(Published(seq, 50, random), out _);
+        }
+
+        List<SessionEvent> whole = history.After(0, 10, int.MaxValue, out _);
+        List<SessionEvent> tail = history.After(5, 10, int.MaxValue, out _);
+        Assert.That(tail, Is.EqualTo(whole.Skip(5)).Using<SessionEvent>(ReferenceEquals), "a read within the last one shares its events");
+
+        // New events after the last read: the overlap is shared, the rest made, and kept for the next read.
+        history.Add(Published(11, 50, random), out _);
+        List<SessionEvent> longer = history.After(8, 11, int.MaxValue, out _);
+        Assert.That(longer.Take(2), Is.EqualTo(whole.Skip(8)).Using<SessionEvent>(ReferenceEquals));
+        Assert.That(longer[2].Seq, Is.EqualTo(11));
+        Assert.That(history.After(10, 11, int.MaxValue, out _).Single(), Is.SameAs(longer[2]));
+
+        history.ForgetReads();
+        List<SessionEvent> again = history.After(8, 11, int.MaxValue, out _);
+        Assert.That(again.Select(e => e.Seq), Is.EqualTo(new long[] { 9, 10, 11 }));
+        Assert.That(again.Zip(longer).Any(pair => ReferenceEquals(pair.First, pair.Second)), Is.False, "forgotten: made again");
+        for (int i = 0; i < again.Count; i++)
+        {
+            AssertSame(again[i], longer[i]);
+        }
+    }
+
     private static SessionEvent Published(long seq, int dataBytes, Random random)
     {
         // A JSON string of random letters, and now and then an id, an origin and a key.

@@ -37,6 +37,11 @@ internal sealed class EventHistory(string session, int capacity, long maxBytes =
     // The held events' names and data, against maxBytes.
     private long _bytes;
 
+    // The events the latest read made, consecutive by seq, for the reads right after it to share
+    // (and with them the forms their send loops build, a compressed frame above all) until
+    // ForgetReads: a crowd replaying one history then compresses each event once, not once each.
+    private SessionEvent[]? _lastRead;
+
     public int Count => _count;
 
     /// <summary>What an event weighs against a byte bound: its name and its data, the same measure the Redis log uses.</summary>
@@ -97,9 +102,9 @@ internal sealed class EventHistory(string session, int capacity, long maxBytes =
 
     /// <summary>
     /// The held events with a seq above <paramref name="since"/>, oldest first, at most
-    /// <paramref name="limit"/>, each made again for the reader; <paramref name="complete"/> is
-    /// false when the event right after <paramref name="since"/> is no longer held (or
-    /// <paramref name="since"/> is beyond <paramref name="latestSeq"/>).
+    /// <paramref name="limit"/>, each made again from the held bytes unless the latest read made
+    /// it already; <paramref name="complete"/> is false when the event right after
+    /// <paramref name="since"/> is no longer held (or <paramref name="since"/> is beyond <paramref name="latestSeq"/>).
     /// </summary>
     public List<SessionEvent> After(long since, long latestSeq, int limit, out bool complete)
     {
@@ -114,13 +119,33 @@ internal sealed class EventHistory(string session, int capacity, long maxBytes =
         long oldest = _count == 0 ? latestSeq + 1 : _ring[_start].Seq;
         complete = oldest <= since + 1;
         long first = Math.Max(since + 1, oldest);
+        SessionEvent[]? made = _lastRead;
+        long madeFirst = made is { Length: > 0 } ? made[0].Seq : 0;
+        bool makes = false;
         for (long seq = first; seq <= latestSeq && result.Count < limit; seq++)
         {
-            result.Add(_ring[(_start + (int)(seq - oldest)) % _ring.Length].ToEvent(session));
+            long at = seq - madeFirst;
+            if (made is not null && at >= 0 && at < made.Length)
+            {
+                result.Add(made[at]);
+            }
+            else
+            {
+                result.Add(_ring[(_start + (int)(seq - oldest)) % _ring.Length].ToEvent(session));
+                makes = true;
+            }
+        }
+
+        if (makes)
+        {
+            _lastRead = [.. result];
         }
 
         return result;
     }
+
+    /// <summary>Lets go of the events the latest read made: reads from now on make their own.</summary>
+    public void ForgetReads() => _lastRead = null;
 
     /// <summary>Copies an event's frame, and its data unless that lies inside the frame, into the store.</summary>
     private HeldEvent Store(SessionEvent e)

@@ -146,7 +146,8 @@ internal sealed partial class MemoryLog : ISessionLog
 
     /// <summary>
     /// Forgets sessions idle past their idle timeout, and complete ones past their completed
-    /// retention (their profile's, or <see cref="SessionsOptions"/>'); returns how many.
+    /// retention (their profile's, or <see cref="SessionsOptions"/>'); returns how many. The others
+    /// let go of the events their latest read made (<see cref="MemoryLogSession.ForgetReads"/>).
     /// </summary>
     public int ExpireSessions()
     {
@@ -159,6 +160,10 @@ internal sealed partial class MemoryLog : ISessionLog
                 _sessions.TryRemove(entry);
                 aftermath?.Flush();
                 expired++;
+            }
+            else
+            {
+                entry.Value.ForgetReads();
             }
         }
 

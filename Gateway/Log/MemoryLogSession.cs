@@ -202,6 +202,18 @@ internal sealed class MemoryLogSession(string name, SessionSettings settings, Se
         }
     }
 
+    /// <summary>
+    /// Lets go of the events the latest read made for the reads after it to share (the memory
+    /// log's sweep calls this, so that they are held for a sweep's period at most).
+    /// </summary>
+    public void ForgetReads()
+    {
+        lock (_gate)
+        {
+            _history.ForgetReads();
+        }
+    }
+
     /// <summary>A client counted by a join left. Returns the clients that remain, or -1 when none was counted.</summary>
     public long Left(long timestamp)
     {
