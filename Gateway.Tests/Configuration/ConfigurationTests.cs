@@ -42,6 +42,8 @@ public sealed class ConfigurationTests
         yield return Case("Gateway:Backplane:Channels", "range", "Gateway:Backplane:Channels must be session (a channel per session) or slot (a channel per hash slot), the same on every node; got 'range'");
         yield return Case("Gateway:Backplane:KeyPrefix", "gateway prod", "Gateway:Backplane:KeyPrefix must be 1 to 64 characters from A-Z a-z 0-9 . _ : -; got 'gateway prod'");
         yield return Case("Gateway:Presence:MaxListed", "-1", "Gateway:Presence:MaxListed must be between 0 and 100000; got -1");
+        yield return Case("Gateway:Backplane:CheckInterval", "00:00:00.05", "Gateway:Backplane:CheckInterval must be 00:00:00 (never) or between 00:00:00.1 and 01:00:00; got 00:00:00.0500000");
+        yield return Case("Gateway:Backplane:CheckInterval", "02:00:00", "Gateway:Backplane:CheckInterval must be 00:00:00 (never) or between 00:00:00.1 and 01:00:00; got 02:00:00");
         yield return Case("Gateway:Backplane:OperationTimeout", "00:00:00.01", "Gateway:Backplane:OperationTimeout must be a duration between 00:00:00.1000000 and 00:01:00");
         yield return Case("Gateway:History:MaxBytes", "100", "Gateway:History:MaxBytes must be 0 (no bound on a session's history bytes) or between 1024 and 1099511627776; got 100");
         yield return Case("Gateway:Sessions:Conflate:0", "step update", "Gateway:Sessions:Conflate must hold event names (1-64 characters from A-Z a-z 0-9 . _ : -), prefixes of them ending in * (progress.*), or * alone for every name; got 'step update'");

@@ -67,6 +67,40 @@ public sealed class HubSessionLifeTests
         }
     }
 
+    /// <summary>What a check of the log finds (its latest seq and life), after what the stream has delivered, and whether the session is behind.</summary>
+    [TestCase(new long[0], 2, "life2", false, TestName = "IsBehind: the log at the stream's seq and life")]
+    [TestCase(new long[0], 1, "life2", false, TestName = "IsBehind: the log behind the stream (a read that overtook nothing)")]
+    [TestCase(new long[0], 3, "life2", true, TestName = "IsBehind: the log one event ahead, the last of the stream lost")]
+    [TestCase(new long[] { 3, 4 }, 4, "life2", false, TestName = "IsBehind: events that came through the channel catch the stream up with the log")]
+    [TestCase(new long[] { 3 }, 5, "life2", true, TestName = "IsBehind: some came, the last did not")]
+    [TestCase(new long[0], 2, "life3", true, TestName = "IsBehind: another life at the same seq")]
+    [TestCase(new long[0], 1, "life3", true, TestName = "IsBehind: another life, behind the stream's seq")]
+    [TestCase(new long[0], 0, null, true, TestName = "IsBehind: the session gone from the log")]
+    [TestCase(new long[0], 2, "", false, TestName = "IsBehind: a life with no name, at the stream's seq: the seq alone tells")]
+    [TestCase(new long[0], 3, "", true, TestName = "IsBehind: a life with no name, one ahead")]
+    public void IsBehind_compares_the_stream_with_the_logs_latest_seq_and_life(long[] received, long seq, string? epoch, bool behind)
+    {
+        using var script = new HubScript(historyCapacity: 8);
+        var hub = new HubSession(Session, SessionProfiles.Of(new HistoryOptions(), new SessionsOptions()).For(Session));
+        var member = new RecordingMember("A", script.Changes);
+        hub.BeginJoin();
+        hub.TryJoin(member, null, -1, Read("life2", 2, 1, 2), new HubOutbox(script.Hub, Session), out _);
+        if (received.Length > 0)
+        {
+            Assert.That(hub.Receive(Events(received), "life2", new HubOutbox(script.Hub, Session)), Is.False);
+        }
+
+        Assert.That(hub.IsBehind(seq, epoch), Is.EqualTo(behind));
+    }
+
+    [Test]
+    public void IsBehind_is_false_for_a_session_whose_stream_no_join_has_started()
+    {
+        var hub = new HubSession(Session, SessionProfiles.Of(new HistoryOptions(), new SessionsOptions()).For(Session));
+        Assert.That(hub.IsBehind(5, "life2"), Is.False);
+        Assert.That(hub.IsBehind(0, null), Is.False);
+    }
+
     [Test]
     public void The_catch_up_asked_to_read_again_by_another_life_reads_again_and_resets_the_stream_to_it()
     {

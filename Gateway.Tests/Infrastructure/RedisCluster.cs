@@ -44,6 +44,8 @@ public sealed class RedisCluster : IAsyncDisposable
                         "--cluster-port", Tools.FreePort().ToString(CultureInfo.InvariantCulture),
                         "--cluster-node-timeout", "1000",
                         "--cluster-require-full-coverage", "no",
+                        // DEBUG SLEEP, from the tests on this machine only: it holds a server still while a test lines up what it reads next.
+                        "--enable-debug-command", "local",
                     ]);
             }
 

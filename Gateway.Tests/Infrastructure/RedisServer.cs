@@ -160,6 +160,51 @@ public sealed class RedisServer : IAsyncDisposable
     }
 
     /// <summary>
+    /// Sends <paramref name="commands"/> in one write, which the server reads and runs in one go
+    /// (nothing another client sent meanwhile comes between them), and returns their replies.
+    /// </summary>
+    public async Task<string[]> PipelineAsync(params string[][] commands)
+    {
+        using var client = new TcpClient();
+        await client.ConnectAsync("127.0.0.1", Port, TestClient.Deadline);
+        NetworkStream stream = client.GetStream();
+        await stream.WriteAsync(commands.SelectMany(command => Resp.Encode(command)).ToArray(), TestClient.Deadline);
+        var reader = new BufferedStream(stream);
+        var replies = new string[commands.Length];
+        for (int i = 0; i < replies.Length; i++)
+        {
+            replies[i] = await Resp.ReadAsync(reader, TestClient.Deadline);
+        }
+
+        return replies;
+    }
+
+    /// <summary>
+    /// Completes once the server has stopped answering (a <c>DEBUG SLEEP</c> holds it): a PING
+    /// that gets no answer within a tenth of a second, sent again on a new connection while one does.
+    /// </summary>
+    public async Task WhenBusyAsync()
+    {
+        while (true)
+        {
+            using var client = new TcpClient();
+            await client.ConnectAsync("127.0.0.1", Port, TestClient.Deadline);
+            NetworkStream stream = client.GetStream();
+            await stream.WriteAsync(Resp.Encode("PING"), TestClient.Deadline);
+            using var answer = CancellationTokenSource.CreateLinkedTokenSource(TestClient.Deadline);
+            answer.CancelAfter(TimeSpan.FromMilliseconds(100));
+            try
+            {
+                await Resp.ReadAsync(new BufferedStream(stream), answer.Token);
+            }
+            catch (OperationCanceledException) when (!TestClient.Deadline.IsCancellationRequested)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>
     /// Subscribes to key-expiry notifications and returns a task that completes when
     /// <paramref name="key"/> expires: a test waits for Redis's own expiry instead of guessing its time.
     /// </summary>

@@ -299,6 +299,38 @@ public sealed class RedisClusterTests(string channels)
         }
     }
 
+    [Test]
+    public async Task The_last_event_of_a_stream_that_redis_dropped_from_the_channel_still_reaches_every_client()
+    {
+        await using RedisCluster redis = await RedisCluster.StartAsync();
+        await using RedisNodes nodes = await RedisNodes.StartAsync(channels: channels, on: redis, settings: new Dictionary<string, string?> { ["Gateway:Backplane:CheckInterval"] = "00:00:01" });
+        const string Session = "dropped";
+        (TestClient client, _) = await TestClient.JoinAsync(nodes[0].WebSocketUri(Session));
+        await using (client)
+        {
+            Assert.That(await nodes[1].PublishAsync(Session, "step", "1"), Is.EqualTo(1));
+            Assert.That((await client.ReceiveAsync("event")).GetProperty("seq").GetInt64(), Is.EqualTo(1));
+
+            // Redis drops the subscribers of a slot's channels each time it applies a change of the
+            // slot, as in a failover or a move (here it is given to the server that holds it already),
+            // and the node's Redis client subscribes again without a word. A sleep in the same write
+            // holds the server until the publish below waits behind it: the publish is then read, and
+            // reaches no subscriber, before the node's client can subscribe again.
+            string key = nodes.KeyPrefix + "{" + Session + "}:meta";
+            RedisServer primary = await redis.PrimaryOfAsync(key);
+            string slot = (await redis.SlotOfAsync(key)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            string id = await primary.CommandAsync("CLUSTER", "MYID");
+            Task<string[]> held = primary.PipelineAsync(["CLUSTER", "SETSLOT", slot, "NODE", id], ["DEBUG", "SLEEP", "2"]);
+            await primary.WhenBusyAsync();
+            Assert.That(await nodes[1].PublishAsync(Session, "step", "2"), Is.EqualTo(2));
+            Assert.That(await held, Is.EqualTo(new[] { "OK", "OK" }));
+
+            // Nothing is published after it to show the gap: the node's check finds it.
+            JsonElement last = await client.ReceiveAsync("event");
+            Assert.That((last.GetProperty("seq").GetInt64(), last.GetProperty("data").GetInt32()), Is.EqualTo((2L, 2)));
+        }
+    }
+
     /// <summary>
     /// The watchers of these tests read only once publishing is over, which on a busy machine can be
     /// longer than the heartbeat's timeout; a client that does not read does not answer pings, so

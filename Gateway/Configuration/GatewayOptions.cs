@@ -447,6 +447,12 @@ internal sealed class BackplaneOptions
     /// </summary>
     public static readonly TimeSpan DefaultOperationTimeout = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// Ten seconds: how long the last events of a stream may wait at worst after a failover or a
+    /// moving slot made the channel drop them, for one cheap read per session a node follows.
+    /// </summary>
+    public static readonly TimeSpan DefaultCheckInterval = TimeSpan.FromSeconds(10);
+
     /// <summary><c>memory</c> (one process) or <c>redis</c> (any number of nodes sharing one Redis).</summary>
     public string Mode { get; set; } = MemoryMode;
 
@@ -470,6 +476,15 @@ internal sealed class BackplaneOptions
     /// replicas confirmed within half of <see cref="OperationTimeout"/>.
     /// </summary>
     public int WaitReplicas { get; set; }
+
+    /// <summary>
+    /// How often a node compares each session it follows with the session's log in Redis (0: never;
+    /// else 100 ms to 1 h). Pub/sub delivers at most once: while a failover or a moving slot has
+    /// Redis drop a channel's subscribers, what is published reaches no node, and a later event
+    /// shows the gap, but the last events of a stream have none after them. A session found behind
+    /// reads what it missed from history.
+    /// </summary>
+    public TimeSpan CheckInterval { get; set; } = DefaultCheckInterval;
 
     /// <summary>
     /// The pub/sub channels events reach the nodes by: <c>session</c> (the default), one sharded

@@ -397,6 +397,10 @@ internal sealed class GatewayOptionsValidator(IServiceProvider services) :
 
         Range(errors, section, nameof(options.OperationTimeout), options.OperationTimeout, TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(1));
         Range(errors, section, nameof(options.WaitReplicas), options.WaitReplicas, 0, 16);
+        if (options.CheckInterval != TimeSpan.Zero && (options.CheckInterval < TimeSpan.FromMilliseconds(100) || options.CheckInterval > TimeSpan.FromHours(1)))
+        {
+            errors.Add($"{section}:{nameof(options.CheckInterval)} must be 00:00:00 (never) or between 00:00:00.1 and 01:00:00; got {options.CheckInterval}");
+        }
         if (!string.Equals(options.Channels, BackplaneOptions.SessionChannels, StringComparison.OrdinalIgnoreCase) && !options.IsPerSlot)
         {
             errors.Add($"{section}:Channels must be session (a channel per session) or slot (a channel per hash slot), the same on every node; got '{options.Channels}'");

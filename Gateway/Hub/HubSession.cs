@@ -542,6 +542,20 @@ internal sealed class HubSession(string name, SessionSettings settings)
         }
     }
 
+    /// <summary>
+    /// True when this node follows the session's stream and the log has gone past it: the log's
+    /// latest seq is beyond what was delivered, or the log holds another life than the one followed
+    /// (<paramref name="epoch"/> null: the session is gone from the log; empty: its life has no
+    /// name, and only the seq tells).
+    /// </summary>
+    public bool IsBehind(long seq, string? epoch)
+    {
+        lock (_gate)
+        {
+            return _delivered >= 0 && (epoch is null || seq > _delivered || (epoch.Length > 0 && IsOtherLife(epoch)));
+        }
+    }
+
     /// <summary>Releases long-pollers to read again (after a reconnection, events may have passed unheard).</summary>
     public void WakePollers()
     {

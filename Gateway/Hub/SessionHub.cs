@@ -281,6 +281,17 @@ internal sealed partial class SessionHub : ILogFeed
         }
     }
 
+    bool ILogFeed.IsBehind(string session, long seq, string? epoch) =>
+        _sessions.TryGetValue(session, out HubSession? hub) && hub.IsBehind(seq, epoch);
+
+    void ILogFeed.CatchUp(string session)
+    {
+        if (_sessions.TryGetValue(session, out HubSession? hub) && hub.TryStartCatchUp(out long from))
+        {
+            StartCatchUp(hub, from);
+        }
+    }
+
     void ILogFeed.CountMembers(List<(string Session, int Members)> into, bool includeEmpty)
     {
         foreach (HubSession hub in _sessions.Values)

@@ -165,6 +165,15 @@ internal interface ILogFeed
     /// <summary>The feed may have lost news of any session (the link to the store came back): every local session reads the log again.</summary>
     void OnResync();
 
+    /// <summary>
+    /// True when the hub follows <paramref name="session"/> and is behind the log, whose latest seq
+    /// is <paramref name="seq"/> in the life <paramref name="epoch"/> (null: the session is gone).
+    /// </summary>
+    bool IsBehind(string session, long seq, string? epoch);
+
+    /// <summary>The hub reads what <paramref name="session"/> missed from the log (a check found it behind).</summary>
+    void CatchUp(string session);
+
     /// <summary>This node's members per session; with <paramref name="includeEmpty"/>, sessions without members too.</summary>
     void CountMembers(List<(string Session, int Members)> into, bool includeEmpty);
 

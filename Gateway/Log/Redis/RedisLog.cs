@@ -32,6 +32,14 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
     /// <summary>The shortest liveness: a few Redis round trips on a busy machine, so that a live node is not taken for dead.</summary>
     private static readonly TimeSpan MinNodeLiveness = TimeSpan.FromMilliseconds(300);
 
+    /// <summary>How long a check waits before it believes a session behind: an event's channel message may be a moment behind its write.</summary>
+    private static readonly TimeSpan CheckGrace = TimeSpan.FromSeconds(1);
+
+    /// <summary>How many sessions' positions one check reads at once (pipelined on the multiplexer).</summary>
+    private const int CheckBatch = 1000;
+
+    private static readonly RedisValue[] SeqAndEpoch = ["seq", "epoch"];
+
     /// <summary>
     /// How long a dead node stays in the nodes' set, with the time its liveness ran out: the
     /// session scripts learn it is dead from the copy each node hands them, and drop its counts
@@ -74,6 +82,7 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
     private readonly int _waitReplicas;
     private readonly TimeSpan _touchPeriod;
     private readonly TimeSpan _operationTimeout;
+    private readonly TimeSpan _checkInterval;
     private readonly TimeSpan _liveness;
     private RedisValue _sweepCursor = 0;
     private bool _seenAlive;
@@ -103,6 +112,7 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
         _maxKeys = sessions.Value.MaxKeys;
         _maxAssembledBytes = limits.Value.MaxAssembledBytes;
         _waitReplicas = backplane.Value.WaitReplicas;
+        _checkInterval = backplane.Value.CheckInterval;
 
         // Often enough that a session with clients never reaches its idle timeout between visits,
         // the shortest of any profile's included.
@@ -582,6 +592,7 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         Task link = _link.RunAsync(OnMessage, OnConnectedAsync, stoppingToken);
+        Task check = CheckPositionsAsync(stoppingToken);
 
         // Three visits per liveness period, and never rarer than the sessions need touching.
         TimeSpan period = TimeSpan.FromTicks(Math.Min(_liveness.Ticks / 3, _touchPeriod.Ticks));
@@ -626,6 +637,100 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
         }
 
         await link;
+        await check;
+    }
+
+    /// <summary>
+    /// Every <c>Backplane:CheckInterval</c>, reads each followed session's latest seq and life from
+    /// Redis, and has a session that is still behind a moment later catch up: what its channel lost
+    /// with no event after it to show the gap (the end of a stream published while a failover or a
+    /// moving slot had Redis drop the channel's subscribers).
+    /// </summary>
+    private async Task CheckPositionsAsync(CancellationToken stoppingToken)
+    {
+        if (_checkInterval <= TimeSpan.Zero)
+        {
+            return;
+        }
+
+        // Long enough for an event just published to come through the channel, which a read can overtake.
+        TimeSpan grace = TimeSpan.FromTicks(Math.Min(_checkInterval.Ticks / 2, CheckGrace.Ticks));
+        var sessions = new List<(string Session, int Members)>();
+        var behind = new List<(string Session, long Seq, string? Epoch)>();
+        using var timer = new PeriodicTimer(_checkInterval, _time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken))
+            {
+                if (!_link.IsUp)
+                {
+                    // Coming back up catches every session up anyway.
+                    continue;
+                }
+
+                sessions.Clear();
+                behind.Clear();
+                _feed.CountMembers(sessions, includeEmpty: true);
+                for (int start = 0; start < sessions.Count; start += CheckBatch)
+                {
+                    (string Session, long Seq, string? Epoch)?[] positions = await Task.WhenAll(
+                        sessions.Skip(start).Take(CheckBatch).Select(s => ReadPositionAsync(s.Session)));
+                    foreach ((string Session, long Seq, string? Epoch)? position in positions)
+                    {
+                        if (position is { } p && _feed.IsBehind(p.Session, p.Seq, p.Epoch))
+                        {
+                            behind.Add(p);
+                        }
+                    }
+                }
+
+                if (behind.Count == 0)
+                {
+                    continue;
+                }
+
+                await Task.Delay(grace, _time, stoppingToken);
+                int caughtUp = 0;
+                foreach ((string session, long seq, string? epoch) in behind)
+                {
+                    if (_feed.IsBehind(session, seq, epoch))
+                    {
+                        _feed.CatchUp(session);
+                        caughtUp++;
+                    }
+                }
+
+                if (caughtUp > 0)
+                {
+                    // The events they read count as catch-up, as any other.
+                    Log.FoundBehind(_logger, caughtUp);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    /// <summary>A session's latest seq and life in Redis (life null: the session is gone); null when its shard did not answer.</summary>
+    private async Task<(string Session, long Seq, string? Epoch)?> ReadPositionAsync(string session)
+    {
+        try
+        {
+            RedisValue[] meta = await _link.CallAsync(database => database.HashGetAsync(_keys.Meta(session), SeqAndEpoch));
+            if (meta[0].IsNull)
+            {
+                return (session, 0, null);
+            }
+
+            // A life with no name (written by a node of before lives were named) compares by seq alone.
+            return (session, (long)meta[0], meta[1].IsNull ? "" : (string)meta[1]!);
+        }
+        catch (BackplaneUnavailableException)
+        {
+            // That shard is failing over or away; the link catches its sessions up once it is back.
+            return null;
+        }
     }
 
     /// <summary>After each (re)connection: this node's counts afresh, then every local session caught up.</summary>
@@ -957,6 +1062,9 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
         [LoggerMessage(EventId = 517, Level = LogLevel.Warning, Message = "This node had been taken for dead (its liveness in Redis ran out); its client counts and presence members are stated again")]
         public static partial void TakenForDead(ILogger logger);
 
+        [LoggerMessage(EventId = 520, Level = LogLevel.Information, Message = "{Count} sessions were behind their log in Redis: their channel lost events (as it does while a shard fails over or a slot moves) and no later event showed it; they catch up from history")]
+        public static partial void FoundBehind(ILogger logger, int count);
+
         [LoggerMessage(EventId = 519, Level = LogLevel.Warning, Message = "The set of sessions is unreachable ({Reason}): session {Session} is created without the Sessions:MaxSessions check, and named in the set once its shard is back")]
         public static partial void SetUnreachable(ILogger logger, string session, string reason);
     }
@@ -976,6 +1084,12 @@ internal sealed class NoFeed : ILogFeed
     public HubOutbox? OnDeleted(string session, string? epoch) => null;
 
     public void OnResync()
+    {
+    }
+
+    public bool IsBehind(string session, long seq, string? epoch) => false;
+
+    public void CatchUp(string session)
     {
     }
 
