@@ -668,47 +668,60 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
                     continue;
                 }
 
-                sessions.Clear();
-                behind.Clear();
-                _feed.CountMembers(sessions, includeEmpty: true);
-                for (int start = 0; start < sessions.Count; start += CheckBatch)
+                try
                 {
-                    (string Session, long Seq, string? Epoch)?[] positions = await Task.WhenAll(
-                        sessions.Skip(start).Take(CheckBatch).Select(s => ReadPositionAsync(s.Session)));
-                    foreach ((string Session, long Seq, string? Epoch)? position in positions)
-                    {
-                        if (position is { } p && _feed.IsBehind(p.Session, p.Seq, p.Epoch))
-                        {
-                            behind.Add(p);
-                        }
-                    }
+                    await CheckPositionsOnceAsync(sessions, behind, grace, stoppingToken);
                 }
-
-                if (behind.Count == 0)
+                catch (Exception e) when (e is not OperationCanceledException)
                 {
-                    continue;
-                }
-
-                await Task.Delay(grace, _time, stoppingToken);
-                int caughtUp = 0;
-                foreach ((string session, long seq, string? epoch) in behind)
-                {
-                    if (_feed.IsBehind(session, seq, epoch))
-                    {
-                        _feed.CatchUp(session);
-                        caughtUp++;
-                    }
-                }
-
-                if (caughtUp > 0)
-                {
-                    // The events they read count as catch-up, as any other.
-                    Log.FoundBehind(_logger, caughtUp);
+                    Log.CheckFailed(_logger, e);
                 }
             }
         }
         catch (OperationCanceledException)
         {
+        }
+    }
+
+    private async Task CheckPositionsOnceAsync(
+        List<(string Session, int Members)> sessions, List<(string Session, long Seq, string? Epoch)> behind, TimeSpan grace, CancellationToken stoppingToken)
+    {
+        sessions.Clear();
+        behind.Clear();
+        _feed.CountMembers(sessions, includeEmpty: true);
+        for (int start = 0; start < sessions.Count; start += CheckBatch)
+        {
+            (string Session, long Seq, string? Epoch)?[] positions = await Task.WhenAll(
+                sessions.Skip(start).Take(CheckBatch).Select(s => ReadPositionAsync(s.Session)));
+            foreach ((string Session, long Seq, string? Epoch)? position in positions)
+            {
+                if (position is { } p && _feed.IsBehind(p.Session, p.Seq, p.Epoch))
+                {
+                    behind.Add(p);
+                }
+            }
+        }
+
+        if (behind.Count == 0)
+        {
+            return;
+        }
+
+        await Task.Delay(grace, _time, stoppingToken);
+        int caughtUp = 0;
+        foreach ((string session, long seq, string? epoch) in behind)
+        {
+            if (_feed.IsBehind(session, seq, epoch))
+            {
+                _feed.CatchUp(session);
+                caughtUp++;
+            }
+        }
+
+        if (caughtUp > 0)
+        {
+            // The events they read count as catch-up, as any other.
+            Log.FoundBehind(_logger, caughtUp);
         }
     }
 
@@ -1062,11 +1075,14 @@ internal sealed partial class RedisLog : BackgroundService, ISessionLog
         [LoggerMessage(EventId = 517, Level = LogLevel.Warning, Message = "This node had been taken for dead (its liveness in Redis ran out); its client counts and presence members are stated again")]
         public static partial void TakenForDead(ILogger logger);
 
+        [LoggerMessage(EventId = 519, Level = LogLevel.Warning, Message = "The set of sessions is unreachable ({Reason}): session {Session} is created without the Sessions:MaxSessions check, and named in the set once its shard is back")]
+        public static partial void SetUnreachable(ILogger logger, string session, string reason);
+
         [LoggerMessage(EventId = 520, Level = LogLevel.Information, Message = "{Count} sessions were behind their log in Redis: their channel lost events (as it does while a shard fails over or a slot moves) and no later event showed it; they catch up from history")]
         public static partial void FoundBehind(ILogger logger, int count);
 
-        [LoggerMessage(EventId = 519, Level = LogLevel.Warning, Message = "The set of sessions is unreachable ({Reason}): session {Session} is created without the Sessions:MaxSessions check, and named in the set once its shard is back")]
-        public static partial void SetUnreachable(ILogger logger, string session, string reason);
+        [LoggerMessage(EventId = 521, Level = LogLevel.Error, Message = "Checking the sessions against their log in Redis failed; the check runs again at the next Backplane:CheckInterval")]
+        public static partial void CheckFailed(ILogger logger, Exception exception);
     }
 }
 
