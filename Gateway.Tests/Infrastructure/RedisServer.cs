@@ -150,14 +150,7 @@ public sealed class RedisServer : IAsyncDisposable
     }
 
     /// <summary>Sends one command and returns its reply as text (see <see cref="Resp"/>).</summary>
-    public async Task<string> CommandAsync(params string[] command)
-    {
-        using var client = new TcpClient();
-        await client.ConnectAsync("127.0.0.1", Port, TestClient.Deadline);
-        NetworkStream stream = client.GetStream();
-        await stream.WriteAsync(Resp.Encode(command), TestClient.Deadline);
-        return await Resp.ReadAsync(new BufferedStream(stream), TestClient.Deadline);
-    }
+    public async Task<string> CommandAsync(params string[] command) => (await PipelineAsync(command))[0];
 
     /// <summary>
     /// Sends <paramref name="commands"/> in one write, which the server reads and runs in one go
