@@ -274,10 +274,7 @@ internal sealed partial class SessionHub : ILogFeed
         {
             ResyncPresence(hub);
             hub.WakePollers();
-            if (hub.TryStartCatchUp(out long from))
-            {
-                StartCatchUp(hub, from);
-            }
+            CatchUp(hub);
         }
     }
 
@@ -286,7 +283,16 @@ internal sealed partial class SessionHub : ILogFeed
 
     void ILogFeed.CatchUp(string session)
     {
-        if (_sessions.TryGetValue(session, out HubSession? hub) && hub.TryStartCatchUp(out long from))
+        if (_sessions.TryGetValue(session, out HubSession? hub))
+        {
+            CatchUp(hub);
+        }
+    }
+
+    /// <summary>Starts a catch-up of <paramref name="hub"/>, unless it follows no stream yet or one runs already (which then reads again).</summary>
+    private void CatchUp(HubSession hub)
+    {
+        if (hub.TryStartCatchUp(out long from))
         {
             StartCatchUp(hub, from);
         }
