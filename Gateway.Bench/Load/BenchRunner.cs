@@ -36,8 +36,10 @@ internal static class BenchRunner
     /// <param name="fanOut">S2's event data in bytes and whether its clients offer permessage-deflate (<c>--s2-payload</c>, <c>--s2-deflate</c>).</param>
     /// <param name="gatewaySettings">Configuration keys for every gateway process, on top of the bench's own (<c>--gateway-setting</c>).</param>
     /// <param name="gatewayEnvironment">Environment variables for every gateway process and no other (<c>--gateway-env</c>).</param>
+    /// <param name="maxStealPercent">The most CPU the hypervisor may take from a measurement before it is taken again (<c>--max-steal</c>); 0: never taken again.</param>
     public static async Task<int> RunAsync(string[] servers, string[] scenarios, bool quick, double steadyRate, (int Clients, int Stalled) slow, string outputDirectory, string command, SlowStream slowStream = SlowStream.Bench,
-        (int PayloadBytes, bool Deflate) fanOut = default, IReadOnlyDictionary<string, string>? gatewaySettings = null, IReadOnlyDictionary<string, string>? gatewayEnvironment = null)
+        (int PayloadBytes, bool Deflate) fanOut = default, IReadOnlyDictionary<string, string>? gatewaySettings = null, IReadOnlyDictionary<string, string>? gatewayEnvironment = null,
+        double maxStealPercent = 0)
     {
         var placement = new Placement(ServerCpus: "0", GeneratorCpus: "1");
         PinSelf(placement.GeneratorCpus);
@@ -58,7 +60,12 @@ internal static class BenchRunner
         }
 
         var progress = new Progress();
-        var results = new SuiteResults { Machine = Machine(), Command = command, Started = DateTimeOffset.UtcNow, Quick = quick, SteadyRate = steadyRate > 0 ? steadyRate : null };
+        var quiet = new QuietMachine(maxStealPercent, progress);
+        var results = new SuiteResults
+        {
+            Machine = Machine(), Command = command, Started = DateTimeOffset.UtcNow, Quick = quick, SteadyRate = steadyRate > 0 ? steadyRate : null,
+            MaxStealPercent = maxStealPercent,
+        };
         var catalog = new ServerCatalog { GatewayEnvironment = gatewayEnvironment ?? new Dictionary<string, string>() };
         var overall = Stopwatch.StartNew();
 
@@ -75,7 +82,16 @@ internal static class BenchRunner
             {
                 try
                 {
-                    await RunScenarioAsync(catalog, name, scenario, size, placement, progress, results, gatewaySettings);
+                    await quiet.WaitForQuietAsync($"{name} {scenario}");
+                    if (scenario is "S1" or "S5")
+                    {
+                        // Measured whole on a fresh server, so taken again whole.
+                        await RunWholeAsync(quiet, catalog, name, scenario, size, placement, progress, results, gatewaySettings);
+                    }
+                    else
+                    {
+                        await RunScenarioAsync(catalog, name, scenario, size, placement, progress, results, gatewaySettings, quiet);
+                    }
                 }
                 catch (Exception e) when (e is IOException or InvalidOperationException or TimeoutException or System.Net.Sockets.SocketException)
                 {
@@ -86,6 +102,11 @@ internal static class BenchRunner
             }
 
             results.GeneratorCpuSeconds[name] = ProcStats.CpuSecondsWithChildren(Environment.ProcessId) - generatorBefore - results.ServerCpuSeconds.GetValueOrDefault(name);
+        }
+
+        foreach ((string what, double steal) in quiet.Kept)
+        {
+            results.StealPercent[what] = Math.Round(steal, 2);
         }
 
         progress.Line($"done in {overall.Elapsed.TotalMinutes:0.0} min");
@@ -100,8 +121,30 @@ internal static class BenchRunner
         return 0;
     }
 
-    private static async Task RunScenarioAsync(ServerCatalog catalog, string name, string scenario, SuiteSize size, Placement placement, Progress progress, SuiteResults results,
+    /// <summary>S1 or S5, whose one measurement is the scenario: taken again on a fresh server when too much was stolen from it, keeping the quieter one.</summary>
+    private static async Task RunWholeAsync(QuietMachine quiet, ServerCatalog catalog, string name, string scenario, SuiteSize size, Placement placement, Progress progress, SuiteResults results,
         IReadOnlyDictionary<string, string>? gatewaySettings)
+    {
+        // Each attempt's own measure of quiet is kept by the outer one: the inner machine never retries.
+        var inner = new QuietMachine(0, progress);
+        object? kept = await quiet.MeasureAsync($"{name} {scenario}", async () =>
+        {
+            await RunScenarioAsync(catalog, name, scenario, size, placement, progress, results, gatewaySettings, inner);
+            return scenario == "S1" ? results.Idle.GetValueOrDefault(name) : (object?)results.Slow.GetValueOrDefault(name);
+        });
+        switch (kept)
+        {
+            case IdleResult idle:
+                results.Idle[name] = idle;
+                break;
+            case SlowResult slow:
+                results.Slow[name] = slow;
+                break;
+        }
+    }
+
+    private static async Task RunScenarioAsync(ServerCatalog catalog, string name, string scenario, SuiteSize size, Placement placement, Progress progress, SuiteResults results,
+        IReadOnlyDictionary<string, string>? gatewaySettings, QuietMachine quiet)
     {
         progress.Phase($"{name} {scenario}: starting the server");
         // S5 over a progress stream runs the gateway with tight lag bounds; the peers know none.
@@ -121,7 +164,7 @@ internal static class BenchRunner
         await using ServerGroup running = await catalog.StartAsync(name, placement.ServerCpus, settings);
         try
         {
-            await MeasureAsync(new Scenarios(new ServerUnderTest(running), size, placement, progress), name, scenario, size, progress, results);
+            await MeasureAsync(new Scenarios(new ServerUnderTest(running), size, placement, progress, quiet), name, scenario, size, progress, results);
         }
         finally
         {

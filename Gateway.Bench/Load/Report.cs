@@ -32,6 +32,12 @@ internal sealed class SuiteResults
     /// <summary>Each server's own CPU seconds over all its scenarios, taken out of <see cref="GeneratorCpuSeconds"/>.</summary>
     public Dictionary<string, double> ServerCpuSeconds { get; } = [];
 
+    /// <summary>The limit on steal (<c>--max-steal</c>) past which a measurement was taken again; 0: none.</summary>
+    public double MaxStealPercent { get; set; }
+
+    /// <summary>Of the time the machine wanted to run during each kept measurement, the percentage the hypervisor took.</summary>
+    public Dictionary<string, double> StealPercent { get; } = [];
+
     public List<string> Notes { get; } = [];
 }
 
@@ -161,6 +167,21 @@ internal static class Report
         {
             md.AppendLine("Generator CPU seconds (all worker processes and the coordinator, the servers' own taken out), per server: " +
                 string.Join(", ", results.GeneratorCpuSeconds.Select(g => $"{g.Key} {g.Value:0.0}")) + ".");
+            md.AppendLine();
+        }
+
+        if (results.StealPercent.Count > 0)
+        {
+            md.AppendLine(results.MaxStealPercent > 0
+                ? string.Create(CultureInfo.InvariantCulture, $"CPU stolen by the hypervisor during each measurement kept, as a share of the time the machine wanted to run (a measurement above {results.MaxStealPercent:0.#}% was taken again once, once a probe found the machine quiet, and the quieter attempt kept):")
+                : "CPU stolen by the hypervisor during each measurement, as a share of the time the machine wanted to run:");
+            md.AppendLine();
+            foreach (IGrouping<string, KeyValuePair<string, double>> server in results.StealPercent.GroupBy(s => s.Key.Split(' ')[0]))
+            {
+                string each = string.Join(", ", server.Select(s => string.Create(CultureInfo.InvariantCulture, $"{s.Key[(server.Key.Length + 1)..]} {s.Value:0.0}%")));
+                md.AppendLine(CultureInfo.InvariantCulture, $"- {server.Key}: {each}");
+            }
+
             md.AppendLine();
         }
 
