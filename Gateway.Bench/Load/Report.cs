@@ -173,7 +173,7 @@ internal static class Report
         if (results.StealPercent.Count > 0)
         {
             md.AppendLine(results.MaxStealPercent > 0
-                ? string.Create(CultureInfo.InvariantCulture, $"CPU stolen by the hypervisor during each measurement kept, as a share of the time the machine wanted to run (a measurement above {results.MaxStealPercent:0.#}% was taken again once, once a probe found the machine quiet, and the quieter attempt kept):")
+                ? string.Create(CultureInfo.InvariantCulture, $"CPU stolen by the hypervisor during each measurement kept, as a share of the time the machine wanted to run (a measurement above {results.MaxStealPercent:0.#}% was taken again once, after waiting up to 3 minutes for a probe to find the machine quiet, and the quieter attempt kept):")
                 : "CPU stolen by the hypervisor during each measurement, as a share of the time the machine wanted to run:");
             md.AppendLine();
             foreach (IGrouping<string, KeyValuePair<string, double>> server in results.StealPercent.GroupBy(s => s.Key.Split(' ')[0]))

@@ -5,11 +5,11 @@ namespace Gateway.Bench.Load;
 
 /// <summary>
 /// The machine's CPU counters from the <c>cpu</c> line of <c>/proc/stat</c>: time busy (user,
-/// nice, system, irq, softirq), idle (idle, iowait) and stolen (what the hypervisor gave to other
-/// guests while this one had work to run). Steal is counted only while a CPU wants to run, so it
+/// nice, system, irq, softirq) and stolen (what the hypervisor gave to other guests while this
+/// one had work to run). Steal is counted only while a CPU wants to run, so it
 /// is read as a share of the time the machine was busy or stolen, not of all time.
 /// </summary>
-internal readonly record struct CpuCounters(long Busy, long Idle, long Stolen)
+internal readonly record struct CpuCounters(long Busy, long Stolen)
 {
     public static CpuCounters Read() => Parse(File.ReadLines("/proc/stat").First(l => l.StartsWith("cpu ", StringComparison.Ordinal)));
 
@@ -22,7 +22,7 @@ internal readonly record struct CpuCounters(long Busy, long Idle, long Stolen)
             throw new FormatException($"/proc/stat's cpu line has {f.Length} counters, 8 expected (user nice system idle iowait irq softirq steal): {line}");
         }
 
-        return new CpuCounters(Busy: f[0] + f[1] + f[2] + f[5] + f[6], Idle: f[3] + f[4], Stolen: f[7]);
+        return new CpuCounters(Busy: f[0] + f[1] + f[2] + f[5] + f[6], Stolen: f[7]);
     }
 
     /// <summary>Of the time the machine wanted to run since <paramref name="earlier"/>, the percentage the hypervisor took.</summary>
@@ -39,9 +39,9 @@ internal readonly record struct CpuCounters(long Busy, long Idle, long Stolen)
 /// measurement taken while that happens measures the neighbours. With a limit set
 /// (<c>--max-steal</c>), each scenario waits first until a probe finds the machine quiet (for at
 /// most <see cref="MaxWait"/>), and a measurement taken while more was stolen than the limit is
-/// taken again once the machine is quiet, keeping the attempt with less steal. Every kept measurement's steal is recorded, so the
-/// report says how quiet each one was. The limit 0 turns waiting and retrying off; steal is still
-/// recorded.
+/// taken again once after the same wait, keeping the attempt with less steal. Every kept
+/// measurement's steal is recorded, so the report says how quiet each one was. The limit 0 turns
+/// waiting and retrying off; steal is still recorded.
 /// </summary>
 internal sealed class QuietMachine(double maxStealPercent, Progress progress)
 {
@@ -52,8 +52,6 @@ internal sealed class QuietMachine(double maxStealPercent, Progress progress)
     private static readonly TimeSpan Probe = TimeSpan.FromSeconds(1);
 
     private readonly List<(string What, double StealPercent)> _kept = [];
-
-    public double MaxStealPercent => maxStealPercent;
 
     /// <summary>What each kept measurement lost to steal, in the order taken.</summary>
     public IReadOnlyList<(string What, double StealPercent)> Kept => _kept;
