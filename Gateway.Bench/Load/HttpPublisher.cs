@@ -45,9 +45,8 @@ internal sealed class HttpPublisher : IAsyncDisposable
         for (int i = 0; i < connections; i++)
         {
             Uri server = servers[i % servers.Count];
-            var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-            await socket.ConnectAsync(new IPEndPoint(IPAddress.Parse(server.Host), server.Port));
-            var connection = new Connection(socket, server.Authority);
+            var connection = new Connection(new IPEndPoint(IPAddress.Parse(server.Host), server.Port), server.Authority);
+            await connection.OpenAsync();
             publisher._all.Add(connection);
             publisher._idle.Writer.TryWrite(connection);
         }
@@ -102,8 +101,18 @@ internal sealed class HttpPublisher : IAsyncDisposable
         }
         catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException)
         {
-            // A broken connection stays out of the pool.
+            // The publish failed; a new connection takes the broken one's place, or, when the server
+            // does not take one, the broken one stays out of the pool.
             Interlocked.Increment(ref _errors);
+            try
+            {
+                await connection.OpenAsync();
+                _idle.Writer.TryWrite(connection);
+            }
+            catch (SocketException)
+            {
+            }
+
             return 0;
         }
 
@@ -124,15 +133,37 @@ internal sealed class HttpPublisher : IAsyncDisposable
         return ValueTask.CompletedTask;
     }
 
-    /// <summary>One keep-alive connection, to the server whose authority is <paramref name="host"/> (its Host header).</summary>
-    private sealed class Connection(Socket socket, string host)
+    /// <summary>
+    /// One keep-alive connection to <paramref name="server"/>, whose authority is
+    /// <paramref name="host"/> (its Host header); <see cref="OpenAsync"/> connects it.
+    /// </summary>
+    private sealed class Connection(IPEndPoint server, string host)
     {
         private readonly byte[] _buffer = new byte[8192];
+        private Socket? _socket;
         private int _start;
         private int _end;
 
+        /// <summary>Connects, in place of the connection before if there was one.</summary>
+        public async Task OpenAsync()
+        {
+            _socket?.Dispose();
+            (_start, _end) = (0, 0);
+            _socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            await _socket.ConnectAsync(server);
+        }
+
         public async Task<int> PostAsync(string path, byte[] body)
         {
+            // A server may close a keep-alive connection that sat idle (Node does after 5 s, and a
+            // measurement taken again may first wait minutes for a quiet machine). As HTTP clients do
+            // before they reuse a connection, look: readable with nothing to read is a closed one.
+            if (_socket!.Poll(0, SelectMode.SelectRead) && _socket.Available == 0)
+            {
+                await OpenAsync();
+            }
+
+            Socket socket = _socket;
             byte[] head = Encoding.ASCII.GetBytes($"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {body.Length}\r\n\r\n");
             await socket.SendAsync(new List<ArraySegment<byte>> { head, body });
             string statusLine = await ReadLineAsync();
@@ -171,7 +202,7 @@ internal sealed class HttpPublisher : IAsyncDisposable
             return status;
         }
 
-        public void Dispose() => socket.Dispose();
+        public void Dispose() => _socket?.Dispose();
 
         private async Task<string> ReadLineAsync()
         {
@@ -213,7 +244,7 @@ internal sealed class HttpPublisher : IAsyncDisposable
                 _start = 0;
             }
 
-            int read = await socket.ReceiveAsync(_buffer.AsMemory(_end), SocketFlags.None);
+            int read = await _socket!.ReceiveAsync(_buffer.AsMemory(_end), SocketFlags.None);
             if (read == 0)
             {
                 throw new IOException("the server closed the connection");
