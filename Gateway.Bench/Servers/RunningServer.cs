@@ -31,6 +31,9 @@ internal sealed class RunningServer : IAsyncDisposable
 
     private static readonly Lazy<double> ClockTicksPerSecond = new(ReadClockTicks);
 
+    /// <summary>How long a full collection of the gateway's heap may take to show in its /metrics.</summary>
+    private static readonly TimeSpan FullCollectionDeadline = TimeSpan.FromSeconds(30);
+
     private readonly Launch _launch;
     private readonly Process _process;
     private readonly OutputTail _output;
@@ -69,9 +72,11 @@ internal sealed class RunningServer : IAsyncDisposable
 
     /// <summary>
     /// Resident memory and CPU time from /proc, and the managed heap and open connections from the
-    /// server: a peer's <c>/stats</c> (after a full collection: it costs the server a pause, so read
-    /// it between measurements) or the gateway's <c>/metrics</c> (heap as of its last collection).
-    /// Heap and connections are null when the server does not answer, and for a redis-server.
+    /// server: a peer's <c>/stats</c> or the gateway's <c>/metrics</c>, the heap after a full
+    /// collection either way (the peers run one themselves; the gateway's is asked of its runtime,
+    /// <see cref="FullCollection"/>). A collection costs the server a pause: read these between
+    /// measurements, and resident memory before them. Heap and connections are null when the
+    /// server does not answer, and for a redis-server.
     /// </summary>
     public async Task<ServerStats> ReadStatsAsync()
     {
@@ -82,7 +87,9 @@ internal sealed class RunningServer : IAsyncDisposable
         {
             if (_launch.Stats == StatsSource.Metrics)
             {
-                (heap, connections) = ParseMetrics(await Http.GetStringAsync(new Uri(BaseUri, "/metrics")));
+                (string metrics, bool collected) = await ReadMetricsAfterFullCollectionAsync();
+                (heap, connections) = ParseMetrics(metrics);
+                heap = collected ? heap : null;
             }
             else if (_launch.Stats == StatsSource.StatsEndpoint)
             {
@@ -219,6 +226,42 @@ internal sealed class RunningServer : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The gateway's <c>/metrics</c> once its count of full (generation 2) collections has grown
+    /// after a full collection was asked of its runtime; with false when it could not be asked or
+    /// was not seen in time, and the text read last.
+    /// </summary>
+    private async Task<(string Metrics, bool Collected)> ReadMetricsAfterFullCollectionAsync()
+    {
+        var address = new Uri(BaseUri, "/metrics");
+        string metrics = await Http.GetStringAsync(address);
+        if (FullCollections(metrics) is not { } before)
+        {
+            return (metrics, false);
+        }
+
+        bool collected = await FullCollection.RunAsync(Pid, async () =>
+        {
+            metrics = await Http.GetStringAsync(address);
+            return FullCollections(metrics) > before;
+        }, FullCollectionDeadline);
+        return (metrics, collected);
+    }
+
+    /// <summary>The count of generation 2 collections in <c>dotnet_gc_collections_total</c>, or null when absent.</summary>
+    internal static long? FullCollections(string metrics)
+    {
+        foreach ((string name, string labels, double value) in Samples(metrics))
+        {
+            if (name == "dotnet_gc_collections_total" && labels.Contains("gc_heap_generation=\"gen2\"", StringComparison.Ordinal))
+            {
+                return (long)value;
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>Sums the generations of <c>dotnet_gc_last_collection_heap_size_bytes</c>; reads the WebSocket connections open.</summary>
     /// <remarks>
     /// Matched by name and by the one label that matters: the exporter adds labels of its own
@@ -230,6 +273,25 @@ internal sealed class RunningServer : IAsyncDisposable
         const string ConnectionsMetric = "gateway_connections_open";
         double? heap = null;
         int? connections = null;
+        foreach ((string name, string labels, double value) in Samples(metrics))
+        {
+            if (name == HeapMetric)
+            {
+                heap = (heap ?? 0) + value;
+            }
+            else if (name == ConnectionsMetric
+                && (labels.Contains("{transport=\"websocket\"", StringComparison.Ordinal) || labels.Contains(",transport=\"websocket\"", StringComparison.Ordinal)))
+            {
+                connections = (int)value;
+            }
+        }
+
+        return ((long?)heap, connections);
+    }
+
+    /// <summary>The samples of a Prometheus text exposition: name, the braces of labels (or empty), and value.</summary>
+    private static IEnumerable<(string Name, string Labels, double Value)> Samples(string metrics)
+    {
         foreach (string line in metrics.Split('\n'))
         {
             int space = line.LastIndexOf(' ');
@@ -241,20 +303,8 @@ internal sealed class RunningServer : IAsyncDisposable
 
             int brace = line.IndexOf('{');
             int nameEnd = brace >= 0 && brace < space ? brace : space;
-            ReadOnlySpan<char> name = line.AsSpan(0, nameEnd).Trim();
-            ReadOnlySpan<char> labels = line.AsSpan(nameEnd, space - nameEnd);
-            if (name.SequenceEqual(HeapMetric))
-            {
-                heap = (heap ?? 0) + value;
-            }
-            else if (name.SequenceEqual(ConnectionsMetric)
-                && (labels.Contains("{transport=\"websocket\"", StringComparison.Ordinal) || labels.Contains(",transport=\"websocket\"", StringComparison.Ordinal)))
-            {
-                connections = (int)value;
-            }
+            yield return (line[..nameEnd].Trim(), line[nameEnd..space], value);
         }
-
-        return ((long?)heap, connections);
     }
 
     private static long ResidentBytes(int pid)
@@ -360,6 +410,6 @@ internal sealed class RunningServer : IAsyncDisposable
 /// <summary>What a running server costs at one moment.</summary>
 /// <param name="RssBytes">Resident memory (VmRSS); kernel socket buffers are not in it.</param>
 /// <param name="CpuSeconds">User plus system CPU time since the start.</param>
-/// <param name="HeapBytes">The managed heap: a peer's after a full collection, the gateway's as of its last collection; null when unreadable.</param>
+/// <param name="HeapBytes">The managed heap after a full collection; null when unreadable.</param>
 /// <param name="Connections">Open WebSocket connections as the server counts them, or null.</param>
 internal sealed record ServerStats(long RssBytes, double CpuSeconds, long? HeapBytes, int? Connections);
