@@ -83,7 +83,8 @@ internal static class ServerCheck
 
             if (stats.HeapBytes is null or <= 0)
             {
-                throw new InvalidOperationException("the server's statistics gave no heap size");
+                throw new InvalidOperationException(
+                    "the server gave no heap size after a full collection (a peer's /stats runs one; the gateway's is asked of its runtime over the .NET diagnostics port, which DOTNET_EnableDiagnostics=0 turns off)");
             }
 
             var stopping = Stopwatch.StartNew();
