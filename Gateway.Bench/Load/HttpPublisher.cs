@@ -109,7 +109,7 @@ internal sealed class HttpPublisher : IAsyncDisposable
                 await connection.OpenAsync();
                 _idle.Writer.TryWrite(connection);
             }
-            catch (SocketException)
+            catch (Exception reopening) when (reopening is SocketException or ObjectDisposedException)
             {
             }
 
