@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Diagnostics.Tracing;
 using Microsoft.Diagnostics.NETCore.Client;
 
@@ -34,7 +33,6 @@ internal static class FullCollection
     /// </summary>
     public static async Task<bool> RunAsync(int pid, Func<Task<bool>> collected, TimeSpan deadline)
     {
-        var waited = Stopwatch.StartNew();
         using var cancellation = new CancellationTokenSource(deadline);
         EventPipeSession session;
         try
@@ -57,7 +55,7 @@ internal static class FullCollection
             {
                 while (!await collected())
                 {
-                    if (waited.Elapsed > deadline)
+                    if (cancellation.IsCancellationRequested)
                     {
                         return false;
                     }
