@@ -11,6 +11,7 @@ public sealed class ManualTimeProvider : TimeProvider
     private DateTimeOffset _now;
     private long _elapsedTicks;
     private TaskCompletionSource _oneShotScheduled = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _periodicScheduled = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>A clock that starts at <paramref name="start"/> (tokens minted now are valid on it), or at 2026-01-01.</summary>
     public ManualTimeProvider(DateTimeOffset? start = null) => _now = start ?? new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
@@ -51,6 +52,13 @@ public sealed class ManualTimeProvider : TimeProvider
             return _timers.Any(t => t.Period == 0) ? Task.CompletedTask : _oneShotScheduled.Task;
         }
     }
+
+    /// <summary>
+    /// Completes once a periodic timer (a scanner's) exists: a hosted service starts its loop on
+    /// the thread pool, so a test that moves the clock before that would move it past a timer that
+    /// is not there yet.
+    /// </summary>
+    public Task WhenPeriodicTimerScheduledAsync() => _periodicScheduled.Task;
 
     /// <summary>Moves the clock forward, firing every timer that falls due on the way.</summary>
     public void Advance(TimeSpan by)
@@ -116,6 +124,10 @@ public sealed class ManualTimeProvider : TimeProvider
                 {
                     owner._oneShotScheduled.TrySetResult();
                     owner._oneShotScheduled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                }
+                else
+                {
+                    owner._periodicScheduled.TrySetResult();
                 }
 
                 return true;

@@ -8,24 +8,53 @@ namespace Gateway.Connections;
 /// silent past the heartbeat timeout, and aborts those whose close handshake ran past its deadline.
 /// No connection has a timer of its own.
 /// </summary>
+/// <remarks>
+/// Each connection is visited once per <see cref="ScanPeriod"/>, but not all at once: every tick
+/// visits the registry's parts that the time since the last tick stands for (a
+/// <see cref="ScanSchedule"/>). Thousands of clients that connected in the same second are then
+/// pinged over a second, a few dozen at a time, instead of in one burst that queues every
+/// delivery behind it (docs/benchmarks.md, "Pings in bursts").
+/// </remarks>
 internal sealed partial class HeartbeatScanner(
     ConnectionRegistry registry, IOptions<HeartbeatOptions> heartbeat, TimeProvider time, ILogger<HeartbeatScanner> logger) : BackgroundService
 {
+    /// <summary>The shortest tick: with a very short interval, a tick visits several parts.</summary>
+    private static readonly TimeSpan MinimumTick = TimeSpan.FromMilliseconds(5);
+
     /// <summary>
-    /// A scan every second, or every fifth of the ping interval when that is shorter: pings go out
-    /// within a fifth of an interval of being due, deadlines are enforced within a second.
+    /// How often each connection is visited: every second, or every fifth of the ping interval
+    /// when that is shorter. Pings go out within a fifth of an interval of being due, deadlines
+    /// are enforced within a second.
     /// </summary>
     public static TimeSpan ScanPeriod(TimeSpan interval) =>
         TimeSpan.FromTicks(Math.Clamp(interval.Ticks / 5, TimeSpan.TicksPerMillisecond * 5, TimeSpan.TicksPerSecond));
 
+    /// <summary>How often the timer ticks: a scan period's share of one part, or <see cref="MinimumTick"/>.</summary>
+    public static TimeSpan TickPeriod(TimeSpan interval) =>
+        TimeSpan.FromTicks(Math.Max(ScanPeriod(interval).Ticks / ConnectionRegistry.Shards, MinimumTick.Ticks));
+
+    /// <summary>The schedule of the parts' visits, in <paramref name="time"/>'s timestamps, from <paramref name="start"/>.</summary>
+    public static ScanSchedule Schedule(TimeSpan interval, TimeProvider time, long start)
+    {
+        long scan = (long)(ScanPeriod(interval).TotalSeconds * time.TimestampFrequency);
+        return new ScanSchedule(Math.Max(1, scan / ConnectionRegistry.Shards), ConnectionRegistry.Shards, start);
+    }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        using var timer = new PeriodicTimer(ScanPeriod(heartbeat.Value.Interval), time);
+        TimeSpan interval = heartbeat.Value.Interval;
+        ScanSchedule schedule = Schedule(interval, time, time.GetTimestamp());
+        using var timer = new PeriodicTimer(TickPeriod(interval), time);
         try
         {
             while (await timer.WaitForNextTickAsync(stoppingToken))
             {
-                Scan();
+                long now = time.GetTimestamp();
+                (int first, int count) = schedule.Tick(now);
+                for (int i = 0; i < count; i++)
+                {
+                    Scan((first + i) % ConnectionRegistry.Shards, now);
+                }
             }
         }
         catch (OperationCanceledException)
@@ -33,11 +62,10 @@ internal sealed partial class HeartbeatScanner(
         }
     }
 
-    /// <summary>Visits every connection; one that fails is logged and dropped, and the scan goes on.</summary>
-    public void Scan()
+    /// <summary>Visits every connection of one part; one that fails is logged and dropped, and the scan goes on.</summary>
+    public void Scan(int shard, long now)
     {
-        long now = time.GetTimestamp();
-        foreach (IClientConnection connection in registry.Connections)
+        foreach (IClientConnection connection in registry.Shard(shard))
         {
             try
             {
