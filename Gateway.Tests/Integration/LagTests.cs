@@ -120,7 +120,10 @@ public sealed class LagTests
             Assert.That(await ClientsAsync(server, "lag-time"), Is.EqualTo(2));
 
             // Nothing more is published; the scan finds the oldest unsent event older than 10 s.
-            clock.Advance(TimeSpan.FromSeconds(11));
+            // An age is known to within a sixteenth of MaxLagTime (marks merge), and the scan
+            // visits each connection once a second at a point of the second set by its id: by
+            // 10 + 0.625 + 1 s it has been judged too old, whichever point that is.
+            clock.Advance(TimeSpan.FromSeconds(12));
             await metrics.WhenSumReachesAsync("gateway.send_queue.overflows", 1).WaitAsync(TestClient.Deadline);
             Assert.That(await ClientsAsync(server, "lag-time"), Is.EqualTo(1), "the slow consumer left the session at once");
 
@@ -158,7 +161,8 @@ public sealed class LagTests
             Assert.That(await server.PublishAsync("lag-sse", "chunk", data), Is.EqualTo(i));
         }
 
-        clock.Advance(TimeSpan.FromSeconds(11));
+        // Within MaxLagTime, a sixteenth of it and a scan period, as above.
+        clock.Advance(TimeSpan.FromSeconds(12));
         await metrics.WhenSumReachesAsync("gateway.send_queue.overflows", 1).WaitAsync(TestClient.Deadline);
         Assert.That(await ClientsAsync(server, "lag-sse"), Is.Zero, "the slow stream left the session at once");
 
