@@ -6,7 +6,7 @@ namespace Gateway.Connections;
 /// <remarks>
 /// Held in <see cref="Shards"/> parts by a hash of the connection's id, so that the heartbeat
 /// scanner can visit one part at a time: the pings of connections opened in the same second go
-/// out spread over that second instead of all at once (docs/architecture.md, "Heartbeats").
+/// out spread over that second instead of all at once (docs/architecture.md, "Heartbeat scan").
 /// </remarks>
 internal sealed class ConnectionRegistry
 {
