@@ -249,7 +249,7 @@ internal sealed class RunningServer : IAsyncDisposable
     }
 
     /// <summary>The count of generation 2 collections in <c>dotnet_gc_collections_total</c>, or null when absent.</summary>
-    internal static long? FullCollections(string metrics)
+    private static long? FullCollections(string metrics)
     {
         foreach ((string name, string labels, double value) in Samples(metrics))
         {

@@ -34,7 +34,7 @@ internal sealed partial class HeartbeatScanner(
         TimeSpan.FromTicks(Math.Max(ScanPeriod(interval).Ticks / ConnectionRegistry.Shards, MinimumTick.Ticks));
 
     /// <summary>The schedule of the parts' visits, in <paramref name="time"/>'s timestamps, from <paramref name="start"/>.</summary>
-    public static ScanSchedule Schedule(TimeSpan interval, TimeProvider time, long start)
+    private static ScanSchedule Schedule(TimeSpan interval, TimeProvider time, long start)
     {
         long scan = (long)(ScanPeriod(interval).TotalSeconds * time.TimestampFrequency);
         return new ScanSchedule(Math.Max(1, scan / ConnectionRegistry.Shards), ConnectionRegistry.Shards, start);
