@@ -137,14 +137,35 @@ public sealed class LimitTests
     }
 
     [Test]
-    public async Task A_session_takes_at_most_max_event_names()
+    public async Task A_session_takes_at_most_max_event_names_in_memory()
     {
         await using GatewayServer server = await GatewayServer.StartAsync(new Dictionary<string, string?> { ["Gateway:Sessions:MaxEventNames"] = "3" });
-        Assert.That(await PostAsync(server, "names", """[{"event":"a"},{"event":"b"},{"event":"c"},{"event":"a"}]"""), Is.EqualTo(HttpStatusCode.Accepted));
+        await AssertMaxEventNamesAsync(server);
+    }
+
+    [Test]
+    public async Task A_session_takes_at_most_max_event_names_in_redis()
+    {
+        await using RedisNodes nodes = await RedisNodes.StartAsync(nodes: 1, settings: new Dictionary<string, string?> { ["Gateway:Sessions:MaxEventNames"] = "3" });
+        await AssertMaxEventNamesAsync(nodes[0]);
+    }
+
+    /// <summary>With a bound of 3 names: batches that stay within it, whether or not every name could be new, and one that would pass it.</summary>
+    private static async Task AssertMaxEventNamesAsync(GatewayServer server)
+    {
+        // One name of three: within the bound even if it were new.
+        Assert.That(await server.PublishAsync("names", "a"), Is.EqualTo(1));
+
+        // Two new names and a repeat of one: three at most, so accepted.
+        Assert.That(await PostAsync(server, "names", """[{"event":"b"},{"event":"c"},{"event":"b"}]"""), Is.EqualTo(HttpStatusCode.Accepted));
+
+        // A known name and a fourth.
         using HttpResponseMessage refused = await server.Http.PostAsync("/api/sessions/names/events", new StringContent("""[{"event":"a"},{"event":"d"}]"""));
         Assert.That(refused.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
         Assert.That(await refused.Content.ReadAsStringAsync(), Does.Contain("MaxEventNames"));
-        Assert.That(await PostAsync(server, "names", """{"event":"b"}"""), Is.EqualTo(HttpStatusCode.Accepted), "nothing of the refused batch was published");
+
+        // Known names go on; nothing of the refused batch was published.
+        Assert.That(await server.PublishAsync("names", "b"), Is.EqualTo(5));
     }
 
     [Test]

@@ -68,10 +68,11 @@ internal static class RedisScripts
         end
 
         local n = tonumber(ARGV[8])
-        local exists = redis.call('EXISTS', meta) == 1
+        -- meta holds a seq from the moment it is made (here or by a read): without one there is no session.
+        local m = redis.call('HMGET', meta, 'seq', 'complete', 'epoch', 'bytes')
+        local exists = m[1] ~= false
         local seq, complete, epoch = 0, false, ARGV[9]
         if exists then
-          local m = redis.call('HMGET', meta, 'seq', 'complete', 'epoch')
           seq = tonumber(m[1]) or 0
           complete = m[2] == '1'
           epoch = m[3] or epoch
@@ -89,15 +90,18 @@ internal static class RedisScripts
         if anyNew and complete then return {'complete', seq, 0} end
 
         if anyNew then
-          local names, added = redis.call('HLEN', state), {}
-          for i = 1, n do
-            local name = ARGV[5 + 6 * i]
-            if result[i] == 0 and ARGV[9 + 6 * i] == '' and not added[name] and redis.call('HEXISTS', state, name) == 0 then
-              added[name] = true
-              names = names + 1
+          -- Each name is looked up only when counting every one as new could pass the bound.
+          local names, added, maxNames = redis.call('HLEN', state), {}, tonumber(ARGV[4])
+          if names + n > maxNames then
+            for i = 1, n do
+              local name = ARGV[5 + 6 * i]
+              if result[i] == 0 and ARGV[9 + 6 * i] == '' and not added[name] and redis.call('HEXISTS', state, name) == 0 then
+                added[name] = true
+                names = names + 1
+              end
             end
           end
-          if names > tonumber(ARGV[4]) then return {'names', seq, 0} end
+          if names > maxNames then return {'names', seq, 0} end
 
           -- Keyed state: each append's text length as the batch would leave it (-1: not an assembly).
           local count, planned, repeated = redis.call('HLEN', keyed), {}, {}
@@ -132,7 +136,7 @@ internal static class RedisScripts
 
         local t = redis.call('TIME')
         local ts = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-        local final = false
+        local final, len = false, nil
         for i = 1, n do
           if result[i] == 0 then
             local id, name, data, flags, from, key = ARGV[4 + 6 * i], ARGV[5 + 6 * i], ARGV[6 + 6 * i], ARGV[7 + 6 * i], ARGV[8 + 6 * i], ARGV[9 + 6 * i]
@@ -145,7 +149,7 @@ internal static class RedisScripts
               if from ~= '' then entry = entry .. from .. '\n' end
               if key ~= '' then entry = entry .. key .. '\n' end
               entry = entry .. data
-              redis.call('RPUSH', events, entry)
+              len = redis.call('RPUSH', events, entry)
               if key == '' then
                 redis.call('HSET', state, name, entry)
               else
@@ -168,13 +172,13 @@ internal static class RedisScripts
         end
 
         local max, maxBytes = tonumber(ARGV[3]), tonumber(ARGV[#ARGV])
-        local len = redis.call('LLEN', events)
+        len = len or redis.call('LLEN', events)
         local drop = 0
         if len > max then drop = len - max end
         if anyNew and maxBytes > 0 then
-          -- meta's seq is still the one before this batch: the entries after it are this batch's.
-          local bytes = tonumber(redis.call('HGET', meta, 'bytes') or '')
-          local pushed = seq - (tonumber(redis.call('HGET', meta, 'seq')) or 0)
+          -- m holds meta as it was before this batch: the entries after its seq are this batch's.
+          local bytes = tonumber(m[4] or '')
+          local pushed = seq - (tonumber(m[1]) or 0)
           local from = bytes and math.max(len - pushed, 0) or 0
           bytes = bytes or 0
           for _, e in ipairs(redis.call('LRANGE', events, from, -1)) do bytes = bytes + weigh(e) end
@@ -187,7 +191,7 @@ internal static class RedisScripts
             drop = drop + 1
           end
           redis.call('HSET', meta, 'bytes', string.format('%d', bytes))
-        elseif anyNew then
+        elseif anyNew and m[4] then
           redis.call('HDEL', meta, 'bytes')
         end
         if drop > 0 then
@@ -197,11 +201,12 @@ internal static class RedisScripts
         end
 
         if anyNew then
-          redis.call('HSET', meta, 'seq', string.format('%d', seq), 'last', string.format('%d', ts))
+          local fields = {'seq', string.format('%d', seq), 'last', string.format('%d', ts)}
           -- A life begins with the session's keys: a session Redis lost (a restart without
           -- persistence, expiry, DELETE) starts again at seq 1 with a new epoch.
-          redis.call('HSETNX', meta, 'epoch', epoch)
-          if final then redis.call('HSET', meta, 'complete', '1') end
+          if not m[3] then fields[#fields + 1] = 'epoch'; fields[#fields + 1] = epoch end
+          if final then fields[#fields + 1] = 'complete'; fields[#fields + 1] = '1' end
+          redis.call('HSET', meta, unpack(fields))
           local ttl = final and ARGV[6] or ARGV[5]
           for _, key in ipairs({meta, events, state, ids, clients, keyed}) do redis.call('PEXPIRE', key, ttl) end
         end
