@@ -409,9 +409,10 @@ internal sealed partial class RedisLink(BackplaneOptions options, string nodeId,
 
         try
         {
-            // Off the multiplexer's completion thread: it also delivers the sessions' channels, in order,
-            // and must not run the caller's continuation.
-            return await call.WaitAsync(options.OperationTimeout).ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
+            // The library completes a reply's task on a thread-pool item of its own, never on the loop
+            // that reads the connection (and delivers the sessions' channels, in order): the caller's
+            // continuation runs there, with no second hop to the pool.
+            return await call.WaitAsync(options.OperationTimeout).ConfigureAwait(false);
         }
         catch (TimeoutException e)
         {
