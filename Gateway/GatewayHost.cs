@@ -174,7 +174,7 @@ internal static class GatewayHost
 
     /// <summary>
     /// Console logs, one line per entry: text with a UTC timestamp for people, or JSON objects for
-    /// log shippers (<c>Gateway:Telemetry:LogFormat</c>).
+    /// log shippers (<c>Gateway:Telemetry:LogFormat</c>). Log scopes are not kept.
     /// </summary>
     private static void ConfigureLogging(WebApplicationBuilder builder)
     {
@@ -197,6 +197,10 @@ internal static class GatewayHost
                 text.TimestampFormat = "yyyy-MM-dd'T'HH:mm:ss.fff'Z' ";
             });
         }
+
+        // Neither format prints scopes; a logger that keeps none saves each connection the scope
+        // Kestrel opens for it (docs/benchmarks.md, "S1: where an idle connection's memory goes").
+        builder.Logging.WithoutScopes();
     }
     /// <summary>Adds the file named by <see cref="SettingsFileKey"/>, if any; a missing or unreadable one stops start-up.</summary>
     private static void AddSettingsFile(ConfigurationManager configuration, string[] args)
