@@ -7,7 +7,7 @@ namespace Gateway.Diagnostics;
 /// The console logger without log scopes. The gateway's console formats print no scopes, yet a
 /// provider that keeps them makes every scope opened anywhere real: Kestrel opens one for each
 /// connection and it stays in the connection's execution context for the connection's life (an
-/// object, its state and a context, about 150 bytes of heap per idle connection; docs/benchmarks.md).
+/// object, its state and a context, about 190 bytes of heap per idle connection; docs/benchmarks.md).
 /// This provider hands out loggers whose scopes are empty, so nothing is kept.
 /// </summary>
 /// <remarks>
