@@ -295,13 +295,16 @@ public sealed class GatewayClientTests
         Assert.That(joined.Left, Is.Empty);
 
         GatewayPresence presence = await ada.PresenceAsync(TestClient.Deadline);
+        PresenceMember adaListed = presence.Members.Single(m => m.Connection == ada.ConnectionId);
+        PresenceMember bobListed = presence.Members.Single(m => m.Connection == bob.ConnectionId);
         Assert.Multiple(() =>
         {
             Assert.That((presence.Session, presence.Clients, presence.Users), Is.EqualTo(("room", 2, 2)));
-            Assert.That(presence.Members.Select(m => m.User), Is.EqualTo(new[] { "ada", "bob" }));
-            Assert.That(presence.Members[0].Info.GetProperty("name").GetString(), Is.EqualTo("Ada"));
-            Assert.That(presence.Members[0].Connection, Is.EqualTo(ada.ConnectionId));
-            Assert.That(presence.Members[0].Since, Is.Not.Null);
+            Assert.That((adaListed.User, adaListed.Info.GetProperty("name").GetString(), bobListed.User), Is.EqualTo(("ada", "Ada", "bob")));
+            Assert.That(adaListed.Since <= bobListed.Since, Is.True, $"both have a since, Ada's no later: Ada {adaListed.Since:O}, Bob {bobListed.Since:O}");
+            // Those that joined first first, to the millisecond of since; two joins in one
+            // millisecond are listed in the order of their connection ids.
+            Assert.That(presence.Members, Is.EqualTo(presence.Members.OrderBy(m => m.Since).ThenBy(m => m.Connection, StringComparer.Ordinal)));
         });
 
         string bobId = bob.ConnectionId!;
