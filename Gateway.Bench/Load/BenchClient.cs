@@ -101,6 +101,7 @@ internal sealed class BenchClient
 
         try
         {
+            LoopbackSource.Bind(socket, server);
             await socket.ConnectAsync(server, cancellationToken);
             string key = Convert.ToBase64String(RandomNumberGenerator.GetBytes(16));
             string request = $"GET {path} HTTP/1.1\r\nHost: {server}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{(deflate ? "Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover\r\n" : "")}\r\n";
