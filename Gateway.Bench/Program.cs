@@ -6,7 +6,7 @@ var quick = new Option<bool>("--quick") { Description = "A quick pass of every s
 var servers = new Option<string[]>("--servers")
 {
     Description = "The servers to compare: " + string.Join(", ", BenchRunner.AllServers)
-        + "; also gateway-redis (two gateway nodes sharing a redis-server), gateway-redis-1 (one node over a redis-server on the other core) and gateway-cluster (two nodes over a three-shard Redis Cluster), when named",
+        + "; also gateway-precompiled (the gateway published with ReadyToRun), gateway-redis (two gateway nodes sharing a redis-server), gateway-redis-1 (one node over a redis-server on the other core) and gateway-cluster (two nodes over a three-shard Redis Cluster), when named",
     AllowMultipleArgumentsPerToken = true,
     DefaultValueFactory = _ => BenchRunner.AllServers,
 };

@@ -1,10 +1,11 @@
 using System.Globalization;
+using System.Runtime.InteropServices;
 using Gateway.Configuration;
 
 namespace Gateway.Bench.Servers;
 
 /// <summary>
-/// The servers under test, by name: the gateway, the gateway as two nodes sharing a Redis
+/// The servers under test, by name: the gateway, the gateway precompiled, the gateway as two nodes sharing a Redis
 /// backplane or as one node over Redis, and its peers (<c>Gateway.Bench/peers</c>, see <c>peers/CONTRACT.md</c>). Builds each
 /// once per catalog and starts any of them, every process pinned to the given CPUs, on free ports
 /// of 127.0.0.1.
@@ -12,7 +13,7 @@ namespace Gateway.Bench.Servers;
 internal sealed class ServerCatalog
 {
     /// <summary>Every server the catalog knows, in the order a comparison shows them.</summary>
-    public static readonly IReadOnlyList<string> Names = ["gateway", "gateway-redis", "gateway-redis-1", "gateway-cluster", "kestrel-naive", "signalr", "node-ws", "go-gorilla", "floor", "floor-batched"];
+    public static readonly IReadOnlyList<string> Names = ["gateway", "gateway-precompiled", "gateway-redis", "gateway-redis-1", "gateway-cluster", "kestrel-naive", "signalr", "node-ws", "go-gorilla", "floor", "floor-batched"];
 
     /// <summary>
     /// The gateway's settings for the bench, each overridable by <see cref="StartAsync(string, string[], IDictionary{string, string}?)"/>:
@@ -38,12 +39,19 @@ internal sealed class ServerCatalog
     /// </summary>
     private const int RedisNodes = 2;
 
+    /// <summary>Where gateway-precompiled is published, under the plain build's output folder.</summary>
+    private const string PrecompiledFolder = "precompiled";
+
     /// <summary>The primaries of gateway-cluster's Redis Cluster (no replicas: the bench measures fan-out, not failover).</summary>
     private const int ClusterShards = 3;
 
     private static readonly Definition[] Definitions =
     [
         new("gateway", Kind.Gateway, "Gateway", "Gateway.csproj", "Gateway.dll"),
+
+        // The same code published with ReadyToRun for this machine's platform: a fresh process
+        // starts from precompiled code instead of the JIT's first tier (docs/benchmarks.md, "S1's connects").
+        new("gateway-precompiled", Kind.Gateway, "Gateway", "Gateway.csproj", Path.Combine(PrecompiledFolder, "Gateway.dll")) { Precompiled = true },
         new("gateway-redis", Kind.GatewayRedis, "Gateway", "Gateway.csproj", "Gateway.dll"),
         new("gateway-redis-1", Kind.GatewayRedis, "Gateway", "Gateway.csproj", "Gateway.dll") { Nodes = 1, RedisApart = true },
         new("gateway-cluster", Kind.GatewayCluster, "Gateway", "Gateway.csproj", "Gateway.dll"),
@@ -88,10 +96,11 @@ internal sealed class ServerCatalog
 
         lock (_lock)
         {
-            if (!_builds.TryGetValue(server.Directory, out Task? build) || build.IsFaulted || build.IsCanceled)
+            string key = server.Precompiled ? $"{server.Directory} ({PrecompiledFolder})" : server.Directory;
+            if (!_builds.TryGetValue(key, out Task? build) || build.IsFaulted || build.IsCanceled)
             {
                 build = BuildCoreAsync(server);
-                _builds[server.Directory] = build;
+                _builds[key] = build;
             }
 
             return build;
@@ -463,6 +472,13 @@ internal sealed class ServerCatalog
         Dictionary<string, string> environment = [];
         switch (server.Kind)
         {
+            case Kind.Gateway when server.Precompiled:
+                program = Dotnet(server.Name);
+
+                // Framework-dependent, for this platform only; every assembly of the app precompiled.
+                arguments = ["publish", server.Project, "-c", "Release", "-r", RuntimeInformation.RuntimeIdentifier, "--self-contained", "false",
+                    "-p:PublishReadyToRun=true", "-o", Path.GetDirectoryName(Output(server))!, "--nologo", "--disable-build-servers"];
+                break;
             case Kind.Gateway or Kind.GatewayRedis or Kind.GatewayCluster or Kind.DotNet:
                 program = Dotnet(server.Name);
 
@@ -550,5 +566,8 @@ internal sealed class ServerCatalog
 
         /// <summary>The redis-server on the CPUs the nodes are not pinned to (<see cref="RedisCpus"/>), rather than beside them.</summary>
         public bool RedisApart { get; init; }
+
+        /// <summary>Published with ReadyToRun into <see cref="PrecompiledFolder"/> rather than built (gateway-precompiled).</summary>
+        public bool Precompiled { get; init; }
     }
 }
