@@ -62,11 +62,15 @@ internal sealed class BenchClient
     /// </summary>
     public int CloseCode { get; private set; }
 
-    /// <summary>This client's port: with <see cref="ServerPort"/>, how the server's end of the connection is found in the kernel's socket table.</summary>
-    public int LocalPort => ((IPEndPoint)_socket.LocalEndPoint!).Port;
+    /// <summary>
+    /// This client's address and port: with <see cref="ServerEndPoint"/>, how the server's end of
+    /// the connection is found in the kernel's socket table. Both halves count: clients come from
+    /// many loopback addresses (<see cref="LoopbackSource"/>), so two of them may share a port.
+    /// </summary>
+    public IPEndPoint LocalEndPoint => (IPEndPoint)_socket.LocalEndPoint!;
 
-    /// <summary>The port of the server this client is connected to.</summary>
-    public int ServerPort => ((IPEndPoint)_socket.RemoteEndPoint!).Port;
+    /// <summary>The address and port of the server this client is connected to.</summary>
+    public IPEndPoint ServerEndPoint => (IPEndPoint)_socket.RemoteEndPoint!;
 
     /// <summary>
     /// The server has closed its end (seen in the kernel's socket table, not on the wire): a client

@@ -1,4 +1,7 @@
+using System.Buffers.Binary;
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
+using System.Net;
 
 namespace Gateway.Bench.Load;
 
@@ -24,14 +27,14 @@ internal static class ServerSockets
             return;
         }
 
-        // (server port, client port) of each client: fixed once connected.
-        var open = clients.Where(c => c.ClosedAt == 0).Select(c => (Client: c, Server: c.ServerPort, Local: c.LocalPort)).ToList();
+        // (server's end, client's end) of each client: fixed once connected.
+        var open = clients.Where(c => c.ClosedAt == 0).Select(c => (Client: c, Server: c.ServerEndPoint, Local: c.LocalEndPoint)).ToList();
         using var timer = new PeriodicTimer(Period);
         try
         {
             while (open.Count > 0 && await timer.WaitForNextTickAsync(stop))
             {
-                HashSet<(int Local, int Remote)> established = Established();
+                HashSet<(IPEndPoint Local, IPEndPoint Remote)> established = Established();
                 open.RemoveAll(c =>
                 {
                     if (c.Client.ClosedAt != 0)
@@ -54,16 +57,16 @@ internal static class ServerSockets
         }
     }
 
-    /// <summary>The (local port, remote port) of every ESTABLISHED IPv4 socket of this network namespace.</summary>
-    private static HashSet<(int Local, int Remote)> Established()
+    /// <summary>The (local, remote) ends of every ESTABLISHED IPv4 socket of this network namespace.</summary>
+    private static HashSet<(IPEndPoint Local, IPEndPoint Remote)> Established()
     {
-        var established = new HashSet<(int, int)>();
+        var established = new HashSet<(IPEndPoint, IPEndPoint)>();
         foreach (string line in File.ReadLines(Table).Skip(1))
         {
-            // "  12: 0100007F:1F90 0100007F:C350 01 ...": slot, local, remote, state (01: ESTABLISHED).
+            // "  12: 0100007F:1F90 0200007F:C350 01 ...": slot, local, remote, state (01: ESTABLISHED).
             string[] fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
             if (fields.Length > 3 && fields[3] == "01"
-                && TryPort(fields[1], out int local) && TryPort(fields[2], out int remote))
+                && TryEndPoint(fields[1], out IPEndPoint? local) && TryEndPoint(fields[2], out IPEndPoint? remote))
             {
                 established.Add((local, remote));
             }
@@ -72,9 +75,32 @@ internal static class ServerSockets
         return established;
     }
 
-    private static bool TryPort(string address, out int port)
+    /// <summary>
+    /// Reads an end as the kernel prints it: the address as one 32-bit number in hexadecimal, as
+    /// it lies in memory (127.0.0.2 is 0200007F on a little-endian machine), then the port.
+    /// </summary>
+    private static bool TryEndPoint(string text, [NotNullWhen(true)] out IPEndPoint? endPoint)
     {
-        int colon = address.LastIndexOf(':');
-        return int.TryParse(address.AsSpan(colon + 1), NumberStyles.HexNumber, CultureInfo.InvariantCulture, out port);
+        endPoint = null;
+        int colon = text.IndexOf(':');
+        if (colon < 0
+            || !uint.TryParse(text.AsSpan(0, colon), NumberStyles.HexNumber, CultureInfo.InvariantCulture, out uint address)
+            || !int.TryParse(text.AsSpan(colon + 1), NumberStyles.HexNumber, CultureInfo.InvariantCulture, out int port))
+        {
+            return false;
+        }
+
+        Span<byte> bytes = stackalloc byte[4];
+        if (BitConverter.IsLittleEndian)
+        {
+            BinaryPrimitives.WriteUInt32LittleEndian(bytes, address);
+        }
+        else
+        {
+            BinaryPrimitives.WriteUInt32BigEndian(bytes, address);
+        }
+
+        endPoint = new IPEndPoint(new IPAddress(bytes), port);
+        return true;
     }
 }
