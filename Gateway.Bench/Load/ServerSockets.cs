@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Net;
@@ -78,6 +77,7 @@ internal static class ServerSockets
     /// <summary>
     /// Reads an end as the kernel prints it: the address as one 32-bit number in hexadecimal, as
     /// it lies in memory (127.0.0.2 is 0200007F on a little-endian machine), then the port.
+    /// <see cref="IPAddress(long)"/> reads its number the same way, as the bytes in memory.
     /// </summary>
     private static bool TryEndPoint(string text, [NotNullWhen(true)] out IPEndPoint? endPoint)
     {
@@ -90,17 +90,7 @@ internal static class ServerSockets
             return false;
         }
 
-        Span<byte> bytes = stackalloc byte[4];
-        if (BitConverter.IsLittleEndian)
-        {
-            BinaryPrimitives.WriteUInt32LittleEndian(bytes, address);
-        }
-        else
-        {
-            BinaryPrimitives.WriteUInt32BigEndian(bytes, address);
-        }
-
-        endPoint = new IPEndPoint(new IPAddress(bytes), port);
+        endPoint = new IPEndPoint(new IPAddress(address), port);
         return true;
     }
 }
