@@ -56,6 +56,35 @@ public sealed class DirectUpgradeTests
         Assert.That(head, Does.Contain("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
     }
 
+    [Test]
+    public async Task A_join_that_waits_on_redis_does_not_hold_back_the_101()
+    {
+        // The direct path writes its 101 unflushed, to go out with the welcome; a join that has to
+        // wait for Redis must send it first. The session is new to the node, so the join reads it
+        // from Redis, which is held (and the node waits on it) for longer than the handshake's own
+        // deadline: a 101 kept for the welcome would arrive only after it.
+        await using RedisServer redis = await RedisServer.StartAsync(appendOnly: false, port: null, "--enable-debug-command", "local");
+        await using GatewayServer server = await GatewayServer.StartAsync(new Dictionary<string, string?>
+        {
+            ["Gateway:Backplane:Mode"] = "redis",
+            ["Gateway:Backplane:Redis"] = redis.ConnectionString,
+            ["Gateway:Backplane:OperationTimeout"] = "00:01:00",
+        });
+        await server.Get<Gateway.Log.Redis.RedisLog>().WhenAvailableAsync(TestClient.Deadline);
+        Task<string[]> held = redis.PipelineAsync(["DEBUG", "SLEEP", "60"]);
+        await redis.WhenBusyAsync();
+        using var socket = new System.Net.WebSockets.ClientWebSocket();
+        using var handshake = CancellationTokenSource.CreateLinkedTokenSource(TestClient.Deadline);
+        handshake.CancelAfter(TimeSpan.FromSeconds(20));
+        await socket.ConnectAsync(server.WebSocketUri("cold"), handshake.Token);
+        Assert.That(socket.State, Is.EqualTo(System.Net.WebSockets.WebSocketState.Open));
+        Assert.That(held.IsCompleted, Is.False, "Redis was still held when the 101 came");
+
+        // Let the test end without waiting out the sleep: the held command's connection closes.
+        await redis.KillAsync();
+        Assert.That(async () => await held, Throws.InstanceOf<IOException>());
+    }
+
     private static readonly object[] Refused =
     [
         new object[] { "/ws/bad%20name", "13", "", new Dictionary<string, string?>() },

@@ -90,11 +90,25 @@ internal sealed partial class GatewayConnection : ClientConnection
         {
             if (_principal is not null)
             {
-                await JoinAsync();
+                ValueTask joining = JoinAsync();
+                if (!joining.IsCompleted)
+                {
+                    // A join that waits (on Redis) must not hold back the 101.
+                    await _output.FlushAsync();
+                }
+
+                await joining;
             }
 
-            // Without a principal yet, the client authenticates with its first message; it gets
+            // A direct upgrade leaves its 101 unflushed in the output, to go out in one write with
+            // the welcome (docs/architecture.md). With nothing to send yet, it goes now, on its own:
+            // without a principal the client authenticates with its first message, and gets
             // nothing, not even its welcome, until then.
+            if (Queue.Count == 0)
+            {
+                await _output.FlushAsync();
+            }
+
             sendLoop = SendLoop.RunAsync(Queue, _output, this, Env.Metrics, Env.Time, _deflateUpTo);
             while (true)
             {

@@ -173,8 +173,16 @@ internal sealed partial class DirectUpgrade
             await _handshake(http);
             await response.StartAsync();
             accepted = handshake.Accepted;
-            byte[] answer = accepted is null ? Refusal(response) : SwitchingProtocols(response);
-            await connection.Transport.Output.WriteAsync(answer);
+            if (accepted is null)
+            {
+                await connection.Transport.Output.WriteAsync(Refusal(response));
+            }
+            else
+            {
+                // Written, not flushed: the connection sends it in one write with its first frame
+                // (the welcome), or on its own when it has none to send yet (GatewayConnection.RunAsync).
+                connection.Transport.Output.Write(SwitchingProtocols(response));
+            }
         }
 
         if (accepted is null)
