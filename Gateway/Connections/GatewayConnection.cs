@@ -94,7 +94,7 @@ internal sealed partial class GatewayConnection : ClientConnection
                 if (!joining.IsCompleted)
                 {
                     // A join that waits (on Redis) must not hold back the 101.
-                    await _output.FlushAsync();
+                    await FlushHeadAsync();
                 }
 
                 await joining;
@@ -106,7 +106,7 @@ internal sealed partial class GatewayConnection : ClientConnection
             // nothing, not even its welcome, until then.
             if (Queue.Count == 0)
             {
-                await _output.FlushAsync();
+                await FlushHeadAsync();
             }
 
             sendLoop = SendLoop.RunAsync(Queue, _output, this, Env.Metrics, Env.Time, _deflateUpTo);
@@ -209,6 +209,19 @@ internal sealed partial class GatewayConnection : ClientConnection
             _frames.Reset();
             await _input.CompleteAsync();
             Finished();
+        }
+    }
+
+    /// <summary>Sends what the output holds unflushed (a direct upgrade's 101); a client already gone is found by the read that follows.</summary>
+    private async ValueTask FlushHeadAsync()
+    {
+        try
+        {
+            await _output.FlushAsync();
+        }
+        catch (Exception e) when (SendLoop.IsTransportFailure(e))
+        {
+            // Gone before its 101: the reader sees the transport end and the connection closes as 1006.
         }
     }
 
