@@ -35,12 +35,17 @@ var gatewaySetting = PairsOption("--gateway-setting", "KEY=VALUE", "Gateway:Back
     "A configuration key and value for every gateway process the bench starts (every node of gateway-redis and gateway-cluster too), such as Gateway:Backplane:Channels=slot; repeat it for more. Peers ignore it.");
 var gatewayEnvironment = PairsOption("--gateway-env", "NAME=VALUE", "DOTNET_GCgen0size=0x400000",
     "An environment variable for every gateway process the bench starts, and for nothing else (not the generators), such as DOTNET_GCgen0size=0x400000; repeat it for more. Peers do not get it.");
+var redisOptions = new Option<string>("--redis-options")
+{
+    Description = "Client options after the address in every gateway node's Redis connection string (gateway-redis, gateway-redis-1, gateway-cluster), such as ,sharedSubscriptionConnection=true.",
+    DefaultValueFactory = _ => "",
+};
 var maxSteal = new Option<double>("--max-steal")
 {
     Description = "On a shared virtual machine: the most CPU, in percent of the time the machine wanted to run, the hypervisor may take (steal) during a measurement before it is taken again once the machine is quiet; each scenario also waits for a quiet machine first (at most 3 minutes). 0 turns both off. Every measurement's steal is reported either way.",
     DefaultValueFactory = _ => 5,
 };
-var run = new Command("run", "Run the load scenarios against the gateway and its peers, side by side.") { quick, servers, scenarios, steadyRate, slowClients, slowStalled, slowProgress, fanOutPayload, fanOutDeflate, gatewaySetting, gatewayEnvironment, maxSteal, output };
+var run = new Command("run", "Run the load scenarios against the gateway and its peers, side by side.") { quick, servers, scenarios, steadyRate, slowClients, slowStalled, slowProgress, fanOutPayload, fanOutDeflate, gatewaySetting, gatewayEnvironment, redisOptions, maxSteal, output };
 run.SetAction((result, _) => BenchRunner.RunAsync(
     Split(result.GetValue(servers)!), Split(result.GetValue(scenarios)!), result.GetValue(quick), result.GetValue(steadyRate),
     (result.GetValue(slowClients), result.GetValue(slowStalled)), result.GetValue(output)!,
@@ -49,7 +54,8 @@ run.SetAction((result, _) => BenchRunner.RunAsync(
     (result.GetValue(fanOutPayload), result.GetValue(fanOutDeflate)),
     Pairs(result.GetValue(gatewaySetting), StringComparer.OrdinalIgnoreCase),
     Pairs(result.GetValue(gatewayEnvironment), StringComparer.Ordinal),
-    result.GetValue(maxSteal)));
+    result.GetValue(maxSteal),
+    result.GetValue(redisOptions)!));
 
 var worker = new Command("worker", "A generator process, driven by the coordinator over stdin (internal).") { Hidden = true };
 worker.SetAction((_, _) => Worker.RunAsync());

@@ -37,9 +37,10 @@ internal static class BenchRunner
     /// <param name="gatewaySettings">Configuration keys for every gateway process, on top of the bench's own (<c>--gateway-setting</c>).</param>
     /// <param name="gatewayEnvironment">Environment variables for every gateway process and no other (<c>--gateway-env</c>).</param>
     /// <param name="maxStealPercent">The most CPU the hypervisor may take from a measurement before it is taken again (<c>--max-steal</c>); 0: never taken again.</param>
+    /// <param name="redisOptions">Client options after the address in every gateway node's Redis connection string (<c>--redis-options</c>).</param>
     public static async Task<int> RunAsync(string[] servers, string[] scenarios, bool quick, double steadyRate, (int Clients, int Stalled) slow, string outputDirectory, string command, SlowStream slowStream = SlowStream.Bench,
         (int PayloadBytes, bool Deflate) fanOut = default, IReadOnlyDictionary<string, string>? gatewaySettings = null, IReadOnlyDictionary<string, string>? gatewayEnvironment = null,
-        double maxStealPercent = 0)
+        double maxStealPercent = 0, string redisOptions = "")
     {
         var placement = new Placement(ServerCpus: "0", GeneratorCpus: "1");
         PinSelf(placement.GeneratorCpus);
@@ -66,7 +67,7 @@ internal static class BenchRunner
             Machine = Machine(), Command = command, Started = DateTimeOffset.UtcNow, Quick = quick, SteadyRate = steadyRate > 0 ? steadyRate : null,
             MaxStealPercent = maxStealPercent,
         };
-        var catalog = new ServerCatalog { GatewayEnvironment = gatewayEnvironment ?? new Dictionary<string, string>() };
+        var catalog = new ServerCatalog { GatewayEnvironment = gatewayEnvironment ?? new Dictionary<string, string>(), RedisOptions = redisOptions };
         var overall = Stopwatch.StartNew();
 
         foreach (string name in servers)

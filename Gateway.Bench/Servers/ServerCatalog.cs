@@ -78,6 +78,9 @@ internal sealed class ServerCatalog
     /// <summary>Environment variables given to every gateway process started, on top of the bench's own environment; peers get none of them.</summary>
     public IReadOnlyDictionary<string, string> GatewayEnvironment { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>Client options after the address in every gateway node's Redis connection string, such as <c>,sharedSubscriptionConnection=true</c>.</summary>
+    public string RedisOptions { get; init; } = "";
+
     /// <summary>The folder holding gateway.sln.</summary>
     public string RepositoryRoot { get; }
 
@@ -181,7 +184,7 @@ internal sealed class ServerCatalog
         Dictionary<string, string> settings = Overlay(new Dictionary<string, string>
         {
             [$"{BackplaneOptions.Section}:{nameof(BackplaneOptions.Mode)}"] = BackplaneOptions.RedisMode,
-            [$"{BackplaneOptions.Section}:{nameof(BackplaneOptions.Redis)}"] = redis,
+            [$"{BackplaneOptions.Section}:{nameof(BackplaneOptions.Redis)}"] = redis + RedisOptions,
         }, gatewaySettings);
         for (int node = 1; node <= server.Nodes; node++)
         {

@@ -34,14 +34,18 @@ public sealed class RedisNodes : IAsyncDisposable
     /// <summary>The nodes' <c>Gateway:Backplane:Channels</c>, when the test chose it.</summary>
     public string? Channels { get; private init; }
 
+    /// <summary>What the nodes' Redis connection string has after the server's address (such as <c>,sharedSubscriptionConnection=true</c>).</summary>
+    public string RedisOptions { get; private init; } = "";
+
     public GatewayServer this[int node] => Nodes[node];
 
     /// <summary>
     /// Starts <paramref name="nodes"/> gateways with <paramref name="settings"/>: on a Redis of
     /// their own, or on <paramref name="on"/>, a cluster the caller owns; with
-    /// <paramref name="channels"/>, their <c>Gateway:Backplane:Channels</c>.
+    /// <paramref name="channels"/>, their <c>Gateway:Backplane:Channels</c>; with
+    /// <paramref name="redisOptions"/>, client options after the address in their connection string.
     /// </summary>
-    public static async Task<RedisNodes> StartAsync(int nodes = 3, bool appendOnly = false, IDictionary<string, string?>? settings = null, RedisCluster? on = null, string? channels = null)
+    public static async Task<RedisNodes> StartAsync(int nodes = 3, bool appendOnly = false, IDictionary<string, string?>? settings = null, RedisCluster? on = null, string? channels = null, string redisOptions = "")
     {
         RedisServer? redis = on is null ? await RedisServer.StartAsync(appendOnly) : null;
         string prefix = on is null ? "gateway:" : $"t{Interlocked.Increment(ref _prefixes)}:";
@@ -55,10 +59,10 @@ public sealed class RedisNodes : IAsyncDisposable
         var started = new GatewayServer[nodes];
         for (int i = 0; i < nodes; i++)
         {
-            started[i] = await StartNodeAsync(redis?.ConnectionString ?? on!.ConnectionString, all);
+            started[i] = await StartNodeAsync((redis?.ConnectionString ?? on!.ConnectionString) + redisOptions, all);
         }
 
-        return new RedisNodes(redis, on, prefix, started) { Channels = channels };
+        return new RedisNodes(redis, on, prefix, started) { Channels = channels, RedisOptions = redisOptions };
     }
 
     /// <summary>One more gateway node on <paramref name="redis"/>, once its link is up.</summary>
@@ -83,7 +87,7 @@ public sealed class RedisNodes : IAsyncDisposable
             all.TryAdd("Gateway:Backplane:Channels", Channels);
         }
 
-        return StartNodeAsync(_redis?.ConnectionString ?? Cluster!.ConnectionString, all);
+        return StartNodeAsync((_redis?.ConnectionString ?? Cluster!.ConnectionString) + RedisOptions, all);
     }
 
     /// <summary>The settings of a node of <paramref name="redis"/>, with <paramref name="extra"/> on top.</summary>

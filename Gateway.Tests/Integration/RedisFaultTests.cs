@@ -12,14 +12,22 @@ namespace Gateway.Tests.Integration;
 /// </summary>
 public sealed class RedisFaultTests
 {
-    [Test]
+    /// <remarks>
+    /// Also with the channels on the commands' connection (the client library's
+    /// <c>sharedSubscriptionConnection</c>, docs/scaling.md): one connection per node instead of two,
+    /// and the same proof of every channel after the outage.
+    /// </remarks>
+    [TestCase(false)]
+    [TestCase(true)]
     [CancelAfter(120_000)]
-    public async Task Redis_stopped_and_restarted_mid_stream_loses_no_acknowledged_event()
+    public async Task Redis_stopped_and_restarted_mid_stream_loses_no_acknowledged_event(bool sharedConnection)
     {
         await using RedisNodes cluster = await RedisNodes.StartAsync(appendOnly: true, settings: new Dictionary<string, string?>
         {
             ["Gateway:Security:AllowClientPublish"] = "true",
-        });
+        }, redisOptions: sharedConnection ? ",sharedSubscriptionConnection=true" : "");
+        int connectionsPerNode = sharedConnection ? 1 : 2;
+        Assert.That(await ConnectionsOfAsync(cluster), Is.All.EqualTo(connectionsPerNode), "each node's connections to Redis");
         var clients = new List<TestClient>();
         foreach (GatewayServer node in cluster.Nodes)
         {
@@ -81,11 +89,78 @@ public sealed class RedisFaultTests
             }
 
             Assert.That((await RedisBackplaneTests.GetJsonAsync(cluster[2], "/api/sessions/outage")).GetProperty("clients").GetInt32(), Is.EqualTo(3), "counts restated after the restart");
+            Assert.That(await ConnectionsOfAsync(cluster), Is.All.EqualTo(connectionsPerNode), "each node's connections to Redis after the restart");
         }
         finally
         {
             await Task.WhenAll(clients.Select(c => c.DisposeAsync().AsTask()));
         }
+    }
+
+    /// <summary>
+    /// The trade-off of one connection for commands and channels (docs/scaling.md): Redis caps what
+    /// a subscribed connection may have waiting to be sent, and an answer past the cap closes it.
+    /// The read fails as unavailable, the node reconnects by itself, smaller answers pass, and
+    /// nothing acknowledged is lost.
+    /// </summary>
+    [Test]
+    [CancelAfter(60_000)]
+    public async Task A_shared_connection_closed_by_redis_for_a_long_answer_costs_a_503_and_loses_nothing()
+    {
+        await using RedisNodes nodes = await RedisNodes.StartAsync(nodes: 1, redisOptions: ",sharedSubscriptionConnection=true");
+        GatewayServer node = nodes[0];
+        string data = JsonSerializer.Serialize(new string('x', 60_000));
+        for (int i = 0; i < 24; i++)
+        {
+            using HttpResponseMessage accepted = await node.Http.PostAsync("/api/sessions/long/events",
+                new StringContent($$"""{"event":"big","data":{{data}}}""", Encoding.UTF8, "application/json"), TestClient.Deadline);
+            Assert.That(accepted.StatusCode, Is.EqualTo(HttpStatusCode.Accepted));
+        }
+
+        // 24 events of 60 KB: a read of them all is 1.4 MB, past a cap of 1 MB.
+        await nodes.Redis.CommandAsync("CONFIG", "SET", "client-output-buffer-limit", "pubsub 1mb 0 0");
+        using (HttpResponseMessage whole = await node.Http.GetAsync("/api/sessions/long/events?since=0", TestClient.Deadline))
+        {
+            Assert.That(whole.StatusCode, Is.EqualTo(HttpStatusCode.ServiceUnavailable), await whole.Content.ReadAsStringAsync());
+            Assert.That(whole.Headers.RetryAfter, Is.Not.Null);
+        }
+
+        var publisher = new RetryingPublisher(nodes.Nodes, "long");
+        await publisher.PublishAsync();
+        Assert.That(publisher.Acknowledged, Is.EqualTo(new long[] { 25 }));
+        Assert.That(Seqs(await PollAnsweredAsync(node, "/api/sessions/long/events?since=0&limit=3")), Is.EqualTo(new long[] { 1, 2, 3 }));
+
+        // With Redis's own cap again, the whole history reads, every event once.
+        await nodes.Redis.CommandAsync("CONFIG", "SET", "client-output-buffer-limit", "pubsub 32mb 8mb 60");
+        Assert.That(Seqs(await PollAnsweredAsync(node, "/api/sessions/long/events?since=0")), Is.EqualTo(ResumeTests.Range(1, 25)));
+    }
+
+    /// <summary>A long poll's page, asked again while the node answers 503 (it is reconnecting), until it answers.</summary>
+    private static async Task<JsonElement> PollAnsweredAsync(GatewayServer node, string path)
+    {
+        while (true)
+        {
+            using HttpResponseMessage response = await node.Http.GetAsync(path, TestClient.Deadline);
+            string body = await response.Content.ReadAsStringAsync();
+            if (response.StatusCode == HttpStatusCode.OK)
+            {
+                return JsonDocument.Parse(body).RootElement.Clone();
+            }
+
+            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.ServiceUnavailable), body);
+            using var pause = new PeriodicTimer(TimeSpan.FromMilliseconds(50));
+            await pause.WaitForNextTickAsync(TestClient.Deadline);
+        }
+    }
+
+    private static long[] Seqs(JsonElement page) =>
+        [.. page.GetProperty("events").EnumerateArray().Select(e => e.GetProperty("seq").GetInt64())];
+
+    /// <summary>How many connections each node holds to the one redis-server, by the name each gives its connections.</summary>
+    private static async Task<int[]> ConnectionsOfAsync(RedisNodes cluster)
+    {
+        string[] clients = (await cluster.Redis.CommandAsync("CLIENT", "LIST")).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        return [.. cluster.Nodes.Select(node => clients.Count(line => line.Contains($" name=gateway-{node.Get<RedisLog>().NodeId} ", StringComparison.Ordinal)))];
     }
 
     [Test]
