@@ -234,10 +234,7 @@ internal sealed class Scenarios(IServerUnderTest server, SuiteSize size, Placeme
             // Then the lowest rate for a while, unmeasured: a server that compiles as it runs (.NET's
             // tiered JIT, V8) is measured at work rather than still compiling its publish path,
             // which on this machine takes tens of seconds of load (docs/benchmarks.md).
-            progress.Phase($"{server.Name} S3: warming at {size.ManyRates[0]:0}/s for {size.ManyWarmFor.TotalSeconds:0} s");
-            long warmFrom = (await pool.ReportAsync()).Received;
-            long warmed = await RatePublisher.RunAsync(warming, size.ManyRates[0], size.ManyWarmFor, k => $"many-{k % size.ManySessions}", PayloadBytes);
-            await DrainAsync(pool, warmFrom, warmed * ClientsPerSession);
+            await WarmAtAsync(pool, warming, "S3", size.ManyRates[0], size.ManyWarmFor, k => $"many-{k % size.ManySessions}", ClientsPerSession);
         }
         var results = new List<ManyResult>();
         foreach (double rate in size.ManyRates)
@@ -246,6 +243,19 @@ internal sealed class Scenarios(IServerUnderTest server, SuiteSize size, Placeme
         }
 
         return results;
+    }
+
+    /// <summary>
+    /// Publishes at <paramref name="rate"/> for <paramref name="duration"/>, unmeasured, and waits
+    /// until every event the server accepted has reached its <paramref name="clientsPerSession"/> clients.
+    /// </summary>
+    private async Task WarmAtAsync(WorkerPool pool, HttpPublisher publisher, string scenario, double rate, TimeSpan duration, Func<long, string> session, int clientsPerSession)
+    {
+        progress.Phase($"{server.Name} {scenario}: warming at {rate:0}/s for {duration.TotalSeconds:0} s");
+        long warmFrom = (await pool.ReportAsync()).Received;
+        long errorsBefore = publisher.Errors;
+        long warmed = await RatePublisher.RunAsync(publisher, rate, duration, session, PayloadBytes);
+        await DrainAsync(pool, warmFrom, (warmed - (publisher.Errors - errorsBefore)) * clientsPerSession);
     }
 
     /// <summary>
@@ -270,11 +280,7 @@ internal sealed class Scenarios(IServerUnderTest server, SuiteSize size, Placeme
             // compiling for 1.6 s of its one core inside the measured minute (docs/benchmarks.md).
             if (steadyRate > 0)
             {
-                progress.Phase($"{server.Name} S4: warming at {steadyRate:0}/s for {size.SteadyWarmFor.TotalSeconds:0} s");
-                long warmFrom = (await pool.ReportAsync()).Received;
-                long errorsBefore = publisher.Errors;
-                long warmed = await RatePublisher.RunAsync(publisher, steadyRate, size.SteadyWarmFor, _ => "steady", PayloadBytes);
-                await DrainAsync(pool, warmFrom, (warmed - (publisher.Errors - errorsBefore)) * clients);
+                await WarmAtAsync(pool, publisher, "S4", steadyRate, size.SteadyWarmFor, _ => "steady", clients);
             }
 
             (steady, expected, received) = await quiet.MeasureAsync($"{server.Name} S4 at {steadyRate:0.#}/s", async () =>

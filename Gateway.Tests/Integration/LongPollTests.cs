@@ -111,6 +111,6 @@ public sealed class LongPollTests
         return JsonDocument.Parse(body).RootElement.Clone();
     }
 
-    private static long[] Seqs(JsonElement page) =>
+    internal static long[] Seqs(JsonElement page) =>
         page.GetProperty("events").EnumerateArray().Select(e => e.GetProperty("seq").GetInt64()).ToArray();
 }

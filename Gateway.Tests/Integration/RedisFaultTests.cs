@@ -128,33 +128,41 @@ public sealed class RedisFaultTests
         var publisher = new RetryingPublisher(nodes.Nodes, "long");
         await publisher.PublishAsync();
         Assert.That(publisher.Acknowledged, Is.EqualTo(new long[] { 25 }));
-        Assert.That(Seqs(await PollAnsweredAsync(node, "/api/sessions/long/events?since=0&limit=3")), Is.EqualTo(new long[] { 1, 2, 3 }));
+        Assert.That(LongPollTests.Seqs(await PollAnsweredAsync(node, "/api/sessions/long/events?since=0&limit=3")), Is.EqualTo(new long[] { 1, 2, 3 }));
 
         // With Redis's own cap again, the whole history reads, every event once.
         await nodes.Redis.CommandAsync("CONFIG", "SET", "client-output-buffer-limit", "pubsub 32mb 8mb 60");
-        Assert.That(Seqs(await PollAnsweredAsync(node, "/api/sessions/long/events?since=0")), Is.EqualTo(ResumeTests.Range(1, 25)));
+        Assert.That(LongPollTests.Seqs(await PollAnsweredAsync(node, "/api/sessions/long/events?since=0")), Is.EqualTo(ResumeTests.Range(1, 25)));
     }
 
     /// <summary>A long poll's page, asked again while the node answers 503 (it is reconnecting), until it answers.</summary>
     private static async Task<JsonElement> PollAnsweredAsync(GatewayServer node, string path)
     {
-        while (true)
+        using HttpResponseMessage response = await UntilAvailableAsync(_ => node.Http.GetAsync(path, TestClient.Deadline));
+        string body = await response.Content.ReadAsStringAsync();
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), body);
+        return JsonDocument.Parse(body).RootElement.Clone();
+    }
+
+    /// <summary>
+    /// Sends a request (<paramref name="send"/> gets the attempt's number) again each time it is
+    /// answered 503, the answer of a node whose Redis is away, and returns the first other answer.
+    /// </summary>
+    private static async Task<HttpResponseMessage> UntilAvailableAsync(Func<int, Task<HttpResponseMessage>> send)
+    {
+        for (int attempt = 0; ; attempt++)
         {
-            using HttpResponseMessage response = await node.Http.GetAsync(path, TestClient.Deadline);
-            string body = await response.Content.ReadAsStringAsync();
-            if (response.StatusCode == HttpStatusCode.OK)
+            HttpResponseMessage response = await send(attempt);
+            if (response.StatusCode != HttpStatusCode.ServiceUnavailable)
             {
-                return JsonDocument.Parse(body).RootElement.Clone();
+                return response;
             }
 
-            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.ServiceUnavailable), body);
+            response.Dispose();
             using var pause = new PeriodicTimer(TimeSpan.FromMilliseconds(50));
             await pause.WaitForNextTickAsync(TestClient.Deadline);
         }
     }
-
-    private static long[] Seqs(JsonElement page) =>
-        [.. page.GetProperty("events").EnumerateArray().Select(e => e.GetProperty("seq").GetInt64())];
 
     /// <summary>How many connections each node holds to the one redis-server, by the name each gives its connections.</summary>
     private static async Task<int[]> ConnectionsOfAsync(RedisNodes cluster)
@@ -363,25 +371,14 @@ public sealed class RedisFaultTests
         public async Task PublishAsync()
         {
             int n = Interlocked.Increment(ref _next);
-            for (int attempt = 0; ; attempt++)
+            using HttpResponseMessage response = await UntilAvailableAsync(attempt => nodes[(n + attempt) % nodes.Length].Http.PostAsync($"/api/sessions/{session}/events",
+                new StringContent($$"""{"event":"n","data":{{n}},"id":"event-{{n}}"}""", Encoding.UTF8, "application/json"), TestClient.Deadline));
+            string body = await response.Content.ReadAsStringAsync();
+            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Accepted), body);
+            long seq = JsonDocument.Parse(body).RootElement.GetProperty("seq").GetInt64();
+            lock (Acknowledged)
             {
-                GatewayServer node = nodes[(n + attempt) % nodes.Length];
-                using HttpResponseMessage response = await node.Http.PostAsync($"/api/sessions/{session}/events",
-                    new StringContent($$"""{"event":"n","data":{{n}},"id":"event-{{n}}"}""", Encoding.UTF8, "application/json"), TestClient.Deadline);
-                if (response.StatusCode == HttpStatusCode.Accepted)
-                {
-                    long seq = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("seq").GetInt64();
-                    lock (Acknowledged)
-                    {
-                        Acknowledged.Add(seq);
-                    }
-
-                    return;
-                }
-
-                Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.ServiceUnavailable), await response.Content.ReadAsStringAsync());
-                using var pause = new PeriodicTimer(TimeSpan.FromMilliseconds(50));
-                await pause.WaitForNextTickAsync(TestClient.Deadline);
+                Acknowledged.Add(seq);
             }
         }
     }
