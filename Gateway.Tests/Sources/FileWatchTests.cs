@@ -184,6 +184,29 @@ public sealed class FileWatchTests
     }
 
     [Test]
+    public async Task A_file_created_and_deleted_within_the_debounce_is_no_event_and_the_folder_stays_watched()
+    {
+        string folder = Path.Combine(_root, "temporary");
+        Directory.CreateDirectory(folder);
+
+        // A retry far longer than the test: a watch that failed on the temporary file would not be back in time.
+        await using GatewayServer server = await StartAsync(folder, "temporary", retryInterval: "00:10:00");
+        (TestClient client, _) = await TestClient.JoinAsync(server.WebSocketUri("temporary"));
+        await using (client)
+        {
+            // What an editor's or a build's scratch file does: there and gone within one debounce.
+            string scratch = Path.Combine(folder, "scratch.json");
+            await File.WriteAllTextAsync(scratch, "{}");
+            File.Delete(scratch);
+
+            await File.WriteAllTextAsync(Path.Combine(folder, "kept.json"), "{\"kept\":true}");
+            JsonElement data = (await NextFileEventAsync(client)).GetProperty("data");
+            Assert.That(data.GetProperty("path").GetString(), Is.EqualTo("kept.json"), "no event for the scratch file, and the folder still watched");
+            Assert.That(data.GetProperty("change").GetString(), Is.EqualTo("created"));
+        }
+    }
+
+    [Test]
     public async Task A_json_file_that_does_not_parse_or_is_too_large_still_gives_an_event_saying_why_it_has_no_content()
     {
         string folder = Path.Combine(_root, "bad");

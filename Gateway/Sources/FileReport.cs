@@ -39,8 +39,14 @@ internal sealed class FileReport(int maxFileBytes)
         bool wasKnown = known.ContainsKey(name);
         if (!info.Exists)
         {
-            // Also when a folder took the name: it is not a file any more.
-            return known.Remove(name) ? Write(name, "deleted", null, default, null) : null;
+            // Also when a folder took the name: it is not a file any more. Null, not a null array:
+            // that would convert to an event with empty data (a file there and gone within a debounce).
+            if (!known.Remove(name))
+            {
+                return null;
+            }
+
+            return Write(name, "deleted", null, default, null);
         }
 
         known[name] = new FileStamp(info.Length, info.LastWriteTimeUtc);
