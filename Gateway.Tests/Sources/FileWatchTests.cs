@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Gateway.Sources;
 using Gateway.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -189,8 +190,9 @@ public sealed class FileWatchTests
         string folder = Path.Combine(_root, "temporary");
         Directory.CreateDirectory(folder);
 
-        // A retry far longer than the test: a watch that failed on the temporary file would not be back in time.
-        await using GatewayServer server = await StartAsync(folder, "temporary", retryInterval: "00:10:00");
+        // A debounce far longer than a write and a delete take, even on a loaded machine; a retry far
+        // longer than the test: a watch that failed on the temporary file would not be back in time.
+        await using GatewayServer server = await StartAsync(folder, "temporary", debounce: "00:00:03", retryInterval: "00:10:00");
         (TestClient client, _) = await TestClient.JoinAsync(server.WebSocketUri("temporary"));
         await using (client)
         {
@@ -231,6 +233,40 @@ public sealed class FileWatchTests
             Assert.That(data.GetProperty("contentError").GetString(), Is.EqualTo("too_large"));
             Assert.That(data.TryGetProperty("content", out _), Is.False);
         }
+    }
+
+    /// <summary><see cref="FileReport.Look"/> alone: what it reports of a file against what was last reported of it, and when nothing.</summary>
+    /// <remarks>The file's content (null: no file), whether it was reported before, the change reported (null: no event), and whether it stays known.</remarks>
+    [TestCase(null, false, null, false, TestName = "Gone and never reported: nothing")]
+    [TestCase(null, true, "deleted", false, TestName = "Gone after it was reported: deleted")]
+    [TestCase("{\"a\": 1}", false, "created", true, TestName = "New: created")]
+    [TestCase("{\"a\": 2}", true, "changed", true, TestName = "Reported before: changed")]
+    public void Look_reports_a_file_against_what_was_reported_of_it(string? content, bool reported, string? change, bool knownAfter)
+    {
+        var known = new Dictionary<string, FileStamp>(StringComparer.Ordinal);
+        if (reported)
+        {
+            known["f.json"] = new FileStamp(1, DateTime.UnixEpoch);
+        }
+
+        if (content is not null)
+        {
+            File.WriteAllText(Path.Combine(_root, "f.json"), content);
+        }
+
+        ReadOnlyMemory<byte>? data = new FileReport(1024).Look(_root, "f.json", known);
+
+        Assert.That(known.ContainsKey("f.json"), Is.EqualTo(knownAfter));
+        if (change is null)
+        {
+            Assert.That(data, Is.Null, "no event, not an event with no data");
+            return;
+        }
+
+        Assert.That(data, Is.Not.Null);
+        using JsonDocument document = JsonDocument.Parse(data!.Value);
+        Assert.That(document.RootElement.GetProperty("path").GetString(), Is.EqualTo("f.json"));
+        Assert.That(document.RootElement.GetProperty("change").GetString(), Is.EqualTo(change));
     }
 
     private static async Task<JsonElement> NextFileEventAsync(TestClient client) => await client.ReceiveAsync("event");
