@@ -424,7 +424,7 @@ internal sealed partial class RedisLink(BackplaneOptions options, string nodeId,
         {
             throw new BackplaneUnavailableException("Redis is unreachable; the gateway is reconnecting", e);
         }
-        catch (RedisServerException e) when (IsPassing(e))
+        catch (RedisServerException e) when (IsPassing(e.Message))
         {
             throw new BackplaneUnavailableException($"the Redis Cluster is moving the session or failing over ({e.Message}); retry", e);
         }
@@ -434,15 +434,23 @@ internal sealed partial class RedisLink(BackplaneOptions options, string nodeId,
     /// A cluster's answer while a slot moves or a shard fails over, once the library has followed
     /// what redirections it follows: the same command succeeds a moment later.
     /// </summary>
-    private static bool IsPassing(RedisServerException e) =>
-        e.Message.StartsWith("TRYAGAIN", StringComparison.Ordinal)
-        || e.Message.StartsWith("CLUSTERDOWN", StringComparison.Ordinal)
-        || e.Message.StartsWith("MOVED", StringComparison.Ordinal)
-        || e.Message.StartsWith("ASK", StringComparison.Ordinal)
-        || e.Message.StartsWith("MASTERDOWN", StringComparison.Ordinal)
-        || e.Message.StartsWith("LOADING", StringComparison.Ordinal)
-        || e.Message.StartsWith("READONLY", StringComparison.Ordinal)
-        || e.Message.StartsWith("UNBLOCKED", StringComparison.Ordinal);
+    /// <remarks>
+    /// The library follows one redirection per command. A command sent on a second time and
+    /// redirected again (the map still changing under a failover), or redirected to a node the
+    /// library does not know yet, fails with a message of the library's own rather than the
+    /// server's: those are the last two lines.
+    /// </remarks>
+    internal static bool IsPassing(string message) =>
+        message.StartsWith("TRYAGAIN", StringComparison.Ordinal)
+        || message.StartsWith("CLUSTERDOWN", StringComparison.Ordinal)
+        || message.StartsWith("MOVED", StringComparison.Ordinal)
+        || message.StartsWith("ASK", StringComparison.Ordinal)
+        || message.StartsWith("MASTERDOWN", StringComparison.Ordinal)
+        || message.StartsWith("LOADING", StringComparison.Ordinal)
+        || message.StartsWith("READONLY", StringComparison.Ordinal)
+        || message.StartsWith("UNBLOCKED", StringComparison.Ordinal)
+        || message.StartsWith("Key has MOVED", StringComparison.Ordinal)
+        || message.StartsWith("The server redirected", StringComparison.Ordinal);
 
     /// <summary>
     /// Waits until <paramref name="replicas"/> replicas of the server that holds <paramref name="key"/>
